@@ -1,0 +1,9 @@
+/* cpu.h: what the processor offers, for choosing and reporting SIMD paths. */
+#ifndef LLM_CPU_H
+#define LLM_CPU_H
+
+/* The widest SIMD level both compiled in and supported by this CPU:
+** "avx512", "avx2+fma", "sse2", "neon" or "scalar". */
+const char *llm_cpu_simd_level(void);
+
+#endif

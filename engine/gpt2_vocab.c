@@ -1,0 +1,514 @@
+/* gpt2_vocab.c: encoder.json + vocab.bpe -> tokenizer (see gpt2_vocab.h). */
+#include "gpt2_vocab.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "json.h"
+#include "pretok.h"
+
+/* GPT-2's byte <-> code point map: the 188 "printable" bytes stand for
+** themselves, the other 68 map, in increasing order, to U+0100.. U+0143. */
+#define MAP_CPS (256 + 68)
+
+typedef struct byte_map {
+  int16_t cp2byte[MAP_CPS]; /* -1: not produced by the map */
+  uint16_t byte2cp[256];
+} byte_map;
+
+static int printable_byte(int b) {
+  return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+}
+
+static void byte_map_init(byte_map *m) {
+  for (int c = 0; c < MAP_CPS; c++) m->cp2byte[c] = -1;
+  int extra = 0;
+  for (int b = 0; b < 256; b++) {
+    int cp = printable_byte(b) ? b : 256 + extra++;
+    m->cp2byte[cp] = (int16_t)b;
+    m->byte2cp[b] = (uint16_t)cp;
+  }
+}
+
+/* Decodes one UTF-8 code point at s[*i..n) strictly; -1 when invalid. */
+static int32_t next_cp(const uint8_t *s, size_t n, size_t *i) {
+  size_t p = *i;
+  uint8_t c = s[p];
+  if (c < 0x80) {
+    *i = p + 1;
+    return c;
+  }
+  size_t len;
+  int32_t cp;
+  uint8_t lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    cp = c & 0x0F;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    cp = c & 0x07;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return -1;
+  }
+  if (n - p < len || s[p + 1] < lo || s[p + 1] > hi) return -1;
+  for (size_t k = 1; k < len; k++) {
+    if (s[p + k] < 0x80 || s[p + k] > 0xBF) return -1;
+    cp = (cp << 6) | (s[p + k] & 0x3F);
+  }
+  *i = p + len;
+  return cp;
+}
+
+/* Quotes a token's text for a message: at most ~40 bytes, cut at a
+** character boundary, control bytes as \xNN. */
+static const char *show(const void *text, size_t n, char out[96]) {
+  const uint8_t *s = text;
+  size_t o = 0, i = 0;
+  out[o++] = '"';
+  while (i < n && o < 60) {
+    uint8_t c = s[i];
+    if (c < 0x20 || c == 0x7f) {
+      o += (size_t)snprintf(out + o, 8, "\\x%02X", c);
+      i++;
+    } else if (c < 0x80) {
+      out[o++] = (char)c;
+      i++;
+    } else {
+      size_t j = i;
+      if (next_cp(s, n, &j) < 0) {
+        o += (size_t)snprintf(out + o, 8, "\\x%02X", c);
+        i++;
+      } else {
+        while (i < j) out[o++] = (char)s[i++];
+      }
+    }
+  }
+  out[o++] = '"';
+  if (i < n) {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o] = 0;
+  return out;
+}
+
+/* Explains why code point cp cannot appear in an encoded token. */
+static void why_unmappable(const byte_map *m, int32_t cp, char out[96]) {
+  if (cp >= 0 && cp < 256)
+    snprintf(out, 96,
+             "U+%04X, which GPT-2's byte encoding never uses (byte 0x%02X is "
+             "written U+%04X)",
+             (unsigned)cp, (unsigned)cp, m->byte2cp[cp]);
+  else
+    snprintf(out, 96,
+             "U+%04X, which GPT-2's byte encoding never uses (it only uses "
+             "code points up to U+%04X)",
+             (unsigned)cp, MAP_CPS - 1);
+}
+
+/* Decodes an encoded token s[0..n) to bytes at out (room for n bytes).
+** Returns LLM_OK, or LLM_EINVAL with *bad = the offending code point (-1 for
+** invalid UTF-8). */
+static int decode_token(const byte_map *m, const uint8_t *s, size_t n,
+                        uint8_t *out, size_t *out_len, int32_t *bad) {
+  size_t i = 0, o = 0;
+  while (i < n) {
+    int32_t cp = next_cp(s, n, &i);
+    if (cp < 0 || cp >= MAP_CPS || m->cp2byte[cp] < 0) {
+      *bad = cp;
+      return LLM_EINVAL;
+    }
+    out[o++] = (uint8_t)m->cp2byte[cp];
+  }
+  *out_len = o;
+  return LLM_OK;
+}
+
+typedef struct loader {
+  byte_map map;
+  llm_err *err;
+  int32_t n;
+  const llm_json *root;
+  uint8_t *pool;     /* all tokens' bytes */
+  size_t *off;       /* per id: offset in pool */
+  uint32_t *len;     /* per id: length */
+  size_t *member;    /* per id: index of its key in root (SIZE_MAX: unset) */
+  uint64_t *hash;    /* per id: hash of its bytes */
+  int32_t *table;    /* bytes -> id + 1 (0: empty), open addressing */
+  size_t cap;
+  uint8_t *kind;
+  int32_t *left, *right, *rank, *line;
+} loader;
+
+static void loader_free(loader *L) {
+  llm_free(L->pool);
+  llm_free(L->off);
+  llm_free(L->len);
+  llm_free(L->member);
+  llm_free(L->hash);
+  llm_free(L->table);
+  llm_free(L->kind);
+  llm_free(L->left);
+  llm_free(L->right);
+  llm_free(L->rank);
+  llm_free(L->line);
+}
+
+static const uint8_t *tok_bytes(const loader *L, int32_t id) {
+  return L->pool + L->off[id];
+}
+
+/* The token's text as written in encoder.json, quoted for a message. */
+static const char *show_key(const loader *L, int32_t id, char out[96]) {
+  const llm_json_str *k = &L->root->keys[L->member[id]];
+  return show(k->s, k->len, out);
+}
+
+static int32_t lookup(const loader *L, const uint8_t *s, size_t n) {
+  uint64_t h = llm_hash_bytes(s, n);
+  for (size_t i = (size_t)h & (L->cap - 1);; i = (i + 1) & (L->cap - 1)) {
+    int32_t e = L->table[i];
+    if (!e) return -1;
+    int32_t id = e - 1;
+    if (L->hash[id] == h && L->len[id] == n && !memcmp(tok_bytes(L, id), s, n))
+      return id;
+  }
+}
+
+static int nomem(loader *L, const char *what) {
+  return llm_fail(L->err, LLM_ENOMEM, "out of memory loading %s", what);
+}
+
+/* encoder.json: ids, bytes and the lookup table. */
+static int read_encoder(loader *L) {
+  const llm_json *root = L->root;
+  char a[96], b[96];
+  if (root->type != LLM_JSON_OBJECT)
+    return llm_fail(L->err, LLM_EINVAL,
+                    "encoder.json: expected a JSON object mapping tokens to "
+                    "ids, found a%s %s",
+                    root->type == LLM_JSON_ARRAY || root->type == LLM_JSON_OBJECT
+                        ? "n" : "",
+                    llm_json_type_name(root->type));
+  if (root->len == 0)
+    return llm_fail(L->err, LLM_EINVAL, "encoder.json: the object is empty");
+  if (root->len > (size_t)LLM_TOKENIZER_MAX_VOCAB)
+    return llm_fail(L->err, LLM_ERANGE,
+                    "encoder.json: %zu tokens, more than the %d supported",
+                    root->len, LLM_TOKENIZER_MAX_VOCAB);
+  int32_t n = (int32_t)root->len;
+  L->n = n;
+  size_t total = 0;
+  for (int32_t k = 0; k < n; k++) total += root->keys[k].len;
+  L->pool = llm_malloc(total ? total : 1);
+  L->off = llm_malloc((size_t)n * sizeof *L->off);
+  L->len = llm_malloc((size_t)n * sizeof *L->len);
+  L->member = llm_malloc((size_t)n * sizeof *L->member);
+  L->hash = llm_malloc((size_t)n * sizeof *L->hash);
+  L->kind = llm_calloc((size_t)n, 1);
+  L->left = llm_malloc((size_t)n * sizeof *L->left);
+  L->right = llm_malloc((size_t)n * sizeof *L->right);
+  L->rank = llm_malloc((size_t)n * sizeof *L->rank);
+  L->line = llm_malloc((size_t)n * sizeof *L->line);
+  L->cap = 16;
+  while (L->cap < (size_t)n * 2) L->cap *= 2;
+  L->table = llm_calloc(L->cap, sizeof *L->table);
+  if (!L->pool || !L->off || !L->len || !L->member || !L->hash || !L->kind ||
+      !L->left || !L->right || !L->rank || !L->line || !L->table)
+    return nomem(L, "encoder.json");
+  for (int32_t id = 0; id < n; id++) {
+    L->member[id] = SIZE_MAX;
+    L->left[id] = L->right[id] = L->rank[id] = L->line[id] = -1;
+  }
+
+  size_t used = 0;
+  for (int32_t k = 0; k < n; k++) {
+    const llm_json_str *key = &root->keys[k];
+    const llm_json *val = &root->items[k];
+    if (val->type != LLM_JSON_NUMBER || !val->is_int)
+      return llm_fail(L->err, LLM_EINVAL,
+                      "encoder.json: the id of token %s at byte %zu is not an "
+                      "integer (found a %s)",
+                      show(key->s, key->len, a), val->offset,
+                      val->type == LLM_JSON_NUMBER ? "fractional or huge number"
+                                                   : llm_json_type_name(val->type));
+    if (val->i < 0 || val->i >= n)
+      return llm_fail(L->err, LLM_ERANGE,
+                      "encoder.json: token %s has id %lld at byte %zu; with %d "
+                      "tokens the ids must be 0..%d, without gaps",
+                      show(key->s, key->len, a), (long long)val->i,
+                      val->offset, n, n - 1);
+    int32_t id = (int32_t)val->i;
+    if (L->member[id] != SIZE_MAX)
+      return llm_fail(L->err, LLM_EINVAL,
+                      "encoder.json: tokens %s and %s both have id %d (at byte "
+                      "%zu); ids must be unique",
+                      show_key(L, id, a), show(key->s, key->len, b), id,
+                      val->offset);
+    L->member[id] = (size_t)k;
+    size_t blen = 0;
+    int32_t bad = 0;
+    if (decode_token(&L->map, (const uint8_t *)key->s, key->len, L->pool + used,
+                     &blen, &bad)) {
+      char why[96];
+      if (bad < 0)
+        return llm_fail(L->err, LLM_EINVAL,
+                        "encoder.json: token %s (id %d) is not valid UTF-8",
+                        show(key->s, key->len, a), id);
+      why_unmappable(&L->map, bad, why);
+      return llm_fail(L->err, LLM_EINVAL,
+                      "encoder.json: token %s (id %d) contains %s",
+                      show(key->s, key->len, a), id, why);
+    }
+    if (blen == 0)
+      return llm_fail(L->err, LLM_EINVAL,
+                      "encoder.json: empty token \"\" (id %d at byte %zu)", id,
+                      val->offset);
+    if (blen > LLM_TOKENIZER_MAX_PIECE)
+      return llm_fail(L->err, LLM_ERANGE,
+                      "encoder.json: token %s (id %d) is %zu bytes long, more "
+                      "than the %d supported",
+                      show(key->s, key->len, a), id, blen,
+                      LLM_TOKENIZER_MAX_PIECE);
+    L->off[id] = used;
+    L->len[id] = (uint32_t)blen;
+    used += blen;
+  }
+  /* n keys with distinct ids in 0..n-1: every id is now defined. */
+  int have[256] = {0};
+  for (int32_t id = 0; id < n; id++) {
+    const uint8_t *s = tok_bytes(L, id);
+    uint64_t h = llm_hash_bytes(s, L->len[id]);
+    L->hash[id] = h;
+    size_t i = (size_t)h & (L->cap - 1);
+    while (L->table[i]) {
+      int32_t o = L->table[i] - 1;
+      if (L->hash[o] == h && L->len[o] == L->len[id] &&
+          !memcmp(tok_bytes(L, o), s, L->len[id]))
+        return llm_fail(L->err, LLM_EINVAL,
+                        "encoder.json: tokens %s (id %d) and %s (id %d) are "
+                        "the same bytes",
+                        show_key(L, o, a), o, show_key(L, id, b), id);
+      i = (i + 1) & (L->cap - 1);
+    }
+    L->table[i] = id + 1;
+    if (L->len[id] == 1) {
+      have[s[0]] = 1;
+      L->kind[id] = LLM_TOKEN_BYTE;
+    } else {
+      L->kind[id] = LLM_TOKEN_SPECIAL; /* until a merge makes it */
+    }
+  }
+  for (int c = 0; c < 256; c++) {
+    if (have[c]) continue;
+    uint8_t enc[4];
+    size_t el = 0;
+    unsigned cp = L->map.byte2cp[c];
+    if (cp < 0x80) {
+      enc[el++] = (uint8_t)cp;
+    } else {
+      enc[el++] = (uint8_t)(0xC0 | (cp >> 6));
+      enc[el++] = (uint8_t)(0x80 | (cp & 0x3F));
+    }
+    return llm_fail(L->err, LLM_EINVAL,
+                    "encoder.json has no token for byte 0x%02X (written %s, "
+                    "U+%04X); all 256 single bytes are required",
+                    c, show(enc, el, a), cp);
+  }
+  return LLM_OK;
+}
+
+/* Decodes one side of a merge line for read_merges. */
+static int merge_side(loader *L, int line_no, const uint8_t *s, size_t n,
+                      uint8_t *out, size_t *out_len, int32_t *id) {
+  char a[96], why[96];
+  int32_t bad = 0;
+  if (decode_token(&L->map, s, n, out, out_len, &bad)) {
+    if (bad < 0)
+      return llm_fail(L->err, LLM_EINVAL,
+                      "vocab.bpe line %d: token %s is not valid UTF-8", line_no,
+                      show(s, n, a));
+    why_unmappable(&L->map, bad, why);
+    return llm_fail(L->err, LLM_EINVAL, "vocab.bpe line %d: token %s contains %s",
+                    line_no, show(s, n, a), why);
+  }
+  *id = lookup(L, out, *out_len);
+  if (*id < 0)
+    return llm_fail(L->err, LLM_EINVAL,
+                    "vocab.bpe line %d: token %s is not in encoder.json",
+                    line_no, show(s, n, a));
+  return LLM_OK;
+}
+
+static int read_merges(loader *L, const uint8_t *s, size_t n) {
+  char a[96], b[96];
+  uint8_t *scratch = NULL;
+  size_t scratch_cap = 0;
+  int rc = LLM_OK;
+  int line_no = 0, blank_line = 0;
+  int32_t rank = 0;
+  size_t pos = 0;
+  while (pos < n && rc == LLM_OK) {
+    const uint8_t *nl = memchr(s + pos, '\n', n - pos);
+    size_t end = nl ? (size_t)(nl - s) : n, next = nl ? end + 1 : n;
+    const uint8_t *ln = s + pos;
+    size_t len = end - pos;
+    pos = next;
+    if (line_no == INT32_MAX) {
+      rc = llm_fail(L->err, LLM_ERANGE, "vocab.bpe: too many lines");
+      break;
+    }
+    line_no++;
+    if (len && ln[len - 1] == '\r') len--;
+    if (line_no == 1 && len && ln[0] == '#') {
+      static const char tag[] = "#version:";
+      size_t tl = sizeof tag - 1;
+      if (len >= tl && !memcmp(ln, tag, tl)) {
+        size_t v = tl;
+        while (v < len && (ln[v] == ' ' || ln[v] == '\t')) v++;
+        size_t ve = v;
+        while (ve < len && ln[ve] != ' ' && ln[ve] != '\t') ve++;
+        if (ve - v != 3 || memcmp(ln + v, "0.2", 3) != 0) {
+          rc = llm_fail(L->err, LLM_EINVAL,
+                        "vocab.bpe line 1: unsupported version %s (expected "
+                        "\"#version: 0.2\")",
+                        show(ln + v, ve - v, a));
+        }
+      }
+      continue;
+    }
+    if (len == 0) {
+      if (!blank_line) blank_line = line_no;
+      continue;
+    }
+    if (blank_line) {
+      rc = llm_fail(L->err, LLM_EINVAL,
+                    "vocab.bpe line %d is blank but a merge follows on line %d "
+                    "(blank lines are only allowed at the end)",
+                    blank_line, line_no);
+      break;
+    }
+    const uint8_t *sp = memchr(ln, ' ', len);
+    size_t la = sp ? (size_t)(sp - ln) : 0;
+    if (!sp || la == 0 || la + 1 == len ||
+        memchr(ln + la + 1, ' ', len - la - 1)) {
+      rc = llm_fail(L->err, LLM_EINVAL,
+                    "vocab.bpe line %d: expected two tokens separated by one "
+                    "space, found %s",
+                    line_no, show(ln, len, a));
+      break;
+    }
+    if (len > scratch_cap) {
+      uint8_t *ns = llm_realloc(scratch, len);
+      if (!ns) {
+        rc = nomem(L, "vocab.bpe");
+        break;
+      }
+      scratch = ns;
+      scratch_cap = len;
+    }
+    size_t ba = 0, bb = 0;
+    int32_t ida, idb;
+    if ((rc = merge_side(L, line_no, ln, la, scratch, &ba, &ida))) break;
+    if ((rc = merge_side(L, line_no, ln + la + 1, len - la - 1, scratch + ba,
+                         &bb, &idb)))
+      break;
+    int32_t idm = lookup(L, scratch, ba + bb);
+    if (idm < 0) {
+      rc = llm_fail(L->err, LLM_EINVAL,
+                    "vocab.bpe line %d: the merged token %s is not in "
+                    "encoder.json",
+                    line_no, show(scratch, ba + bb, a));
+      break;
+    }
+    if (L->kind[idm] == LLM_TOKEN_MERGE) {
+      rc = llm_fail(L->err, LLM_EINVAL,
+                    "vocab.bpe lines %d and %d both make token %s (id %d)",
+                    L->line[idm], line_no, show_key(L, idm, a), idm);
+      break;
+    }
+    L->kind[idm] = LLM_TOKEN_MERGE;
+    L->left[idm] = ida;
+    L->right[idm] = idb;
+    L->rank[idm] = rank++;
+    L->line[idm] = line_no;
+  }
+  llm_free(scratch);
+  if (rc) return rc;
+  /* Each merge must combine tokens that text can produce. */
+  for (int32_t id = 0; id < L->n; id++) {
+    if (L->kind[id] != LLM_TOKEN_MERGE) continue;
+    int32_t side[2] = {L->left[id], L->right[id]};
+    for (int k = 0; k < 2; k++)
+      if (L->kind[side[k]] == LLM_TOKEN_SPECIAL)
+        return llm_fail(L->err, LLM_EINVAL,
+                        "vocab.bpe line %d: merge into %s uses %s (id %d), "
+                        "which is neither a single byte nor made by any merge",
+                        L->line[id], show_key(L, id, a), show_key(L, side[k], b),
+                        side[k]);
+  }
+  return LLM_OK;
+}
+
+int llm_gpt2_vocab_load(const char *encoder_json, size_t n_enc,
+                        const char *vocab_bpe, size_t n_bpe,
+                        llm_tokenizer **out, llm_err *err) {
+  *out = NULL;
+  llm_err e;
+  memset(&e, 0, sizeof e);
+  loader L;
+  memset(&L, 0, sizeof L);
+  L.err = &e;
+  byte_map_init(&L.map);
+  llm_json_doc *doc = NULL;
+  llm_tokenizer *t = NULL;
+  int rc;
+  if ((!encoder_json && n_enc) || (!vocab_bpe && n_bpe)) {
+    rc = llm_fail(&e, LLM_EINVAL, "GPT-2 vocabulary: missing input");
+    goto done;
+  }
+  rc = llm_json_parse(encoder_json, n_enc, &doc, &e);
+  if (rc) {
+    char msg[sizeof e.msg];
+    memcpy(msg, e.msg, sizeof msg);
+    llm_fail(&e, rc, "encoder.json: %s", msg);
+    goto done;
+  }
+  L.root = llm_json_root(doc);
+  if ((rc = read_encoder(&L))) goto done;
+  if ((rc = read_merges(&L, (const uint8_t *)vocab_bpe, n_bpe))) goto done;
+  /* The tree is no longer needed: free it before the tokenizer copies. */
+  llm_json_free(doc);
+  doc = NULL;
+  L.root = NULL;
+  if ((rc = llm_tokenizer_new(&t, L.n, LLM_PRETOK_GPT2, &e))) goto prefixed;
+  for (int32_t id = 0; id < L.n; id++)
+    if ((rc = llm_tokenizer_set(t, id, L.kind[id], tok_bytes(&L, id), L.len[id],
+                                L.left[id], L.right[id], L.rank[id], &e)))
+      goto prefixed;
+  if ((rc = llm_tokenizer_finish(t, &e))) goto prefixed;
+  goto done;
+prefixed: {
+  char msg[sizeof e.msg];
+  memcpy(msg, e.msg, sizeof msg);
+  llm_fail(&e, rc, "GPT-2 vocabulary: %s", msg);
+}
+done:
+  llm_json_free(doc);
+  loader_free(&L);
+  if (rc) {
+    llm_tokenizer_free(t);
+    if (err) *err = e;
+    return rc;
+  }
+  *out = t;
+  return LLM_OK;
+}

@@ -1,0 +1,153 @@
+/*
+** ext.h: what the files of ext/ share: the per-connection context, SQL
+** error helpers, argument checks, option parsing, safe execution of the
+** user's corpus SQL, and storage of tokenizers in the llm_* tables.
+*/
+#ifndef LLM_EXT_H
+#define LLM_EXT_H
+
+#include <sqlite3ext.h>
+
+#include "../engine/base.h"
+#include "../engine/json.h"
+#include "../engine/tokenizer.h"
+
+SQLITE_EXTENSION_INIT3
+
+#define LLM_VERSION "0.1.0"
+
+/* A tokenizer loaded from the tables, kept for reuse across calls. */
+typedef struct llm_tok_entry {
+  char *name;
+  sqlite3_int64 uid;
+  llm_tokenizer *tok;
+  unsigned int data_version; /* the stamp at which it was last checked */
+  sqlite3_int64 total_changes;
+  struct llm_tok_entry *next;
+} llm_tok_entry;
+
+/* Per-connection state; user data of every function the extension
+** registers, freed when the last of them is destroyed. */
+typedef struct llm_conn {
+  sqlite3 *db;
+  int refs;
+  llm_tok_entry *toks;
+  int in_user_query; /* > 0 while a user's corpus SQL runs */
+} llm_conn;
+
+/* The user data of every SQL function: its name (for messages) and the
+** connection's state. */
+typedef struct llm_fn {
+  const char *name;
+  llm_conn *conn;
+} llm_fn;
+
+/* ---- errors and arguments (ext/sqlfn.c) ---- */
+
+llm_conn *llm_ctx_conn(sqlite3_context *ctx);
+
+/* sqlite3_result_error with "FN: " and a printf-style message. */
+void llm_result_errorf(sqlite3_context *ctx, const char *fmt, ...);
+/* Reports an engine error (out-of-memory as SQLITE_NOMEM). */
+void llm_result_llm_err(sqlite3_context *ctx, const llm_err *err);
+/* The function's name as registered (for messages). */
+const char *llm_fn_name(sqlite3_context *ctx);
+
+/* Checks that argv[i] is non-empty TEXT naming something (a tokenizer,
+** model); reports an error and returns NULL otherwise. */
+const char *llm_arg_name(sqlite3_context *ctx, sqlite3_value **argv, int i,
+                         const char *what);
+
+/* Bytes of a TEXT or BLOB argument; *is_null set for NULL. Reports an error
+** and returns NULL for other types. */
+const uint8_t *llm_arg_bytes(sqlite3_context *ctx, sqlite3_value **argv,
+                             int i, const char *what, int *n, int *is_null);
+
+/* Parses options: v NULL or SQL NULL means none (*out = NULL). Otherwise
+** v must be TEXT holding a JSON object whose keys are all in allowed
+** (NULL-terminated). */
+int llm_options_parse(sqlite3_value *v, const char *const *allowed,
+                      llm_json_doc **out, llm_err *err);
+/* The same for argument i of a function (absent is fine); returns 0 after
+** reporting an error on ctx. */
+int llm_arg_options(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                    int i, const char *const *allowed, llm_json_doc **out);
+/* The root object of parsed options, or NULL when there were none. */
+const llm_json *llm_options_root(const llm_json_doc *doc);
+
+/* Typed option lookups: a missing key leaves *val unchanged. */
+int llm_opt_int(const llm_json *opts, const char *key, int64_t lo, int64_t hi,
+                int64_t *val, llm_err *err);
+int llm_opt_bool(const llm_json *opts, const char *key, int *val,
+                 llm_err *err);
+int llm_opt_str(const llm_json *opts, const char *key, const char **val,
+                llm_err *err);
+
+/* ---- the user's SQL (ext/userquery.c) ---- */
+
+/* Prepares sql as exactly one read-only query (SELECT, WITH or VALUES)
+** returning ncol columns, refusing anything else before it runs. */
+int llm_prepare_user_query(llm_conn *c, const char *sql, int ncol,
+                           sqlite3_stmt **out, llm_err *err);
+
+/* Fails when a user query is running on this connection, so that corpus
+** SQL cannot reach a function that writes. */
+int llm_check_can_write(llm_conn *c, llm_err *err);
+
+/* ---- storage (ext/store.c) ---- */
+
+/* Begins a write: a savepoint, and the schema created if needed. */
+int llm_write_begin(llm_conn *c, llm_err *err);
+/* Ends it: releases the savepoint when ok, else rolls it back. */
+int llm_write_end(llm_conn *c, int ok, llm_err *err);
+
+/* Reports SQLite's current error on c->db as an llm_err. */
+int llm_db_fail(llm_conn *c, llm_err *err, const char *doing);
+
+/* 1 if a tokenizer of that name exists, 0 if not, -1 after an error. */
+int llm_tokenizer_exists(llm_conn *c, const char *name, llm_err *err);
+
+/* Stores a finished tokenizer (inside llm_write_begin/end). */
+int llm_tokenizer_store(llm_conn *c, const char *name,
+                        const llm_tokenizer *tok, const char *source,
+                        const char *config_json, llm_err *err);
+
+/* Deletes a tokenizer's rows; sets *found. */
+int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
+                         llm_err *err);
+
+/* The tokenizer named name, loaded once per connection and cached. */
+int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
+                      llm_err *err);
+
+void llm_conn_unref(void *p);
+
+/* Appends s[0..n) as a JSON string literal (quoted, escaped; bytes that
+** are not valid UTF-8 become U+FFFD). */
+void llm_str_append_json(sqlite3_str *out, const char *s, size_t n);
+/* Finishes out and makes it the function's TEXT result. */
+void llm_result_str(sqlite3_context *ctx, sqlite3_str *out);
+
+/* ---- registration (ext/llm.c) ---- */
+
+/* How a function touches the database, which sets its SQLite flags:
+** PURE    DETERMINISTIC | INNOCUOUS (depends on its arguments only);
+** READS   INNOCUOUS (reads the llm_* tables, harmless anywhere);
+** WRITES  DIRECTONLY (writes tables or reads files: never from a view,
+**         trigger or schema). */
+enum { LLM_FN_PURE, LLM_FN_READS, LLM_FN_WRITES };
+
+typedef struct llm_fn_spec {
+  const char *name;
+  int n_arg;
+  int kind;
+  void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} llm_fn_spec;
+
+int llm_register_fns(sqlite3 *db, llm_conn *c, const llm_fn_spec *specs,
+                     size_t n);
+
+int llm_register_tokenizer_fns(sqlite3 *db, llm_conn *c);
+int llm_register_tokens_vtab(sqlite3 *db, llm_conn *c);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+** llm.c: the entry point of the sqlite-llm extension.
+**
+** Load it in the sqlite3 shell with `.load ./llm`, or with
+** load_extension('./llm') from any binding. It registers the llm_* SQL
+** functions on the connection; it creates no tables until a function first
+** stores something, so loading it into a read-only database is harmless.
+**
+**   SELECT llm_version();   -- version and build facts, as JSON
+**
+** The tokenizer functions are described in tokenizer_fns.c and
+** tokens_vtab.c; the storage schema in sql/schema.sql.
+*/
+#include <cblas.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "../engine/cpu.h"
+#include "ext.h"
+
+SQLITE_EXTENSION_INIT1
+
+/* The engine's allocator hooks (engine/base.h), onto SQLite's allocator. */
+void *llm_malloc(size_t n) { return sqlite3_malloc64(n ? n : 1); }
+void *llm_realloc(void *p, size_t n) { return sqlite3_realloc64(p, n ? n : 1); }
+void llm_free(void *p) { sqlite3_free(p); }
+
+static void fn_destroy(void *p) {
+  llm_fn *fn = p;
+  llm_conn_unref(fn->conn);
+  sqlite3_free(fn);
+}
+
+int llm_register_fns(sqlite3 *db, llm_conn *c, const llm_fn_spec *specs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    llm_fn *fn = sqlite3_malloc(sizeof *fn);
+    if (!fn) return SQLITE_NOMEM;
+    fn->name = specs[i].name;
+    fn->conn = c;
+    c->refs++;
+    int flags = SQLITE_UTF8;
+    if (specs[i].kind == LLM_FN_PURE) flags |= SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    if (specs[i].kind == LLM_FN_READS) flags |= SQLITE_INNOCUOUS;
+    if (specs[i].kind == LLM_FN_WRITES) flags |= SQLITE_DIRECTONLY;
+    /* on failure SQLite calls fn_destroy itself */
+    int rc = sqlite3_create_function_v2(db, specs[i].name, specs[i].n_arg, flags, fn, specs[i].fn, 0, 0,
+                                        fn_destroy);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  sqlite3_str *s = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  sqlite3_str_appendf(s, "{\"version\":\"%s\",\"sqlite\":\"%s\",\"openblas\":", LLM_VERSION, sqlite3_libversion());
+  const char *blas = openblas_get_config();
+  llm_str_append_json(s, blas, strlen(blas));
+  sqlite3_str_appendf(s, ",\"openblas_threads\":%d,\"zstd\":\"%s\",\"simd\":\"%s\",\"compiler\":", openblas_get_num_threads(),
+                      ZSTD_versionString(), llm_cpu_simd_level());
+#if defined(__clang__)
+  sqlite3_str_appendall(s, "\"clang " __clang_version__ "\"");
+#elif defined(__GNUC__)
+  sqlite3_str_appendall(s, "\"gcc " __VERSION__ "\"");
+#else
+  sqlite3_str_appendall(s, "\"unknown\"");
+#endif
+  sqlite3_str_appendall(s, "}");
+  llm_result_str(ctx, s);
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
+  SQLITE_EXTENSION_INIT2(pApi);
+  if (sqlite3_libversion_number() < 3037000) {
+    *pzErrMsg = sqlite3_mprintf("sqlite-llm needs SQLite 3.37 or later (this is %s)", sqlite3_libversion());
+    return SQLITE_ERROR;
+  }
+  llm_conn *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->db = db;
+  c->refs = 1; /* held by this function until registration is done */
+  static const llm_fn_spec specs[] = {
+      {"llm_version", 0, LLM_FN_PURE, fn_version},
+  };
+  int rc = llm_register_fns(db, c, specs, 1);
+  if (rc == SQLITE_OK) rc = llm_register_tokenizer_fns(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_tokens_vtab(db, c);
+  llm_conn_unref(c);
+  if (rc != SQLITE_OK) *pzErrMsg = sqlite3_mprintf("sqlite-llm: cannot register its functions: %s", sqlite3_errstr(rc));
+  return rc;
+}

@@ -1,0 +1,353 @@
+/*
+** store.c: tokenizers in the llm_tokenizers and llm_vocab tables, and the
+** per-connection cache of loaded tokenizers.
+**
+** Every write runs inside a savepoint, so a failed or interrupted call
+** leaves nothing half-written; the schema is created inside the same
+** savepoint on the first write, never on load.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "../engine/pretok.h"
+#include "ext.h"
+#include "schema_sql.h"
+
+#define SAVEPOINT_NAME "llm_write"
+
+int llm_db_fail(llm_conn *c, llm_err *err, const char *doing) {
+  int rc = sqlite3_errcode(c->db);
+  return llm_fail(err, rc == SQLITE_NOMEM ? LLM_ENOMEM : LLM_EIO, "%s: %s",
+                  doing, sqlite3_errmsg(c->db));
+}
+
+int llm_write_begin(llm_conn *c, llm_err *err) {
+  if (llm_check_can_write(c, err)) return err->code;
+  if (sqlite3_exec(c->db, "SAVEPOINT " SAVEPOINT_NAME, 0, 0, 0) != SQLITE_OK)
+    return llm_db_fail(c, err, "cannot start a transaction");
+  if (sqlite3_exec(c->db, LLM_SCHEMA_SQL, 0, 0, 0) != SQLITE_OK) {
+    llm_db_fail(c, err, "cannot create the llm_* tables");
+    sqlite3_exec(c->db, "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME,
+                 0, 0, 0);
+    return err->code;
+  }
+  return LLM_OK;
+}
+
+int llm_write_end(llm_conn *c, int ok, llm_err *err) {
+  if (ok && sqlite3_exec(c->db, "RELEASE " SAVEPOINT_NAME, 0, 0, 0) == SQLITE_OK)
+    return LLM_OK;
+  int rc = ok ? llm_db_fail(c, err, "cannot commit") : err->code;
+  sqlite3_exec(c->db, "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME,
+               0, 0, 0);
+  return rc ? rc : LLM_EIO;
+}
+
+/* Prepares a statement on our own tables. A missing table means nothing of
+** that kind was ever stored: *missing is set and no error is reported. */
+static int prepare_own(llm_conn *c, const char *sql, sqlite3_stmt **stmt,
+                       int *missing, llm_err *err) {
+  *missing = 0;
+  if (sqlite3_prepare_v2(c->db, sql, -1, stmt, 0) == SQLITE_OK) return LLM_OK;
+  if (strstr(sqlite3_errmsg(c->db), "no such table")) {
+    *missing = 1;
+    return LLM_OK;
+  }
+  return llm_db_fail(c, err, "cannot read the llm_* tables");
+}
+
+int llm_tokenizer_exists(llm_conn *c, const char *name, llm_err *err) {
+  sqlite3_stmt *st;
+  int missing;
+  if (prepare_own(c, "SELECT 1 FROM llm_tokenizers WHERE name = ?", &st,
+                  &missing, err))
+    return -1;
+  if (missing) return 0;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  llm_db_fail(c, err, "cannot read llm_tokenizers");
+  return -1;
+}
+
+static const char *kind_name(int kind) {
+  return kind == LLM_TOKEN_BYTE ? "byte"
+         : kind == LLM_TOKEN_MERGE ? "merge"
+                                   : "special";
+}
+
+static int kind_of(const char *name) {
+  if (!strcmp(name, "byte")) return LLM_TOKEN_BYTE;
+  if (!strcmp(name, "merge")) return LLM_TOKEN_MERGE;
+  if (!strcmp(name, "special")) return LLM_TOKEN_SPECIAL;
+  return -1;
+}
+
+int llm_tokenizer_store(llm_conn *c, const char *name,
+                        const llm_tokenizer *tok, const char *source,
+                        const char *config_json, llm_err *err) {
+  static const uint8_t eot[] = "<|endoftext|>";
+  int32_t eot_id = llm_tokenizer_special_id(tok, eot, sizeof eot - 1);
+  sqlite3_int64 uid;
+  sqlite3_randomness(sizeof uid, &uid);
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      c->db,
+      "INSERT INTO llm_tokenizers(name, kind, source, pretokenize, n_vocab, "
+      "eot_id, config, uid, created_at) VALUES (?, 'bpe', ?, ?, ?, ?, ?, ?, "
+      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+      -1, &st, 0);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3,
+                      llm_tokenizer_pretok(tok) == LLM_PRETOK_GPT2 ? "gpt2" : "none",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, llm_tokenizer_n_vocab(tok));
+    if (eot_id >= 0) sqlite3_bind_int(st, 5, eot_id);
+    sqlite3_bind_text(st, 6, config_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, uid);
+    rc = sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return llm_db_fail(c, err, "cannot store the tokenizer");
+
+  rc = sqlite3_prepare_v2(c->db,
+                          "INSERT INTO llm_vocab(tokenizer, id, kind, piece, "
+                          "rank, left_id, right_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          -1, &st, 0);
+  if (rc != SQLITE_OK) return llm_db_fail(c, err, "cannot store the vocabulary");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  for (int32_t id = 0; id < llm_tokenizer_n_vocab(tok) && rc != SQLITE_ERROR; id++) {
+    size_t len;
+    const uint8_t *p = llm_tokenizer_piece(tok, id, &len);
+    int kind = llm_tokenizer_kind(tok, id);
+    sqlite3_bind_int(st, 2, id);
+    sqlite3_bind_text(st, 3, kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, p, (int)len, SQLITE_STATIC);
+    if (kind == LLM_TOKEN_MERGE) {
+      sqlite3_bind_int(st, 5, llm_tokenizer_rank(tok, id));
+      sqlite3_bind_int(st, 6, llm_tokenizer_left(tok, id));
+      sqlite3_bind_int(st, 7, llm_tokenizer_right(tok, id));
+    } else {
+      for (int k = 5; k <= 7; k++) sqlite3_bind_null(st, k);
+    }
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return llm_db_fail(c, err, "cannot store the vocabulary");
+  return LLM_OK;
+}
+
+int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
+                         llm_err *err) {
+  *found = 0;
+  int e = llm_tokenizer_exists(c, name, err);
+  if (e < 0) return err->code;
+  if (!e) return LLM_OK;
+  sqlite3_stmt *st;
+  const char *sqls[] = {"DELETE FROM llm_vocab WHERE tokenizer = ?",
+                        "DELETE FROM llm_tokenizers WHERE name = ?"};
+  for (int i = 0; i < 2; i++) {
+    if (sqlite3_prepare_v2(c->db, sqls[i], -1, &st, 0) != SQLITE_OK)
+      return llm_db_fail(c, err, "cannot delete the tokenizer");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return llm_db_fail(c, err, "cannot delete the tokenizer");
+  }
+  *found = 1;
+  return LLM_OK;
+}
+
+/* ---- loading and the cache ---------------------------------------------- */
+
+/* Lists the stored tokenizers' names into msg, for "unknown tokenizer". */
+static void list_names(llm_conn *c, char *out, size_t cap) {
+  sqlite3_stmt *st;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT name FROM llm_tokenizers ORDER BY name",
+                         -1, &st, 0) != SQLITE_OK) {
+    snprintf(out, cap, "none");
+    return;
+  }
+  size_t used = 0;
+  int n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW && used < cap) {
+    used += (size_t)snprintf(out + used, cap - used, "%s'%s'", n++ ? ", " : "",
+                             (const char *)sqlite3_column_text(st, 0));
+  }
+  sqlite3_finalize(st);
+  if (!n) snprintf(out, cap, "none");
+}
+
+static int unknown(llm_conn *c, const char *name, llm_err *err) {
+  char names[200];
+  list_names(c, names, sizeof names);
+  return llm_fail(err, LLM_EINVAL, "no tokenizer named '%s' (stored: %s)", name,
+                  names);
+}
+
+/* Reads the tokenizer's header row: uid, n_vocab and pre-tokenizer. */
+static int read_header(llm_conn *c, const char *name, sqlite3_int64 *uid,
+                       int32_t *n_vocab, int *pretok, int *found,
+                       llm_err *err) {
+  sqlite3_stmt *st;
+  int missing;
+  *found = 0;
+  if (prepare_own(c,
+                  "SELECT uid, n_vocab, pretokenize FROM llm_tokenizers "
+                  "WHERE name = ?",
+                  &st, &missing, err))
+    return err->code;
+  if (missing) return LLM_OK;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *found = 1;
+    *uid = sqlite3_column_int64(st, 0);
+    sqlite3_int64 nv = sqlite3_column_int64(st, 1);
+    const char *pt = (const char *)sqlite3_column_text(st, 2);
+    *n_vocab = nv >= 0 && nv <= LLM_TOKENIZER_MAX_VOCAB ? (int32_t)nv : -1;
+    *pretok = pt && !strcmp(pt, "gpt2") ? LLM_PRETOK_GPT2
+              : pt && !strcmp(pt, "none") ? LLM_PRETOK_NONE
+                                          : -1;
+    rc = SQLITE_DONE;
+    if (*n_vocab < 0 || *pretok < 0)
+      llm_fail(err, LLM_EINVAL,
+               "tokenizer '%s' has a corrupt llm_tokenizers row (n_vocab "
+               "%lld, pretokenize '%s')",
+               name, nv, pt ? pt : "NULL");
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return llm_db_fail(c, err, "cannot read llm_tokenizers");
+  return err->code;
+}
+
+static int load_vocab(llm_conn *c, const char *name, int32_t n_vocab,
+                      int pretok, llm_tokenizer **out, llm_err *err) {
+  llm_tokenizer *tok = NULL;
+  sqlite3_stmt *st = NULL;
+  int rc = llm_tokenizer_new(&tok, n_vocab, pretok, err);
+  if (rc) return rc;
+  if (sqlite3_prepare_v2(c->db,
+                         "SELECT id, kind, piece, rank, left_id, right_id "
+                         "FROM llm_vocab WHERE tokenizer = ?",
+                         -1, &st, 0) != SQLITE_OK) {
+    rc = llm_db_fail(c, err, "cannot read llm_vocab");
+    goto done;
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite3_int64 id = sqlite3_column_int64(st, 0);
+    const char *kind = (const char *)sqlite3_column_text(st, 1);
+    const uint8_t *piece = sqlite3_column_blob(st, 2);
+    int len = sqlite3_column_bytes(st, 2);
+    int k = kind ? kind_of(kind) : -1;
+    if (k < 0 || id < 0 || id >= n_vocab) {
+      rc = llm_fail(err, LLM_EINVAL,
+                    "tokenizer '%s' has a corrupt llm_vocab row (id %lld, "
+                    "kind '%s')",
+                    name, id, kind ? kind : "NULL");
+      goto done;
+    }
+    rc = llm_tokenizer_set(tok, (int32_t)id, k, piece, (size_t)len,
+                           (int32_t)sqlite3_column_int(st, 4),
+                           (int32_t)sqlite3_column_int(st, 5),
+                           (int32_t)sqlite3_column_int(st, 3), err);
+    if (rc) goto done;
+  }
+  if (step != SQLITE_DONE) {
+    rc = llm_db_fail(c, err, "cannot read llm_vocab");
+    goto done;
+  }
+  rc = llm_tokenizer_finish(tok, err);
+done:
+  sqlite3_finalize(st);
+  if (rc) {
+    if (rc != LLM_ENOMEM && rc != LLM_EIO) {
+      char detail[sizeof err->msg];
+      memcpy(detail, err->msg, sizeof detail);
+      llm_fail(err, rc, "tokenizer '%s' is corrupt in llm_vocab: %s", name,
+               detail);
+    }
+    llm_tokenizer_free(tok);
+    return rc;
+  }
+  *out = tok;
+  return LLM_OK;
+}
+
+static void entry_free(llm_tok_entry *e) {
+  llm_tokenizer_free(e->tok);
+  sqlite3_free(e->name);
+  sqlite3_free(e);
+}
+
+/* What the database looked like: its data version (moves on commits by
+** other connections) and this connection's change count (its own writes).
+** A cached entry checked at the same stamp is still valid. */
+static void current_stamp(llm_conn *c, unsigned int *dv, sqlite3_int64 *tc) {
+  *dv = 0;
+  sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, dv);
+  *tc = sqlite3_total_changes64(c->db);
+}
+
+int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
+                      llm_err *err) {
+  *out = NULL;
+  unsigned int dv;
+  sqlite3_int64 tc;
+  current_stamp(c, &dv, &tc);
+  llm_tok_entry **pp = &c->toks;
+  while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
+  if (*pp && (*pp)->data_version == dv && (*pp)->total_changes == tc) {
+    *out = (*pp)->tok;
+    return LLM_OK;
+  }
+  sqlite3_int64 uid = 0;
+  int32_t n_vocab = 0;
+  int pretok = 0, found = 0;
+  if (read_header(c, name, &uid, &n_vocab, &pretok, &found, err)) return err->code;
+  if (*pp && (!found || (*pp)->uid != uid)) { /* dropped or replaced */
+    llm_tok_entry *stale = *pp;
+    *pp = stale->next;
+    entry_free(stale);
+  }
+  if (!found) return unknown(c, name, err);
+  if (!*pp) {
+    llm_tok_entry *e = sqlite3_malloc(sizeof *e);
+    if (!e) return llm_fail(err, LLM_ENOMEM, "out of memory");
+    memset(e, 0, sizeof *e);
+    e->name = sqlite3_mprintf("%s", name);
+    int rc = e->name ? load_vocab(c, name, n_vocab, pretok, &e->tok, err)
+                     : llm_fail(err, LLM_ENOMEM, "out of memory");
+    if (rc) {
+      entry_free(e);
+      return rc;
+    }
+    e->uid = uid;
+    e->next = c->toks;
+    c->toks = e;
+    pp = &c->toks;
+  }
+  (*pp)->data_version = dv;
+  (*pp)->total_changes = tc;
+  *out = (*pp)->tok;
+  return LLM_OK;
+}
+
+void llm_conn_unref(void *p) {
+  llm_conn *c = p;
+  if (--c->refs > 0) return;
+  while (c->toks) {
+    llm_tok_entry *e = c->toks;
+    c->toks = e->next;
+    entry_free(e);
+  }
+  sqlite3_free(c);
+}

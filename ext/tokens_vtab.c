@@ -1,0 +1,190 @@
+/*
+** tokens_vtab.c: the table-valued function llm_tokens.
+**
+**   SELECT position, id, piece, start, "end"
+**     FROM llm_tokens('gpt2', 'Hello world');
+**   SELECT * FROM llm_tokens('gpt2', body, '{"allow_special": true}');
+**
+** One row per token of the text: position (0-based), id, piece (the
+** token's bytes as TEXT), bytes (the same as a BLOB), and its byte offsets
+** start and "end" into the text (end exclusive), so that
+** substr(CAST(text AS BLOB), start + 1, "end" - start) is the piece.
+*/
+#include <string.h>
+
+#include "ext.h"
+
+enum { COL_POSITION, COL_ID, COL_PIECE, COL_BYTES, COL_START, COL_END, COL_NAME, COL_TEXT, COL_OPTIONS };
+#define N_ARGS 3 /* name, text, options: the hidden columns */
+
+typedef struct tokens_vtab {
+  sqlite3_vtab base;
+  llm_conn *conn;
+} tokens_vtab;
+
+typedef struct tokens_cursor {
+  sqlite3_vtab_cursor base;
+  llm_tokenizer *tok;
+  llm_ids ids;
+  size_t pos;
+  sqlite3_int64 offset; /* byte offset of the current token */
+} tokens_cursor;
+
+static int tv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err) {
+  int rc = sqlite3_declare_vtab(db,
+                                "CREATE TABLE x(position INTEGER, id INTEGER, piece TEXT, bytes BLOB, "
+                                "start INTEGER, \"end\" INTEGER, name HIDDEN, text HIDDEN, options HIDDEN)");
+  if (rc != SQLITE_OK) return rc;
+  tokens_vtab *v = sqlite3_malloc(sizeof *v);
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof *v);
+  v->conn = aux;
+  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+static int tv_disconnect(sqlite3_vtab *v) {
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+/* The hidden columns are the function's arguments: name and text are
+** required, options optional. idxNum has bit i set when argument i is
+** given; the values come to xFilter in argument order. */
+static int tv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
+  int arg_at[N_ARGS] = {-1, -1, -1};
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->iColumn < COL_NAME || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!c->usable) return SQLITE_CONSTRAINT;
+    arg_at[c->iColumn - COL_NAME] = i;
+  }
+  if (arg_at[0] < 0 || arg_at[1] < 0) {
+    sqlite3_free(vt->zErrMsg);
+    vt->zErrMsg = sqlite3_mprintf("llm_tokens: needs a tokenizer name and a text, as in llm_tokens('name', 'text')");
+    return SQLITE_ERROR;
+  }
+  int argv_index = 1, mask = 0;
+  for (int a = 0; a < N_ARGS; a++) {
+    if (arg_at[a] < 0) continue;
+    info->aConstraintUsage[arg_at[a]].argvIndex = argv_index++;
+    info->aConstraintUsage[arg_at[a]].omit = 1;
+    mask |= 1 << a;
+  }
+  info->idxNum = mask;
+  info->estimatedCost = 1000;
+  info->estimatedRows = 1000;
+  return SQLITE_OK;
+}
+
+static int tv_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+  tokens_cursor *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static int tv_close(sqlite3_vtab_cursor *cur) {
+  tokens_cursor *c = (tokens_cursor *)cur;
+  llm_ids_free(&c->ids);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int cursor_error(tokens_cursor *c, const char *msg) {
+  sqlite3_vtab *vt = c->base.pVtab;
+  sqlite3_free(vt->zErrMsg);
+  vt->zErrMsg = sqlite3_mprintf("llm_tokens: %s", msg);
+  return vt->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
+static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc, sqlite3_value **argv) {
+  tokens_cursor *c = (tokens_cursor *)cur;
+  tokens_vtab *vt = (tokens_vtab *)cur->pVtab;
+  c->ids.len = 0;
+  c->pos = 0;
+  c->offset = 0;
+  c->tok = NULL;
+  sqlite3_value *name = argv[0], *text = argv[1];
+  sqlite3_value *options = (idx_num & 4) ? argv[2] : NULL;
+  if (sqlite3_value_type(name) != SQLITE_TEXT || !sqlite3_value_bytes(name))
+    return cursor_error(c, "the tokenizer name must be non-empty text");
+  int tt = sqlite3_value_type(text);
+  if (tt == SQLITE_NULL) return SQLITE_OK; /* no rows */
+  if (tt != SQLITE_TEXT && tt != SQLITE_BLOB) return cursor_error(c, "text must be text or a blob");
+  static const char *const keys[] = {"allow_special", NULL};
+  int allow_special = 0;
+  llm_json_doc *doc = NULL;
+  llm_err err = {0};
+  if (llm_options_parse(options, keys, &doc, &err) ||
+      llm_opt_bool(llm_options_root(doc), "allow_special", &allow_special, &err)) {
+    llm_json_free(doc);
+    return err.code == LLM_ENOMEM ? SQLITE_NOMEM : cursor_error(c, err.msg);
+  }
+  llm_json_free(doc);
+  if (llm_tokenizer_get(vt->conn, (const char *)sqlite3_value_text(name), &c->tok, &err)) return cursor_error(c, err.msg);
+  const uint8_t *p = sqlite3_value_blob(text);
+  int n = sqlite3_value_bytes(text);
+  if (llm_tokenizer_encode(c->tok, p ? p : (const uint8_t *)"", (size_t)n, allow_special, &c->ids, &err))
+    return err.code == LLM_ENOMEM ? SQLITE_NOMEM : cursor_error(c, err.msg);
+  return SQLITE_OK;
+}
+
+static int tv_next(sqlite3_vtab_cursor *cur) {
+  tokens_cursor *c = (tokens_cursor *)cur;
+  size_t len;
+  llm_tokenizer_piece(c->tok, c->ids.data[c->pos], &len);
+  c->offset += (sqlite3_int64)len;
+  c->pos++;
+  return SQLITE_OK;
+}
+
+static int tv_eof(sqlite3_vtab_cursor *cur) {
+  tokens_cursor *c = (tokens_cursor *)cur;
+  return c->pos >= c->ids.len;
+}
+
+static int tv_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  tokens_cursor *c = (tokens_cursor *)cur;
+  int32_t id = c->ids.data[c->pos];
+  size_t len;
+  const uint8_t *piece = llm_tokenizer_piece(c->tok, id, &len);
+  switch (col) {
+    case COL_POSITION: sqlite3_result_int64(ctx, (sqlite3_int64)c->pos); break;
+    case COL_ID: sqlite3_result_int(ctx, id); break;
+    case COL_PIECE: sqlite3_result_text(ctx, (const char *)piece, (int)len, SQLITE_TRANSIENT); break;
+    case COL_BYTES: sqlite3_result_blob(ctx, piece, (int)len, SQLITE_TRANSIENT); break;
+    case COL_START: sqlite3_result_int64(ctx, c->offset); break;
+    case COL_END: sqlite3_result_int64(ctx, c->offset + (sqlite3_int64)len); break;
+    default: break; /* hidden argument columns are never read back */
+  }
+  return SQLITE_OK;
+}
+
+static int tv_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+  *rowid = (sqlite3_int64)((tokens_cursor *)cur)->pos;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module tokens_module = {
+    .iVersion = 0,
+    .xConnect = tv_connect,
+    .xBestIndex = tv_best_index,
+    .xDisconnect = tv_disconnect,
+    .xOpen = tv_open,
+    .xClose = tv_close,
+    .xFilter = tv_filter,
+    .xNext = tv_next,
+    .xEof = tv_eof,
+    .xColumn = tv_column,
+    .xRowid = tv_rowid,
+};
+
+static void module_destroy(void *p) { llm_conn_unref(p); }
+
+int llm_register_tokens_vtab(sqlite3 *db, llm_conn *c) {
+  c->refs++;
+  return sqlite3_create_module_v2(db, "llm_tokens", &tokens_module, c, module_destroy);
+}

@@ -1,0 +1,59 @@
+#!/bin/sh
+# run.sh BUILD_DIR EXTENSION [--asan]: runs every engine unit test binary in
+# BUILD_DIR and every SQL-level test in tests/sql/ against EXTENSION, counts
+# the "ok NAME" / "FAIL NAME" lines they print and ends with one line
+# "N passed, N failed". A binary that dies without reporting counts as a
+# failure. Exit status is non-zero on any failure.
+build=$1
+ext=$2
+mode=$3
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0
+failed=0
+
+run() { # NAME COMMAND...
+  name=$1
+  shift
+  "$@" >"$log" 2>&1
+  status=$?
+  grep -E '^(ok|FAIL) ' "$log" | sed "s|^|[$name] |"
+  grep -vE '^(ok|FAIL) ' "$log" | sed 's|^|    |' | head -n 40
+  p=$(grep -cE '^ok ' "$log")
+  f=$(grep -cE '^FAIL ' "$log")
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "[$name] FAIL: exited with status $status without reporting a failure"
+    f=1
+  fi
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    echo "[$name] FAIL: ran no test"
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+if [ "$mode" = --asan ]; then
+  # The extension is loaded into processes not built with ASan: preload it.
+  asan_rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
+  export LD_PRELOAD="$asan_rt"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # Python and the sqlite3 shell leak by design at exit; report only ours.
+  export LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0
+fi
+
+for t in "$build"/test_*; do
+  [ -x "$t" ] || continue
+  run "$(basename "$t")" "$t"
+done
+for t in tests/sql/test_*.py; do
+  run "$(basename "$t" .py)" /usr/bin/python3 tests/sql/harness.py "$ext" "$t"
+done
+for t in tests/sql/test_*.sh; do
+  [ -f "$t" ] || continue
+  run "$(basename "$t" .sh)" sh "$t" "$ext"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

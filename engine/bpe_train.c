@@ -203,11 +203,22 @@ typedef struct bt_run {
   size_t heap_len, heap_cap;
   uint32_t *fresh;            /* pairs created by the current merge */
   size_t n_fresh, cap_fresh;
-  /* For the merge creating symbol x: pair index + 1 of the fresh pairs
-  ** (c, x) in with_left[c] and (x, c) in with_right[c]; 0 = not yet. */
-  uint32_t *with_left, *with_right;
-  size_t cap_with;
+  /* memo[c]: during the merge of (a, b) into x, the indexes of the pairs
+  ** (c, a), (b, c), (c, x) and (x, c), so each neighbour symbol c costs one
+  ** map lookup per merge however often it occurs. */
+  struct bt_memo *memo;
+  size_t cap_memo;
+  uint32_t gen;               /* the current merge + 1 */
 } bt_run;
+
+/* A remembered pair index; valid while gen equals the run's gen. */
+typedef struct bt_memo_ent {
+  uint32_t gen, idx;
+} bt_memo_ent;
+
+struct bt_memo {
+  bt_memo_ent ca, bc, cx, xc;
+};
 
 static void run_free(bt_run *r) {
   llm_free(r->slot);
@@ -217,8 +228,7 @@ static void run_free(bt_run *r) {
   llm_map_free(&r->map);
   llm_free(r->heap);
   llm_free(r->fresh);
-  llm_free(r->with_left);
-  llm_free(r->with_right);
+  llm_free(r->memo);
 }
 
 static inline uint64_t slot_weight(const bt_run *r, int32_t i) {
@@ -308,9 +318,21 @@ static int occ_append(bt_pair *p, int32_t slot) {
   return LLM_OK;
 }
 
-/* One occurrence of (a, b) at slot disappears. */
-static void pair_dec(bt_run *r, int32_t a, int32_t b, uint64_t w) {
+/* The index of pair (a, b), through the memo entry m. -1 if absent. */
+static int64_t pair_memo(bt_run *r, int32_t a, int32_t b, bt_memo_ent *m) {
+  if (m->gen == r->gen) return m->idx;
   int64_t idx = pair_find(r, a, b);
+  if (idx >= 0) {
+    m->gen = r->gen;
+    m->idx = (uint32_t)idx;
+  }
+  return idx;
+}
+
+/* One occurrence of (a, b) disappears. */
+static void pair_dec(bt_run *r, int32_t a, int32_t b, uint64_t w,
+                     bt_memo_ent *m) {
+  int64_t idx = pair_memo(r, a, b, m);
   if (idx < 0) return; /* cannot happen: every live adjacency is counted */
   bt_pair *p = &r->pairs[idx];
   p->count = p->count > w ? p->count - w : 0;
@@ -323,44 +345,35 @@ static void pair_dec(bt_run *r, int32_t a, int32_t b, uint64_t w) {
 }
 
 /* One occurrence of (a, b) appears at slot. Only during the merge that
-** creates the newer of a and b. *cache remembers the pair's index (+ 1)
-** when the pair is fresh, saving the map lookups for its next occurrences. */
+** creates the newer of a and b. */
 static int pair_inc(bt_run *r, int32_t a, int32_t b, uint64_t w, int32_t slot,
-                    uint32_t *cache) {
-  int64_t idx;
-  if (*cache) {
-    idx = (int64_t)*cache - 1;
-  } else {
-    idx = pair_find(r, a, b);
-    if (idx < 0) {
-      idx = pair_new(r, a, b);
-      if (idx < 0) return LLM_ENOMEM;
-      if (llm_grow((void **)&r->fresh, &r->cap_fresh, r->n_fresh + 1,
-                   sizeof *r->fresh))
-        return LLM_ENOMEM;
-      r->fresh[r->n_fresh++] = (uint32_t)idx;
-      *cache = (uint32_t)idx + 1;
-    }
+                    bt_memo_ent *m) {
+  int64_t idx = pair_memo(r, a, b, m);
+  if (idx < 0) {
+    idx = pair_new(r, a, b);
+    if (idx < 0) return LLM_ENOMEM;
+    if (llm_grow((void **)&r->fresh, &r->cap_fresh, r->n_fresh + 1,
+                 sizeof *r->fresh))
+      return LLM_ENOMEM;
+    r->fresh[r->n_fresh++] = (uint32_t)idx;
+    m->gen = r->gen;
+    m->idx = (uint32_t)idx;
   }
   bt_pair *p = &r->pairs[idx];
   p->count += w;
   return occ_append(p, slot);
 }
 
-/* Makes with_left / with_right cover symbols 0..x. */
-static int with_reserve(bt_run *r, int32_t x) {
+/* Makes memo cover symbols 0..x. */
+static int memo_reserve(bt_run *r, int32_t x) {
   size_t need = (size_t)x + 1;
-  if (need <= r->cap_with) return LLM_OK;
+  if (need <= r->cap_memo) return LLM_OK;
   size_t ncap = need + need / 2 + 64;
-  uint32_t *nl = llm_realloc(r->with_left, ncap * sizeof *nl);
-  if (!nl) return LLM_ENOMEM;
-  r->with_left = nl;
-  uint32_t *nr = llm_realloc(r->with_right, ncap * sizeof *nr);
-  if (!nr) return LLM_ENOMEM;
-  r->with_right = nr;
-  memset(nl + r->cap_with, 0, (ncap - r->cap_with) * sizeof *nl);
-  memset(nr + r->cap_with, 0, (ncap - r->cap_with) * sizeof *nr);
-  r->cap_with = ncap;
+  struct bt_memo *nm = llm_realloc(r->memo, ncap * sizeof *nm);
+  if (!nm) return LLM_ENOMEM;
+  memset(nm + r->cap_memo, 0, (ncap - r->cap_memo) * sizeof *nm);
+  r->memo = nm;
+  r->cap_memo = ncap;
   return LLM_OK;
 }
 
@@ -384,7 +397,8 @@ static int apply_merge(bt_run *r, size_t idx, int32_t x) {
       break;
     }
   }
-  int rc = with_reserve(r, x);
+  int rc = memo_reserve(r, x);
+  r->gen = (uint32_t)(x - 255);
   bt_slot *sl = r->slot;
   for (size_t k = 0; k < n_occ && rc == LLM_OK; k++) {
     int32_t i = occ[k];
@@ -395,14 +409,14 @@ static int apply_merge(bt_run *r, size_t idx, int32_t x) {
     int32_t p = sl[i].prev, n = sl[j].next;
     if (p >= 0) {
       int32_t c = sl[p].sym;
-      pair_dec(r, c, a, w);
-      rc = pair_inc(r, c, x, w, p, &r->with_left[c]);
+      pair_dec(r, c, a, w, &r->memo[c].ca);
+      rc = pair_inc(r, c, x, w, p, &r->memo[c].cx);
       if (rc) break;
     }
     if (n >= 0) {
       int32_t c = sl[n].sym;
-      pair_dec(r, b, c, w);
-      rc = pair_inc(r, x, c, w, i, &r->with_right[c]);
+      pair_dec(r, b, c, w, &r->memo[c].bc);
+      rc = pair_inc(r, x, c, w, i, &r->memo[c].xc);
     }
     sl[i].sym = x;
     sl[i].next = n;
@@ -415,8 +429,6 @@ static int apply_merge(bt_run *r, size_t idx, int32_t x) {
   /* The pairs this merge created are complete: offer them to the heap. */
   for (size_t k = 0; k < r->n_fresh; k++) {
     const bt_pair *p = &r->pairs[r->fresh[k]];
-    if (p->right == x) r->with_left[p->left] = 0;
-    if (p->left == x) r->with_right[p->right] = 0;
     if (rc || p->count == 0) continue;
     rc = heap_push(r, p->count,
                    llm_pair_key((uint32_t)p->left, (uint32_t)p->right));

@@ -169,7 +169,8 @@ static void test_strings(void) {
   big[n + 1] = '"';
   big[n + 2] = 0;
   d = parse(big, &err);
-  CHECK(d && llm_json_root(d)->len == n && llm_json_root(d)->str[n - 1] == 'a' + (n - 1) % 26);
+  CHECK(d && llm_json_root(d)->len == n && 
+        llm_json_root(d)->str[n - 1] == (char)('a' + (n - 1) % 26));
   llm_json_free(d);
   free(big);
 }

@@ -2,7 +2,7 @@
 #   make          build llm.so (the loadable extension)
 #   make test     build, then run the engine unit tests and the SQL tests
 #   make demo     the main job: see sql/demo.sql
-#   make asan     the same tests under AddressSanitizer + UBSan
+#   make asan     the same tests under AddressSanitizer + UBSan (clang)
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS
 #   make bench    the benchmarks (they print ratios to a reference)
 
@@ -63,28 +63,49 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 asan:
 	@sh tools/deps.sh asan
 	@$(MAKE) --no-print-directory $(ORACLE)
-	$(MAKE) BUILD=build-asan CC=clang OPT=-O1 EXTRA_LDFLAGS="$(SAN)" CFLAGS="-O1 -g $(SAN)" llm-asan.so build-asan-tests
-	@sh tests/run.sh build-asan ./llm-asan.so --asan
+	$(MAKE) --no-print-directory BUILD=build-asan CC=clang EXTRA_LDFLAGS="$(SAN)" CFLAGS="-O1 -g $(SAN)" build-asan/llm.so build-asan-tests
+	@sh tests/run.sh build-asan build-asan/llm.so --asan
 
-llm-asan.so: $(ENGINE_SRC) $(EXT_SRC) $(HEADERS) | deps
+# Same file name as the real one: SQLite derives the entry point from it.
+build-asan/llm.so: $(ENGINE_SRC) $(EXT_SRC) $(HEADERS) | deps
+	@mkdir -p build-asan
 	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -I$(GEN) -shared -o $@ $(ENGINE_SRC) $(EXT_SRC) $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 build-asan-tests: $(ENGINE_TESTS)
 
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c)))
-build-fuzz/%: fuzz/%.c $(ENGINE_SRC) $(TEST_SUPPORT)
+# Each target links every engine file; UBSan findings abort (so they count as
+# crashes); a crash or sanitizer report fails `make fuzz` and leaves the
+# reproducer in build-fuzz/artifacts/ and the log in build-fuzz/NAME.log.
+build-fuzz/%: fuzz/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h)
+	@sh tools/deps.sh fuzz
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) -lm
+	clang -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) -lm
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
-	  name=$$(basename $$t); mkdir -p build-fuzz/corpus-$$name; \
+	  name=$$(basename $$t); mkdir -p build-fuzz/corpus-$$name build-fuzz/artifacts; \
+	  seeds=; [ -d fuzz/seeds/$$name ] && seeds=fuzz/seeds/$$name; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build-fuzz/corpus-$$name fuzz/seeds/$$name 2>&1 | tail -n 3 || exit 1; \
+	  if $$t -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=0 \
+	      -artifact_prefix=build-fuzz/artifacts/$$name- \
+	      build-fuzz/corpus-$$name $$seeds > build-fuzz/$$name.log 2>&1; then \
+	    tail -n 2 build-fuzz/$$name.log; \
+	  else \
+	    tail -n 40 build-fuzz/$$name.log; \
+	    echo "fuzz: $$name FAILED (log: build-fuzz/$$name.log, input: build-fuzz/artifacts/)"; \
+	    exit 1; \
+	  fi; \
 	done
 
-bench: all
-	@sh bench/run.sh
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench_%,$(sort $(wildcard bench/*_bench.c)))
+$(BUILD)/bench_%: bench/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h)
+	@mkdir -p $(BUILD)
+	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) -lm
+
+bench: all $(BENCHES)
+	@$(MAKE) --no-print-directory $(ORACLE)
+	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-fuzz llm.so llm-asan.so
+	rm -rf build build-asan build-fuzz llm.so

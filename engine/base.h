@@ -18,7 +18,16 @@ enum {
   LLM_EINVAL = 2,   /* bad argument or malformed input data */
   LLM_ERANGE = 3,   /* a value or size is out of the supported range */
   LLM_EIO = 4,      /* a file could not be read or written */
+  LLM_EINTR = 5,    /* stopped because the caller asked (llm_stop) */
 };
+
+/* A check that long-running engine work polls now and then; it stops with
+** LLM_EINTR when fn(arg) returns non-zero. The extension maps it onto
+** sqlite3_interrupt(), so Ctrl-C in the shell stops training. */
+typedef struct llm_stop {
+  int (*fn)(void *arg);
+  void *arg;
+} llm_stop;
 
 /* An error: the status code and a message a user can act on. */
 typedef struct llm_err {

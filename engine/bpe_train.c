@@ -43,22 +43,36 @@
 /* ---------------------------------------------------------------------- */
 /* Distinct pieces                                                         */
 
+/* A distinct piece. Short ones (most GPT-2 pieces) keep their bytes here,
+** which saves a cache miss per lookup; longer ones live in the byte buffer. */
+#define BT_INLINE 16
 typedef struct bt_piece {
-  uint64_t off;   /* into the trainer's byte buffer */
-  uint64_t len;
   uint64_t count; /* multiplicity */
-  uint64_t hash;
+  uint64_t len;
+  union {
+    uint64_t off; /* into the trainer's byte buffer, when len > BT_INLINE */
+    uint8_t in[BT_INLINE];
+  } u;
 } bt_piece;
+
+/* Lookup table entries: the hash's top 32 bits (which also choose the home
+** slot) above the piece index + 1; 0 = empty. */
+#define BT_MAX_PIECES ((size_t)1 << 31)
 
 struct llm_bpe_trainer {
   int mode;
-  llm_buf bytes;      /* the distinct pieces, concatenated */
+  llm_buf bytes;      /* the long distinct pieces, concatenated */
   bt_piece *pieces;
   size_t n_pieces, cap_pieces;
-  uint32_t *slots;    /* piece index + 1; 0 = empty */
+  uint64_t *slots;
   size_t n_slots;     /* a power of two, or 0 */
   uint64_t total_bytes;
 };
+
+static inline const uint8_t *piece_bytes(const llm_bpe_trainer *t,
+                                         const bt_piece *p) {
+  return p->len <= BT_INLINE ? p->u.in : t->bytes.data + p->u.off;
+}
 
 int llm_bpe_trainer_new(llm_bpe_trainer **out, int mode, llm_err *err) {
   if (!out) return llm_fail(err, LLM_EINVAL, "bpe_train: no output pointer");
@@ -89,17 +103,19 @@ uint64_t llm_bpe_trainer_bytes(const llm_bpe_trainer *t) {
   return t ? t->total_bytes : 0;
 }
 
-/* Doubles the slot table (or creates it), re-inserting every piece. */
+/* Doubles the lookup table (or creates it), re-inserting every entry. */
 static int slots_grow(llm_bpe_trainer *t) {
   size_t ncap = t->n_slots ? t->n_slots * 2 : 1024;
-  if (ncap < t->n_slots || ncap > SIZE_MAX / sizeof(uint32_t))
-    return LLM_ENOMEM;
-  uint32_t *ns = llm_calloc(ncap, sizeof *ns);
+  if (ncap < t->n_slots || ncap > SIZE_MAX / sizeof(uint64_t)) return LLM_ENOMEM;
+  uint64_t *ns = llm_calloc(ncap, sizeof *ns);
   if (!ns) return LLM_ENOMEM;
-  for (size_t k = 0; k < t->n_pieces; k++) {
-    size_t i = (size_t)t->pieces[k].hash & (ncap - 1);
-    while (ns[i]) i = (i + 1) & (ncap - 1);
-    ns[i] = (uint32_t)(k + 1);
+  size_t mask = ncap - 1;
+  for (size_t k = 0; k < t->n_slots; k++) {
+    uint64_t v = t->slots[k];
+    if (!v) continue;
+    size_t i = (size_t)(v >> 32) & mask;
+    while (ns[i]) i = (i + 1) & mask;
+    ns[i] = v;
   }
   llm_free(t->slots);
   t->slots = ns;
@@ -109,15 +125,15 @@ static int slots_grow(llm_bpe_trainer *t) {
 
 static int add_piece(llm_bpe_trainer *t, const uint8_t *s, size_t n,
                      llm_err *err) {
-  uint64_t h = llm_hash_bytes(s, n);
+  uint64_t tag = llm_hash_bytes(s, n) >> 32;
   if (t->n_slots) {
     size_t mask = t->n_slots - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-      uint32_t v = t->slots[i];
+    for (size_t i = (size_t)tag & mask;; i = (i + 1) & mask) {
+      uint64_t v = t->slots[i];
       if (!v) break;
-      bt_piece *p = &t->pieces[v - 1];
-      if (p->hash == h && p->len == n &&
-          memcmp(t->bytes.data + p->off, s, n) == 0) {
+      if ((v >> 32) != tag) continue;
+      bt_piece *p = &t->pieces[(uint32_t)v - 1];
+      if (p->len == n && memcmp(piece_bytes(t, p), s, n) == 0) {
         p->count++;
         t->total_bytes += n;
         return LLM_OK;
@@ -125,26 +141,29 @@ static int add_piece(llm_bpe_trainer *t, const uint8_t *s, size_t n,
     }
   }
   /* A new piece. Keep the load factor at most 1/2. */
-  if (t->n_pieces >= UINT32_MAX - 1)
+  if (t->n_pieces >= BT_MAX_PIECES - 1)
     return llm_fail(err, LLM_ERANGE, "bpe_train: too many distinct pieces");
   if ((t->n_pieces + 1) * 2 > t->n_slots && slots_grow(t))
     return llm_fail(err, LLM_ENOMEM, "bpe_train: out of memory (piece table)");
   if (llm_grow((void **)&t->pieces, &t->cap_pieces, t->n_pieces + 1,
                sizeof *t->pieces))
     return llm_fail(err, LLM_ENOMEM, "bpe_train: out of memory (piece table)");
-  size_t off = t->bytes.len;
-  if (llm_buf_append(&t->bytes, s, n))
-    return llm_fail(err, LLM_ENOMEM,
-                    "bpe_train: out of memory storing %zu bytes of text", n);
   bt_piece *p = &t->pieces[t->n_pieces];
-  p->off = off;
+  memset(p, 0, sizeof *p);
+  if (n <= BT_INLINE) {
+    memcpy(p->u.in, s, n);
+  } else {
+    p->u.off = t->bytes.len;
+    if (llm_buf_append(&t->bytes, s, n))
+      return llm_fail(err, LLM_ENOMEM,
+                      "bpe_train: out of memory storing %zu bytes of text", n);
+  }
   p->len = n;
   p->count = 1;
-  p->hash = h;
   size_t mask = t->n_slots - 1;
-  size_t i = (size_t)h & mask;
+  size_t i = (size_t)tag & mask;
   while (t->slots[i]) i = (i + 1) & mask;
-  t->slots[i] = (uint32_t)(t->n_pieces + 1);
+  t->slots[i] = (tag << 32) | (uint64_t)(t->n_pieces + 1);
   t->n_pieces++;
   t->total_bytes += n;
   return LLM_OK;
@@ -377,6 +396,17 @@ static int memo_reserve(bt_run *r, int32_t x) {
   return LLM_OK;
 }
 
+/* Merges are bound by memory latency: the slots of a pair's occurrences are
+** scattered. Their addresses are known ahead (the list), so fetch them early:
+** a slot PF_FAR entries ahead, its neighbours PF_MID entries ahead, the
+** right partner's right neighbour PF_NEAR entries ahead. */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p, 1, 1)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+enum { PF_FAR = 16, PF_MID = 8, PF_NEAR = 4 };
+
 static int cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   return (x > y) - (x < y);
@@ -401,6 +431,21 @@ static int apply_merge(bt_run *r, size_t idx, int32_t x) {
   r->gen = (uint32_t)(x - 255);
   bt_slot *sl = r->slot;
   for (size_t k = 0; k < n_occ && rc == LLM_OK; k++) {
+    if (k + PF_FAR < n_occ) PREFETCH(&sl[occ[k + PF_FAR]]);
+    if (k + PF_MID < n_occ) {
+      const bt_slot *ahead = &sl[occ[k + PF_MID]];
+      if (ahead->sym == a) {
+        if (ahead->prev >= 0) PREFETCH(&sl[ahead->prev]);
+        if (ahead->next >= 0) PREFETCH(&sl[ahead->next]);
+      }
+    }
+    if (k + PF_NEAR < n_occ) {
+      const bt_slot *ahead = &sl[occ[k + PF_NEAR]];
+      if (ahead->sym == a && ahead->next >= 0) {
+        int32_t n2 = sl[ahead->next].next;
+        if (n2 >= 0) PREFETCH(&sl[n2]);
+      }
+    }
     int32_t i = occ[k];
     if (sl[i].sym != a) continue;
     int32_t j = sl[i].next;
@@ -475,7 +520,7 @@ static int run_init(bt_run *r, const llm_bpe_trainer *t, llm_err *err) {
   for (size_t k = 0; k < t->n_pieces; k++) {
     const bt_piece *pc = &t->pieces[k];
     if (pc->len < 2) continue;
-    const uint8_t *by = t->bytes.data + pc->off;
+    const uint8_t *by = piece_bytes(t, pc);
     size_t len = (size_t)pc->len;
     for (size_t q = 0; q < len; q++) {
       bt_slot *sl = &r->slot[s + q];
@@ -522,8 +567,8 @@ oom:
 }
 
 int llm_bpe_trainer_run(llm_bpe_trainer *t, int n_merges,
-                        uint64_t min_frequency, llm_bpe_merge **out,
-                        int *n_out, llm_err *err) {
+                        uint64_t min_frequency, const llm_stop *stop,
+                        llm_bpe_merge **out, int *n_out, llm_err *err) {
   if (out) *out = NULL;
   if (n_out) *n_out = 0;
   if (!t || !out || !n_out)
@@ -546,6 +591,10 @@ int llm_bpe_trainer_run(llm_bpe_trainer *t, int n_merges,
   int rc = n_merges > 0 ? run_init(&r, t, err) : LLM_OK;
   if (rc) goto fail;
   while (count < n_merges) {
+    if (stop && stop->fn && (count & 63) == 0 && stop->fn(stop->arg)) {
+      rc = llm_fail(err, LLM_EINTR, "interrupted after %d merges", count);
+      goto fail;
+    }
     /* Find the best pair: pop entries until one's count is current. */
     int64_t best = -1;
     while (r.heap_len > 0) {

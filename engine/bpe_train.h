@@ -36,10 +36,11 @@ int llm_bpe_trainer_add(llm_bpe_trainer *t, const uint8_t *text, size_t n,
                         llm_err *err);
 
 /* Learns merges; *out (allocated with llm_malloc, freed by the caller with
-** llm_free) receives *n_out <= n_merges merges in order. */
+** llm_free) receives *n_out <= n_merges merges in order. stop (may be NULL)
+** is polled every few merges; when it fires, the result is LLM_EINTR. */
 int llm_bpe_trainer_run(llm_bpe_trainer *t, int n_merges,
-                        uint64_t min_frequency, llm_bpe_merge **out,
-                        int *n_out, llm_err *err);
+                        uint64_t min_frequency, const llm_stop *stop,
+                        llm_bpe_merge **out, int *n_out, llm_err *err);
 
 /* Statistics for the summary: distinct pieces and total bytes added. */
 size_t llm_bpe_trainer_pieces(const llm_bpe_trainer *t);

@@ -94,6 +94,10 @@ int llm_prepare_user_query(llm_conn *c, const char *sql, int ncol,
 ** SQL cannot reach a function that writes. */
 int llm_check_can_write(llm_conn *c, llm_err *err);
 
+/* Non-zero when sqlite3_interrupt() was called on the connection while the
+** current statement runs (an llm_stop callback; arg is the llm_conn). */
+int llm_interrupted(void *conn);
+
 /* ---- storage (ext/store.c) ---- */
 
 /* Begins a write: a savepoint, and the schema created if needed. */

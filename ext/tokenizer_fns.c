@@ -224,9 +224,13 @@ static void fn_tokenizer_train(sqlite3_context *ctx, int argc, sqlite3_value **a
     llm_result_errorf(ctx, "the corpus query returned no text (%lld non-empty rows)", rows);
     goto done;
   }
-  if (llm_bpe_trainer_run(tr, (int)(vocab_size - 256), (uint64_t)o.min_frequency, &merges, &n_merges, &err) ||
+  llm_stop stop = {llm_interrupted, c};
+  if (llm_bpe_trainer_run(tr, (int)(vocab_size - 256), (uint64_t)o.min_frequency, &stop, &merges, &n_merges, &err) ||
       build_trained(merges, n_merges, o.special, o.pretok, &tok, &err)) {
-    llm_result_llm_err(ctx, &err);
+    if (err.code == LLM_EINTR)
+      llm_result_errorf(ctx, "%s; nothing was stored", err.msg);
+    else
+      llm_result_llm_err(ctx, &err);
     goto done;
   }
   double secs = now_s() - t0;

@@ -77,3 +77,17 @@ int llm_check_can_write(llm_conn *c, llm_err *err) {
                     "a corpus query");
   return LLM_OK;
 }
+
+/* SQLite (before 3.41, which adds sqlite3_is_interrupted) offers no direct
+** way to read the interrupt flag, but a statement prepared or stepped while
+** it is set fails with SQLITE_INTERRUPT: try a trivial one. */
+int llm_interrupted(void *conn) {
+  llm_conn *c = conn;
+  sqlite3_stmt *probe;
+  /* prepared each time: a statement kept open would block sqlite3_close() */
+  int rc = sqlite3_prepare_v2(c->db, "SELECT 1", -1, &probe, 0);
+  if (rc != SQLITE_OK) return rc == SQLITE_INTERRUPT;
+  rc = sqlite3_step(probe);
+  sqlite3_finalize(probe);
+  return rc == SQLITE_INTERRUPT;
+}

@@ -153,7 +153,7 @@ static int compare_with_ref(int mode, const texts *tx, int n_merges,
   }
   llm_bpe_merge *got = NULL;
   int n_got = -1;
-  rc = llm_bpe_trainer_run(t, n_merges, min_frequency, &got, &n_got, &err);
+  rc = llm_bpe_trainer_run(t, n_merges, min_frequency, NULL, &got, &n_got, &err);
   llm_bpe_merge *want = xrealloc(NULL, ((size_t)n_merges + 1) * sizeof *want);
   int n_want = ref_train(&rc_, n_merges, min_frequency, want);
   int ok = 1;
@@ -362,7 +362,7 @@ static int train(int mode, const char *const *s, const size_t *lens,
   for (size_t i = 0; i < count && !rc; i++)
     rc = llm_bpe_trainer_add(t, (const uint8_t *)s[i],
                              lens ? lens[i] : strlen(s[i]), &err);
-  if (!rc) rc = llm_bpe_trainer_run(t, n_merges, minf, out, n_out, &err);
+  if (!rc) rc = llm_bpe_trainer_run(t, n_merges, minf, NULL, out, n_out, &err);
   if (rc) printf("  train: %s\n", err.msg);
   llm_bpe_trainer_free(t);
   return rc;
@@ -422,14 +422,14 @@ static void test_empty_input(void) {
   CHECK(llm_bpe_trainer_new(&t, LLM_PRETOK_GPT2, &err) == LLM_OK);
   llm_bpe_merge *m = NULL;
   int n = -1;
-  CHECK(llm_bpe_trainer_run(t, 100, 0, &m, &n, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 100, 0, NULL, &m, &n, &err) == LLM_OK);
   CHECK(n == 0);
   llm_free(m);
   CHECK(llm_bpe_trainer_add(t, (const uint8_t *)"", 0, &err) == LLM_OK);
   CHECK(llm_bpe_trainer_add(t, NULL, 0, &err) == LLM_OK);
   CHECK(llm_bpe_trainer_pieces(t) == 0);
   CHECK(llm_bpe_trainer_bytes(t) == 0);
-  CHECK(llm_bpe_trainer_run(t, 100, 0, &m, &n, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 100, 0, NULL, &m, &n, &err) == LLM_OK);
   CHECK(n == 0);
   llm_free(m);
   /* Only one-byte pieces: nothing to merge. */
@@ -438,7 +438,7 @@ static void test_empty_input(void) {
   CHECK(llm_bpe_trainer_add(t, (const uint8_t *)"a", 1, &err) == LLM_OK);
   CHECK(llm_bpe_trainer_pieces(t) == 2);
   CHECK(llm_bpe_trainer_bytes(t) == 3);
-  CHECK(llm_bpe_trainer_run(t, 100, 0, &m, &n, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 100, 0, NULL, &m, &n, &err) == LLM_OK);
   CHECK(n == 0);
   llm_free(m);
   llm_bpe_trainer_free(t);
@@ -527,7 +527,7 @@ static void test_multiplicity(void) {
   CHECK(llm_bpe_trainer_bytes(t) == 20);
   llm_bpe_merge *m = NULL;
   int n = -1;
-  CHECK(llm_bpe_trainer_run(t, 10, 0, &m, &n, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 10, 0, NULL, &m, &n, &err) == LLM_OK);
   CHECK(n == 2);
   if (n == 2) {
     CHECK(merge_is(&m[0], 'a', 'b', 10));
@@ -544,7 +544,7 @@ static void test_multiplicity(void) {
   /* "the", " cat", " the", " dog" */
   CHECK(llm_bpe_trainer_pieces(t) == 4);
   CHECK(llm_bpe_trainer_bytes(t) == strlen(txt));
-  CHECK(llm_bpe_trainer_run(t, 1, 0, &m, &n, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 1, 0, NULL, &m, &n, &err) == LLM_OK);
   CHECK(n == 1);
   /* "the" x1 and " the" x2: (t,h) and (h,e) both 3, the most;
   ** (h,e) = (104,101) is the smaller. */
@@ -620,10 +620,10 @@ static void test_bad_args(void) {
   CHECK(llm_bpe_trainer_add(t, (const uint8_t *)"abc", 3, &err) == LLM_OK);
   llm_bpe_merge *m = (llm_bpe_merge *)&err;
   int n = 5;
-  CHECK(llm_bpe_trainer_run(t, -1, 0, &m, &n, &err) == LLM_EINVAL);
+  CHECK(llm_bpe_trainer_run(t, -1, 0, NULL, &m, &n, &err) == LLM_EINVAL);
   CHECK(m == NULL && n == 0);
-  CHECK(llm_bpe_trainer_run(t, 10, 0, NULL, &n, &err) == LLM_EINVAL);
-  CHECK(llm_bpe_trainer_run(t, 10, 0, &m, NULL, &err) == LLM_EINVAL);
+  CHECK(llm_bpe_trainer_run(t, 10, 0, NULL, NULL, &n, &err) == LLM_EINVAL);
+  CHECK(llm_bpe_trainer_run(t, 10, 0, NULL, &m, NULL, &err) == LLM_EINVAL);
   llm_bpe_trainer_free(t);
   llm_bpe_trainer_free(NULL);
   CHECK(llm_bpe_trainer_pieces(NULL) == 0);
@@ -639,12 +639,12 @@ static void test_run_twice_then_add(void) {
   CHECK(llm_bpe_trainer_add(t, (const uint8_t *)a, strlen(a), &err) == 0);
   llm_bpe_merge *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
   int n1 = 0, n2 = 0, n3 = 0, n4 = 0;
-  CHECK(llm_bpe_trainer_run(t, 30, 0, &m1, &n1, &err) == LLM_OK);
-  CHECK(llm_bpe_trainer_run(t, 30, 0, &m2, &n2, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 30, 0, NULL, &m1, &n1, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 30, 0, NULL, &m2, &n2, &err) == LLM_OK);
   CHECK(n1 == n2 && n1 > 0);
   if (n1 == n2) CHECK(memcmp(m1, m2, (size_t)n1 * sizeof *m1) == 0);
   CHECK(llm_bpe_trainer_add(t, (const uint8_t *)b, strlen(b), &err) == 0);
-  CHECK(llm_bpe_trainer_run(t, 30, 0, &m3, &n3, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 30, 0, NULL, &m3, &n3, &err) == LLM_OK);
   /* The same as a fresh trainer fed both texts. */
   const char *both[] = {a, b};
   CHECK(train(LLM_PRETOK_GPT2, both, NULL, 2, 30, 0, &m4, &n4) == LLM_OK);
@@ -676,7 +676,7 @@ static void test_many_pieces(void) {
   CHECK(llm_bpe_trainer_bytes(t) == bytes);
   llm_bpe_merge *m = NULL;
   int n = 0;
-  CHECK(llm_bpe_trainer_run(t, 1, 0, &m, &n, &err) == LLM_OK);
+  CHECK(llm_bpe_trainer_run(t, 1, 0, NULL, &m, &n, &err) == LLM_OK);
   /* "p1" starts 11111 distinct pieces, x3 each. */
   CHECK(n == 1);
   if (n == 1) CHECK(merge_is(&m[0], 'p', '1', 3 * 11111));

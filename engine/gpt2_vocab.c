@@ -443,6 +443,10 @@ static int read_merges(loader *L, const uint8_t *s, size_t n) {
   }
   llm_free(scratch);
   if (rc) return rc;
+  if (rank == 0)
+    return llm_fail(L->err, LLM_EINVAL,
+                    "vocab.bpe: no merges found (the file is empty or holds "
+                    "only its header)");
   /* Each merge must combine tokens that text can produce. */
   for (int32_t id = 0; id < L->n; id++) {
     if (L->kind[id] != LLM_TOKEN_MERGE) continue;

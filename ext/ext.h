@@ -21,8 +21,6 @@ typedef struct llm_tok_entry {
   char *name;
   sqlite3_int64 uid;
   llm_tokenizer *tok;
-  unsigned int data_version; /* the stamp at which it was last checked */
-  sqlite3_int64 total_changes;
   struct llm_tok_entry *next;
 } llm_tok_entry;
 
@@ -32,6 +30,7 @@ typedef struct llm_conn {
   sqlite3 *db;
   int refs;
   llm_tok_entry *toks;
+  unsigned cache_gen; /* bumped whenever a cached object is freed */
   int in_user_query; /* > 0 while a user's corpus SQL runs */
 } llm_conn;
 
@@ -120,7 +119,8 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
 int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
                          llm_err *err);
 
-/* The tokenizer named name, loaded once per connection and cached. */
+/* The tokenizer named name, loaded once per connection and cached; each
+** call checks (one indexed lookup) that it was not dropped or replaced. */
 int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
                       llm_err *err);
 

@@ -109,9 +109,10 @@ int llm_options_parse(sqlite3_value *v, const char *const *allowed,
   }
   const llm_json *root = llm_json_root(doc);
   if (root->type != LLM_JSON_OBJECT) {
+    llm_fail(err, LLM_EINVAL, "options must be a JSON object, not %s",
+             llm_json_type_name(root->type));
     llm_json_free(doc);
-    return llm_fail(err, LLM_EINVAL, "options must be a JSON object, not %s",
-                    llm_json_type_name(root->type));
+    return err->code;
   }
   for (size_t k = 0; k < root->len; k++) {
     const llm_json_str *key = &root->keys[k];
@@ -124,9 +125,10 @@ int llm_options_parse(sqlite3_value *v, const char *const *allowed,
     for (const char *const *a = allowed; *a && used < sizeof list; a++)
       used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
                                a == allowed ? "" : ", ", *a);
+    llm_fail(err, LLM_EINVAL, "unknown option \"%.100s\" (known: %s)", key->s,
+             allowed[0] ? list : "none");
     llm_json_free(doc);
-    return llm_fail(err, LLM_EINVAL, "unknown option \"%.100s\" (known: %s)",
-                    key->s, allowed[0] ? list : "none");
+    return err->code;
   }
   *out = doc;
   return LLM_OK;

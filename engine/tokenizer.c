@@ -186,6 +186,14 @@ static int cmp_special_len(const llm_tokenizer *t, int32_t a, int32_t b) {
 }
 
 int llm_tokenizer_finish(llm_tokenizer *t, llm_err *err) {
+  if (t->finished)
+    return llm_fail(err, LLM_EINVAL, "tokenizer is already finished");
+  /* A call that failed (out of memory, say) may have filled these in part:
+  ** start over, so that finish can be called again. */
+  llm_map_free(&t->merges);
+  llm_free(t->specials);
+  t->specials = NULL;
+  t->n_special = 0;
   for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
   int n_special = 0;
   for (int32_t id = 0; id < t->n_vocab; id++) {

@@ -10,6 +10,7 @@
 
 #include "../engine/base.h"
 #include "../engine/json.h"
+#include "../engine/model.h"
 #include "../engine/tokenizer.h"
 
 SQLITE_EXTENSION_INIT3
@@ -119,18 +120,93 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
 int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
                          llm_err *err);
 
-/* The tokenizer named name, loaded once per connection and cached; each
-** call checks (one indexed lookup) that it was not dropped or replaced. */
+/* The tokenizer named name, or the tokenizer of the model named name;
+** loaded once per connection and cached; each call checks (one indexed
+** lookup) that it was not dropped or replaced. *uid (may be NULL) receives
+** the stored version's stamp. */
 int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
-                      llm_err *err);
+                      sqlite3_int64 *uid, llm_err *err);
 
 void llm_conn_unref(void *p);
+
+/* ---- models (ext/model_store.c, ext/zblob.c) ---- */
+
+/* A model's row in llm_models. */
+typedef struct llm_model_info {
+  char tokenizer[256];
+  llm_config config;
+  sqlite3_int64 step, uid;
+} llm_model_info;
+
+/* The resumable state of a training run (llm_train_state). */
+typedef struct llm_train_state {
+  sqlite3_int64 step, tokens_seen;
+  double elapsed_s;
+} llm_train_state;
+
+enum { LLM_ROLE_PARAM = 0, LLM_ROLE_ADAM_M = 1, LLM_ROLE_ADAM_V = 2 };
+
+void llm_config_append_json(sqlite3_str *s, const llm_config *c);
+/* Reads the config fields present in o into c (others left as they are). */
+int llm_config_from_json(const llm_json *o, llm_config *c, llm_err *err);
+
+int llm_model_info_get(llm_conn *c, const char *name, llm_model_info *info,
+                       int *found, llm_err *err);
+/* Inserts the row, or updates step (and a new uid) when it exists. */
+int llm_model_info_put(llm_conn *c, const char *name,
+                       const llm_model_info *info, size_t n_params,
+                       llm_err *err);
+int llm_model_delete(llm_conn *c, const char *name, llm_err *err);
+
+/* Writes / reads every tensor of m for one role (parameters or a moment);
+** data has the parameter buffer's layout. Loading checks names, shapes,
+** dtype and sizes; *found is 0 when no row of that role exists. */
+int llm_weights_save(llm_conn *c, const char *model, llm_model *m, int role,
+                     const float *data, llm_err *err);
+int llm_weights_load(llm_conn *c, const char *model, llm_model *m, int role,
+                     float *dst, int *found, llm_err *err);
+
+int llm_train_state_get(llm_conn *c, const char *model, llm_train_state *s,
+                        int *found, llm_err *err);
+int llm_train_state_put(llm_conn *c, const char *model,
+                        const llm_train_state *s, const char *options_json,
+                        llm_err *err);
+
+/* The tokenized corpus of a model's run, if stored for this corpus_sql and
+** tokenizer version. */
+int llm_corpus_get(llm_conn *c, const char *model, const char *corpus_sql,
+                   sqlite3_int64 tok_uid, llm_ids *out, int *found,
+                   llm_err *err);
+int llm_corpus_put(llm_conn *c, const char *model, const char *corpus_sql,
+                   sqlite3_int64 tok_uid, const llm_ids *tokens, llm_err *err);
+
+/* Default memory limit: 80% of physical memory, in MB. */
+int64_t llm_memory_limit_mb(void);
+/* Fails with a message naming what and the option to raise the limit when
+** bytes exceed limit_mb. */
+int llm_check_memory(const char *what, double bytes, int64_t limit_mb,
+                     llm_err *err);
+
+/* Binds data[0..n) compressed as BLOB parameter col of st. */
+int llm_zblob_bind(sqlite3_stmt *st, int col, const void *data, size_t n,
+                   llm_err *err);
+/* Decompresses a stored BLOB into dst, which must receive exactly expected
+** bytes; what names the BLOB in error messages. */
+int llm_zblob_read(const void *blob, size_t n, void *dst, size_t expected,
+                   const char *what, llm_err *err);
 
 /* Appends s[0..n) as a JSON string literal (quoted, escaped; bytes that
 ** are not valid UTF-8 become U+FFFD). */
 void llm_str_append_json(sqlite3_str *out, const char *s, size_t n);
 /* Finishes out and makes it the function's TEXT result. */
 void llm_result_str(sqlite3_context *ctx, sqlite3_str *out);
+
+/* ---- BLAS (ext/blas.c) ---- */
+
+/* Loads OpenBLAS once per process (see ext/blas.c); sets *errmsg. */
+int llm_blas_load(char **errmsg);
+/* OpenBLAS's configuration string (version, kernels in use). */
+const char *llm_blas_config(void);
 
 /* ---- registration (ext/llm.c) ---- */
 
@@ -153,5 +229,7 @@ int llm_register_fns(sqlite3 *db, llm_conn *c, const llm_fn_spec *specs,
 
 int llm_register_tokenizer_fns(sqlite3 *db, llm_conn *c);
 int llm_register_tokens_vtab(sqlite3 *db, llm_conn *c);
+int llm_register_model_fns(sqlite3 *db, llm_conn *c);
+int llm_register_train_vtab(sqlite3 *db, llm_conn *c);
 
 #endif

@@ -11,7 +11,6 @@
 ** The tokenizer functions are described in tokenizer_fns.c and
 ** tokens_vtab.c; the storage schema in sql/schema.sql.
 */
-#include <cblas.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -53,10 +52,10 @@ int llm_register_fns(sqlite3 *db, llm_conn *c, const llm_fn_spec *specs, size_t 
 static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_str *s = sqlite3_str_new(sqlite3_context_db_handle(ctx));
   sqlite3_str_appendf(s, "{\"version\":\"%s\",\"sqlite\":\"%s\",\"openblas\":", LLM_VERSION, sqlite3_libversion());
-  const char *blas = openblas_get_config();
+  const char *blas = llm_blas_config();
   llm_str_append_json(s, blas, strlen(blas));
-  sqlite3_str_appendf(s, ",\"openblas_threads\":%d,\"zstd\":\"%s\",\"simd\":\"%s\",\"compiler\":", openblas_get_num_threads(),
-                      ZSTD_versionString(), llm_cpu_simd_level());
+  sqlite3_str_appendf(s, ",\"zstd\":\"%s\",\"simd\":\"%s\",\"compiler\":", ZSTD_versionString(),
+                      llm_cpu_simd_level());
 #if defined(__clang__)
   sqlite3_str_appendall(s, "\"clang " __clang_version__ "\"");
 #elif defined(__GNUC__)
@@ -77,6 +76,8 @@ int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *p
     *pzErrMsg = sqlite3_mprintf("sqlite-llm needs SQLite 3.37 or later (this is %s)", sqlite3_libversion());
     return SQLITE_ERROR;
   }
+  int rc = llm_blas_load(pzErrMsg);
+  if (rc != SQLITE_OK) return rc;
   llm_conn *c = sqlite3_malloc(sizeof *c);
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);
@@ -85,9 +86,12 @@ int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *p
   static const llm_fn_spec specs[] = {
       {"llm_version", 0, LLM_FN_PURE, fn_version},
   };
-  int rc = llm_register_fns(db, c, specs, 1);
+  rc = llm_register_fns(db, c, specs, 1);
   if (rc == SQLITE_OK) rc = llm_register_tokenizer_fns(db, c);
   if (rc == SQLITE_OK) rc = llm_register_tokens_vtab(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_model_fns(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_train_vtab(db, c);
+
   llm_conn_unref(c);
   if (rc != SQLITE_OK) *pzErrMsg = sqlite3_mprintf("sqlite-llm: cannot register its functions: %s", sqlite3_errstr(rc));
   return rc;

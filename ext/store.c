@@ -187,7 +187,7 @@ static void list_names(llm_conn *c, char *out, size_t cap) {
 static int unknown(llm_conn *c, const char *name, llm_err *err) {
   char names[200];
   list_names(c, names, sizeof names);
-  return llm_fail(err, LLM_EINVAL, "no tokenizer named '%s' (stored: %s)", name,
+  return llm_fail(err, LLM_EINVAL, "no tokenizer named '%s', nor a model (tokenizers stored: %s)", name,
                   names);
 }
 
@@ -288,24 +288,25 @@ static void entry_free(llm_tok_entry *e) {
   sqlite3_free(e);
 }
 
-int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
-                      llm_err *err) {
-  *out = NULL;
+/* The cached (or freshly loaded) tokenizer stored under exactly this name;
+** *found is 0 when there is none. */
+static int get_by_name(llm_conn *c, const char *name, llm_tokenizer **out,
+                       sqlite3_int64 *uid_out, int *found, llm_err *err) {
   llm_tok_entry **pp = &c->toks;
   while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
   /* The header row is read on every call (one indexed lookup): it is the
   ** only check that sees commits by other connections and rollbacks. */
   sqlite3_int64 uid = 0;
   int32_t n_vocab = 0;
-  int pretok = 0, found = 0;
-  if (read_header(c, name, &uid, &n_vocab, &pretok, &found, err)) return err->code;
-  if (*pp && (!found || (*pp)->uid != uid)) { /* dropped or replaced */
+  int pretok = 0;
+  if (read_header(c, name, &uid, &n_vocab, &pretok, found, err)) return err->code;
+  if (*pp && (!*found || (*pp)->uid != uid)) { /* dropped or replaced */
     llm_tok_entry *stale = *pp;
     *pp = stale->next;
     entry_free(stale);
     c->cache_gen++;
   }
-  if (!found) return unknown(c, name, err);
+  if (!*found) return LLM_OK;
   if (!*pp) {
     llm_tok_entry *e = sqlite3_malloc(sizeof *e);
     if (!e) return llm_fail(err, LLM_ENOMEM, "out of memory");
@@ -323,7 +324,26 @@ int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
     pp = &c->toks;
   }
   *out = (*pp)->tok;
+  if (uid_out) *uid_out = uid;
   return LLM_OK;
+}
+
+int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
+                      sqlite3_int64 *uid, llm_err *err) {
+  *out = NULL;
+  int found = 0;
+  if (get_by_name(c, name, out, uid, &found, err)) return err->code;
+  if (found) return LLM_OK;
+  /* a model's name means that model's tokenizer */
+  llm_model_info info;
+  if (llm_model_info_get(c, name, &info, &found, err)) return err->code;
+  if (found) {
+    if (get_by_name(c, info.tokenizer, out, uid, &found, err)) return err->code;
+    if (found) return LLM_OK;
+    return llm_fail(err, LLM_EINVAL, "model '%s' uses tokenizer '%s', which no longer exists", name,
+                    info.tokenizer);
+  }
+  return unknown(c, name, err);
 }
 
 void llm_conn_unref(void *p) {

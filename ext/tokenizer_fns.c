@@ -409,7 +409,7 @@ static llm_tokenizer *arg_tokenizer(sqlite3_context *ctx, sqlite3_value **argv) 
   if (!name) return NULL;
   llm_tokenizer *tok;
   llm_err err = {0};
-  if (llm_tokenizer_get(c, name, &tok, &err)) {
+  if (llm_tokenizer_get(c, name, &tok, NULL, &err)) {
     llm_result_llm_err(ctx, &err);
     return NULL;
   }

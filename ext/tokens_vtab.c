@@ -124,7 +124,7 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     return err.code == LLM_ENOMEM ? SQLITE_NOMEM : cursor_error(c, err.msg);
   }
   llm_json_free(doc);
-  if (llm_tokenizer_get(vt->conn, (const char *)sqlite3_value_text(name), &c->tok, &err)) return cursor_error(c, err.msg);
+  if (llm_tokenizer_get(vt->conn, (const char *)sqlite3_value_text(name), &c->tok, NULL, &err)) return cursor_error(c, err.msg);
   const uint8_t *p = sqlite3_value_blob(text);
   int n = sqlite3_value_bytes(text);
   if (llm_tokenizer_encode(c->tok, p ? p : (const uint8_t *)"", (size_t)n, allow_special, &c->ids, &err))

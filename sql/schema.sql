@@ -3,10 +3,8 @@
 -- The extension creates these tables itself, on its first write (never merely
 -- by being loaded), with exactly this text. Everything it stores lives in
 -- ordinary tables named llm_*, so it is portable, transactional and can be
--- inspected with plain SQL. Later parts of the project add llm_models (one
--- row per model: its config and tokenizer), llm_weights (one row per named
--- tensor: shape, dtype, zstd-compressed data) and llm_train_log beside them,
--- keyed by the model's name the way llm_vocab is keyed by the tokenizer's.
+-- inspected with plain SQL. Rows of a tokenizer are keyed by its name, rows
+-- of a model by the model's name.
 
 -- One row per tokenizer.
 CREATE TABLE IF NOT EXISTS llm_tokenizers (
@@ -33,3 +31,60 @@ CREATE TABLE IF NOT EXISTS llm_vocab (
   right_id  INTEGER,
   PRIMARY KEY (tokenizer, id)
 ) STRICT, WITHOUT ROWID;
+
+-- One row per model.
+CREATE TABLE IF NOT EXISTS llm_models (
+  name        TEXT PRIMARY KEY NOT NULL, -- what llm_train(name, ...) and friends take
+  tokenizer   TEXT NOT NULL,             -- llm_tokenizers.name of its tokenizer
+  arch        TEXT NOT NULL,             -- block variant: 'gpt' (GPT-2)
+  config      TEXT NOT NULL,             -- JSON: n_layer, n_head, n_embd, block_size, vocab_size, ...
+  n_params    INTEGER NOT NULL,          -- number of parameters
+  step        INTEGER NOT NULL,          -- optimizer steps behind the stored weights (0: fresh)
+  uid         INTEGER NOT NULL,          -- random stamp, new at every checkpoint; caches reload when it changes
+  created_at  TEXT NOT NULL,             -- UTC, ISO 8601
+  updated_at  TEXT NOT NULL              -- UTC time of the last checkpoint
+) STRICT;
+
+-- One row per tensor of a model: its parameters, and during training the
+-- AdamW moments beside them.
+CREATE TABLE IF NOT EXISTS llm_weights (
+  model  TEXT NOT NULL,  -- llm_models.name
+  role   TEXT NOT NULL,  -- 'param', or 'adam_m' / 'adam_v' (optimizer moments)
+  name   TEXT NOT NULL,  -- tensor name, e.g. 'blocks.attn.qkv.weight'
+  shape  TEXT NOT NULL,  -- JSON array of dimensions, e.g. [4, 384, 128]
+  dtype  TEXT NOT NULL,  -- element type: 'f32' (IEEE float32, little-endian)
+  data   BLOB NOT NULL,  -- the elements in row-major order, zstd-compressed
+  UNIQUE (model, role, name)
+) STRICT;
+
+-- The resumable state of a model's training run (one row per model).
+CREATE TABLE IF NOT EXISTS llm_train_state (
+  model        TEXT PRIMARY KEY NOT NULL, -- llm_models.name
+  step         INTEGER NOT NULL,          -- steps done, matching the stored weights
+  options      TEXT NOT NULL,             -- JSON: the run's options (its total steps, lr, seed, ...)
+  tokens_seen  INTEGER NOT NULL,          -- training tokens processed so far
+  elapsed_s    REAL NOT NULL,             -- training time so far, seconds
+  updated_at   TEXT NOT NULL              -- UTC time of the checkpoint
+) STRICT;
+
+-- A model's training corpus, tokenized once: a resumed run reuses it.
+CREATE TABLE IF NOT EXISTS llm_corpus (
+  model          TEXT PRIMARY KEY NOT NULL, -- llm_models.name
+  corpus_sql     TEXT NOT NULL,             -- the query it came from
+  tokenizer_uid  INTEGER NOT NULL,          -- llm_tokenizers.uid it was tokenized with
+  n_tokens       INTEGER NOT NULL,          -- number of tokens
+  data           BLOB NOT NULL              -- int32 little-endian token ids, zstd-compressed
+) STRICT;
+
+-- One row per logged interval of training.
+CREATE TABLE IF NOT EXISTS llm_train_log (
+  model         TEXT NOT NULL,    -- llm_models.name
+  step          INTEGER NOT NULL, -- steps done at this row
+  loss          REAL NOT NULL,    -- mean training loss since the previous row
+  val_loss      REAL,             -- validation loss, when it was evaluated at this step
+  lr            REAL NOT NULL,    -- learning rate of the last step
+  tokens_per_s  REAL NOT NULL,    -- training throughput since the previous row
+  elapsed_s     REAL NOT NULL,    -- training time of the whole run so far
+  at            TEXT NOT NULL     -- UTC time of the row
+) STRICT;
+CREATE INDEX IF NOT EXISTS llm_train_log_model ON llm_train_log(model, step);

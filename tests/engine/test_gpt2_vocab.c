@@ -6,6 +6,7 @@
 
 #include "../../engine/gpt2_vocab.h"
 #include "../../engine/tokenizer.h"
+#include "../../engine/utf8.h"
 #include "check.h"
 
 #define GPT2_DIR "../shared/data/gpt2/"
@@ -184,13 +185,10 @@ static size_t enc_byte(int b, char *out) {
     out[1] = (char)cp;
     return 2;
   }
-  if (cp < 0x80) {
-    out[0] = (char)cp;
-    return 1;
-  }
-  out[0] = (char)(0xC0 | (cp >> 6));
-  out[1] = (char)(0x80 | (cp & 0x3F));
-  return 2;
+  uint8_t u[4];
+  size_t len = (size_t)llm_utf8_encode(u, (uint32_t)cp);
+  memcpy(out, u, len);
+  return len;
 }
 
 typedef struct xtok {

@@ -5,6 +5,7 @@
 #include "base.h"
 #include "check.h"
 #include "pretok.h"
+#include "utf8.h"
 
 /* ---- UTF-8 decoding ---- */
 

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "pretok.h"
+#include "utf8.h"
 
 #define NSTR 5000
 #define MAXLEN 400 /* bytes per string */
@@ -31,29 +32,6 @@ static uint64_t xorshift(uint64_t *st) {
   x ^= x >> 7;
   x ^= x << 17;
   return *st = x;
-}
-
-static size_t put_utf8(uint8_t *o, uint32_t cp) {
-  if (cp < 0x80) {
-    o[0] = (uint8_t)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (uint8_t)(0xC0 | (cp >> 6));
-    o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (uint8_t)(0xE0 | (cp >> 12));
-    o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (uint8_t)(0xF0 | (cp >> 18));
-  o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-  return 4;
 }
 
 static uint32_t pick(uint64_t r, const uint32_t *set, size_t n) {
@@ -111,7 +89,7 @@ static size_t random_item(uint64_t *st, uint8_t *o) {
   } else {
     cp = 0x10000 + (uint32_t)(r2 % 0x100000); /* astral */
   }
-  return put_utf8(o, cp);
+  return (size_t)llm_utf8_encode(o, cp);
 }
 
 static void make_strings(tstr *t, size_t count) {

@@ -1,0 +1,98 @@
+/*
+** layers.h: the layers of the GPT training pass, as forward/backward pairs
+** over flat row-major float arrays. N = B*T is the number of token rows;
+** the other shape letters are those of model.h.
+**
+** Conventions:
+**   - A backward writes the gradients of the layer's parameters (never
+**     accumulates), and writes the gradient of its input unless it says
+**     "+=": LayerNorm adds into dinp, because in the model its input is the
+**     residual stream, whose gradient collects several paths.
+**   - Work is split over the pool's threads by rows (or, for sums over
+**     rows, by columns), and every float sum runs in an order fixed by the
+**     shapes and the thread count, so results are deterministic.
+**   - Matrix products go to cblas_sgemm, one call per thread on its slice
+**     of rows; the pool keeps OpenBLAS itself single-threaded.
+** Shapes are trusted: the model checks its inputs before calling these.
+*/
+#ifndef LLM_LAYERS_H
+#define LLM_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+/* Where and how to run: the pool (NULL: inline on the caller) and the
+** SIMD level of vec.h. */
+typedef struct llm_exec {
+  llm_pool *pool;
+  int simd;
+} llm_exec;
+
+/* out[B,T,C] = wte[inp[b,t]] + wpe[t]. Ids are trusted to be < V. */
+void llm_encoder_forward(const llm_exec *x, float *out, const int32_t *inp,
+                         const float *wte, const float *wpe, int B, int T,
+                         int C);
+/* dwte[V,C] += scatter of dout by token; dwpe[0..T) = sum over b of dout
+** (rows T.. of dwpe untouched). */
+void llm_encoder_backward(const llm_exec *x, float *dwte, float *dwpe,
+                          const float *dout, const int32_t *inp, int B, int T,
+                          int C);
+
+/* out[N,C] = (inp - mean) * rstd * w + b per row; keeps mean[N], rstd[N]. */
+void llm_layernorm_forward(const llm_exec *x, float *out, float *mean,
+                           float *rstd, const float *inp, const float *w,
+                           const float *b, size_t N, int C, float eps);
+/* dinp[N,C] +=; dw[C], db[C] written. */
+void llm_layernorm_backward(const llm_exec *x, float *dinp, float *dw,
+                            float *db, const float *dout, const float *inp,
+                            const float *mean, const float *rstd,
+                            const float *w, size_t N, int C);
+
+/* out[N,OUT] = res + inp[N,IN] w[OUT,IN]^T + bias[OUT]. (IN and OUT, not
+** I and O: cblas.h brings <complex.h>, which takes I.) bias and res may be
+** NULL; res, the residual stream the layer adds into, may be out itself.
+** Adding the residual here saves a pass over memory; its backward is the
+** identity, so the model just leaves dout in the residual gradient. */
+void llm_matmul_forward(const llm_exec *x, float *out, const float *inp,
+                        const float *w, const float *bias, const float *res,
+                        size_t N, int IN, int OUT);
+/* dinp[N,IN] (may be NULL: not wanted), dw[OUT,IN], dbias[OUT] (may be NULL)
+** written. */
+void llm_matmul_backward(const llm_exec *x, float *dinp, float *dw,
+                         float *dbias, const float *dout, const float *inp,
+                         const float *w, size_t N, int IN, int OUT);
+
+/* Causal multi-head self-attention. qkv[B,T,3C] holds q, k, v side by side
+** (head h in columns h*HS..); out[B,T,C]; att[B,NH,T,T] keeps the softmax
+** probabilities (zero above the diagonal) for the backward. */
+void llm_attention_forward(const llm_exec *x, float *out, float *att,
+                           const float *qkv, int B, int T, int C, int NH);
+/* Floats of scratch llm_attention_backward needs. */
+size_t llm_attention_scratch(int T, int n_threads);
+/* dqkv[B,T,3C] written. scratch: llm_attention_scratch(T, threads of the
+** pool) floats. */
+void llm_attention_backward(const llm_exec *x, float *dqkv, float *scratch,
+                            const float *dout, const float *qkv,
+                            const float *att, int B, int T, int C, int NH);
+
+/* GELU (tanh approximation) over n values; dinp may be dout. */
+void llm_gelu_forward(const llm_exec *x, float *out, const float *inp,
+                      size_t n);
+void llm_gelu_backward(const llm_exec *x, float *dinp, const float *inp,
+                       const float *dout, size_t n);
+
+/* Softmax cross-entropy of logits[N,V] against targets[N] (trusted < V):
+** keeps lse[N] (each row's log-sum-exp) and losses[N]; returns the mean
+** loss, summed in row order. */
+float llm_crossentropy_forward(const llm_exec *x, float *lse, float *losses,
+                               const float *logits, const int32_t *targets,
+                               size_t N, int V);
+/* dlogits[N,V] = (softmax(logits) - onehot(targets)) / N, the gradient of
+** the mean loss. dlogits may be logits. */
+void llm_crossentropy_backward(const llm_exec *x, float *dlogits,
+                               const float *logits, const float *lse,
+                               const int32_t *targets, size_t N, int V);
+
+#endif

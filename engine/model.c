@@ -1,0 +1,544 @@
+/*
+** model.c: the GPT model of model.h: configuration, the tensor table,
+** initialisation, and the training forward/backward pass built from the
+** layers of layers.h.
+**
+** Activations live in one buffer described by a table of offsets (struct
+** acts), laid out for the (B, T) of the forward and reused while it fits.
+** Per-layer activations are stacked [L, ...], like the parameters. The
+** backward needs only a few extra [N, *] buffers, because the gradient of
+** the residual stream is one buffer that every block adds into in place
+** (the residual additions' backward is the identity).
+*/
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "layers.h"
+#include "vec.h"
+
+/* The GPT tensors, in buffer order (model.h). */
+enum {
+  T_WTE, T_WPE, T_LN1W, T_LN1B, T_QKVW, T_QKVB, T_PROJW, T_PROJB, T_LN2W,
+  T_LN2B, T_FCW, T_FCB, T_FCPW, T_FCPB, T_LNFW, T_LNFB, T_COUNT
+};
+
+/* Offsets in floats into the activation buffer, for one (B, T). */
+typedef struct acts {
+  size_t encoded;                 /* [N, C] */
+  size_t ln1, ln1_mean, ln1_rstd; /* [L, N, C], [L, N], [L, N] */
+  size_t qkv;                     /* [L, N, 3C] */
+  size_t att;                     /* [L, B, NH, T, T] */
+  size_t atty;                    /* [L, N, C] attention out, by head */
+  size_t res2;                    /* [L, N, C] residual after attention */
+  size_t ln2, ln2_mean, ln2_rstd;
+  size_t fch, fch_gelu;           /* [L, N, H] */
+  size_t res3;                    /* [L, N, C] residual after the MLP */
+  size_t lnf, lnf_mean, lnf_rstd; /* [N, C], [N], [N] */
+  size_t logits;                  /* [N, V] */
+  size_t lse, losses;             /* [N] */
+  size_t total;
+} acts;
+
+/* Offsets of the backward's buffers. */
+typedef struct grad_bufs {
+  size_t dres;    /* [N, C] gradient of the residual stream */
+  size_t dsmall;  /* [N, C] */
+  size_t dbig;    /* [N, max(H, 3C, V)] */
+  size_t scratch; /* attention, per thread */
+  size_t total;
+} grad_bufs;
+
+struct llm_model {
+  llm_config cfg;
+  llm_tensor tensors[T_COUNT];
+  size_t n_params;
+  float *params, *grads;
+  int simd;
+
+  /* The last forward: its shape, its tokens (copied: the caller's arrays
+  ** need not outlive the call) and whether backward may run. */
+  int B, T, has_targets, fwd_ok;
+  int32_t *inputs, *targets;
+  size_t tok_cap;
+  acts a;
+  float *act_mem, *act; /* act: act_mem aligned to 64 bytes */
+  size_t act_cap;
+  float *grad_mem, *gbuf;
+  size_t grad_cap;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Configuration                                                           */
+
+int llm_config_check(llm_config *c, llm_err *err) {
+  if (c->arch != LLM_ARCH_GPT && c->arch != LLM_ARCH_LLAMA)
+    return llm_fail(err, LLM_EINVAL, "unknown architecture %d", c->arch);
+  if (c->n_kv_head == 0) c->n_kv_head = c->n_head;
+  /* (only from an n_embd in range, so that 4 n_embd cannot overflow) */
+  if (c->n_hidden == 0 && c->n_embd > 0 && c->n_embd <= LLM_MAX_EMBD)
+    c->n_hidden = 4 * c->n_embd;
+  if (c->norm_eps == 0) c->norm_eps = 1e-5f;
+  if (c->tied_head == 0) c->tied_head = 1;
+  struct { const char *name; int32_t v, max; } f[] = {
+      {"n_layer", c->n_layer, LLM_MAX_LAYERS},
+      {"n_embd", c->n_embd, LLM_MAX_EMBD},
+      {"n_head", c->n_head, LLM_MAX_EMBD},
+      {"n_kv_head", c->n_kv_head, LLM_MAX_EMBD},
+      {"n_hidden", c->n_hidden, 8 * LLM_MAX_EMBD},
+      {"block_size", c->block_size, LLM_MAX_BLOCK},
+      {"vocab_size", c->vocab_size, INT32_MAX},
+  };
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    if (f[i].v < 1 || f[i].v > f[i].max)
+      return llm_fail(err, LLM_EINVAL, "%s must be in [1, %ld] (got %ld)",
+                      f[i].name, (long)f[i].max, (long)f[i].v);
+  if (c->n_embd % c->n_head)
+    return llm_fail(err, LLM_EINVAL,
+                    "n_embd (%d) must be divisible by n_head (%d)", c->n_embd,
+                    c->n_head);
+  if (c->n_head % c->n_kv_head)
+    return llm_fail(err, LLM_EINVAL,
+                    "n_head (%d) must be divisible by n_kv_head (%d)",
+                    c->n_head, c->n_kv_head);
+  if (c->arch == LLM_ARCH_GPT && c->n_kv_head != c->n_head)
+    return llm_fail(err, LLM_EINVAL,
+                    "the GPT architecture has no grouped-query attention: "
+                    "n_kv_head (%d) must equal n_head (%d)",
+                    c->n_kv_head, c->n_head);
+  if (c->tied_head != 1 && c->arch == LLM_ARCH_GPT)
+    return llm_fail(err, LLM_EINVAL, "the GPT architecture ties its head");
+  if (!(c->norm_eps > 0 && c->norm_eps < 1))
+    return llm_fail(err, LLM_EINVAL, "norm_eps must be in (0, 1) (got %g)",
+                    (double)c->norm_eps);
+  /* Every size is below 2^31, so the count, a sum of a few products of
+  ** three such numbers, is computed exactly in doubles up to 2^53. */
+  double C = c->n_embd, H = c->n_hidden, L = c->n_layer;
+  double n = (double)c->vocab_size * C + (double)c->block_size * C +
+             L * (4 * C * C + 2 * C * H + 9 * C + H) + 2 * C;
+  if (n * 4 * sizeof(float) > (double)SIZE_MAX || n > 9e15)
+    return llm_fail(err, LLM_ERANGE,
+                    "the model has too many parameters (%.3g)", n);
+  return LLM_OK;
+}
+
+/* Fills the tensor table; returns the parameter count. */
+static size_t gpt_tensors(const llm_config *c, llm_tensor *t) {
+  int64_t V = c->vocab_size, C = c->n_embd, L = c->n_layer, H = c->n_hidden;
+  static const struct {
+    const char *name;
+    int ndim, dims[3]; /* 'V', 'P' (block_size), 'L', 'C', '3' (3C), 'H' */
+  } spec[T_COUNT] = {
+      {"wte", 2, {'V', 'C'}},
+      {"wpe", 2, {'P', 'C'}},
+      {"blocks.ln1.weight", 2, {'L', 'C'}},
+      {"blocks.ln1.bias", 2, {'L', 'C'}},
+      {"blocks.attn.qkv.weight", 3, {'L', '3', 'C'}},
+      {"blocks.attn.qkv.bias", 2, {'L', '3'}},
+      {"blocks.attn.proj.weight", 3, {'L', 'C', 'C'}},
+      {"blocks.attn.proj.bias", 2, {'L', 'C'}},
+      {"blocks.ln2.weight", 2, {'L', 'C'}},
+      {"blocks.ln2.bias", 2, {'L', 'C'}},
+      {"blocks.mlp.fc.weight", 3, {'L', 'H', 'C'}},
+      {"blocks.mlp.fc.bias", 2, {'L', 'H'}},
+      {"blocks.mlp.proj.weight", 3, {'L', 'C', 'H'}},
+      {"blocks.mlp.proj.bias", 2, {'L', 'C'}},
+      {"lnf.weight", 1, {'C'}},
+      {"lnf.bias", 1, {'C'}},
+  };
+  size_t off = 0;
+  for (int i = 0; i < T_COUNT; i++) {
+    llm_tensor *x = &t[i];
+    memset(x, 0, sizeof *x);
+    snprintf(x->name, sizeof x->name, "%s", spec[i].name);
+    x->ndim = spec[i].ndim;
+    x->numel = 1;
+    for (int d = 0; d < x->ndim; d++) {
+      int ch = spec[i].dims[d];
+      x->shape[d] = ch == 'V' ? V : ch == 'P' ? c->block_size : ch == 'L' ? L
+                  : ch == 'C' ? C : ch == '3' ? 3 * C : H;
+      x->numel *= (size_t)x->shape[d];
+    }
+    /* Stacked per-layer vectors ([L, C]) are biases and gains, not
+    ** matrices: only true matrices and the embeddings decay. */
+    x->decay = i == T_WTE || i == T_WPE || x->ndim == 3;
+    x->offset = off;
+    off += x->numel;
+  }
+  return off;
+}
+
+size_t llm_config_n_params(const llm_config *c) {
+  llm_tensor t[T_COUNT];
+  return gpt_tensors(c, t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Model object                                                            */
+
+int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
+  *out = NULL;
+  llm_config c = *cfg;
+  int rc = llm_config_check(&c, err);
+  if (rc) return rc;
+  if (c.arch != LLM_ARCH_GPT)
+    return llm_fail(err, LLM_EINVAL,
+                    "the Llama architecture is not implemented yet");
+  llm_model *m = llm_calloc(1, sizeof *m);
+  if (!m) return llm_fail(err, LLM_ENOMEM, "out of memory for the model");
+  m->cfg = c;
+  m->n_params = gpt_tensors(&c, m->tensors);
+  m->params = llm_calloc(m->n_params, sizeof(float));
+  if (!m->params) {
+    size_t n = m->n_params;
+    llm_free(m);
+    return llm_fail(err, LLM_ENOMEM, "out of memory for %zu parameters", n);
+  }
+  m->simd = llm_simd_best();
+  *out = m;
+  return LLM_OK;
+}
+
+void llm_model_free(llm_model *m) {
+  if (!m) return;
+  llm_free(m->params);
+  llm_free(m->grads);
+  llm_free(m->inputs);
+  llm_free(m->act_mem);
+  llm_free(m->grad_mem);
+  llm_free(m);
+}
+
+const llm_config *llm_model_config(const llm_model *m) { return &m->cfg; }
+int llm_model_n_tensors(const llm_model *m) { return T_COUNT; }
+const llm_tensor *llm_model_tensor(const llm_model *m, int i) {
+  return i >= 0 && i < T_COUNT ? &m->tensors[i] : NULL;
+}
+const llm_tensor *llm_model_find(const llm_model *m, const char *name) {
+  for (int i = 0; i < T_COUNT; i++)
+    if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
+  return NULL;
+}
+float *llm_model_params(llm_model *m) { return m->params; }
+size_t llm_model_n_params(const llm_model *m) { return m->n_params; }
+float *llm_model_grads(llm_model *m) { return m->grads; }
+const float *llm_model_logits(const llm_model *m) {
+  return m->fwd_ok ? m->act + m->a.logits : NULL;
+}
+
+void llm_model_init(llm_model *m, llm_rng *rng) {
+  float std = 0.02f;
+  /* GPT-2 scales the projections into the residual stream so that its
+  ** variance does not grow with depth (two per block). */
+  float std_res = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layer);
+  for (int i = 0; i < T_COUNT; i++) {
+    const llm_tensor *t = &m->tensors[i];
+    float *p = m->params + t->offset;
+    int gain = i == T_LN1W || i == T_LN2W || i == T_LNFW;
+    int matrix = i == T_WTE || i == T_WPE || t->ndim == 3;
+    float s = i == T_PROJW || i == T_FCPW ? std_res : std;
+    for (size_t j = 0; j < t->numel; j++)
+      p[j] = gain ? 1.0f : matrix ? s * llm_rng_normal(rng) : 0.0f;
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Buffer layouts                                                          */
+
+/* Layout arithmetic saturates at SIZE_MAX, which no allocation can meet,
+** so absurd shapes end in LLM_ENOMEM rather than in a wrapped size. */
+static size_t mul_sat(size_t a, size_t b) {
+  return a && b > SIZE_MAX / a ? SIZE_MAX : a * b;
+}
+
+/* Adds n floats to a layout, keeping every array 64-byte aligned. */
+static size_t take(size_t *total, size_t n) {
+  size_t at = *total;
+  size_t padded = n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) / 16 * 16;
+  *total = padded > SIZE_MAX - at ? SIZE_MAX : at + padded;
+  return at;
+}
+
+static acts acts_layout(const llm_config *c, size_t B, size_t T) {
+  size_t N = B * T, C = (size_t)c->n_embd, L = (size_t)c->n_layer;
+  size_t H = (size_t)c->n_hidden, V = (size_t)c->vocab_size;
+  acts a;
+  a.total = 0;
+  a.encoded = take(&a.total, N * C);
+  a.ln1 = take(&a.total, L * N * C);
+  a.ln1_mean = take(&a.total, L * N);
+  a.ln1_rstd = take(&a.total, L * N);
+  a.qkv = take(&a.total, L * N * 3 * C);
+  a.att = take(&a.total, mul_sat(L * B * (size_t)c->n_head, mul_sat(T, T)));
+  a.atty = take(&a.total, L * N * C);
+  a.res2 = take(&a.total, L * N * C);
+  a.ln2 = take(&a.total, L * N * C);
+  a.ln2_mean = take(&a.total, L * N);
+  a.ln2_rstd = take(&a.total, L * N);
+  a.fch = take(&a.total, L * N * H);
+  a.fch_gelu = take(&a.total, L * N * H);
+  a.res3 = take(&a.total, L * N * C);
+  a.lnf = take(&a.total, N * C);
+  a.lnf_mean = take(&a.total, N);
+  a.lnf_rstd = take(&a.total, N);
+  a.logits = take(&a.total, N * V);
+  a.lse = take(&a.total, N);
+  a.losses = take(&a.total, N);
+  return a;
+}
+
+static size_t dbig_width(const llm_config *c) {
+  size_t w = (size_t)c->n_hidden;
+  if ((size_t)3 * c->n_embd > w) w = (size_t)3 * c->n_embd;
+  if ((size_t)c->vocab_size > w) w = (size_t)c->vocab_size;
+  return w;
+}
+
+static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T,
+                             int threads) {
+  size_t N = B * T, C = (size_t)c->n_embd;
+  grad_bufs g;
+  g.total = 0;
+  g.dres = take(&g.total, N * C);
+  g.dsmall = take(&g.total, N * C);
+  g.dbig = take(&g.total, N * dbig_width(c));
+  g.scratch = take(&g.total, llm_attention_scratch((int)T, threads));
+  return g;
+}
+
+size_t llm_model_train_bytes(const llm_config *c, int B, int T) {
+  if (B < 1 || T < 1) return 0;
+  /* In doubles, so that absurd shapes saturate instead of wrapping. */
+  double N = (double)B * T, C = c->n_embd, L = c->n_layer, H = c->n_hidden;
+  double V = c->vocab_size, NH = c->n_head;
+  double P = (double)llm_config_n_params(c);
+  double act = N * C * 3 + L * N * (8 * C + 2 * H + 4) + L * B * NH * T * T +
+               N * (V + 4);
+  double grad = N * (2 * C + (double)dbig_width(c)) + 2.0 * T * T;
+  double bytes = 4 * (4 * P + act + grad) + 2 * 4 * N;
+  return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+}
+
+/* Points *mem (allocated) and *aligned at room for n floats. */
+static int ensure(float **mem, float **aligned, size_t *cap, size_t n) {
+  if (n <= *cap) return LLM_OK;
+  llm_free(*mem);
+  *mem = *aligned = NULL;
+  *cap = 0;
+  if (n > (SIZE_MAX - 64) / sizeof(float)) return LLM_ENOMEM;
+  *mem = llm_malloc(n * sizeof(float) + 64);
+  if (!*mem) return LLM_ENOMEM;
+  *aligned = (float *)(((uintptr_t)*mem + 63) & ~(uintptr_t)63);
+  *cap = n;
+  return LLM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Forward and backward                                                    */
+
+/* One block's slice of a stacked [L, ...] tensor (parameters or grads). */
+static float *blk_param(float *base, const llm_model *m, int i, int l) {
+  const llm_tensor *t = &m->tensors[i];
+  return base + t->offset + (size_t)l * (t->numel / (size_t)m->cfg.n_layer);
+}
+
+/* One block's activations. */
+typedef struct blk_acts {
+  const float *res_in; /* [N, C] the residual stream entering the block */
+  float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *res2;
+  float *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu, *res3;
+} blk_acts;
+
+static blk_acts blk_view(const llm_model *m, int l) {
+  const acts *a = &m->a;
+  const llm_config *c = &m->cfg;
+  size_t N = (size_t)m->B * m->T, C = (size_t)c->n_embd;
+  size_t H = (size_t)c->n_hidden, L = (size_t)l;
+  size_t natt = (size_t)m->B * c->n_head * m->T * m->T;
+  float *A = m->act;
+  blk_acts b;
+  b.res_in = l ? A + a->res3 + (L - 1) * N * C : A + a->encoded;
+  b.ln1 = A + a->ln1 + L * N * C;
+  b.ln1_mean = A + a->ln1_mean + L * N;
+  b.ln1_rstd = A + a->ln1_rstd + L * N;
+  b.qkv = A + a->qkv + L * N * 3 * C;
+  b.att = A + a->att + L * natt;
+  b.atty = A + a->atty + L * N * C;
+  b.res2 = A + a->res2 + L * N * C;
+  b.ln2 = A + a->ln2 + L * N * C;
+  b.ln2_mean = A + a->ln2_mean + L * N;
+  b.ln2_rstd = A + a->ln2_rstd + L * N;
+  b.fch = A + a->fch + L * N * H;
+  b.fch_gelu = A + a->fch_gelu + L * N * H;
+  b.res3 = A + a->res3 + L * N * C;
+  return b;
+}
+
+static int check_ids(const int32_t *ids, const char *what, int B, int T,
+                     int V, llm_err *err) {
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      int32_t id = ids[(size_t)b * T + t];
+      if (id < 0 || id >= V)
+        return llm_fail(err, LLM_EINVAL,
+                        "%s[%d][%d] = %ld is not a token id in [0, %d)", what,
+                        b, t, (long)id, V);
+    }
+  return LLM_OK;
+}
+
+/* Checks the arguments and makes room for the activations of (B, T). */
+static int forward_prepare(llm_model *m, const int32_t *inputs,
+                           const int32_t *targets, int B, int T,
+                           llm_err *err) {
+  const llm_config *c = &m->cfg;
+  if (B < 1)
+    return llm_fail(err, LLM_EINVAL, "batch size B must be >= 1 (got %d)", B);
+  if (T < 1 || T > c->block_size)
+    return llm_fail(err, LLM_EINVAL,
+                    "sequence length T must be in [1, block_size = %d] "
+                    "(got %d)", c->block_size, T);
+  if ((int64_t)B * T > INT32_MAX)
+    return llm_fail(err, LLM_ERANGE, "B * T = %lld tokens is too many",
+                    (long long)B * T);
+  if (!inputs) return llm_fail(err, LLM_EINVAL, "no inputs");
+  int rc = check_ids(inputs, "inputs", B, T, c->vocab_size, err);
+  if (!rc && targets)
+    rc = check_ids(targets, "targets", B, T, c->vocab_size, err);
+  if (rc) return rc;
+  size_t N = (size_t)B * T;
+  acts a = acts_layout(c, (size_t)B, (size_t)T);
+  if (ensure(&m->act_mem, &m->act, &m->act_cap, a.total))
+    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of activations",
+                    (double)a.total * sizeof(float) / 1e6);
+  if (2 * N > m->tok_cap) {
+    llm_free(m->inputs);
+    m->tok_cap = 0;
+    m->inputs = llm_malloc(2 * N * sizeof(int32_t));
+    if (!m->inputs)
+      return llm_fail(err, LLM_ENOMEM, "out of memory for the token ids");
+    m->tok_cap = 2 * N;
+  }
+  m->targets = m->inputs + N;
+  memcpy(m->inputs, inputs, N * sizeof(int32_t));
+  if (targets) memcpy(m->targets, targets, N * sizeof(int32_t));
+  m->a = a;
+  m->B = B;
+  m->T = T;
+  m->has_targets = targets != NULL;
+  return LLM_OK;
+}
+
+int llm_model_forward(llm_model *m, const int32_t *inputs,
+                      const int32_t *targets, int B, int T, llm_pool *pool,
+                      float *loss, llm_err *err) {
+  m->fwd_ok = 0;
+  int rc = forward_prepare(m, inputs, targets, B, T, err);
+  if (rc) return rc;
+  const llm_config *c = &m->cfg;
+  llm_exec x = {pool, m->simd};
+  int C = c->n_embd, H = c->n_hidden, V = c->vocab_size, L = c->n_layer;
+  size_t N = (size_t)B * T;
+  float *p = m->params, *A = m->act;
+  const acts *a = &m->a;
+#define PAR(i) (p + m->tensors[i].offset)
+#define BLK(i) blk_param(p, m, i, l)
+  llm_encoder_forward(&x, A + a->encoded, m->inputs, PAR(T_WTE), PAR(T_WPE),
+                      B, T, C);
+  for (int l = 0; l < L; l++) {
+    blk_acts b = blk_view(m, l);
+    llm_layernorm_forward(&x, b.ln1, b.ln1_mean, b.ln1_rstd, b.res_in,
+                          BLK(T_LN1W), BLK(T_LN1B), N, C, c->norm_eps);
+    llm_matmul_forward(&x, b.qkv, b.ln1, BLK(T_QKVW), BLK(T_QKVB), NULL, N,
+                       C, 3 * C);
+    llm_attention_forward(&x, b.atty, b.att, b.qkv, B, T, C, c->n_head);
+    llm_matmul_forward(&x, b.res2, b.atty, BLK(T_PROJW), BLK(T_PROJB),
+                       b.res_in, N, C, C);
+    llm_layernorm_forward(&x, b.ln2, b.ln2_mean, b.ln2_rstd, b.res2,
+                          BLK(T_LN2W), BLK(T_LN2B), N, C, c->norm_eps);
+    llm_matmul_forward(&x, b.fch, b.ln2, BLK(T_FCW), BLK(T_FCB), NULL, N, C,
+                       H);
+    llm_gelu_forward(&x, b.fch_gelu, b.fch, N * (size_t)H);
+    llm_matmul_forward(&x, b.res3, b.fch_gelu, BLK(T_FCPW), BLK(T_FCPB),
+                       b.res2, N, H, C);
+  }
+  const float *top = blk_view(m, L - 1).res3;
+  llm_layernorm_forward(&x, A + a->lnf, A + a->lnf_mean, A + a->lnf_rstd, top,
+                        PAR(T_LNFW), PAR(T_LNFB), N, C, c->norm_eps);
+  llm_matmul_forward(&x, A + a->logits, A + a->lnf, PAR(T_WTE), NULL, NULL, N,
+                     C, V);
+  float l_mean = 0; /* no targets, no loss */
+  if (targets)
+    l_mean = llm_crossentropy_forward(&x, A + a->lse, A + a->losses,
+                                      A + a->logits, m->targets, N, V);
+  if (loss) *loss = l_mean;
+  m->fwd_ok = 1;
+  return LLM_OK;
+}
+
+int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err) {
+  if (!m->fwd_ok || !m->has_targets)
+    return llm_fail(err, LLM_EINVAL,
+                    "backward needs a successful forward with targets first");
+  const llm_config *c = &m->cfg;
+  int B = m->B, T = m->T, C = c->n_embd, H = c->n_hidden, V = c->vocab_size;
+  int L = c->n_layer;
+  size_t N = (size_t)B * T;
+  if (!m->grads && !(m->grads = llm_malloc(m->n_params * sizeof(float))))
+    return llm_fail(err, LLM_ENOMEM, "out of memory for the gradients");
+  grad_bufs g = grad_layout(c, (size_t)B, (size_t)T, llm_pool_threads(pool));
+  if (ensure(&m->grad_mem, &m->gbuf, &m->grad_cap, g.total))
+    return llm_fail(err, LLM_ENOMEM,
+                    "out of memory for %.1f MB of backward buffers",
+                    (double)g.total * sizeof(float) / 1e6);
+  llm_exec x = {pool, m->simd};
+  float *p = m->params, *gr = m->grads, *A = m->act;
+  const acts *a = &m->a;
+  float *dres = m->gbuf + g.dres, *dsmall = m->gbuf + g.dsmall;
+  float *dbig = m->gbuf + g.dbig, *scratch = m->gbuf + g.scratch;
+#define GRAD(i) (gr + m->tensors[i].offset)
+#define DBLK(i) blk_param(gr, m, i, l)
+
+  /* Head and final LayerNorm; the head writes dwte, the encoder adds. */
+  llm_crossentropy_backward(&x, dbig, A + a->logits, A + a->lse, m->targets,
+                            N, V);
+  llm_matmul_backward(&x, dsmall, GRAD(T_WTE), NULL, dbig, A + a->lnf,
+                      PAR(T_WTE), N, C, V);
+  memset(dres, 0, N * (size_t)C * sizeof *dres);
+  llm_layernorm_backward(&x, dres, GRAD(T_LNFW), GRAD(T_LNFB), dsmall,
+                         blk_view(m, L - 1).res3, A + a->lnf_mean,
+                         A + a->lnf_rstd, PAR(T_LNFW), N, C);
+  for (int l = L - 1; l >= 0; l--) {
+    blk_acts b = blk_view(m, l);
+    /* dres is the gradient of res3; the MLP's LayerNorm then adds its path
+    ** into it, making it the gradient of res2. */
+    llm_matmul_backward(&x, dbig, DBLK(T_FCPW), DBLK(T_FCPB), dres,
+                        b.fch_gelu, BLK(T_FCPW), N, H, C);
+    llm_gelu_backward(&x, dbig, b.fch, dbig, N * (size_t)H);
+    llm_matmul_backward(&x, dsmall, DBLK(T_FCW), DBLK(T_FCB), dbig, b.ln2,
+                        BLK(T_FCW), N, C, H);
+    llm_layernorm_backward(&x, dres, DBLK(T_LN2W), DBLK(T_LN2B), dsmall,
+                           b.res2, b.ln2_mean, b.ln2_rstd, BLK(T_LN2W), N, C);
+    /* Likewise for attention: dres becomes the gradient of res_in. */
+    llm_matmul_backward(&x, dsmall, DBLK(T_PROJW), DBLK(T_PROJB), dres,
+                        b.atty, BLK(T_PROJW), N, C, C);
+    llm_attention_backward(&x, dbig, scratch, dsmall, b.qkv, b.att, B, T, C,
+                           c->n_head);
+    llm_matmul_backward(&x, dsmall, DBLK(T_QKVW), DBLK(T_QKVB), dbig, b.ln1,
+                        BLK(T_QKVW), N, C, 3 * C);
+    llm_layernorm_backward(&x, dres, DBLK(T_LN1W), DBLK(T_LN1B), dsmall,
+                           b.res_in, b.ln1_mean, b.ln1_rstd, BLK(T_LN1W), N,
+                           C);
+  }
+  float *dwpe = GRAD(T_WPE);
+  memset(dwpe + (size_t)T * C, 0,
+         (size_t)(c->block_size - T) * (size_t)C * sizeof *dwpe);
+  llm_encoder_backward(&x, GRAD(T_WTE), dwpe, dres, m->inputs, B, T, C);
+  return LLM_OK;
+#undef GRAD
+#undef DBLK
+}
+#undef PAR
+#undef BLK

@@ -1,0 +1,125 @@
+/*
+** model.h: the transformer: configuration, parameters and the training
+** forward/backward pass over a batch of token sequences.
+**
+** Shapes use B (batch), T (time, <= block_size), C (n_embd), V
+** (vocab_size), L (n_layer), NH (n_head), HS = C / NH (head size), H
+** (n_hidden, the MLP width).
+**
+** All parameters live in one flat float32 buffer, described by a table of
+** named tensors (name, shape, offset); gradients use the same layout in a
+** second buffer. Tensors of the layers are stacked along a leading L axis
+** ("blocks.attn.qkv.weight" is [L, 3C, C]), as in llm.c and llama2.c, so a
+** whole model is a handful of tensors.
+**
+** Architectures (config.arch):
+**   LLM_ARCH_GPT: GPT-2. Token + learned position embeddings (added);
+**     per block: LayerNorm, causal multi-head self-attention (fused qkv
+**     projection), residual; LayerNorm, MLP C -> H -> C with tanh-GELU,
+**     residual; then a final LayerNorm and the output head tied to the
+**     token embedding. Linear layers and LayerNorms have biases.
+**   LLM_ARCH_LLAMA (reserved for the Llama issue): RMSNorm, rotary
+**     positions, SwiGLU MLP, grouped-query attention (n_kv_head), no
+**     biases, tied or separate head. The config carries its fields
+**     already; llm_model_new rejects it until it is implemented.
+**
+** Tensor table for LLM_ARCH_GPT, in buffer order:
+**   wte [V, C]             token embedding (also the output head)
+**   wpe [block_size, C]    position embedding
+**   blocks.ln1.weight [L, C], blocks.ln1.bias [L, C]
+**   blocks.attn.qkv.weight [L, 3C, C], blocks.attn.qkv.bias [L, 3C]
+**   blocks.attn.proj.weight [L, C, C], blocks.attn.proj.bias [L, C]
+**   blocks.ln2.weight [L, C], blocks.ln2.bias [L, C]
+**   blocks.mlp.fc.weight [L, H, C], blocks.mlp.fc.bias [L, H]
+**   blocks.mlp.proj.weight [L, C, H], blocks.mlp.proj.bias [L, C]
+**   lnf.weight [C], lnf.bias [C]
+** Weight matrices are [out, in] (PyTorch's nn.Linear layout): y = x W^T + b.
+*/
+#ifndef LLM_MODEL_H
+#define LLM_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "pool.h"
+#include "rng.h"
+
+enum { LLM_ARCH_GPT = 0, LLM_ARCH_LLAMA = 1 };
+
+typedef struct llm_config {
+  int32_t arch;
+  int32_t n_layer, n_head, n_kv_head, n_embd, n_hidden;
+  int32_t block_size, vocab_size;
+  int32_t tied_head;  /* 1: the output head is the token embedding */
+  float norm_eps;     /* LayerNorm / RMSNorm epsilon */
+  float rope_theta;   /* Llama only */
+} llm_config;
+
+/* Upper bounds checked by llm_config_check. */
+#define LLM_MAX_LAYERS 256
+#define LLM_MAX_EMBD 16384
+#define LLM_MAX_BLOCK 65536
+
+/* Fills the GPT defaults for fields left 0 (n_kv_head = n_head, n_hidden
+** = 4 n_embd, norm_eps = 1e-5, tied_head = 1) and checks everything: every
+** size positive and within bounds, n_embd divisible by n_head, n_head by
+** n_kv_head, the parameter count representable. */
+int llm_config_check(llm_config *c, llm_err *err);
+
+/* Number of parameters of a (checked) config. */
+size_t llm_config_n_params(const llm_config *c);
+
+typedef struct llm_tensor {
+  char name[48];
+  int ndim;
+  int64_t shape[4];
+  size_t offset; /* in floats, into the parameter buffer */
+  size_t numel;
+  int decay;     /* AdamW applies weight decay (ndim >= 2) */
+} llm_tensor;
+
+typedef struct llm_model llm_model;
+
+/* Allocates a model with all parameters zero. */
+int llm_model_new(const llm_config *c, llm_model **out, llm_err *err);
+void llm_model_free(llm_model *m);
+
+const llm_config *llm_model_config(const llm_model *m);
+int llm_model_n_tensors(const llm_model *m);
+const llm_tensor *llm_model_tensor(const llm_model *m, int i);
+const llm_tensor *llm_model_find(const llm_model *m, const char *name);
+float *llm_model_params(llm_model *m);
+size_t llm_model_n_params(const llm_model *m);
+
+/* GPT-2's initialisation: weights ~ N(0, 0.02), the residual projections
+** (attn.proj, mlp.proj) ~ N(0, 0.02 / sqrt(2 L)), biases 0, norm gains 1. */
+void llm_model_init(llm_model *m, llm_rng *rng);
+
+/* Bytes the training of (B, T) needs: parameters, gradients, AdamW moments
+** and activations (an estimate within a few percent, for the caller's
+** memory limit). */
+size_t llm_model_train_bytes(const llm_config *c, int B, int T);
+
+/* The training forward pass: inputs and targets are [B, T] token ids
+** (checked to be in range; targets may be NULL, then no loss). Keeps the
+** activations for llm_model_backward and sets *loss to the mean
+** cross-entropy over all B*T positions. Buffers for (B, T) are allocated
+** on first use and reused while B*T does not grow. */
+int llm_model_forward(llm_model *m, const int32_t *inputs,
+                      const int32_t *targets, int B, int T, llm_pool *pool,
+                      float *loss, llm_err *err);
+
+/* Gradients of the mean loss of the last forward (which needs targets)
+** with respect to every parameter, written (not accumulated) into the
+** gradient buffer. */
+int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err);
+
+/* The gradient buffer (same layout as the parameters; allocated by the
+** first backward, NULL before). */
+float *llm_model_grads(llm_model *m);
+
+/* Logits [B, T, V] of the last forward. */
+const float *llm_model_logits(const llm_model *m);
+
+#endif

@@ -1,0 +1,542 @@
+/* vec.c: row kernels, portable and AVX2+FMA (see vec.h). */
+#include "vec.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_A 0.044715f
+
+/* ---------------------------------------------------------------------- */
+/* Portable versions                                                       */
+
+static float max_c(const float *x, size_t n) {
+  float m = -INFINITY;
+  for (size_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+static float sum_c(const float *x, size_t n) {
+  float s = 0;
+  for (size_t i = 0; i < n; i++) s += x[i];
+  return s;
+}
+
+static float exp_sum_c(float *out, const float *x, size_t n, float shift) {
+  float s = 0;
+  for (size_t i = 0; i < n; i++) {
+    float e = expf(x[i] - shift);
+    if (out) out[i] = e;
+    s += e;
+  }
+  return s;
+}
+
+static float sqdev_c(const float *x, size_t n, float mean) {
+  float s = 0;
+  for (size_t i = 0; i < n; i++) s += (x[i] - mean) * (x[i] - mean);
+  return s;
+}
+
+static void ln_sums_c(const float *dout, const float *x, const float *w,
+                      size_t n, float mean, float rstd, float *s1, float *s2) {
+  float a = 0, b = 0;
+  for (size_t i = 0; i < n; i++) {
+    float dn = dout[i] * w[i];
+    a += dn;
+    b += dn * (x[i] - mean) * rstd;
+  }
+  *s1 = a;
+  *s2 = b;
+}
+
+/* gelu(x) = x sigmoid(2u) is the tanh form rewritten: one exp, no tanh. */
+static float gelu_c(float x) {
+  float u = GELU_K * x * (1.0f + GELU_A * x * x);
+  return x / (1.0f + expf(-2.0f * u));
+}
+
+static float gelu_grad_c(float x) {
+  float u = GELU_K * x * (1.0f + GELU_A * x * x);
+  float du = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+  float s = 1.0f / (1.0f + expf(-2.0f * u));
+  return s + 2.0f * x * s * (1.0f - s) * du;
+}
+
+static float dot_c(const float *a, const float *b, size_t n) {
+  float s = 0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* ---------------------------------------------------------------------- */
+/* AVX2 + FMA                                                              */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2 1
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* A row's last r < 8 elements go through masked loads and stores, so
+** there is no scalar tail that would round differently from the rest. */
+static const int32_t tail_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                      0,  0,  0,  0,  0,  0,  0,  0};
+
+AVX2 static inline __m256i mask8(size_t r) {
+  return _mm256_loadu_si256((const __m256i *)(tail_bits + 8 - (r < 8 ? r : 8)));
+}
+AVX2 static inline __m256 ld(const float *p, size_t r) {
+  return r >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask8(r));
+}
+AVX2 static inline void st(float *p, __m256 v, size_t r) {
+  if (r >= 8)
+    _mm256_storeu_ps(p, v);
+  else
+    _mm256_maskstore_ps(p, mask8(r), v);
+}
+/* Zeroes the lanes past the row's end (masked loads give 0, but values
+** computed from them, like exp(0 - shift), are not). */
+AVX2 static inline __m256 keep(__m256 v, size_t r) {
+  return r >= 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(mask8(r)));
+}
+AVX2 static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+AVX2 static inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* exp(x) as 2^n e^r with n = round(x / ln 2), |r| <= ln2 / 2 and e^r from
+** its Taylor series to degree 7 (truncation error < 1e-8 relative). ln 2 is
+** split in two so that x - n ln2 stays exact. The input is clamped so 2^n
+** stays a normal float: exp underflows to ~1e-38 instead of 0, which a
+** softmax cannot tell apart. */
+AVX2 static inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+}
+
+AVX2 static float max_avx2(const float *x, size_t n) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  for (size_t i = 0; i < n; i += 8) {
+    __m256 v = ld(x + i, n - i);
+    if (n - i < 8)
+      v = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v,
+                           _mm256_castsi256_ps(mask8(n - i)));
+    m = _mm256_max_ps(m, v);
+  }
+  return hmax(m);
+}
+
+AVX2 static float sum_avx2(const float *x, size_t n) {
+  __m256 s = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8) s = _mm256_add_ps(s, ld(x + i, n - i));
+  return hsum(s);
+}
+
+AVX2 static void add_avx2(float *y, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i += 8)
+    st(y + i, _mm256_add_ps(ld(y + i, n - i), ld(x + i, n - i)), n - i);
+}
+
+AVX2 static void add3_avx2(float *out, const float *a, const float *b,
+                           size_t n) {
+  for (size_t i = 0; i < n; i += 8)
+    st(out + i, _mm256_add_ps(ld(a + i, n - i), ld(b + i, n - i)), n - i);
+}
+
+AVX2 static float exp_sum_avx2(float *out, const float *x, size_t n,
+                               float shift) {
+  __m256 sh = _mm256_set1_ps(shift), s = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8) {
+    __m256 e = keep(exp8(_mm256_sub_ps(ld(x + i, n - i), sh)), n - i);
+    if (out) st(out + i, e, n - i);
+    s = _mm256_add_ps(s, e);
+  }
+  return hsum(s);
+}
+
+AVX2 static void exp_scale_avx2(float *out, const float *x, size_t n,
+                                float shift, float scale) {
+  __m256 sh = _mm256_set1_ps(shift), sc = _mm256_set1_ps(scale);
+  for (size_t i = 0; i < n; i += 8) {
+    __m256 e = exp8(_mm256_sub_ps(ld(x + i, n - i), sh));
+    st(out + i, _mm256_mul_ps(e, sc), n - i);
+  }
+}
+
+AVX2 static void scale_avx2(float *x, size_t n, float a) {
+  __m256 va = _mm256_set1_ps(a);
+  for (size_t i = 0; i < n; i += 8)
+    st(x + i, _mm256_mul_ps(ld(x + i, n - i), va), n - i);
+}
+
+AVX2 static float sqdev_avx2(const float *x, size_t n, float mean) {
+  __m256 m = _mm256_set1_ps(mean), s = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8) {
+    __m256 d = keep(_mm256_sub_ps(ld(x + i, n - i), m), n - i);
+    s = _mm256_fmadd_ps(d, d, s);
+  }
+  return hsum(s);
+}
+
+AVX2 static void norm_affine_avx2(float *out, const float *x, size_t n,
+                                  float mean, float rstd, const float *w,
+                                  const float *b) {
+  __m256 m = _mm256_set1_ps(mean), rs = _mm256_set1_ps(rstd);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 nrm = _mm256_mul_ps(_mm256_sub_ps(ld(x + i, r), m), rs);
+    st(out + i, _mm256_fmadd_ps(nrm, ld(w + i, r), ld(b + i, r)), r);
+  }
+}
+
+AVX2 static void ln_sums_avx2(const float *dout, const float *x,
+                              const float *w, size_t n, float mean, float rstd,
+                              float *s1, float *s2) {
+  __m256 m = _mm256_set1_ps(mean), rs = _mm256_set1_ps(rstd);
+  __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 dn = _mm256_mul_ps(ld(dout + i, r), ld(w + i, r));
+    __m256 nrm = keep(_mm256_mul_ps(_mm256_sub_ps(ld(x + i, r), m), rs), r);
+    a = _mm256_add_ps(a, dn);
+    b = _mm256_fmadd_ps(dn, nrm, b);
+  }
+  *s1 = hsum(a);
+  *s2 = hsum(b);
+}
+
+AVX2 static void ln_dinp_avx2(float *dinp, const float *dout, const float *x,
+                              const float *w, size_t n, float mean, float rstd,
+                              float a, float b) {
+  __m256 m = _mm256_set1_ps(mean), rs = _mm256_set1_ps(rstd);
+  __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 dn = _mm256_mul_ps(ld(dout + i, r), ld(w + i, r));
+    __m256 nrm = _mm256_mul_ps(_mm256_sub_ps(ld(x + i, r), m), rs);
+    __m256 g = _mm256_fnmadd_ps(nrm, vb, _mm256_sub_ps(dn, va));
+    st(dinp + i, _mm256_fmadd_ps(g, rs, ld(dinp + i, r)), r);
+  }
+}
+
+AVX2 static void ln_dparams_avx2(float *dw, float *db, const float *dout,
+                                 const float *x, size_t n, float mean,
+                                 float rstd) {
+  __m256 m = _mm256_set1_ps(mean), rs = _mm256_set1_ps(rstd);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 d = ld(dout + i, r);
+    __m256 nrm = _mm256_mul_ps(_mm256_sub_ps(ld(x + i, r), m), rs);
+    st(dw + i, _mm256_fmadd_ps(d, nrm, ld(dw + i, r)), r);
+    st(db + i, _mm256_add_ps(d, ld(db + i, r)), r);
+  }
+}
+
+/* sigmoid(2u) for the GELU, with u' returned through du. */
+AVX2 static inline __m256 gelu_sig8(__m256 x, __m256 *du) {
+  __m256 x2 = _mm256_mul_ps(x, x);
+  __m256 k = _mm256_set1_ps(GELU_K), one = _mm256_set1_ps(1.0f);
+  __m256 u = _mm256_mul_ps(_mm256_mul_ps(k, x),
+                           _mm256_fmadd_ps(_mm256_set1_ps(GELU_A), x2, one));
+  if (du)
+    *du = _mm256_mul_ps(
+        k, _mm256_fmadd_ps(_mm256_set1_ps(3.0f * GELU_A), x2, one));
+  __m256 e = exp8(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f)));
+  return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+AVX2 static void gelu_avx2(float *out, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i += 8) {
+    __m256 v = ld(x + i, n - i);
+    st(out + i, _mm256_mul_ps(v, gelu_sig8(v, NULL)), n - i);
+  }
+}
+
+AVX2 static void gelu_backward_avx2(float *dinp, const float *x,
+                                    const float *dout, size_t n) {
+  __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 v = ld(x + i, r), du;
+    __m256 s = gelu_sig8(v, &du);
+    /* s + 2 x s (1 - s) u' */
+    __m256 t = _mm256_mul_ps(_mm256_mul_ps(two, v),
+                             _mm256_mul_ps(s, _mm256_sub_ps(one, s)));
+    __m256 g = _mm256_fmadd_ps(t, du, s);
+    st(dinp + i, _mm256_mul_ps(g, ld(dout + i, r)), r);
+  }
+}
+
+AVX2 static void softmax_backward_avx2(float *ds, const float *p,
+                                       const float *dp, size_t n,
+                                       float scale) {
+  __m256 acc = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8)
+    acc = _mm256_fmadd_ps(ld(p + i, n - i), ld(dp + i, n - i), acc);
+  __m256 d = _mm256_set1_ps(hsum(acc)), sc = _mm256_set1_ps(scale);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 g = _mm256_mul_ps(ld(p + i, r), _mm256_sub_ps(ld(dp + i, r), d));
+    st(ds + i, _mm256_mul_ps(g, sc), r);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* AVX-512, for the kernels that spend their time in exp                   */
+
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX512 static inline __mmask16 mask16(size_t r) {
+  return r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << r) - 1);
+}
+
+/* As exp8; scalef does the 2^n, which also keeps the result normal. */
+AVX512 static inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  __m512 n = _mm512_roundscale_ps(
+      _mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+AVX512 static float exp_sum_avx512(float *out, const float *x, size_t n,
+                                   float shift) {
+  __m512 sh = _mm512_set1_ps(shift), s = _mm512_setzero_ps();
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), sh));
+    if (out) _mm512_mask_storeu_ps(out + i, k, e);
+    s = _mm512_mask_add_ps(s, k, s, e);
+  }
+  return _mm512_reduce_add_ps(s);
+}
+
+AVX512 static void exp_scale_avx512(float *out, const float *x, size_t n,
+                                    float shift, float scale) {
+  __m512 sh = _mm512_set1_ps(shift), sc = _mm512_set1_ps(scale);
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), sh));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(e, sc));
+  }
+}
+
+AVX512 static inline __m512 gelu_sig16(__m512 x, __m512 *du) {
+  __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 k = _mm512_set1_ps(GELU_K), one = _mm512_set1_ps(1.0f);
+  __m512 u = _mm512_mul_ps(_mm512_mul_ps(k, x),
+                           _mm512_fmadd_ps(_mm512_set1_ps(GELU_A), x2, one));
+  if (du)
+    *du = _mm512_mul_ps(
+        k, _mm512_fmadd_ps(_mm512_set1_ps(3.0f * GELU_A), x2, one));
+  __m512 e = exp16(_mm512_mul_ps(u, _mm512_set1_ps(-2.0f)));
+  return _mm512_div_ps(one, _mm512_add_ps(one, e));
+}
+
+AVX512 static void gelu_avx512(float *out, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(v, gelu_sig16(v, NULL)));
+  }
+}
+
+AVX512 static void gelu_backward_avx512(float *dinp, const float *x,
+                                        const float *dout, size_t n) {
+  __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(k, x + i), du;
+    __m512 s = gelu_sig16(v, &du);
+    __m512 t = _mm512_mul_ps(_mm512_mul_ps(two, v),
+                             _mm512_mul_ps(s, _mm512_sub_ps(one, s)));
+    __m512 g = _mm512_fmadd_ps(t, du, s);
+    _mm512_mask_storeu_ps(dinp + i, k,
+                          _mm512_mul_ps(g, _mm512_maskz_loadu_ps(k, dout + i)));
+  }
+}
+
+AVX512 static void softmax_backward_avx512(float *ds, const float *p,
+                                           const float *dp, size_t n,
+                                           float scale) {
+  __m512 acc = _mm512_setzero_ps();
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, p + i),
+                          _mm512_maskz_loadu_ps(k, dp + i), acc);
+  }
+  __m512 d = _mm512_set1_ps(_mm512_reduce_add_ps(acc));
+  __m512 sc = _mm512_set1_ps(scale);
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 pv = _mm512_maskz_loadu_ps(k, p + i);
+    __m512 dpv = _mm512_maskz_loadu_ps(k, dp + i);
+    __m512 g = _mm512_mul_ps(pv, _mm512_sub_ps(dpv, d));
+    _mm512_mask_storeu_ps(ds + i, k, _mm512_mul_ps(g, sc));
+  }
+}
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Dispatch                                                                */
+
+int llm_simd_best(void) {
+#ifdef HAVE_AVX2
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    return LLM_SIMD_SCALAR;
+  return __builtin_cpu_supports("avx512f") ? LLM_SIMD_AVX512 : LLM_SIMD_AVX2;
+#else
+  return LLM_SIMD_SCALAR;
+#endif
+}
+
+/* Return, or run and return, through a SIMD kernel when the level allows.
+** A level includes the ones below it: kernels without an AVX-512 version
+** run their AVX2 one at that level. */
+#ifdef HAVE_AVX2
+#define SIMD_RET(simd, level, call) \
+  if ((simd) >= (level)) return call
+#define SIMD_RUN(simd, level, call) \
+  if ((simd) >= (level)) {          \
+    call;                           \
+    return;                         \
+  }
+#else
+#define SIMD_RET(simd, level, call) (void)(simd)
+#define SIMD_RUN(simd, level, call) (void)(simd)
+#endif
+#define AVX2_RET(simd, call) SIMD_RET(simd, LLM_SIMD_AVX2, call)
+#define AVX2_RUN(simd, call) SIMD_RUN(simd, LLM_SIMD_AVX2, call)
+#define AVX512_RET(simd, call) SIMD_RET(simd, LLM_SIMD_AVX512, call)
+#define AVX512_RUN(simd, call) SIMD_RUN(simd, LLM_SIMD_AVX512, call)
+
+float llm_vmax(int simd, const float *x, size_t n) {
+  AVX2_RET(simd, max_avx2(x, n));
+  return max_c(x, n);
+}
+
+float llm_vsum(int simd, const float *x, size_t n) {
+  AVX2_RET(simd, sum_avx2(x, n));
+  return sum_c(x, n);
+}
+
+void llm_vadd(int simd, float *y, const float *x, size_t n) {
+  AVX2_RUN(simd, add_avx2(y, x, n));
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void llm_vadd3(int simd, float *out, const float *a, const float *b,
+               size_t n) {
+  AVX2_RUN(simd, add3_avx2(out, a, b, n));
+  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+float llm_vexp_sum(int simd, float *out, const float *x, size_t n,
+                   float shift) {
+  AVX512_RET(simd, exp_sum_avx512(out, x, n, shift));
+  AVX2_RET(simd, exp_sum_avx2(out, x, n, shift));
+  return exp_sum_c(out, x, n, shift);
+}
+
+void llm_vexp_scale(int simd, float *out, const float *x, size_t n,
+                    float shift, float scale) {
+  AVX512_RUN(simd, exp_scale_avx512(out, x, n, shift, scale));
+  AVX2_RUN(simd, exp_scale_avx2(out, x, n, shift, scale));
+  for (size_t i = 0; i < n; i++) out[i] = expf(x[i] - shift) * scale;
+}
+
+void llm_vscale(int simd, float *x, size_t n, float a) {
+  AVX2_RUN(simd, scale_avx2(x, n, a));
+  for (size_t i = 0; i < n; i++) x[i] *= a;
+}
+
+float llm_vsqdev(int simd, const float *x, size_t n, float mean) {
+  AVX2_RET(simd, sqdev_avx2(x, n, mean));
+  return sqdev_c(x, n, mean);
+}
+
+void llm_vnorm_affine(int simd, float *out, const float *x, size_t n,
+                      float mean, float rstd, const float *w, const float *b) {
+  AVX2_RUN(simd, norm_affine_avx2(out, x, n, mean, rstd, w, b));
+  for (size_t i = 0; i < n; i++) out[i] = (x[i] - mean) * rstd * w[i] + b[i];
+}
+
+void llm_vln_sums(int simd, const float *dout, const float *x, const float *w,
+                  size_t n, float mean, float rstd, float *s1, float *s2) {
+  AVX2_RUN(simd, ln_sums_avx2(dout, x, w, n, mean, rstd, s1, s2));
+  ln_sums_c(dout, x, w, n, mean, rstd, s1, s2);
+}
+
+void llm_vln_dinp(int simd, float *dinp, const float *dout, const float *x,
+                  const float *w, size_t n, float mean, float rstd, float a,
+                  float b) {
+  AVX2_RUN(simd, ln_dinp_avx2(dinp, dout, x, w, n, mean, rstd, a, b));
+  for (size_t i = 0; i < n; i++) {
+    float nrm = (x[i] - mean) * rstd;
+    dinp[i] += rstd * (dout[i] * w[i] - a - nrm * b);
+  }
+}
+
+void llm_vln_dparams(int simd, float *dw, float *db, const float *dout,
+                     const float *x, size_t n, float mean, float rstd) {
+  AVX2_RUN(simd, ln_dparams_avx2(dw, db, dout, x, n, mean, rstd));
+  for (size_t i = 0; i < n; i++) {
+    dw[i] += dout[i] * (x[i] - mean) * rstd;
+    db[i] += dout[i];
+  }
+}
+
+void llm_vgelu(int simd, float *out, const float *x, size_t n) {
+  AVX512_RUN(simd, gelu_avx512(out, x, n));
+  AVX2_RUN(simd, gelu_avx2(out, x, n));
+  for (size_t i = 0; i < n; i++) out[i] = gelu_c(x[i]);
+}
+
+void llm_vgelu_backward(int simd, float *dinp, const float *x,
+                        const float *dout, size_t n) {
+  AVX512_RUN(simd, gelu_backward_avx512(dinp, x, dout, n));
+  AVX2_RUN(simd, gelu_backward_avx2(dinp, x, dout, n));
+  for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * gelu_grad_c(x[i]);
+}
+
+void llm_vsoftmax_backward(int simd, float *ds, const float *p,
+                           const float *dp, size_t n, float scale) {
+  AVX512_RUN(simd, softmax_backward_avx512(ds, p, dp, n, scale));
+  AVX2_RUN(simd, softmax_backward_avx2(ds, p, dp, n, scale));
+  float d = dot_c(p, dp, n);
+  for (size_t i = 0; i < n; i++) ds[i] = scale * p[i] * (dp[i] - d);
+}

@@ -1,0 +1,71 @@
+/*
+** vec.h: the row-wise kernels the layers' non-matrix work is made of.
+**
+** Each kernel has a portable C version and an AVX2+FMA one, and those that
+** spend their time in exp (GELU, softmax) an AVX-512 one too; the caller
+** passes the level to use (llm_simd_best, or a lower one to force a path,
+** which the tests do to cover them all). The build targets plain x86-64,
+** so the SIMD code is compiled with function-level target attributes and
+** chosen at run time. The paths round differently (lane-wise sums, a
+** polynomial exp) but each is deterministic.
+**
+** n is a row length; rows need no alignment and n need not be a multiple
+** of the vector width.
+*/
+#ifndef LLM_VEC_H
+#define LLM_VEC_H
+
+#include <stddef.h>
+
+/* Levels, each including the ones below. */
+enum { LLM_SIMD_SCALAR = 0, LLM_SIMD_AVX2 = 1, LLM_SIMD_AVX512 = 2 };
+
+/* The best level this build and CPU support. */
+int llm_simd_best(void);
+
+float llm_vmax(int simd, const float *x, size_t n);
+float llm_vsum(int simd, const float *x, size_t n);
+/* y += x */
+void llm_vadd(int simd, float *y, const float *x, size_t n);
+/* out = a + b */
+void llm_vadd3(int simd, float *out, const float *a, const float *b, size_t n);
+/* Returns the sum of exp(x - shift); stores the terms in out unless it is
+** NULL (out may be x). */
+float llm_vexp_sum(int simd, float *out, const float *x, size_t n,
+                   float shift);
+/* out = exp(x - shift) * scale; out may be x. */
+void llm_vexp_scale(int simd, float *out, const float *x, size_t n,
+                    float shift, float scale);
+/* x *= a */
+void llm_vscale(int simd, float *x, size_t n, float a);
+
+/* LayerNorm pieces; norm = (x - mean) * rstd, dnorm = dout * w. */
+/* sum of (x - mean)^2 */
+float llm_vsqdev(int simd, const float *x, size_t n, float mean);
+/* out = norm * w + b */
+void llm_vnorm_affine(int simd, float *out, const float *x, size_t n,
+                      float mean, float rstd, const float *w, const float *b);
+/* *s1 = sum dnorm, *s2 = sum dnorm * norm */
+void llm_vln_sums(int simd, const float *dout, const float *x, const float *w,
+                  size_t n, float mean, float rstd, float *s1, float *s2);
+/* dinp += rstd * (dnorm - a - norm * b) */
+void llm_vln_dinp(int simd, float *dinp, const float *dout, const float *x,
+                  const float *w, size_t n, float mean, float rstd, float a,
+                  float b);
+/* dw += dout * norm; db += dout (one row's share of the parameter grads) */
+void llm_vln_dparams(int simd, float *dw, float *db, const float *dout,
+                     const float *x, size_t n, float mean, float rstd);
+
+/* GELU, tanh approximation: out = x/2 (1 + tanh(k (x + 0.044715 x^3))),
+** k = sqrt(2/pi). */
+void llm_vgelu(int simd, float *out, const float *x, size_t n);
+/* dinp = dout * gelu'(x); dinp may be dout. */
+void llm_vgelu_backward(int simd, float *dinp, const float *x,
+                        const float *dout, size_t n);
+
+/* Softmax backward of one row p = softmax(s): ds = scale * p * (dp - <p,
+** dp>); ds may be dp. */
+void llm_vsoftmax_backward(int simd, float *ds, const float *p,
+                           const float *dp, size_t n, float scale);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+** test_layers.c: each layer of layers.h against a naive double-precision
+** reference written here: the forward output directly, and the backward's
+** gradients against central finite differences of the reference.
+**
+** Every gradient is that of J = sum(out * R) for a fixed random R (so dout
+** = R), except the cross-entropy, whose J is the loss itself. Errors are
+** measured relative to the largest reference value of the array:
+**   err = max |float - ref| / max(max |ref|, 1e-6)
+** and must stay below FWD_TOL (forward) and GRAD_TOL (gradients). Float
+** rounding over these small sums gives up to ~2e-6; the differences, with step
+** 1e-4 on a double reference, are exact to ~1e-9.
+**
+** Each case runs on every SIMD path, inline and on a 2-thread pool, and
+** uses row lengths that are not multiples of the vector width. Attention
+** also runs with T above its 64-row block, so the causal block skipping is
+** covered.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/layers.h"
+#include "../../engine/rng.h"
+#include "../../engine/vec.h"
+#include "check.h"
+
+#define FWD_TOL 5e-6
+#define GRAD_TOL 2e-5
+#define FD_STEP 1e-4
+
+static llm_rng rng;
+static llm_pool *pool2;
+
+/* The runs of each case: every SIMD level this CPU has, inline and on
+** the pool. */
+static int n_runs(void) { return 2 * (llm_simd_best() + 1); }
+static llm_exec run_exec(int i) {
+  llm_exec x = {i % 2 ? pool2 : NULL, i / 2};
+  return x;
+}
+
+static float *randf(size_t n, float scale) {
+  float *x = malloc(n * sizeof *x);
+  for (size_t i = 0; i < n; i++) x[i] = scale * llm_rng_normal(&rng);
+  return x;
+}
+
+static double *to_double(const float *x, size_t n) {
+  double *d = malloc(n * sizeof *d);
+  for (size_t i = 0; i < n; i++) d[i] = x[i];
+  return d;
+}
+
+static double max_abs(const double *x, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
+  return m;
+}
+
+/* err as defined at the top; prints it when above tol. */
+static int close_to(const char *what, const float *a, const double *ref,
+                    size_t n, double tol) {
+  double d = 0, scale = max_abs(ref, n);
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs(a[i] - ref[i]);
+    d = e > d ? e : d;
+  }
+  double err = d / (scale > 1e-6 ? scale : 1e-6);
+  if (!(err < tol))
+    printf("  %s: err %.3g (max |ref| %.3g)\n", what, err, scale);
+  return err < tol;
+}
+
+/* The objective of a case: evaluated by its double reference. */
+typedef double (*objective)(void *ctx);
+
+/* Central differences of f with respect to every element of x (the double
+** copy of an input the objective reads), compared with grad. */
+static int grad_ok(const char *what, objective f, void *ctx, double *x,
+                   const float *grad, size_t n) {
+  double *num = malloc(n * sizeof *num);
+  for (size_t i = 0; i < n; i++) {
+    double keep = x[i];
+    x[i] = keep + FD_STEP;
+    double fp = f(ctx);
+    x[i] = keep - FD_STEP;
+    double fm = f(ctx);
+    x[i] = keep;
+    num[i] = (fp - fm) / (2 * FD_STEP);
+  }
+  int ok = close_to(what, grad, num, n, GRAD_TOL);
+  free(num);
+  return ok;
+}
+
+static double dot_out(const double *out, const double *r, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += out[i] * r[i];
+  return s;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Encoder                                                                 */
+
+typedef struct enc_case {
+  int B, T, C, V;
+  int32_t *ids;
+  double *wte, *wpe, *r, *out;
+} enc_case;
+
+static void enc_ref(enc_case *e) {
+  for (int bt = 0; bt < e->B * e->T; bt++)
+    for (int c = 0; c < e->C; c++)
+      e->out[bt * e->C + c] =
+          e->wte[e->ids[bt] * e->C + c] + e->wpe[(bt % e->T) * e->C + c];
+}
+
+static double enc_obj(void *p) {
+  enc_case *e = p;
+  enc_ref(e);
+  return dot_out(e->out, e->r, (size_t)e->B * e->T * e->C);
+}
+
+static void test_encoder(void) {
+  enc_case e = {.B = 3, .T = 5, .C = 19, .V = 4};
+  int maxT = 7;
+  size_t N = (size_t)e.B * e.T, NC = N * e.C;
+  e.ids = malloc(N * sizeof *e.ids);
+  for (size_t i = 0; i < N; i++) e.ids[i] = (int32_t)llm_rng_below(&rng, 4);
+  float *wte = randf((size_t)e.V * e.C, 1), *wpe = randf((size_t)maxT * e.C, 1);
+  float *r = randf(NC, 1);
+  e.wte = to_double(wte, (size_t)e.V * e.C);
+  e.wpe = to_double(wpe, (size_t)maxT * e.C);
+  e.r = to_double(r, NC);
+  e.out = malloc(NC * sizeof *e.out);
+  float *out = malloc(NC * sizeof *out);
+  float *dwte = malloc((size_t)e.V * e.C * sizeof *dwte);
+  float *dwpe = malloc((size_t)maxT * e.C * sizeof *dwpe);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_encoder_forward(&x, out, e.ids, wte, wpe, e.B, e.T, e.C);
+    enc_ref(&e);
+    CHECK(close_to("encoder out", out, e.out, NC, FWD_TOL));
+    /* dwte accumulates: start it at 1 and take the 1 off again. */
+    for (int i = 0; i < e.V * e.C; i++) dwte[i] = 1;
+    for (int i = 0; i < maxT * e.C; i++) dwpe[i] = 7;
+    llm_encoder_backward(&x, dwte, dwpe, r, e.ids, e.B, e.T, e.C);
+    for (int i = 0; i < e.V * e.C; i++) dwte[i] -= 1;
+    CHECK(grad_ok("encoder dwte", enc_obj, &e, e.wte, dwte, (size_t)e.V * e.C));
+    CHECK(grad_ok("encoder dwpe", enc_obj, &e, e.wpe, dwpe, (size_t)e.T * e.C));
+    /* rows past T are left alone */
+    CHECK(dwpe[e.T * e.C] == 7 && dwpe[maxT * e.C - 1] == 7);
+  }
+  free(e.ids), free(wte), free(wpe), free(r), free(e.wte), free(e.wpe);
+  free(e.r), free(e.out), free(out), free(dwte), free(dwpe);
+}
+
+/* ---------------------------------------------------------------------- */
+/* LayerNorm                                                               */
+
+typedef struct ln_case {
+  size_t N;
+  int C;
+  double eps;
+  double *inp, *w, *b, *r, *out;
+} ln_case;
+
+static void ln_ref(ln_case *l) {
+  for (size_t n = 0; n < l->N; n++) {
+    const double *x = l->inp + n * l->C;
+    double m = 0, v = 0;
+    for (int c = 0; c < l->C; c++) m += x[c];
+    m /= l->C;
+    for (int c = 0; c < l->C; c++) v += (x[c] - m) * (x[c] - m);
+    v /= l->C;
+    for (int c = 0; c < l->C; c++)
+      l->out[n * l->C + c] = (x[c] - m) / sqrt(v + l->eps) * l->w[c] + l->b[c];
+  }
+}
+
+static double ln_obj(void *p) {
+  ln_case *l = p;
+  ln_ref(l);
+  return dot_out(l->out, l->r, l->N * l->C);
+}
+
+static void ln_one(size_t N, int C) {
+  ln_case l = {.N = N, .C = C, .eps = 1e-5};
+  size_t NC = N * C;
+  float *inp = randf(NC, 1), *w = randf(C, 1), *b = randf(C, 1);
+  float *r = randf(NC, 1);
+  for (size_t i = 0; i < NC; i++) inp[i] += 3; /* a mean far from 0 */
+  l.inp = to_double(inp, NC), l.w = to_double(w, C), l.b = to_double(b, C);
+  l.r = to_double(r, NC);
+  l.out = malloc(NC * sizeof *l.out);
+  float *out = malloc(NC * sizeof *out), *mean = malloc(N * sizeof *mean);
+  float *rstd = malloc(N * sizeof *rstd), *dinp = malloc(NC * sizeof *dinp);
+  float *dw = malloc(C * sizeof *dw), *db = malloc(C * sizeof *db);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_layernorm_forward(&x, out, mean, rstd, inp, w, b, N, C, 1e-5f);
+    ln_ref(&l);
+    CHECK(close_to("layernorm out", out, l.out, NC, FWD_TOL));
+    for (size_t i = 0; i < NC; i++) dinp[i] = 0.5f; /* dinp accumulates */
+    llm_layernorm_backward(&x, dinp, dw, db, r, inp, mean, rstd, w, N, C);
+    for (size_t i = 0; i < NC; i++) dinp[i] -= 0.5f;
+    CHECK(grad_ok("layernorm dinp", ln_obj, &l, l.inp, dinp, NC));
+    CHECK(grad_ok("layernorm dw", ln_obj, &l, l.w, dw, C));
+    CHECK(grad_ok("layernorm db", ln_obj, &l, l.b, db, C));
+  }
+  free(inp), free(w), free(b), free(r), free(l.inp), free(l.w), free(l.b);
+  free(l.r), free(l.out), free(out), free(mean), free(rstd), free(dinp);
+  free(dw), free(db);
+}
+
+static void test_layernorm(void) {
+  ln_one(9, 19);
+  ln_one(4, 64);
+  ln_one(3, 3);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Linear layer, with and without bias, and the residual add               */
+
+typedef struct mm_case {
+  size_t N;
+  int IN, OUT;
+  double *inp, *w, *bias, *res, *r, *out;
+} mm_case;
+
+static void mm_ref(mm_case *m) {
+  for (size_t n = 0; n < m->N; n++)
+    for (int o = 0; o < m->OUT; o++) {
+      double s =
+          (m->bias ? m->bias[o] : 0) + (m->res ? m->res[n * m->OUT + o] : 0);
+      for (int i = 0; i < m->IN; i++)
+        s += m->inp[n * m->IN + i] * m->w[o * m->IN + i];
+      m->out[n * m->OUT + o] = s;
+    }
+}
+
+static double mm_obj(void *p) {
+  mm_case *m = p;
+  mm_ref(m);
+  return dot_out(m->out, m->r, m->N * m->OUT);
+}
+
+/* with_res: 0 none, 1 a separate residual, 2 the residual in out. */
+static void mm_one(size_t N, int IN, int OUT, int with_bias, int with_res) {
+  mm_case m = {.N = N, .IN = IN, .OUT = OUT};
+  size_t NI = N * IN, NO = N * OUT, OI = (size_t)OUT * IN;
+  float *inp = randf(NI, 1), *w = randf(OI, 1), *bias = randf(OUT, 1);
+  float *res = randf(NO, 1), *r = randf(NO, 1);
+  m.inp = to_double(inp, NI), m.w = to_double(w, OI);
+  m.bias = with_bias ? to_double(bias, OUT) : NULL;
+  m.res = with_res ? to_double(res, NO) : NULL;
+  m.r = to_double(r, NO);
+  m.out = malloc(NO * sizeof *m.out);
+  float *out = malloc(NO * sizeof *out), *dinp = malloc(NI * sizeof *dinp);
+  float *dw = malloc(OI * sizeof *dw), *db = malloc(OUT * sizeof *db);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    if (with_res == 2) memcpy(out, res, NO * sizeof *out);
+    const float *rp = with_res == 1 ? res : with_res == 2 ? out : NULL;
+    llm_matmul_forward(&x, out, inp, w, with_bias ? bias : NULL, rp, N, IN,
+                       OUT);
+    mm_ref(&m);
+    CHECK(close_to("matmul out", out, m.out, NO, FWD_TOL));
+    llm_matmul_backward(&x, dinp, dw, with_bias ? db : NULL, r, inp, w, N, IN,
+                        OUT);
+    CHECK(grad_ok("matmul dinp", mm_obj, &m, m.inp, dinp, NI));
+    CHECK(grad_ok("matmul dw", mm_obj, &m, m.w, dw, OI));
+    if (with_bias) CHECK(grad_ok("matmul dbias", mm_obj, &m, m.bias, db, OUT));
+    /* The residual's gradient is dout itself: the model relies on that. */
+    if (with_res) CHECK(grad_ok("residual dres", mm_obj, &m, m.res, r, NO));
+  }
+  free(inp), free(w), free(bias), free(res), free(r), free(m.inp), free(m.w);
+  free(m.bias), free(m.res), free(m.r), free(m.out), free(out), free(dinp);
+  free(dw), free(db);
+}
+
+static void test_matmul(void) {
+  mm_one(7, 13, 11, 1, 0);
+  mm_one(10, 16, 24, 0, 0);
+  mm_one(1, 5, 3, 1, 0);
+}
+
+static void test_residual(void) {
+  mm_one(6, 9, 10, 1, 1);
+  mm_one(6, 9, 10, 1, 2);
+  mm_one(5, 8, 8, 0, 2);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attention                                                               */
+
+typedef struct att_case {
+  int B, T, C, NH;
+  double *qkv, *r, *out;
+} att_case;
+
+static void att_ref(att_case *a) {
+  int T = a->T, C = a->C, HS = C / a->NH;
+  double *s = malloc((size_t)T * sizeof *s);
+  for (int b = 0; b < a->B; b++)
+    for (int h = 0; h < a->NH; h++)
+      for (int i = 0; i < T; i++) {
+        const double *q = a->qkv + ((size_t)b * T + i) * 3 * C + h * HS;
+        double m = -INFINITY, z = 0;
+        for (int j = 0; j <= i; j++) {
+          const double *k = a->qkv + ((size_t)b * T + j) * 3 * C + C + h * HS;
+          double d = 0;
+          for (int e = 0; e < HS; e++) d += q[e] * k[e];
+          s[j] = d / sqrt(HS);
+          m = s[j] > m ? s[j] : m;
+        }
+        for (int j = 0; j <= i; j++) z += s[j] = exp(s[j] - m);
+        double *o = a->out + ((size_t)b * T + i) * C + h * HS;
+        for (int e = 0; e < HS; e++) {
+          double y = 0;
+          for (int j = 0; j <= i; j++)
+            y += s[j] / z *
+                 a->qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * HS + e];
+          o[e] = y;
+        }
+      }
+  free(s);
+}
+
+static double att_obj(void *p) {
+  att_case *a = p;
+  att_ref(a);
+  return dot_out(a->out, a->r, (size_t)a->B * a->T * a->C);
+}
+
+static void att_one(int B, int T, int C, int NH) {
+  att_case a = {.B = B, .T = T, .C = C, .NH = NH};
+  size_t N = (size_t)B * T, n3 = N * 3 * C, NC = N * C;
+  float *qkv = randf(n3, 1), *r = randf(NC, 1);
+  a.qkv = to_double(qkv, n3), a.r = to_double(r, NC);
+  a.out = malloc(NC * sizeof *a.out);
+  float *out = malloc(NC * sizeof *out);
+  float *att = malloc((size_t)B * NH * T * T * sizeof *att);
+  float *dqkv = malloc(n3 * sizeof *dqkv);
+  float *scratch = malloc(llm_attention_scratch(T, 2) * sizeof *scratch);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_attention_forward(&x, out, att, qkv, B, T, C, NH);
+    att_ref(&a);
+    CHECK(close_to("attention out", out, a.out, NC, FWD_TOL));
+    int upper_zero = 1; /* the backward relies on it */
+    for (size_t bh = 0; bh < (size_t)B * NH; bh++)
+      for (int i = 0; i < T; i++)
+        for (int j = i + 1; j < T; j++)
+          upper_zero &= att[(bh * T + i) * T + j] == 0;
+    CHECK(upper_zero);
+    llm_attention_backward(&x, dqkv, scratch, r, qkv, att, B, T, C, NH);
+    CHECK(grad_ok("attention dqkv", att_obj, &a, a.qkv, dqkv, n3));
+  }
+  free(qkv), free(r), free(a.qkv), free(a.r), free(a.out), free(out);
+  free(att), free(dqkv), free(scratch);
+}
+
+static void test_attention(void) {
+  att_one(2, 5, 12, 3);
+  att_one(3, 1, 8, 2);
+  att_one(1, 70, 8, 2);  /* two query blocks, the second partial */
+  att_one(1, 130, 4, 1); /* three blocks */
+}
+
+/* ---------------------------------------------------------------------- */
+/* GELU                                                                    */
+
+typedef struct gelu_case {
+  size_t n;
+  double *inp, *r, *out;
+} gelu_case;
+
+static double gelu_obj(void *p) {
+  gelu_case *g = p;
+  for (size_t i = 0; i < g->n; i++) {
+    double x = g->inp[i];
+    double u = sqrt(2 / M_PI) * (x + 0.044715 * x * x * x);
+    g->out[i] = 0.5 * x * (1 + tanh(u));
+  }
+  return dot_out(g->out, g->r, g->n);
+}
+
+static void test_gelu(void) {
+  gelu_case g = {.n = 203};
+  float *inp = randf(g.n, 2.5f), *r = randf(g.n, 1);
+  inp[0] = 0, inp[1] = -12, inp[2] = 12, inp[3] = -40, inp[4] = 1e-3f;
+  g.inp = to_double(inp, g.n), g.r = to_double(r, g.n);
+  g.out = malloc(g.n * sizeof *g.out);
+  float *out = malloc(g.n * sizeof *out), *d = malloc(g.n * sizeof *d);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_gelu_forward(&x, out, inp, g.n);
+    gelu_obj(&g);
+    CHECK(close_to("gelu out", out, g.out, g.n, FWD_TOL));
+    memcpy(d, r, g.n * sizeof *d); /* in place, as the model runs it */
+    llm_gelu_backward(&x, d, inp, d, g.n);
+    CHECK(grad_ok("gelu dinp", gelu_obj, &g, g.inp, d, g.n));
+  }
+  free(inp), free(r), free(g.inp), free(g.r), free(g.out), free(out), free(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Head matmul + softmax cross-entropy                                     */
+
+typedef struct ce_case {
+  size_t N;
+  int C, V;
+  int32_t *targets;
+  double *x, *wte;
+} ce_case;
+
+static double ce_obj(void *p) {
+  ce_case *e = p;
+  double sum = 0, *l = malloc((size_t)e->V * sizeof *l);
+  for (size_t n = 0; n < e->N; n++) {
+    double m = -INFINITY, z = 0;
+    for (int v = 0; v < e->V; v++) {
+      double s = 0;
+      for (int c = 0; c < e->C; c++)
+        s += e->x[n * e->C + c] * e->wte[v * e->C + c];
+      l[v] = s;
+      m = s > m ? s : m;
+    }
+    for (int v = 0; v < e->V; v++) z += exp(l[v] - m);
+    sum += m + log(z) - l[e->targets[n]];
+  }
+  free(l);
+  return sum / (double)e->N;
+}
+
+static void ce_one(size_t N, int C, int V, float scale) {
+  ce_case e = {.N = N, .C = C, .V = V};
+  e.targets = malloc(N * sizeof *e.targets);
+  for (size_t i = 0; i < N; i++)
+    e.targets[i] = (int32_t)llm_rng_below(&rng, (uint64_t)V);
+  float *xf = randf(N * C, scale), *wte = randf((size_t)V * C, scale);
+  e.x = to_double(xf, N * C), e.wte = to_double(wte, (size_t)V * C);
+  float *logits = malloc(N * V * sizeof *logits),
+        *lse = malloc(N * sizeof *lse);
+  float *losses = malloc(N * sizeof *losses), *dl = malloc(N * V * sizeof *dl);
+  float *dx = malloc(N * C * sizeof *dx),
+        *dwte = malloc((size_t)V * C * sizeof *dwte);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_matmul_forward(&x, logits, xf, wte, NULL, NULL, N, C, V);
+    float loss =
+        llm_crossentropy_forward(&x, lse, losses, logits, e.targets, N, V);
+    double ref = ce_obj(&e);
+    if (!(fabs(loss - ref) < FWD_TOL * fabs(ref)))
+      printf("  loss %.9g, reference %.9g\n", (double)loss, ref);
+    CHECK(fabs(loss - ref) < FWD_TOL * fabs(ref));
+    llm_crossentropy_backward(&x, dl, logits, lse, e.targets, N, V);
+    llm_matmul_backward(&x, dx, dwte, NULL, dl, xf, wte, N, C, V);
+    CHECK(grad_ok("crossentropy dx", ce_obj, &e, e.x, dx, N * C));
+    CHECK(grad_ok("crossentropy dwte", ce_obj, &e, e.wte, dwte, (size_t)V * C));
+  }
+  free(e.targets), free(xf), free(wte), free(e.x), free(e.wte), free(logits);
+  free(lse), free(losses), free(dl), free(dx), free(dwte);
+}
+
+static void test_crossentropy(void) {
+  ce_one(6, 7, 11, 1);
+  ce_one(5, 16, 37, 3); /* peaked softmax: exp's range matters */
+}
+
+int main(void) {
+  llm_rng_seed(&rng, 20240607);
+  llm_err err;
+  if (llm_pool_new(2, &pool2, &err)) {
+    printf("FAIL pool: %s\n", err.msg);
+    return 1;
+  }
+  RUN(test_encoder);
+  RUN(test_layernorm);
+  RUN(test_matmul);
+  RUN(test_residual);
+  RUN(test_attention);
+  RUN(test_gelu);
+  RUN(test_crossentropy);
+  llm_pool_free(pool2);
+  return CHECK_DONE();
+}

@@ -1,0 +1,511 @@
+/*
+** test_model.c: the GPT model of model.h as a whole: configuration and
+** tensor table, gradients of every tensor against finite differences of a
+** double-precision reference model written here, the loss at
+** initialisation, memorising a sentence, input checking, and determinism
+** across runs and thread counts.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/model.h"
+#include "alloc_fail.h"
+#include "check.h"
+
+static llm_pool *pool1, *pool2;
+
+/* ---------------------------------------------------------------------- */
+/* The reference: the model of model.h's header comment, in doubles,      */
+/* reading the parameters through the tensor table by name.               */
+
+typedef struct ref {
+  llm_config c;
+  const llm_model *m;
+  double *p; /* the parameters, as doubles */
+} ref;
+
+static const double *rp(const ref *r, const char *name, int l) {
+  const llm_tensor *t = llm_model_find(r->m, name);
+  size_t per =
+      strncmp(name, "blocks.", 7) ? 0 : t->numel / (size_t)r->c.n_layer;
+  return r->p + t->offset + (size_t)l * per;
+}
+
+static void ref_ln(double *out, const double *x, const double *w,
+                   const double *b, int N, int C, double eps) {
+  for (int n = 0; n < N; n++) {
+    double m = 0, v = 0;
+    for (int c = 0; c < C; c++) m += x[n * C + c];
+    m /= C;
+    for (int c = 0; c < C; c++) v += (x[n * C + c] - m) * (x[n * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; c++)
+      out[n * C + c] = (x[n * C + c] - m) / sqrt(v + eps) * w[c] + b[c];
+  }
+}
+
+/* out[N,OUT] (+)= x[N,IN] W[OUT,IN]^T + b */
+static void ref_linear(double *out, int add, const double *x, const double *W,
+                       const double *b, int N, int IN, int OUT) {
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OUT; o++) {
+      double s = b ? b[o] : 0;
+      for (int i = 0; i < IN; i++) s += x[n * IN + i] * W[o * IN + i];
+      out[n * OUT + o] = (add ? out[n * OUT + o] : 0) + s;
+    }
+}
+
+static void ref_attention(double *out, const double *qkv, int B, int T, int C,
+                          int NH) {
+  int HS = C / NH;
+  double s[64];
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int i = 0; i < T; i++) {
+        const double *q = qkv + (b * T + i) * 3 * C + h * HS;
+        double m = -INFINITY, z = 0;
+        for (int j = 0; j <= i; j++) {
+          const double *k = qkv + (b * T + j) * 3 * C + C + h * HS;
+          double d = 0;
+          for (int e = 0; e < HS; e++) d += q[e] * k[e];
+          s[j] = d / sqrt(HS);
+          m = s[j] > m ? s[j] : m;
+        }
+        for (int j = 0; j <= i; j++) z += s[j] = exp(s[j] - m);
+        for (int e = 0; e < HS; e++) {
+          double y = 0;
+          for (int j = 0; j <= i; j++)
+            y += s[j] / z * qkv[(b * T + j) * 3 * C + 2 * C + h * HS + e];
+          out[(b * T + i) * C + h * HS + e] = y;
+        }
+      }
+}
+
+/* Mean cross-entropy; the logits go to logits[N,V] when it is not NULL. */
+static double ref_loss(const ref *r, const int32_t *in, const int32_t *tg,
+                       int B, int T, double *logits) {
+  int C = r->c.n_embd, H = r->c.n_hidden, V = r->c.vocab_size, N = B * T;
+  double eps = r->c.norm_eps;
+  double *x = malloc(sizeof(double) * N * C),
+         *ln = malloc(sizeof(double) * N * C);
+  double *qkv = malloc(sizeof(double) * N * 3 * C),
+         *y = malloc(sizeof(double) * N * C);
+  double *h = malloc(sizeof(double) * N * H), *lg = malloc(sizeof(double) * V);
+  const double *wte = rp(r, "wte", 0), *wpe = rp(r, "wpe", 0);
+  for (int n = 0; n < N; n++)
+    for (int c = 0; c < C; c++)
+      x[n * C + c] = wte[in[n] * C + c] + wpe[(n % T) * C + c];
+  for (int l = 0; l < r->c.n_layer; l++) {
+    ref_ln(ln, x, rp(r, "blocks.ln1.weight", l), rp(r, "blocks.ln1.bias", l), N,
+           C, eps);
+    ref_linear(qkv, 0, ln, rp(r, "blocks.attn.qkv.weight", l),
+               rp(r, "blocks.attn.qkv.bias", l), N, C, 3 * C);
+    ref_attention(y, qkv, B, T, C, r->c.n_head);
+    ref_linear(x, 1, y, rp(r, "blocks.attn.proj.weight", l),
+               rp(r, "blocks.attn.proj.bias", l), N, C, C);
+    ref_ln(ln, x, rp(r, "blocks.ln2.weight", l), rp(r, "blocks.ln2.bias", l), N,
+           C, eps);
+    ref_linear(h, 0, ln, rp(r, "blocks.mlp.fc.weight", l),
+               rp(r, "blocks.mlp.fc.bias", l), N, C, H);
+    for (int i = 0; i < N * H; i++) {
+      double v = h[i];
+      h[i] = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    }
+    ref_linear(x, 1, h, rp(r, "blocks.mlp.proj.weight", l),
+               rp(r, "blocks.mlp.proj.bias", l), N, H, C);
+  }
+  ref_ln(ln, x, rp(r, "lnf.weight", 0), rp(r, "lnf.bias", 0), N, C, eps);
+  double loss = 0;
+  for (int n = 0; n < N; n++) {
+    ref_linear(lg, 0, ln + n * C, wte, NULL, 1, C, V);
+    if (logits) memcpy(logits + (size_t)n * V, lg, sizeof(double) * V);
+    double m = -INFINITY, z = 0;
+    for (int v = 0; v < V; v++) m = lg[v] > m ? lg[v] : m;
+    for (int v = 0; v < V; v++) z += exp(lg[v] - m);
+    if (tg) loss += m + log(z) - lg[tg[n]];
+  }
+  free(x), free(ln), free(qkv), free(y), free(h), free(lg);
+  return loss / N;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers                                                                 */
+
+static llm_model *new_model(llm_config c, uint64_t seed) {
+  llm_model *m = NULL;
+  llm_err err;
+  if (llm_model_new(&c, &m, &err)) {
+    printf("  llm_model_new: %s\n", err.msg);
+    return NULL;
+  }
+  llm_rng r;
+  llm_rng_seed(&r, seed);
+  llm_model_init(m, &r);
+  return m;
+}
+
+static void random_ids(int32_t *ids, size_t n, int V, uint64_t seed) {
+  llm_rng r;
+  llm_rng_seed(&r, seed);
+  for (size_t i = 0; i < n; i++)
+    ids[i] = (int32_t)llm_rng_below(&r, (uint64_t)V);
+}
+
+static llm_config tiny_config(void) {
+  llm_config c = {0};
+  c.arch = LLM_ARCH_GPT;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 10,
+  c.vocab_size = 37;
+  return c;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                   */
+
+static void test_config(void) {
+  llm_err err;
+  llm_config c = tiny_config();
+  CHECK(llm_config_check(&c, &err) == LLM_OK);
+  CHECK(c.n_kv_head == 2 && c.n_hidden == 64 && c.norm_eps == 1e-5f &&
+        c.tied_head == 1);
+  llm_config bad = tiny_config();
+  bad.n_embd = 15;
+  CHECK(llm_config_check(&bad, &err) == LLM_EINVAL &&
+        strstr(err.msg, "divisible"));
+  bad = tiny_config();
+  bad.n_layer = -1;
+  CHECK(llm_config_check(&bad, &err) == LLM_EINVAL &&
+        strstr(err.msg, "n_layer"));
+  bad = tiny_config();
+  bad.block_size = LLM_MAX_BLOCK + 1;
+  CHECK(llm_config_check(&bad, &err) == LLM_EINVAL &&
+        strstr(err.msg, "block_size"));
+  bad = tiny_config();
+  bad.n_kv_head = 1;
+  CHECK(llm_config_check(&bad, &err) == LLM_EINVAL);
+  bad = tiny_config();
+  bad.norm_eps = -1;
+  CHECK(llm_config_check(&bad, &err) == LLM_EINVAL);
+
+  llm_model *m = new_model(tiny_config(), 1);
+  CHECK(m != NULL);
+  if (!m) return;
+  /* The table covers the buffer, in order, without gaps. */
+  size_t off = 0;
+  for (int i = 0; i < llm_model_n_tensors(m); i++) {
+    const llm_tensor *t = llm_model_tensor(m, i);
+    size_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
+    CHECK(t->offset == off && t->numel == n);
+    CHECK(t->decay ==
+          (t->ndim >= 2 && (t->ndim == 3 || !strncmp(t->name, "w", 1))));
+    off += n;
+  }
+  CHECK(off == llm_model_n_params(m) && off == llm_config_n_params(&c));
+  const llm_tensor *q = llm_model_find(m, "blocks.attn.qkv.weight");
+  CHECK(q && q->ndim == 3 && q->shape[0] == 2 && q->shape[1] == 48 &&
+        q->shape[2] == 16);
+  CHECK(llm_model_find(m, "nope") == NULL && llm_model_tensor(m, 99) == NULL);
+  /* init: gains 1, biases 0, weights with the GPT-2 spreads */
+  const float *p = llm_model_params(m);
+  CHECK(p[llm_model_find(m, "lnf.weight")->offset] == 1.0f);
+  CHECK(p[llm_model_find(m, "blocks.mlp.fc.bias")->offset + 5] == 0.0f);
+  const llm_tensor *pr = llm_model_find(m, "blocks.mlp.proj.weight");
+  double ss = 0;
+  for (size_t i = 0; i < pr->numel; i++)
+    ss += (double)p[pr->offset + i] * p[pr->offset + i];
+  double sd = sqrt(ss / pr->numel);
+  CHECK(fabs(sd - 0.01) < 0.001); /* 0.02 / sqrt(2 L) with L = 2 */
+  CHECK(llm_model_grads(m) == NULL && llm_model_logits(m) == NULL);
+  size_t bytes = llm_model_train_bytes(&c, 3, 8);
+  CHECK(bytes > 16 * off && bytes < 64 * 1024 * 1024);
+  llm_model_free(m);
+}
+
+/* (a) every tensor's gradient against central differences of ref_loss. */
+static void test_gradients(void) {
+  llm_config c = tiny_config();
+  int B = 3, T = 8;
+  llm_model *m = new_model(c, 2);
+  if (!m) return;
+  llm_config_check(&c, NULL);
+  /* Spread the parameters well beyond GPT-2's init, so that every path
+  ** (gains, biases, attention patterns) carries a sizeable gradient. */
+  llm_rng r;
+  llm_rng_seed(&r, 3);
+  float *p = llm_model_params(m);
+  size_t np = llm_model_n_params(m);
+  for (size_t i = 0; i < np; i++) p[i] += 0.3f * llm_rng_normal(&r);
+  int32_t in[24], tg[24];
+  random_ids(in, 24, c.vocab_size, 4);
+  random_ids(tg, 24, c.vocab_size, 5);
+  in[0] = in[1] = in[9] = 3; /* repeated ids: the embedding scatter adds up */
+  ref R = {c, m, malloc(np * sizeof(double))};
+  for (size_t i = 0; i < np; i++) R.p[i] = p[i];
+
+  float loss;
+  llm_err err;
+  CHECK(llm_model_forward(m, in, tg, B, T, pool2, &loss, &err) == LLM_OK);
+  CHECK(llm_model_backward(m, pool2, &err) == LLM_OK);
+  double *lg = malloc(sizeof(double) * B * T * c.vocab_size);
+  double ref_l = ref_loss(&R, in, tg, B, T, lg);
+  CHECK(fabs(loss - ref_l) < 1e-5 * ref_l);
+  const float *lf = llm_model_logits(m);
+  double dl = 0, ml = 0;
+  for (int i = 0; i < B * T * c.vocab_size; i++) {
+    dl = fmax(dl, fabs(lf[i] - lg[i]));
+    ml = fmax(ml, fabs(lg[i]));
+  }
+  CHECK(dl < 1e-5 * ml);
+
+  /* err = max |backward - numerical| / max |numerical| over a tensor, on
+  ** up to ~150 evenly spaced elements of each (all for small ones). */
+  const float *g = llm_model_grads(m);
+  double h = 1e-5, worst = 0;
+  for (int ti = 0; ti < llm_model_n_tensors(m); ti++) {
+    const llm_tensor *t = llm_model_tensor(m, ti);
+    size_t stride = t->numel > 150 ? t->numel / 150 : 1;
+    double maxd = 0, maxn = 0;
+    for (size_t j = 0; j < t->numel; j += stride) {
+      double *x = &R.p[t->offset + j], keep = *x;
+      *x = keep + h;
+      double fp = ref_loss(&R, in, tg, B, T, NULL);
+      *x = keep - h;
+      double fm = ref_loss(&R, in, tg, B, T, NULL);
+      *x = keep;
+      double num = (fp - fm) / (2 * h);
+      maxd = fmax(maxd, fabs(num - g[t->offset + j]));
+      maxn = fmax(maxn, fabs(num));
+    }
+    double e = maxd / fmax(maxn, 1e-6);
+    worst = fmax(worst, e);
+    if (!(e < 2e-5) || maxn < 1e-4)
+      printf("  %s: err %.3g, max |grad| %.3g\n", t->name, e, maxn);
+    CHECK(e < 2e-5 && maxn >= 1e-4);
+  }
+  /* wpe rows past T get no gradient (written as zero, not left over) */
+  const llm_tensor *wpe = llm_model_find(m, "wpe");
+  CHECK(g[wpe->offset + (size_t)T * c.n_embd] == 0.0f &&
+        g[wpe->offset + wpe->numel - 1] == 0.0f);
+  free(R.p);
+  free(lg);
+  llm_model_free(m);
+}
+
+/* (b) at GPT-2's init the logits are small, so the loss is near ln V. */
+static void test_init_loss(void) {
+  llm_config c = {0};
+  c.n_layer = 2, c.n_head = 4, c.n_embd = 64, c.block_size = 32,
+  c.vocab_size = 256;
+  llm_model *m = new_model(c, 7);
+  if (!m) return;
+  int32_t in[4 * 32], tg[4 * 32];
+  random_ids(in, 128, 256, 8);
+  random_ids(tg, 128, 256, 9);
+  float loss = 0;
+  llm_err err;
+  CHECK(llm_model_forward(m, in, tg, 4, 32, pool2, &loss, &err) == LLM_OK);
+  if (!(fabs(loss - log(256.0)) < 0.1)) printf("  loss %g\n", (double)loss);
+  CHECK(fabs(loss - log(256.0)) < 0.1);
+  llm_model_free(m);
+}
+
+/* (c) a small model learns one sentence by heart with plain Adam. */
+static void test_memorise(void) {
+  const char *text =
+      "The quick brown fox jumps over the lazy dog, then naps in the sun.";
+  int T = 64;
+  llm_config c = {0};
+  c.n_layer = 2, c.n_head = 4, c.n_embd = 32, c.block_size = T,
+  c.vocab_size = 256;
+  llm_model *m = new_model(c, 11);
+  if (!m) return;
+  int32_t in[64], tg[64];
+  for (int t = 0; t < T; t++)
+    in[t] = (uint8_t)text[t], tg[t] = (uint8_t)text[t + 1];
+  size_t np = llm_model_n_params(m);
+  float *p = llm_model_params(m);
+  float *mo = calloc(np, sizeof *mo), *ve = calloc(np, sizeof *ve);
+  float loss = 99, first = 0;
+  llm_err err;
+  for (int step = 1; step <= 300 && loss > 0.02f; step++) {
+    if (llm_model_forward(m, in, tg, 1, T, pool2, &loss, &err) ||
+        llm_model_backward(m, pool2, &err)) {
+      printf("  step %d: %s\n", step, err.msg);
+      break;
+    }
+    if (step == 1) first = loss;
+    const float *g = llm_model_grads(m);
+    double b1 = 1 - pow(0.9, step), b2 = 1 - pow(0.999, step);
+    for (size_t i = 0; i < np; i++) {
+      mo[i] = 0.9f * mo[i] + 0.1f * g[i];
+      ve[i] = 0.999f * ve[i] + 0.001f * g[i] * g[i];
+      p[i] -= (float)(3e-3 * (mo[i] / b1) / (sqrt(ve[i] / b2) + 1e-8));
+    }
+  }
+  if (!(loss < 0.05f)) printf("  loss %g -> %g\n", (double)first, (double)loss);
+  CHECK(first > 5 && loss < 0.05f);
+  free(mo), free(ve);
+  llm_model_free(m);
+}
+
+/* (d) bad inputs are refused with LLM_EINVAL and a message that says where. */
+static void test_bad_inputs(void) {
+  llm_config c = tiny_config();
+  llm_model *m = new_model(c, 1);
+  if (!m) return;
+  int32_t in[24], tg[24];
+  random_ids(in, 24, c.vocab_size, 1);
+  random_ids(tg, 24, c.vocab_size, 2);
+  float loss;
+  llm_err err;
+  in[11] = 37; /* = V, at b = 1, t = 3 */
+  CHECK(llm_model_forward(m, in, tg, 3, 8, NULL, &loss, &err) == LLM_EINVAL);
+  CHECK(err.code == LLM_EINVAL && strstr(err.msg, "inputs[1][3] = 37"));
+  in[11] = -1;
+  CHECK(llm_model_forward(m, in, tg, 3, 8, NULL, &loss, &err) == LLM_EINVAL);
+  CHECK(strstr(err.msg, "inputs[1][3] = -1"));
+  in[11] = 0;
+  tg[23] = 1000;
+  CHECK(llm_model_forward(m, in, tg, 3, 8, NULL, &loss, &err) == LLM_EINVAL);
+  CHECK(strstr(err.msg, "targets[2][7] = 1000"));
+  tg[23] = 0;
+  CHECK(llm_model_forward(m, in, tg, 2, 11, NULL, &loss, &err) == LLM_EINVAL);
+  CHECK(strstr(err.msg, "block_size") && strstr(err.msg, "11"));
+  CHECK(llm_model_forward(m, in, tg, 0, 8, NULL, &loss, &err) == LLM_EINVAL);
+  CHECK(strstr(err.msg, "B must be >= 1"));
+  CHECK(llm_model_forward(m, in, tg, 3, 0, NULL, &loss, &err) == LLM_EINVAL);
+  CHECK(llm_model_forward(m, NULL, tg, 3, 8, NULL, &loss, &err) == LLM_EINVAL);
+  /* no backward after a failed forward, nor after one without targets */
+  CHECK(llm_model_backward(m, NULL, &err) == LLM_EINVAL);
+  CHECK(llm_model_forward(m, in, NULL, 3, 8, NULL, &loss, &err) == LLM_OK);
+  CHECK(llm_model_logits(m) != NULL);
+  CHECK(llm_model_backward(m, NULL, &err) == LLM_EINVAL);
+  llm_config gqa = tiny_config();
+  gqa.arch = LLM_ARCH_LLAMA;
+  llm_model *m2 = NULL;
+  CHECK(llm_model_new(&gqa, &m2, &err) == LLM_EINVAL && m2 == NULL);
+  llm_model_free(m);
+}
+
+/* One forward + backward; returns the loss, copies the gradients. */
+static float run_step(llm_model *m, const int32_t *in, const int32_t *tg, int B,
+                      int T, llm_pool *pool, float *grads) {
+  float loss = -1;
+  llm_err err;
+  if (llm_model_forward(m, in, tg, B, T, pool, &loss, &err) ||
+      llm_model_backward(m, pool, &err)) {
+    printf("  %s\n", err.msg);
+    return -1;
+  }
+  memcpy(grads, llm_model_grads(m), llm_model_n_params(m) * sizeof *grads);
+  return loss;
+}
+
+/* (e) bitwise repeatable for a thread count; close across thread counts.
+** Also: gradients are written, not accumulated (a second backward gives
+** the same), and a smaller shape after a larger one reuses the buffers. */
+static void test_determinism(void) {
+  llm_config c = {0};
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 80,
+  c.vocab_size = 50;
+  int B = 3, T = 80;
+  llm_model *m = new_model(c, 21);
+  if (!m) return;
+  size_t np = llm_model_n_params(m);
+  int32_t *in = malloc(sizeof(int32_t) * B * T),
+          *tg = malloc(sizeof(int32_t) * B * T);
+  random_ids(in, (size_t)B * T, c.vocab_size, 22);
+  random_ids(tg, (size_t)B * T, c.vocab_size, 23);
+  float *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2);
+  float *g3 = malloc(np * sizeof *g3);
+  float l1 = run_step(m, in, tg, B, T, pool2, g1);
+  float l2 = run_step(m, in, tg, 1, 5, pool2, g2); /* smaller shape */
+  float l2b = run_step(m, in, tg, B, T, pool2, g2);
+  CHECK(l1 == l2b && memcmp(g1, g2, np * sizeof *g1) == 0);
+  llm_err err;
+  CHECK(llm_model_backward(m, pool2, &err) == LLM_OK);
+  CHECK(memcmp(g1, llm_model_grads(m), np * sizeof *g1) == 0);
+  float l3 = run_step(m, in, tg, B, T, pool1, g3);
+  double d = 0, mx = 0;
+  for (size_t i = 0; i < np; i++) {
+    d = fmax(d, fabs(g1[i] - g3[i]));
+    mx = fmax(mx, fabs(g1[i]));
+  }
+  if (!(d < 1e-5 * mx && fabs(l1 - l3) < 1e-6 * l1))
+    printf(
+        "  1 vs 2 threads: loss %.9g vs %.9g, grads differ by %.3g of %.3g\n",
+        (double)l3, (double)l1, d, mx);
+  CHECK(d < 1e-5 * mx && fabs(l1 - l3) < 1e-6 * l1);
+  float l4 = run_step(m, in, tg, B, T, pool1, g2);
+  CHECK(l3 == l4 && memcmp(g2, g3, np * sizeof *g2) == 0);
+  CHECK(l2 > 0);
+  free(in), free(tg), free(g1), free(g2), free(g3);
+  llm_model_free(m);
+}
+
+/* Every allocation of model creation, forward and backward failing in
+** turn: LLM_ENOMEM, nothing leaked (under ASan), and the same model then
+** works and gives the same loss as if nothing had happened. */
+static void test_out_of_memory(void) {
+  llm_config c = tiny_config();
+  int32_t in[24], tg[24];
+  random_ids(in, 24, c.vocab_size, 31);
+  random_ids(tg, 24, c.vocab_size, 32);
+  llm_err err;
+  float want = -1, loss;
+  for (long k = 0;; k++) {
+    llm_model *m = NULL;
+    llm_test_fail_one_alloc_after(k);
+    int rc = llm_model_new(&c, &m, &err);
+    if (!rc) {
+      llm_rng r;
+      llm_rng_seed(&r, 5);
+      llm_model_init(m, &r);
+      rc = llm_model_forward(m, in, tg, 3, 8, pool2, &loss, &err);
+      if (!rc) rc = llm_model_backward(m, pool2, &err);
+    }
+    long failed = llm_test_allocs_failed();
+    llm_test_fail_allocs_after(-1);
+    if (!failed) {
+      CHECK(rc == LLM_OK);
+      if (want < 0) want = loss; /* k past every allocation: the clean run */
+      llm_model_free(m);
+      break;
+    }
+    CHECK(rc == LLM_ENOMEM && err.code == LLM_ENOMEM &&
+          strstr(err.msg, "memory"));
+    if (rc && !m) continue;
+    CHECK(m != NULL);
+    if (!m) continue;
+    CHECK(llm_model_forward(m, in, tg, 3, 8, pool2, &loss, &err) == LLM_OK);
+    CHECK(llm_model_backward(m, pool2, &err) == LLM_OK);
+    if (want < 0) {
+      llm_model *ref_m = new_model(c, 5);
+      llm_model_forward(ref_m, in, tg, 3, 8, pool2, &want, &err);
+      llm_model_free(ref_m);
+    }
+    CHECK(loss == want);
+    llm_model_free(m);
+  }
+}
+
+int main(void) {
+  llm_err err;
+  if (llm_pool_new(1, &pool1, &err) || llm_pool_new(2, &pool2, &err)) {
+    printf("FAIL pool: %s\n", err.msg);
+    return 1;
+  }
+  RUN(test_config);
+  RUN(test_gradients);
+  RUN(test_init_loss);
+  RUN(test_memorise);
+  RUN(test_bad_inputs);
+  RUN(test_determinism);
+  RUN(test_out_of_memory);
+  llm_pool_free(pool1);
+  llm_pool_free(pool2);
+  return CHECK_DONE();
+}

@@ -31,6 +31,7 @@ typedef struct att_ctx {
 } att_ctx;
 
 static void att_fwd_pairs(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const att_ctx *c = p;
   int T = c->T, C = c->C, NH = c->NH, HS = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)HS);

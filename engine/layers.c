@@ -29,6 +29,7 @@ typedef struct enc_ctx {
 } enc_ctx;
 
 static void enc_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const enc_ctx *c = p;
   size_t C = (size_t)c->C;
   for (size_t r = lo; r < hi; r++)
@@ -46,6 +47,7 @@ void llm_encoder_forward(const llm_exec *x, float *out, const int32_t *inp,
 
 /* Columns [lo, hi) of both dwpe and dwte, rows in order. */
 static void enc_bwd_cols(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const enc_ctx *c = p;
   size_t C = (size_t)c->C, T = (size_t)c->T, w = hi - lo;
   for (size_t t = 0; t < T; t++) {
@@ -80,6 +82,7 @@ typedef struct ln_ctx {
 } ln_ctx;
 
 static void ln_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const ln_ctx *c = p;
   int s = c->x->simd;
   size_t C = (size_t)c->C;
@@ -105,6 +108,7 @@ void llm_layernorm_forward(const llm_exec *x, float *out, float *mean,
 }
 
 static void ln_bwd_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const ln_ctx *c = p;
   int s = c->x->simd;
   size_t C = (size_t)c->C;
@@ -118,6 +122,7 @@ static void ln_bwd_rows(void *p, size_t lo, size_t hi, int tid) {
 }
 
 static void ln_bwd_cols(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const ln_ctx *c = p;
   size_t C = (size_t)c->C, w = hi - lo;
   memset(c->dw + lo, 0, w * sizeof(float));
@@ -150,6 +155,7 @@ typedef struct mm_ctx {
 } mm_ctx;
 
 static void mm_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const mm_ctx *c = p;
   const float *res = c->res, *bias = c->bias;
   size_t OUT = (size_t)c->OUT;
@@ -178,6 +184,7 @@ void llm_matmul_forward(const llm_exec *x, float *out, const float *inp,
 }
 
 static void mm_bwd_dinp_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const mm_ctx *c = p;
   llm_sgemm(0, 0, (int)(hi - lo), c->IN, c->OUT, 1.0f,
             c->dout + lo * (size_t)c->OUT, c->OUT, c->w, c->IN, 0.0f,
@@ -187,6 +194,7 @@ static void mm_bwd_dinp_rows(void *p, size_t lo, size_t hi, int tid) {
 /* Output rows [lo, hi) of dw (and the same entries of dbias): the sum
 ** over all N token rows stays inside one sgemm. */
 static void mm_bwd_dw_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const mm_ctx *c = p;
   size_t IN = (size_t)c->IN, OUT = (size_t)c->OUT;
   llm_sgemm(1, 0, (int)(hi - lo), c->IN, (int)c->N, 1.0f, c->dout + lo, c->OUT,
@@ -218,6 +226,7 @@ typedef struct gelu_ctx {
 } gelu_ctx;
 
 static void gelu_fwd_range(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const gelu_ctx *c = p;
   llm_vgelu(c->x->simd, c->out + lo, c->inp + lo, hi - lo);
 }
@@ -229,6 +238,7 @@ void llm_gelu_forward(const llm_exec *x, float *out, const float *inp,
 }
 
 static void gelu_bwd_range(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const gelu_ctx *c = p;
   llm_vgelu_backward(c->x->simd, c->out + lo, c->inp + lo, c->dout + lo,
                      hi - lo);
@@ -253,6 +263,7 @@ typedef struct ce_ctx {
 } ce_ctx;
 
 static void ce_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const ce_ctx *c = p;
   int s = c->x->simd;
   size_t V = (size_t)c->V;
@@ -277,6 +288,7 @@ float llm_crossentropy_forward(const llm_exec *x, float *lse, float *losses,
 }
 
 static void ce_bwd_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const ce_ctx *c = p;
   size_t V = (size_t)c->V;
   float scale = 1.0f / (float)c->N;

@@ -212,7 +212,10 @@ void llm_model_free(llm_model *m) {
 }
 
 const llm_config *llm_model_config(const llm_model *m) { return &m->cfg; }
-int llm_model_n_tensors(const llm_model *m) { return T_COUNT; }
+int llm_model_n_tensors(const llm_model *m) {
+  (void)m;
+  return T_COUNT;
+}
 const llm_tensor *llm_model_tensor(const llm_model *m, int i) {
   return i >= 0 && i < T_COUNT ? &m->tensors[i] : NULL;
 }

@@ -1,6 +1,7 @@
 -- demo.sql: the main job, run by `make demo` (sqlite3 demo.db < sql/demo.sql).
--- A tour of sqlite-llm in the sqlite3 shell. The corpus is text every
--- Debian machine has: the licence texts in /usr/share/common-licenses.
+-- A tour of sqlite-llm in the sqlite3 shell: a tokenizer and a small
+-- transformer trained inside the database. The corpus is text every Debian
+-- machine has: the licence texts in /usr/share/common-licenses.
 
 .load ./llm
 .bail on
@@ -45,3 +46,20 @@ SELECT llm_detokenize('demo', llm_tokenize('demo', 'Permission is hereby granted
 SELECT name, length(CAST(body AS BLOB)) AS bytes, llm_token_count('demo', body) AS tokens,
        round(1.0 * length(CAST(body AS BLOB)) / llm_token_count('demo', body), 2) AS bytes_per_token
   FROM corpus ORDER BY bytes DESC LIMIT 6;
+
+-- 6. A small GPT (4 layers, 128 wide, 64-token context) for this tokenizer,
+--    trained on the same rows. Rows stream out as it trains; the weights are
+--    checkpointed into llm_weights (zstd-compressed), so interrupting it
+--    (Ctrl-C) and running the same statement again continues the run.
+SELECT llm_model_drop('demo') AS dropped_old;
+SELECT llm_model_create('demo', '{"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64}') AS parameters;
+SELECT step, round(loss, 3) AS loss, round(val_loss, 3) AS val_loss, printf('%.2e', lr) AS lr,
+       CAST(tokens_per_s AS INTEGER) AS tokens_per_s, round(elapsed_s, 1) AS seconds
+  FROM llm_train('demo', 'SELECT body FROM corpus',
+                 '{"steps": 600, "batch_size": 16, "lr": 2e-3, "warmup_steps": 50, "log_every": 50,
+                   "eval_every": 200, "time_limit_s": 150}');
+
+-- 7. What is stored: one row per tensor, and the training log.
+SELECT role, count(*) AS tensors, sum(length(data)) AS compressed_bytes
+  FROM llm_weights WHERE model = 'demo' GROUP BY role;
+SELECT count(*) AS log_rows, min(loss) AS best_loss FROM llm_train_log WHERE model = 'demo';

@@ -16,7 +16,9 @@ PKG_LIBS   = $(shell pkg-config --libs libzstd) -ldl -lpthread
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS)
+# -fno-math-errno: no C code here reads errno after a math call, and it
+# lets sqrtf and friends become vector instructions.
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fno-math-errno $(WARN) $(CFLAGS)
 BUILD   ?= build
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))

@@ -10,5 +10,7 @@ echo "== pre-tokenization (engine)"
 "$build/bench_pretok_bench" "$data/tinyshakespeare.txt"
 echo "== BPE training (engine)"
 "$build/bench_bpe_train_bench" "$data/tinyshakespeare.txt"
+echo "== training step, forward + backward + AdamW (engine; OpenBLAS kernels as loaded)"
+"$build/bench_train_step_bench" recipe
 echo "== GPT-2 encoding through SQL vs JavaScript tokenizers"
 /usr/bin/python3 bench/tokenize_bench.py ./llm.so

@@ -154,7 +154,7 @@ static int run(const bench_cfg *b, int threads, int steps) {
     goto done;
   }
   for (size_t i = 0; i <= N; i++) tok[i] = (int32_t)llm_rng_below(&rng, 256);
-  double adam = 0, best = 1e30;
+  double opt = 0, best = 1e30;
   float loss = 0;
   for (int s = -1; s < steps; s++) { /* step -1 warms up */
     double t0 = now();
@@ -166,9 +166,9 @@ static int run(const bench_cfg *b, int threads, int steps) {
     if (s < 0) continue;
     tf[s] = (t1 - t0) * 1e3, tb[s] = (t2 - t1) * 1e3, tt[s] = tf[s] + tb[s];
     best = tt[s] < best ? tt[s] : best;
-    adam += optim_ms(m, am, av, s + 1, pool);
+    opt += optim_ms(m, am, av, s + 1, pool);
   }
-  adam /= steps;
+  opt /= steps;
   double f = median(tf, steps), bw = median(tb, steps), ms = median(tt, steps);
   size_t wpe = llm_model_find(m, "wpe")->numel;
   double flops = (double)N *
@@ -179,7 +179,7 @@ static int run(const bench_cfg *b, int threads, int steps) {
       "%-8s %3d %8.1f %8.1f %8.1f %8.1f %8.0f %8.0f %7.1f %7.1f %5.2f %6.1f"
       " %8.0f %6.3f\n",
       b->name, threads, f, bw, ms, best, N / (ms * 1e-3), N / (best * 1e-3), gf,
-      ref, gf / ref, adam, N / ((ms + adam) * 1e-3), (double)loss);
+      ref, gf / ref, opt, N / ((ms + opt) * 1e-3), (double)loss);
   fflush(stdout);
   rc = 0;
 done:

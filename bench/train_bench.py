@@ -1,0 +1,113 @@
+"""train_bench.py EXTENSION [--quick]: training speed of the extension against
+PyTorch, in one script.
+
+For each configuration it trains the same GPT (bench/torch_ref.py defines
+the PyTorch twin of engine/model.h) on Tiny Shakespeare as bytes, first
+with llm_train through SQL, then with torch_ref.py, alternating the two
+twice, and prints the median tokens/s of each, achieved GFLOP/s and the
+ratio ours / PyTorch. Configurations:
+
+  recipe    nanoGPT's CPU recipe: L=4 NH=4 C=128 T=64 B=12
+  large     L=6 NH=6 C=384 T=256 B=16
+  large64   the same at B=64
+
+GFLOP/s counts training FLOPs per token as torch_ref.py does:
+6 * (non-embedding parameters) + 6 * L * T * C.
+
+PyTorch runs in its fastest setting measured here: both cores for its own
+kernels (torch.set_num_threads(2)), OpenBLAS single-threaded inside them
+(OPENBLAS_NUM_THREADS=1; two OpenBLAS threads under two torch threads
+oversubscribe the cores), and, like the extension, OpenBLAS's kernels for
+this CPU (OPENBLAS_CORETYPE=SkylakeX, or LLM_BENCH_CORETYPE); run with
+--torch-default-kernels to let PyTorch's OpenBLAS pick on its own.
+
+    /usr/bin/python3 bench/train_bench.py ./llm.so
+"""
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
+
+CONFIGS = {
+    "recipe": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch=12, steps=120, log_every=20),
+    "large": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch=16, steps=12, log_every=2),
+    "large64": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch=64, steps=6, log_every=1),
+}
+
+
+def flops_per_token(cfg):
+    L, C, T = cfg["n_layer"], cfg["n_embd"], cfg["block_size"]
+    per_layer = 2 * C + 3 * C * C + 3 * C + C * C + C + 2 * C + 4 * C * C + 4 * C + 4 * C * C + C
+    non_embedding = L * per_layer + 2 * C
+    return 6 * non_embedding + 6 * L * T * C
+
+
+def run_ours(ext, cfg):
+    """Median tokens/s of llm_train's rows after the first (warm-up) one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(os.path.join(tmp, "bench.db"), isolation_level=None)
+        db.enable_load_extension(True)
+        db.load_extension(ext)
+        with open(DATA, encoding="utf-8") as f:
+            db.execute("CREATE TABLE corpus(body TEXT)")
+            db.execute("INSERT INTO corpus VALUES (?)", (f.read(),))
+        db.execute("SELECT llm_tokenizer_train('bytes', 'SELECT body FROM corpus', 256, '{\"special\": []}')")
+        model = {k: cfg[k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
+        model["tokenizer"] = "bytes"
+        db.execute("SELECT llm_model_create('m', ?)", (json.dumps(model),))
+        opts = dict(steps=cfg["steps"], batch_size=cfg["batch"], log_every=cfg["log_every"], eval_every=0,
+                    checkpoint_every=10 ** 9, threads=2, progress=False)
+        rows = db.execute("SELECT tokens_per_s FROM llm_train('m', 'SELECT body FROM corpus', ?)",
+                          (json.dumps(opts),)).fetchall()
+        db.close()
+    return statistics.median(r[0] for r in rows[1:])
+
+
+def run_torch(cfg_name, cfg, default_kernels):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    if not default_kernels:
+        ext_kernels = os.environ.get("LLM_BENCH_CORETYPE", "SkylakeX")
+        env["OPENBLAS_CORETYPE"] = ext_kernels
+    cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_ref.py"), "--config",
+           "large" if cfg_name.startswith("large") else "recipe", "--batch", str(cfg["batch"]),
+           "--steps", str(cfg["steps"]), "--threads", "2", "--eval-iters", "0", "--json",
+           "--timing-warmup", str(max(1, cfg["steps"] // 6))]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["tokens_per_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ext")
+    ap.add_argument("--configs", default="recipe,large,large64")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--torch-default-kernels", action="store_true")
+    args = ap.parse_args()
+    if not os.path.exists(DATA):
+        sys.exit(f"train_bench: {DATA} is missing")
+    db = sqlite3.connect(":memory:")
+    db.enable_load_extension(True)
+    db.load_extension(os.path.abspath(args.ext))
+    print("extension:", db.execute("SELECT llm_version()").fetchone()[0])
+    db.close()
+    print(f"{'config':8} {'ours tok/s':>11} {'torch tok/s':>11} {'ours GFLOP/s':>12} {'torch GFLOP/s':>13} {'ratio':>6}")
+    for name in args.configs.split(","):
+        cfg = CONFIGS[name]
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(run_ours(os.path.abspath(args.ext), cfg))
+            theirs.append(run_torch(name, cfg, args.torch_default_kernels))
+        o, t = statistics.median(ours), statistics.median(theirs)
+        f = flops_per_token(cfg)
+        print(f"{name:8} {o:11.0f} {t:11.0f} {o * f / 1e9:12.1f} {t * f / 1e9:13.1f} {o / t:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -208,6 +208,18 @@ int llm_blas_load(char **errmsg);
 /* OpenBLAS's configuration string (version, kernels in use). */
 const char *llm_blas_config(void);
 
+/* ---- table-valued functions (ext/vtab.c) ---- */
+
+/* xBestIndex of a table-valued function whose n_args arguments are the
+** hidden columns from first_arg on, the first n_required of them required
+** (usage is the error when one is missing). idxNum gets bit a set when
+** argument a is given; the given ones reach xFilter in order. */
+int llm_vtab_args_best_index(sqlite3_vtab *vt, sqlite3_index_info *info,
+                             int first_arg, int n_args, int n_required,
+                             const char *usage);
+/* The module destructor: the module's aux data is the llm_conn. */
+void llm_vtab_module_destroy(void *conn);
+
 /* ---- registration (ext/llm.c) ---- */
 
 /* How a function touches the database, which sets its SQLite flags:

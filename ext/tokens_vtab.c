@@ -49,33 +49,9 @@ static int tv_disconnect(sqlite3_vtab *v) {
   return SQLITE_OK;
 }
 
-/* The hidden columns are the function's arguments: name and text are
-** required, options optional. idxNum has bit i set when argument i is
-** given; the values come to xFilter in argument order. */
 static int tv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
-  int arg_at[N_ARGS] = {-1, -1, -1};
-  for (int i = 0; i < info->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-    if (c->iColumn < COL_NAME || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    if (!c->usable) return SQLITE_CONSTRAINT;
-    arg_at[c->iColumn - COL_NAME] = i;
-  }
-  if (arg_at[0] < 0 || arg_at[1] < 0) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = sqlite3_mprintf("llm_tokens: needs a tokenizer name and a text, as in llm_tokens('name', 'text')");
-    return SQLITE_ERROR;
-  }
-  int argv_index = 1, mask = 0;
-  for (int a = 0; a < N_ARGS; a++) {
-    if (arg_at[a] < 0) continue;
-    info->aConstraintUsage[arg_at[a]].argvIndex = argv_index++;
-    info->aConstraintUsage[arg_at[a]].omit = 1;
-    mask |= 1 << a;
-  }
-  info->idxNum = mask;
-  info->estimatedCost = 1000;
-  info->estimatedRows = 1000;
-  return SQLITE_OK;
+  return llm_vtab_args_best_index(vt, info, COL_NAME, N_ARGS, 2,
+                                  "llm_tokens: needs a tokenizer name and a text, as in llm_tokens('name', 'text')");
 }
 
 static int tv_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
@@ -182,9 +158,7 @@ static const sqlite3_module tokens_module = {
     .xRowid = tv_rowid,
 };
 
-static void module_destroy(void *p) { llm_conn_unref(p); }
-
 int llm_register_tokens_vtab(sqlite3 *db, llm_conn *c) {
   c->refs++;
-  return sqlite3_create_module_v2(db, "llm_tokens", &tokens_module, c, module_destroy);
+  return sqlite3_create_module_v2(db, "llm_tokens", &tokens_module, c, llm_vtab_module_destroy);
 }

@@ -102,29 +102,11 @@ static int tv_disconnect(sqlite3_vtab *v) {
 }
 
 static int tv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
-  int at[3] = {-1, -1, -1};
-  for (int i = 0; i < info->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-    if (c->iColumn < COL_NAME || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    if (!c->usable) return SQLITE_CONSTRAINT;
-    at[c->iColumn - COL_NAME] = i;
-  }
-  if (at[0] < 0 || at[1] < 0) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = sqlite3_mprintf("llm_train: needs a model name and a corpus query, as in "
-                                  "llm_train('m', 'SELECT body FROM docs' [, options])");
-    return SQLITE_ERROR;
-  }
-  int argv_index = 1, mask = 0;
-  for (int a = 0; a < 3; a++) {
-    if (at[a] < 0) continue;
-    info->aConstraintUsage[at[a]].argvIndex = argv_index++;
-    info->aConstraintUsage[at[a]].omit = 1;
-    mask |= 1 << a;
-  }
-  info->idxNum = mask;
-  info->estimatedCost = 1e9;
-  return SQLITE_OK;
+  int rc = llm_vtab_args_best_index(vt, info, COL_NAME, 3, 2,
+                                    "llm_train: needs a model name and a corpus query, as in "
+                                    "llm_train('m', 'SELECT body FROM docs' [, options])");
+  info->estimatedCost = 1e9; /* it trains: never worth repeating */
+  return rc;
 }
 
 static int tv_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
@@ -546,9 +528,7 @@ static const sqlite3_module train_module = {
     .xRowid = tv_rowid,
 };
 
-static void module_destroy(void *p) { llm_conn_unref(p); }
-
 int llm_register_train_vtab(sqlite3 *db, llm_conn *c) {
   c->refs++;
-  return sqlite3_create_module_v2(db, "llm_train", &train_module, c, module_destroy);
+  return sqlite3_create_module_v2(db, "llm_train", &train_module, c, llm_vtab_module_destroy);
 }

@@ -241,7 +241,7 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     n_embed = model.wte.weight.numel() + model.wpe.weight.numel()
     n_nonemb = n_params - n_embed
-    # Training FLOPs per token: 6 N (forward 2 N multiply-adds, backward 4 N)
+    # Training FLOPs per token: 6 N (forward 2 N: a multiply-add per weight; backward 4 N)
     # over the N non-embedding parameters, plus causal attention: per layer
     # QK^T and AV cost 2 T C each forward over the full T x T square, so
     # about half that (2 T C) under the causal mask, times 3 with the

@@ -14,11 +14,11 @@ ratio ours / PyTorch. Configurations:
 GFLOP/s counts training FLOPs per token as torch_ref.py does:
 6 * (non-embedding parameters) + 6 * L * T * C.
 
-PyTorch runs in its fastest setting measured here: both cores for its own
-kernels (torch.set_num_threads(2)), OpenBLAS single-threaded inside them
-(OPENBLAS_NUM_THREADS=1; two OpenBLAS threads under two torch threads
-oversubscribe the cores), and, like the extension, OpenBLAS's kernels for
-this CPU (OPENBLAS_CORETYPE=SkylakeX, or LLM_BENCH_CORETYPE); run with
+PyTorch runs in its fastest setting measured here: both cores
+(torch.set_num_threads(2)), with OMP_WAIT_POLICY=passive so that its OpenMP
+threads and OpenBLAS's do not busy-wait against each other (good for every
+configuration, unlike a single-threaded OpenBLAS, which loses 15-27% on the
+large ones), and, like the extension, OpenBLAS's kernels for this CPU (OPENBLAS_CORETYPE=SkylakeX, or LLM_BENCH_CORETYPE); run with
 --torch-default-kernels to let PyTorch's OpenBLAS pick on its own.
 
     /usr/bin/python3 bench/train_bench.py ./llm.so
@@ -71,7 +71,7 @@ def run_ours(ext, cfg):
 
 
 def run_torch(cfg_name, cfg, default_kernels):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
     if not default_kernels:
         ext_kernels = os.environ.get("LLM_BENCH_CORETYPE", "SkylakeX")
         env["OPENBLAS_CORETYPE"] = ext_kernels

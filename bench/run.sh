@@ -12,5 +12,7 @@ echo "== BPE training (engine)"
 "$build/bench_bpe_train_bench" "$data/tinyshakespeare.txt"
 echo "== training step, forward + backward + AdamW (engine; OpenBLAS kernels as loaded)"
 "$build/bench_train_step_bench" recipe
+echo "== inference: decode, prefill, memory bandwidth (engine)"
+"$build/bench_infer_bench"
 echo "== GPT-2 encoding through SQL vs JavaScript tokenizers"
 /usr/bin/python3 bench/tokenize_bench.py ./llm.so

@@ -175,12 +175,45 @@ static void mm_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
             res || bias ? 1.0f : 0.0f, c->out + lo * OUT, c->OUT);
 }
 
+/* Output columns [lo, hi) of every row: for the few rows of inference,
+** where splitting rows would leave threads idle. One row is a
+** matrix-vector product, which streams w once. */
+static void mm_fwd_cols(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
+  const mm_ctx *c = p;
+  size_t OUT = (size_t)c->OUT, IN = (size_t)c->IN, w = hi - lo;
+  for (size_t r = 0; r < c->N; r++) {
+    float *o = c->out + r * OUT + lo;
+    const float *res = c->res ? c->res + r * OUT + lo : NULL;
+    if (res && c->bias)
+      llm_vadd3(c->x->simd, o, res, c->bias + lo, w);
+    else if (c->bias)
+      memcpy(o, c->bias + lo, w * sizeof *o);
+    else if (!res)
+      memset(o, 0, w * sizeof *o);
+    else if (res != o)
+      memcpy(o, res, w * sizeof *o);
+  }
+  if (c->N == 1) {
+    llm_vmatvec(c->x->simd, c->out + lo, c->w + lo * IN, c->inp, w, IN);
+    return;
+  }
+  llm_sgemm(0, 1, (int)c->N, (int)w, c->IN, 1.0f, c->inp, c->IN,
+            c->w + lo * IN, c->IN, 1.0f, c->out + lo, c->OUT);
+}
+
+/* Below this many rows per thread, threads split the output columns. */
+#define MM_MIN_ROWS_PER_THREAD 16
+
 void llm_matmul_forward(const llm_exec *x, float *out, const float *inp,
                         const float *w, const float *bias, const float *res,
                         size_t N, int IN, int OUT) {
   mm_ctx c = {.x = x, .out = out, .inp = inp, .w = w, .bias = bias,
               .res = res, .N = N, .IN = IN, .OUT = OUT};
-  llm_pool_for(x->pool, N, mm_fwd_rows, &c);
+  if (N < (size_t)MM_MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
+    llm_pool_for(x->pool, (size_t)OUT, mm_fwd_cols, &c);
+  else
+    llm_pool_for(x->pool, N, mm_fwd_rows, &c);
 }
 
 static void mm_bwd_dinp_rows(void *p, size_t lo, size_t hi, int tid) {

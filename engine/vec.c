@@ -303,6 +303,47 @@ AVX2 static void softmax_backward_avx2(float *ds, const float *p,
   }
 }
 
+/* Inference kernels. The matrix-vector product streams the weights, which
+** dominate a decode step: four rows at a time share each load of x. */
+AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    acc = _mm256_fmadd_ps(ld(a + i, r), ld(b + i, r), acc);
+  }
+  return hsum(acc);
+}
+
+AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
+  __m256 av = _mm256_set1_ps(a);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    st(y + i, _mm256_fmadd_ps(av, ld(x + i, r), ld(y + i, r)), r);
+  }
+}
+
+AVX2 static void matvec_avx2(float *out, const float *w, const float *x,
+                             size_t rows, size_t n) {
+  size_t o = 0;
+  for (; o + 4 <= rows; o += 4) {
+    const float *w0 = w + o * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n; i += 8) {
+      size_t r = n - i;
+      __m256 xv = ld(x + i, r);
+      a0 = _mm256_fmadd_ps(ld(w0 + i, r), xv, a0);
+      a1 = _mm256_fmadd_ps(ld(w1 + i, r), xv, a1);
+      a2 = _mm256_fmadd_ps(ld(w2 + i, r), xv, a2);
+      a3 = _mm256_fmadd_ps(ld(w3 + i, r), xv, a3);
+    }
+    out[o] += hsum(a0);
+    out[o + 1] += hsum(a1);
+    out[o + 2] += hsum(a2);
+    out[o + 3] += hsum(a3);
+  }
+  for (; o < rows; o++) out[o] += dot_avx2(w + o * n, x, n);
+}
+
 /* ---------------------------------------------------------------------- */
 /* AVX-512, for the kernels that spend their time in exp                   */
 
@@ -539,4 +580,20 @@ void llm_vsoftmax_backward(int simd, float *ds, const float *p,
   AVX2_RUN(simd, softmax_backward_avx2(ds, p, dp, n, scale));
   float d = dot_c(p, dp, n);
   for (size_t i = 0; i < n; i++) ds[i] = scale * p[i] * (dp[i] - d);
+}
+
+float llm_vdot(int simd, const float *a, const float *b, size_t n) {
+  AVX2_RET(simd, dot_avx2(a, b, n));
+  return dot_c(a, b, n);
+}
+
+void llm_vaxpy(int simd, float *y, float a, const float *x, size_t n) {
+  AVX2_RUN(simd, axpy_avx2(y, a, x, n));
+  for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void llm_vmatvec(int simd, float *out, const float *w, const float *x,
+                 size_t rows, size_t n) {
+  AVX2_RUN(simd, matvec_avx2(out, w, x, rows, n));
+  for (size_t o = 0; o < rows; o++) out[o] += dot_c(w + o * n, x, n);
 }

@@ -68,4 +68,12 @@ void llm_vgelu_backward(int simd, float *dinp, const float *x,
 void llm_vsoftmax_backward(int simd, float *ds, const float *p,
                            const float *dp, size_t n, float scale);
 
+/* Inference. */
+float llm_vdot(int simd, const float *a, const float *b, size_t n);
+/* y += a x */
+void llm_vaxpy(int simd, float *y, float a, const float *x, size_t n);
+/* out[o] += <w[o, 0..n), x> for o in [0, rows): w is row-major [rows, n]. */
+void llm_vmatvec(int simd, float *out, const float *w, const float *x,
+                 size_t rows, size_t n);
+
 #endif

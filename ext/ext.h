@@ -10,6 +10,8 @@
 
 #include "../engine/base.h"
 #include "../engine/json.h"
+#include "../engine/generate.h"
+#include "../engine/infer.h"
 #include "../engine/model.h"
 #include "../engine/tokenizer.h"
 
@@ -25,12 +27,40 @@ typedef struct llm_tok_entry {
   struct llm_tok_entry *next;
 } llm_tok_entry;
 
+/* A model's row in llm_models. */
+typedef struct llm_model_info {
+  char tokenizer[256];
+  llm_config config;
+  sqlite3_int64 step, uid;
+} llm_model_info;
+
+/* A model's weights, loaded for inference; reference-counted (see
+** ext/model_cache.c). */
+typedef struct llm_loaded {
+  int refs;
+  llm_model *model;
+} llm_loaded;
+
+/* A model kept for inference: its row, weights, KV cache and generator. */
+typedef struct llm_model_entry {
+  char *name;
+  llm_model_info info;
+  llm_loaded *weights;
+  llm_infer *infer;
+  llm_gen *gen;
+  struct llm_model_entry *next;
+} llm_model_entry;
+
 /* Per-connection state; user data of every function the extension
 ** registers, freed when the last of them is destroyed. */
 typedef struct llm_conn {
   sqlite3 *db;
   int refs;
   llm_tok_entry *toks;
+  llm_model_entry *models;
+  llm_pool *pool;      /* for inference, made on first use */
+  char *default_model; /* set by llm_use */
+  char *only_model;    /* the name found when there is one model */
   unsigned cache_gen; /* bumped whenever a cached object is freed */
   int in_user_query; /* > 0 while a user's corpus SQL runs */
 } llm_conn;
@@ -131,12 +161,6 @@ void llm_conn_unref(void *p);
 
 /* ---- models (ext/model_store.c, ext/zblob.c) ---- */
 
-/* A model's row in llm_models. */
-typedef struct llm_model_info {
-  char tokenizer[256];
-  llm_config config;
-  sqlite3_int64 step, uid;
-} llm_model_info;
 
 /* The resumable state of a training run (llm_train_state). */
 typedef struct llm_train_state {
@@ -201,6 +225,44 @@ void llm_str_append_json(sqlite3_str *out, const char *s, size_t n);
 /* Finishes out and makes it the function's TEXT result. */
 void llm_result_str(sqlite3_context *ctx, sqlite3_str *out);
 
+/* ---- models for inference (ext/model_cache.c) ---- */
+
+/* The model named name, loaded (or reloaded after a new checkpoint). The
+** entry stays valid until the next call on the connection. */
+int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err *err);
+/* The model's tokenizer and its start token (the end-of-text token, -1 when
+** it has none). */
+int llm_model_tokenizer(llm_conn *c, llm_model_entry *e, llm_tokenizer **tok, int32_t *bos,
+                        llm_err *err);
+/* "no model named ..." listing the stored ones. */
+int llm_model_unknown(llm_conn *c, const char *name, llm_err *err);
+/* The model an argument names: v's text, or when v is NULL (absent or SQL
+** NULL) the default: llm_use's choice, else the only model stored. */
+int llm_model_resolve(llm_conn *c, sqlite3_value *v, const char **name, llm_err *err);
+/* The connection's thread pool, made on first use. */
+int llm_conn_pool(llm_conn *c, llm_pool **out, llm_err *err);
+void llm_loaded_ref(llm_loaded *w);
+void llm_loaded_unref(llm_loaded *w);
+/* Frees the cached models, the pool and the default (at close). */
+void llm_model_cache_clear(llm_conn *c);
+
+/* ---- running models (ext/infer_fns.c) ---- */
+
+#define LLM_MAX_GEN_TOKENS 1000000
+#define LLM_MAX_STOPS 16
+
+/* Reads the generation options (max_tokens, temperature, top_k, top_p,
+** min_p, repetition_penalty, seed, stop) into g; stop strings point into
+** o's document and are listed in stops[LLM_MAX_STOPS]. */
+int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err);
+/* The ids the model sees for text: its start token (when it has one, then
+** *bos is its id, else -1) and the text's tokens. */
+int llm_text_tokens(llm_conn *c, llm_model_entry *e, const uint8_t *text, size_t n, llm_ids *out,
+                    llm_tokenizer **tok, int32_t *bos, llm_err *err);
+/* The bytes as a TEXT result, with U+FFFD for each byte that is not part of
+** valid UTF-8 (a generation may stop inside a character). */
+void llm_result_text_utf8(sqlite3_context *ctx, const uint8_t *s, size_t n);
+
 /* ---- BLAS (ext/blas.c) ---- */
 
 /* Loads OpenBLAS once per process (see ext/blas.c); sets *errmsg. */
@@ -228,6 +290,8 @@ void llm_vtab_module_destroy(void *conn);
 ** WRITES  DIRECTONLY (writes tables or reads files: never from a view,
 **         trigger or schema). */
 enum { LLM_FN_PURE, LLM_FN_READS, LLM_FN_WRITES };
+/* Or-ed into the kind: the function sets a subtype on its result. */
+#define LLM_FN_SUBTYPE 0x100
 
 typedef struct llm_fn_spec {
   const char *name;
@@ -243,5 +307,8 @@ int llm_register_tokenizer_fns(sqlite3 *db, llm_conn *c);
 int llm_register_tokens_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_model_fns(sqlite3 *db, llm_conn *c);
 int llm_register_train_vtab(sqlite3 *db, llm_conn *c);
+int llm_register_infer_fns(sqlite3 *db, llm_conn *c);
+int llm_register_generate_vtab(sqlite3 *db, llm_conn *c);
+int llm_register_chunks_vtab(sqlite3 *db, llm_conn *c);
 
 #endif

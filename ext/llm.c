@@ -19,6 +19,12 @@
 
 SQLITE_EXTENSION_INIT1
 
+#ifdef SQLITE_RESULT_SUBTYPE
+#define RESULT_SUBTYPE SQLITE_RESULT_SUBTYPE
+#else
+#define RESULT_SUBTYPE 0x001000000 /* its value in SQLite 3.45's header */
+#endif
+
 /* The engine's allocator hooks (engine/base.h), onto SQLite's allocator. */
 void *llm_malloc(size_t n) { return sqlite3_malloc64(n ? n : 1); }
 void *llm_realloc(void *p, size_t n) { return sqlite3_realloc64(p, n ? n : 1); }
@@ -37,10 +43,12 @@ int llm_register_fns(sqlite3 *db, llm_conn *c, const llm_fn_spec *specs, size_t 
     fn->name = specs[i].name;
     fn->conn = c;
     c->refs++;
-    int flags = SQLITE_UTF8;
-    if (specs[i].kind == LLM_FN_PURE) flags |= SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
-    if (specs[i].kind == LLM_FN_READS) flags |= SQLITE_INNOCUOUS;
-    if (specs[i].kind == LLM_FN_WRITES) flags |= SQLITE_DIRECTONLY;
+    int flags = SQLITE_UTF8, kind = specs[i].kind & ~LLM_FN_SUBTYPE;
+    if (kind == LLM_FN_PURE) flags |= SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    if (kind == LLM_FN_READS) flags |= SQLITE_INNOCUOUS;
+    if (kind == LLM_FN_WRITES) flags |= SQLITE_DIRECTONLY;
+    /* SQLite 3.45 asks functions that set a subtype to say so */
+    if ((specs[i].kind & LLM_FN_SUBTYPE) && sqlite3_libversion_number() >= 3045000) flags |= RESULT_SUBTYPE;
     /* on failure SQLite calls fn_destroy itself */
     int rc = sqlite3_create_function_v2(db, specs[i].name, specs[i].n_arg, flags, fn, specs[i].fn, 0, 0,
                                         fn_destroy);
@@ -91,6 +99,9 @@ int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *p
   if (rc == SQLITE_OK) rc = llm_register_tokens_vtab(db, c);
   if (rc == SQLITE_OK) rc = llm_register_model_fns(db, c);
   if (rc == SQLITE_OK) rc = llm_register_train_vtab(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_infer_fns(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_generate_vtab(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_chunks_vtab(db, c);
 
   llm_conn_unref(c);
   if (rc != SQLITE_OK) *pzErrMsg = sqlite3_mprintf("sqlite-llm: cannot register its functions: %s", sqlite3_errstr(rc));

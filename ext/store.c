@@ -349,6 +349,7 @@ int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
 void llm_conn_unref(void *p) {
   llm_conn *c = p;
   if (--c->refs > 0) return;
+  llm_model_cache_clear(c);
   while (c->toks) {
     llm_tok_entry *e = c->toks;
     c->toks = e->next;

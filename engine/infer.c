@@ -1,0 +1,268 @@
+/*
+** infer.c: the KV-cache forward pass of infer.h.
+**
+** Memory: one allocation, carved into 64-byte aligned arrays: the cache
+** k, v [L, block_size, KV] (KV = n_kv_head * HS, the width of keys and
+** values), the activations of up to P = block_size rows (x, ln, qkv, atty,
+** fch, hidden, mean, rstd), the attention scores [NH, QB, block_size] of one
+** block of queries, and the logits [LLM_INFER_LOGIT_ROWS, V].
+**
+** Threads: the products go to the pool only when a matrix is big enough
+** that splitting it beats the cost of waking the workers (a few
+** microseconds); the row-wise work of a decode step (one row) runs inline.
+*/
+#include "infer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+#include "layers.h"
+#include "vec.h"
+
+/* Queries per block in prefill attention (bounds the score scratch). */
+#define QB 64
+/* Products of fewer weights than this run on the calling thread. */
+#define PAR_MIN_WEIGHTS (1 << 16)
+
+struct llm_infer {
+  const llm_model *m;
+  const float *p; /* the model's parameters */
+  llm_config cfg;
+  int simd, kv, pos, n;
+  float *mem;
+  float *k, *v, *x, *ln, *qkv, *atty, *fch, *hidden, *mean, *rstd, *att;
+  float *logits;
+};
+
+/* The GPT tensors of model.h, found by name once. */
+typedef struct gpt_w {
+  const float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb;
+  const float *ln2w, *ln2b, *fcw, *fcb, *fcpw, *fcpb, *lnfw, *lnfb;
+} gpt_w;
+
+typedef struct layout {
+  size_t k, v, x, ln, qkv, atty, fch, hidden, mean, rstd, att, logits, total;
+} layout;
+
+static size_t take(size_t *total, size_t n) {
+  size_t at = *total;
+  *total += (n + 15) / 16 * 16;
+  return at;
+}
+
+/* Sizes are bounded by llm_config_check (each below 2^31, products of
+** two or three of them fit in 64 bits). */
+static layout infer_layout(const llm_config *c) {
+  size_t L = (size_t)c->n_layer, P = (size_t)c->block_size;
+  size_t C = (size_t)c->n_embd, H = (size_t)c->n_hidden;
+  size_t KV = C / (size_t)c->n_head * (size_t)c->n_kv_head;
+  size_t qkv = C + 2 * KV;
+  layout a = {0};
+  a.k = take(&a.total, L * P * KV);
+  a.v = take(&a.total, L * P * KV);
+  a.x = take(&a.total, P * C);
+  a.ln = take(&a.total, P * C);
+  a.qkv = take(&a.total, P * qkv);
+  a.atty = take(&a.total, P * C);
+  a.fch = take(&a.total, P * H);
+  a.hidden = take(&a.total, P * C);
+  a.mean = take(&a.total, P);
+  a.rstd = take(&a.total, P);
+  a.att = take(&a.total, (size_t)c->n_head * QB * P);
+  a.logits = take(&a.total, (size_t)LLM_INFER_LOGIT_ROWS * (size_t)c->vocab_size);
+  return a;
+}
+
+size_t llm_infer_bytes(const llm_config *c) {
+  return infer_layout(c).total * sizeof(float) + 64;
+}
+
+int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err) {
+  *out = NULL;
+  const llm_config *c = llm_model_config(m);
+  if (c->arch != LLM_ARCH_GPT)
+    return llm_fail(err, LLM_EINVAL, "inference supports the GPT architecture only");
+  layout a = infer_layout(c);
+  llm_infer *s = llm_calloc(1, sizeof *s);
+  if (!s) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  s->mem = llm_malloc(a.total * sizeof(float) + 64);
+  if (!s->mem) {
+    llm_free(s);
+    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of KV cache and scratch",
+                    (double)a.total * sizeof(float) / 1e6);
+  }
+  float *base = (float *)(((uintptr_t)s->mem + 63) & ~(uintptr_t)63);
+  s->m = m;
+  s->p = llm_model_params((llm_model *)m);
+  s->cfg = *c;
+  s->simd = llm_simd_best();
+  s->kv = c->n_embd / c->n_head * c->n_kv_head;
+  s->k = base + a.k;
+  s->v = base + a.v;
+  s->x = base + a.x;
+  s->ln = base + a.ln;
+  s->qkv = base + a.qkv;
+  s->atty = base + a.atty;
+  s->fch = base + a.fch;
+  s->hidden = base + a.hidden;
+  s->mean = base + a.mean;
+  s->rstd = base + a.rstd;
+  s->att = base + a.att;
+  s->logits = base + a.logits;
+  *out = s;
+  return LLM_OK;
+}
+
+void llm_infer_free(llm_infer *s) {
+  if (!s) return;
+  llm_free(s->mem);
+  llm_free(s);
+}
+
+const llm_model *llm_infer_model(const llm_infer *s) { return s->m; }
+void llm_infer_reset(llm_infer *s) { s->pos = s->n = 0; }
+int llm_infer_pos(const llm_infer *s) { return s->pos; }
+const float *llm_infer_hidden(const llm_infer *s) { return s->hidden; }
+
+/* ---------------------------------------------------------------------- */
+/* Attention over the cache                                                */
+
+typedef struct att_ctx {
+  llm_infer *s;
+  const float *k, *v; /* this layer's cache */
+  int r0, r1;         /* the block of new tokens [r0, r1) */
+} att_ctx;
+
+/* Head h for queries r0..r1-1 (positions pos + r): scores against keys
+** 0..pos+r, softmax, weighted sum of values. */
+static void att_heads(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
+  const att_ctx *a = p;
+  llm_infer *s = a->s;
+  const llm_config *c = &s->cfg;
+  int C = c->n_embd, HS = C / c->n_head, KV = s->kv, P = c->block_size;
+  int QKV = C + 2 * KV, group = c->n_head / c->n_kv_head;
+  int M = a->r1 - a->r0, keys = s->pos + a->r1;
+  float scale = 1.0f / sqrtf((float)HS);
+  for (size_t h = lo; h < hi; h++) {
+    const float *q = s->qkv + (size_t)a->r0 * QKV + h * (size_t)HS;
+    const float *k = a->k + (h / (size_t)group) * (size_t)HS;
+    const float *v = a->v + (h / (size_t)group) * (size_t)HS;
+    float *sc = s->att + h * (size_t)QB * P;
+    float *y = s->atty + (size_t)a->r0 * C + h * (size_t)HS;
+    if (M == 1) { /* decode: plain loops beat two calls into BLAS */
+      for (int t = 0; t < keys; t++)
+        sc[t] = scale * llm_vdot(s->simd, q, k + (size_t)t * KV, (size_t)HS);
+    } else {
+      llm_sgemm(0, 1, M, keys, HS, scale, q, QKV, k, KV, 0.0f, sc, P);
+    }
+    for (int i = 0; i < M; i++) {
+      float *row = sc + (size_t)i * P;
+      size_t len = (size_t)(s->pos + a->r0 + i + 1);
+      float mx = llm_vmax(s->simd, row, len);
+      float sum = llm_vexp_sum(s->simd, row, row, len, mx);
+      llm_vscale(s->simd, row, len, 1.0f / sum);
+      memset(row + len, 0, (size_t)(keys - (int)len) * sizeof *row);
+    }
+    if (M == 1) {
+      memset(y, 0, (size_t)HS * sizeof *y);
+      for (int t = 0; t < keys; t++)
+        llm_vaxpy(s->simd, y, sc[t], v + (size_t)t * KV, (size_t)HS);
+    } else {
+      llm_sgemm(0, 0, M, HS, keys, 1.0f, sc, P, v, KV, 0.0f, y, C);
+    }
+  }
+}
+
+static void attention(llm_infer *s, const float *k, const float *v, int n,
+                      llm_pool *pool) {
+  const llm_config *c = &s->cfg;
+  att_ctx a = {.s = s, .k = k, .v = v};
+  for (a.r0 = 0; a.r0 < n; a.r0 = a.r1) {
+    a.r1 = a.r0 + QB < n ? a.r0 + QB : n;
+    size_t work = (size_t)(a.r1 - a.r0) * (size_t)(s->pos + a.r1) * (size_t)c->n_embd;
+    llm_pool_for(work >= PAR_MIN_WEIGHTS / 4 ? pool : NULL, (size_t)c->n_head, att_heads, &a);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* The forward pass                                                        */
+
+static gpt_w gpt_weights(const llm_infer *s) {
+  const llm_model *m = s->m;
+  const float *p = s->p;
+#define W(name) (p + llm_model_find(m, name)->offset)
+  gpt_w w = {W("wte"), W("wpe"), W("blocks.ln1.weight"), W("blocks.ln1.bias"),
+             W("blocks.attn.qkv.weight"), W("blocks.attn.qkv.bias"),
+             W("blocks.attn.proj.weight"), W("blocks.attn.proj.bias"),
+             W("blocks.ln2.weight"), W("blocks.ln2.bias"), W("blocks.mlp.fc.weight"),
+             W("blocks.mlp.fc.bias"), W("blocks.mlp.proj.weight"),
+             W("blocks.mlp.proj.bias"), W("lnf.weight"), W("lnf.bias")};
+#undef W
+  return w;
+}
+
+/* inp[n, IN] -> out[n, OUT] (+ bias, + res), on the pool when worth it. */
+static void linear(const llm_infer *s, llm_pool *pool, float *out, const float *inp,
+                   const float *w, const float *bias, const float *res, int n, int IN,
+                   int OUT) {
+  size_t weights = (size_t)IN * (size_t)OUT;
+  llm_exec x = {weights >= PAR_MIN_WEIGHTS ? pool : NULL, s->simd};
+  llm_matmul_forward(&x, out, inp, w, bias, res, (size_t)n, IN, OUT);
+}
+
+int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool,
+                      llm_err *err) {
+  const llm_config *c = &s->cfg;
+  if (n < 1 || n > c->block_size - s->pos)
+    return llm_fail(err, LLM_EINVAL,
+                    "%d tokens do not fit: %d of the context's %d positions are in use", n,
+                    s->pos, c->block_size);
+  for (int i = 0; i < n; i++)
+    if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+      return llm_fail(err, LLM_EINVAL, "token %d = %ld is not an id in [0, %d)", i,
+                      (long)tokens[i], c->vocab_size);
+  int C = c->n_embd, H = c->n_hidden, L = c->n_layer, KV = s->kv, P = c->block_size;
+  int QKV = C + 2 * KV;
+  gpt_w w = gpt_weights(s);
+  /* row-wise work is worth the pool only for a batch of rows */
+  llm_exec xr = {n > 1 ? pool : NULL, s->simd};
+  for (int i = 0; i < n; i++)
+    llm_vadd3(s->simd, s->x + (size_t)i * C, w.wte + (size_t)tokens[i] * C,
+              w.wpe + (size_t)(s->pos + i) * C, (size_t)C);
+  for (int l = 0; l < L; l++) {
+    size_t lc = (size_t)l * C;
+    float *kc = s->k + (size_t)l * P * KV, *vc = s->v + (size_t)l * P * KV;
+    llm_layernorm_forward(&xr, s->ln, s->mean, s->rstd, s->x, w.ln1w + lc, w.ln1b + lc,
+                          (size_t)n, C, c->norm_eps);
+    linear(s, pool, s->qkv, s->ln, w.qkvw + lc * QKV, w.qkvb + (size_t)l * QKV, NULL, n, C,
+           QKV);
+    for (int i = 0; i < n; i++) {
+      const float *row = s->qkv + (size_t)i * QKV;
+      memcpy(kc + (size_t)(s->pos + i) * KV, row + C, (size_t)KV * sizeof(float));
+      memcpy(vc + (size_t)(s->pos + i) * KV, row + C + KV, (size_t)KV * sizeof(float));
+    }
+    attention(s, kc, vc, n, pool);
+    linear(s, pool, s->x, s->atty, w.projw + lc * C, w.projb + lc, s->x, n, C, C);
+    llm_layernorm_forward(&xr, s->ln, s->mean, s->rstd, s->x, w.ln2w + lc, w.ln2b + lc,
+                          (size_t)n, C, c->norm_eps);
+    linear(s, pool, s->fch, s->ln, w.fcw + (size_t)l * H * C, w.fcb + (size_t)l * H, NULL, n,
+           C, H);
+    llm_gelu_forward(&xr, s->fch, s->fch, (size_t)n * H);
+    linear(s, pool, s->x, s->fch, w.fcpw + (size_t)l * C * H, w.fcpb + lc, s->x, n, H, C);
+  }
+  llm_layernorm_forward(&xr, s->hidden, s->mean, s->rstd, s->x, w.lnfw, w.lnfb, (size_t)n, C,
+                        c->norm_eps);
+  s->pos += n;
+  s->n = n;
+  return LLM_OK;
+}
+
+const float *llm_infer_logits(llm_infer *s, int row0, int nrows, llm_pool *pool) {
+  const llm_config *c = &s->cfg;
+  const float *wte = s->p + llm_model_find(s->m, "wte")->offset;
+  linear(s, pool, s->logits, s->hidden + (size_t)row0 * c->n_embd, wte, NULL, NULL, nrows,
+         c->n_embd, c->vocab_size);
+  return s->logits;
+}

@@ -1,0 +1,88 @@
+/*
+** infer.h: running a trained model over one token sequence, for
+** generation, embeddings and scoring.
+**
+** An llm_infer holds a KV cache for one sequence of up to block_size
+** tokens and the scratch of one forward pass, all allocated once by
+** llm_infer_new: nothing is allocated per token or per call after that.
+** llm_infer_forward appends n tokens to the sequence in one batch: with
+** n > 1 (a prompt: "prefill") every product is a matrix-matrix product
+** through sgemm; with n = 1 (a generation step: "decode") they are
+** matrix-vector products split over the pool's threads by output rows, so
+** that the weights stream from memory once per token on every core.
+**
+** After a forward, the final hidden states of its n tokens (after the
+** final norm: what the head sees) are available, and the logits of any of
+** them on request (the head is the largest matrix: computing it only for
+** the rows wanted saves most of the work of prefill and embeddings).
+**
+** The model's parameters are read, never written, so several llm_infer
+** may share one model.
+*/
+#ifndef LLM_INFER_H
+#define LLM_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "model.h"
+#include "pool.h"
+
+typedef struct llm_infer llm_infer;
+
+/* Rows of logits llm_infer_logits computes per call, at most. */
+#define LLM_INFER_LOGIT_ROWS 32
+
+/* Bytes llm_infer_new allocates for this config (for memory limits). */
+size_t llm_infer_bytes(const llm_config *c);
+
+int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err);
+void llm_infer_free(llm_infer *s);
+
+const llm_model *llm_infer_model(const llm_infer *s);
+
+/* Empties the sequence. */
+void llm_infer_reset(llm_infer *s);
+/* Tokens in the sequence (the next token's position). */
+int llm_infer_pos(const llm_infer *s);
+
+/* Appends tokens[0..n) at positions pos..pos+n-1 and runs them through the
+** model. Fails (changing nothing) unless 1 <= n and pos + n <= block_size
+** and every id is in [0, vocab_size). */
+int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n,
+                      llm_pool *pool, llm_err *err);
+
+/* The final hidden states [n, C] of the tokens of the last forward. */
+const float *llm_infer_hidden(const llm_infer *s);
+
+/* Logits [nrows, V] of rows row0..row0+nrows-1 of the last forward;
+** 1 <= nrows <= LLM_INFER_LOGIT_ROWS. The result stays valid until the
+** next call on s. */
+const float *llm_infer_logits(llm_infer *s, int row0, int nrows,
+                              llm_pool *pool);
+
+/* ---- over sequences of any length (score.c) ---- */
+
+/* Texts longer than the context are run in windows of block_size tokens
+** that overlap by half: each window after the first starts afresh and
+** covers block_size / 2 new tokens, so every token is seen with at least
+** block_size / 2 tokens of context (all of them, up to block_size - 1, in
+** the first window). */
+
+/* Sum of log p(tokens[t] | tokens[..t]) over t in [first, n), first >= 1:
+** tokens[0..first) are context only (a start token, a prefix). */
+int llm_score(llm_infer *s, const int32_t *tokens, size_t n, size_t first,
+              llm_pool *pool, const llm_stop *stop, double *logprob,
+              llm_err *err);
+
+enum { LLM_POOL_MEAN = 0, LLM_POOL_LAST = 1 };
+
+/* out[C]: the mean (or the last) of the final hidden states of tokens[t],
+** t in [first, n) (first < n), then divided by its L2 norm when normalize
+** is set (a zero vector stays zero). */
+int llm_embed(llm_infer *s, const int32_t *tokens, size_t n, size_t first,
+              int pooling, int normalize, llm_pool *pool, const llm_stop *stop,
+              float *out, llm_err *err);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+** test_infer.c: the KV-cache forward of infer.h, checked against the
+** training forward of model.h (itself checked against a double-precision
+** reference in test_model.c): prefill, decode and any mix of the two give
+** the same logits; scoring and embeddings over windows against the window
+** rule computed independently here; the sampler's filters and its
+** distribution; generation (sliding window, stop strings, end of text,
+** max_tokens) against a naive generator that reruns the whole window.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/generate.h"
+#include "../../engine/infer.h"
+#include "check.h"
+
+#define V 257 /* 256 bytes and an end-of-text token */
+#define P 16  /* block_size */
+
+static llm_pool *pool2;
+
+/* A small GPT with weights large enough that logits differ clearly. */
+static llm_model *new_model(void) {
+  llm_config c = {0};
+  c.arch = LLM_ARCH_GPT;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_embd = 32;
+  c.block_size = P;
+  c.vocab_size = V;
+  llm_model *m;
+  llm_err err;
+  if (llm_model_new(&c, &m, &err)) return NULL;
+  llm_rng r;
+  llm_rng_seed(&r, 7);
+  float *p = llm_model_params(m);
+  for (size_t i = 0; i < llm_model_n_params(m); i++) p[i] = 0.3f * llm_rng_normal(&r);
+  return m;
+}
+
+static void random_tokens(int32_t *t, int n, uint64_t seed) {
+  llm_rng r;
+  llm_rng_seed(&r, seed);
+  for (int i = 0; i < n; i++) t[i] = (int32_t)llm_rng_below(&r, 256);
+}
+
+/* Logits [n, V] of the training forward over tokens[0..n). */
+static float *train_logits(llm_model *m, const int32_t *tokens, int n) {
+  llm_err err;
+  if (llm_model_forward(m, tokens, NULL, 1, n, NULL, NULL, &err)) return NULL;
+  float *out = malloc((size_t)n * V * sizeof *out);
+  memcpy(out, llm_model_logits(m), (size_t)n * V * sizeof *out);
+  return out;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+  double d = 0;
+  for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+  return d;
+}
+
+/* Feeds tokens in the given chunk sizes and compares every row's logits
+** with the training forward's. */
+static double chunked_diff(llm_model *m, llm_pool *pool, const int *chunks, int n_chunks) {
+  int32_t tok[P];
+  random_tokens(tok, P, 3);
+  float *want = train_logits(m, tok, P);
+  llm_infer *s;
+  llm_err err;
+  if (llm_infer_new(m, &s, &err)) return 1e9;
+  double d = 0;
+  int at = 0;
+  for (int k = 0; k < n_chunks; k++) {
+    if (llm_infer_forward(s, tok + at, chunks[k], pool, &err)) d = 1e9;
+    for (int r = 0; r < chunks[k]; r++)
+      d = fmax(d, max_diff(llm_infer_logits(s, r, 1, pool), want + (size_t)(at + r) * V, V));
+    at += chunks[k];
+  }
+  if (llm_infer_pos(s) != P) d = 1e9;
+  llm_infer_free(s);
+  free(want);
+  return d;
+}
+
+static void test_prefill_matches_training_forward(void) {
+  llm_model *m = new_model();
+  int whole[] = {P};
+  CHECK(chunked_diff(m, NULL, whole, 1) < 2e-4);
+  CHECK(chunked_diff(m, pool2, whole, 1) < 2e-4);
+  /* all rows in one call of llm_infer_logits too */
+  int32_t tok[P];
+  random_tokens(tok, P, 3);
+  float *want = train_logits(m, tok, P);
+  llm_infer *s;
+  llm_err err;
+  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_forward(s, tok, P, pool2, &err) == LLM_OK);
+  CHECK(max_diff(llm_infer_logits(s, 0, P, pool2), want, (size_t)P * V) < 2e-4);
+  llm_infer_free(s);
+  free(want);
+  llm_model_free(m);
+}
+
+static void test_decode_and_mixed_chunks_match(void) {
+  llm_model *m = new_model();
+  int ones[P], mixed[] = {5, 1, 3, 1, 1, 4, 1};
+  for (int i = 0; i < P; i++) ones[i] = 1;
+  CHECK(chunked_diff(m, NULL, ones, P) < 2e-4);
+  CHECK(chunked_diff(m, pool2, ones, P) < 2e-4);
+  CHECK(chunked_diff(m, pool2, mixed, 7) < 2e-4);
+  llm_model_free(m);
+}
+
+static void test_forward_rejects_bad_calls(void) {
+  llm_model *m = new_model();
+  llm_infer *s;
+  llm_err err;
+  int32_t tok[P + 1], bad = V;
+  random_tokens(tok, P + 1, 1);
+  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_forward(s, tok, 0, NULL, &err) == LLM_EINVAL);
+  CHECK(llm_infer_forward(s, tok, P + 1, NULL, &err) == LLM_EINVAL);
+  CHECK(llm_infer_forward(s, &bad, 1, NULL, &err) == LLM_EINVAL);
+  CHECK(strstr(err.msg, "not an id") != NULL);
+  CHECK(llm_infer_pos(s) == 0);
+  CHECK(llm_infer_forward(s, tok, P - 1, NULL, &err) == LLM_OK);
+  CHECK(llm_infer_forward(s, tok, 2, NULL, &err) == LLM_EINVAL);
+  CHECK(strstr(err.msg, "do not fit") != NULL);
+  CHECK(llm_infer_pos(s) == P - 1);
+  llm_infer_free(s);
+  llm_model_free(m);
+}
+
+static double log_softmax_at(const float *l, int target) {
+  double mx = -INFINITY, s = 0;
+  for (int i = 0; i < V; i++) mx = fmax(mx, l[i]);
+  for (int i = 0; i < V; i++) s += exp((double)l[i] - mx);
+  return (double)l[target] - mx - log(s);
+}
+
+/* The window rule of infer.h, written out: windows of P tokens starting at
+** 0, P/2, P, ...; each scores the positions the previous did not. */
+static double expected_score(llm_model *m, const int32_t *tok, int n, int first) {
+  double sum = 0;
+  int done = 0;
+  for (int begin = 0;; begin += P / 2) {
+    int end = begin + P < n ? begin + P : n;
+    float *l = train_logits(m, tok + begin, end - begin);
+    for (int t = done > first ? done : first; t < end; t++) sum += log_softmax_at(l + (size_t)(t - 1 - begin) * V, tok[t]);
+    free(l);
+    done = end;
+    if (end == n) break;
+  }
+  return sum;
+}
+
+static void test_score_over_windows(void) {
+  llm_model *m = new_model();
+  llm_infer *s;
+  llm_err err;
+  int32_t tok[70];
+  random_tokens(tok, 70, 9);
+  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  int cases[][2] = {{2, 1}, {P, 1}, {P, 5}, {P + 1, 1}, {40, 1}, {40, 20}, {70, 3}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    double got, want = expected_score(m, tok, cases[k][0], cases[k][1]);
+    CHECK(llm_score(s, tok, (size_t)cases[k][0], (size_t)cases[k][1], pool2, NULL, &got, &err) == LLM_OK);
+    CHECK(fabs(got - want) < 1e-3 * (1 + fabs(want)));
+  }
+  double z;
+  CHECK(llm_score(s, tok, 5, 5, NULL, NULL, &z, &err) == LLM_OK && z == 0);
+  CHECK(llm_score(s, tok, 5, 0, NULL, NULL, &z, &err) == LLM_EINVAL);
+  llm_infer_free(s);
+  llm_model_free(m);
+}
+
+static void test_embed_pooling(void) {
+  llm_model *m = new_model();
+  llm_infer *s;
+  llm_err err;
+  int C = 32;
+  int32_t tok[40];
+  random_tokens(tok, 40, 11);
+  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  float e[32], want[32];
+  /* one window: the mean of the hidden states of tokens 1..n-1 */
+  CHECK(llm_embed(s, tok, 10, 1, LLM_POOL_MEAN, 0, NULL, NULL, e, &err) == LLM_OK);
+  CHECK(llm_infer_forward((llm_infer_reset(s), s), tok, 10, NULL, &err) == LLM_OK);
+  memset(want, 0, sizeof want);
+  for (int t = 1; t < 10; t++)
+    for (int i = 0; i < C; i++) want[i] += llm_infer_hidden(s)[t * C + i] / 9;
+  CHECK(max_diff(e, want, (size_t)C) < 1e-5);
+  /* normalised: the same direction, unit length */
+  float u[32];
+  CHECK(llm_embed(s, tok, 10, 1, LLM_POOL_MEAN, 1, NULL, NULL, u, &err) == LLM_OK);
+  double norm = 0, wn = 0;
+  for (int i = 0; i < C; i++) norm += (double)u[i] * u[i], wn += (double)want[i] * want[i];
+  CHECK(fabs(norm - 1) < 1e-5);
+  for (int i = 0; i < C; i++) CHECK(fabs(u[i] - want[i] / sqrt(wn)) < 1e-5);
+  /* last: the last token with the whole context before it */
+  CHECK(llm_embed(s, tok, 40, 1, LLM_POOL_LAST, 0, NULL, NULL, e, &err) == LLM_OK);
+  llm_infer_reset(s);
+  CHECK(llm_infer_forward(s, tok + 40 - P, P, NULL, &err) == LLM_OK);
+  CHECK(max_diff(e, llm_infer_hidden(s) + (P - 1) * C, (size_t)C) < 1e-5);
+  /* windows: positions 0..15 from [0,16), 16..23 from [8,24), ... */
+  CHECK(llm_embed(s, tok, 40, 1, LLM_POOL_MEAN, 0, pool2, NULL, e, &err) == LLM_OK);
+  memset(want, 0, sizeof want);
+  for (int begin = 0, done = 0; done < 40; begin += P / 2) {
+    int end = begin + P < 40 ? begin + P : 40;
+    llm_infer_reset(s);
+    CHECK(llm_infer_forward(s, tok + begin, end - begin, NULL, &err) == LLM_OK);
+    for (int t = done > 1 ? done : 1; t < end; t++)
+      for (int i = 0; i < C; i++) want[i] += llm_infer_hidden(s)[(t - begin) * C + i] / 39;
+    done = end;
+  }
+  CHECK(max_diff(e, want, (size_t)C) < 1e-4);
+  CHECK(llm_embed(s, tok, 3, 3, LLM_POOL_MEAN, 1, NULL, NULL, e, &err) == LLM_EINVAL);
+  llm_infer_free(s);
+  llm_model_free(m);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sampling                                                                */
+
+#define SV 6
+static const float base_logits[SV] = {2.0f, 1.0f, 0.5f, 3.0f, -1.0f, 0.0f};
+
+/* Frequencies of n draws with options o. */
+static void draw(const llm_sample_opts *o, int n, double *freq) {
+  llm_sampler *s;
+  llm_err err;
+  llm_rng r;
+  llm_rng_seed(&r, 42);
+  memset(freq, 0, SV * sizeof *freq);
+  if (llm_sampler_new(SV, &s, &err)) return;
+  for (int i = 0; i < n; i++) {
+    float l[SV];
+    memcpy(l, base_logits, sizeof l);
+    freq[llm_sample(s, o, l, NULL, 0, &r, NULL)] += 1.0 / n;
+  }
+  llm_sampler_free(s);
+}
+
+/* softmax(base / T) restricted to keep[], renormalised */
+static void expected(double T, const int *keep, double *p) {
+  double z = 0;
+  for (int i = 0; i < SV; i++) z += keep[i] ? exp(base_logits[i] / T) : 0;
+  for (int i = 0; i < SV; i++) p[i] = keep[i] ? exp(base_logits[i] / T) / z : 0;
+}
+
+static int close_to(const double *f, const double *p) {
+  for (int i = 0; i < SV; i++)
+    if (fabs(f[i] - p[i]) > 0.01 || (p[i] == 0 && f[i] != 0)) return 0;
+  return 1;
+}
+
+static void test_sampler_distribution_and_filters(void) {
+  llm_sample_opts o;
+  double f[SV], p[SV];
+  int all[SV] = {1, 1, 1, 1, 1, 1};
+  llm_sample_opts_default(&o);
+  draw(&o, 200000, f);
+  expected(1, all, p);
+  CHECK(close_to(f, p));
+  o.temperature = 0.5f;
+  draw(&o, 200000, f);
+  expected(0.5, all, p);
+  CHECK(close_to(f, p));
+  o.temperature = 1;
+  o.top_k = 2; /* tokens 3 and 0 */
+  int k2[SV] = {1, 0, 0, 1, 0, 0};
+  draw(&o, 200000, f);
+  expected(1, k2, p);
+  CHECK(close_to(f, p));
+  /* top_p: probabilities .605 .222 .082 .050 .030 .011 for 3, 0, 1, 2,
+  ** 5, 4: the nucleus of 0.8 is {3, 0}; of 0.85, {3, 0, 1} */
+  o.top_k = 0;
+  o.top_p = 0.8f;
+  int p8[SV] = {1, 0, 0, 1, 0, 0};
+  draw(&o, 200000, f);
+  expected(1, p8, p);
+  CHECK(close_to(f, p));
+  o.top_p = 0.85f;
+  p8[1] = 1;
+  draw(&o, 200000, f);
+  expected(1, p8, p);
+  CHECK(close_to(f, p));
+  /* min_p 0.2: at least 0.2 * exp(3) / Z, i.e. logit >= 3 + ln 0.2 = 1.39 */
+  o.top_p = 1;
+  o.min_p = 0.2f;
+  int m2[SV] = {1, 0, 0, 1, 0, 0};
+  draw(&o, 200000, f);
+  expected(1, m2, p);
+  CHECK(close_to(f, p));
+  /* greedy, and filters that leave one token, always give the argmax */
+  llm_sample_opts_default(&o);
+  o.temperature = 0;
+  draw(&o, 100, f);
+  CHECK(f[3] > 0.999999);
+  llm_sample_opts_default(&o);
+  o.top_k = 1;
+  draw(&o, 1000, f);
+  CHECK(f[3] > 0.999999);
+}
+
+static void test_sampler_penalty_logprob_and_checks(void) {
+  llm_sampler *s;
+  llm_err err;
+  llm_rng r;
+  llm_rng_seed(&r, 1);
+  CHECK(llm_sampler_new(SV, &s, &err) == LLM_OK);
+  llm_sample_opts o;
+  llm_sample_opts_default(&o);
+  o.temperature = 0;
+  o.repetition_penalty = 2;
+  float l[SV];
+  memcpy(l, base_logits, sizeof l);
+  int32_t hist[] = {3, 3, 4};
+  float lp;
+  /* 3 (logit 3) becomes 1.5 < 2: token 0 wins; -1 becomes -2 */
+  CHECK(llm_sample(s, &o, l, hist, 3, &r, &lp) == 0);
+  CHECK(l[3] == 1.5f && l[4] == -2.0f && l[0] == 2.0f);
+  /* the logprob is the model's own: log softmax of the logits as given */
+  double z = 0;
+  for (int i = 0; i < SV; i++) z += exp(base_logits[i]);
+  CHECK(fabs(lp - (2.0 - log(z))) < 1e-5);
+  llm_sampler_free(s);
+  struct { float t, p, mp, rp; int k; } bad[] = {
+      {-1, 1, 0, 1, 0}, {1, 0, 0, 1, 0}, {1, 1.5f, 0, 1, 0}, {1, 1, -0.1f, 1, 0}, {1, 1, 0, 0, 0}, {1, 1, 0, 1, -1}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    llm_sample_opts b = {bad[i].t, bad[i].k, bad[i].p, bad[i].mp, bad[i].rp};
+    CHECK(llm_sample_opts_check(&b, &err) == LLM_ERANGE);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Generation                                                              */
+
+static llm_tokenizer *byte_tokenizer(void) {
+  llm_tokenizer *t;
+  llm_err err;
+  if (llm_tokenizer_new(&t, V, 0, &err)) return NULL;
+  for (int b = 0; b < 256; b++) {
+    uint8_t c = (uint8_t)b;
+    llm_tokenizer_set(t, b, LLM_TOKEN_BYTE, &c, 1, -1, -1, -1, &err);
+  }
+  llm_tokenizer_set(t, 256, LLM_TOKEN_SPECIAL, (const uint8_t *)"<|endoftext|>", 13, -1, -1, -1, &err);
+  return llm_tokenizer_finish(t, &err) ? NULL : t;
+}
+
+/* Generates greedily; returns the tokens (count in *n) and finish. */
+static int generate(llm_gen *g, const llm_tokenizer *tok, const llm_gen_opts *o, const int32_t *prompt, int np,
+                    int32_t *out, int *n) {
+  llm_err err;
+  *n = 0;
+  if (llm_gen_start(g, o, prompt, (size_t)np, pool2, NULL, &err)) return -1;
+  while (!llm_gen_finish(g)) {
+    int32_t t;
+    float lp;
+    if (llm_gen_step(g, tok, pool2, &t, &lp, &err)) return -1;
+    out[(*n)++] = t;
+  }
+  return llm_gen_finish(g);
+}
+
+static void test_generation_slides_like_a_naive_generator(void) {
+  llm_model *m = new_model();
+  llm_tokenizer *tok = byte_tokenizer();
+  llm_infer *s;
+  llm_gen *g;
+  llm_err err;
+  CHECK(tok && llm_infer_new(m, &s, &err) == LLM_OK && llm_gen_new(s, &g, &err) == LLM_OK);
+  llm_gen_opts o = {0};
+  llm_sample_opts_default(&o.sample);
+  o.sample.temperature = 0;
+  o.max_tokens = 3 * P;
+  o.eos_id = -1;
+  int32_t prompt[P + 5], out[3 * P];
+  random_tokens(prompt, P + 5, 5);
+  int n;
+  CHECK(generate(g, tok, &o, prompt, P + 5, out, &n) == LLM_FINISH_LENGTH && n == 3 * P);
+  /* the naive generator: the window is the last P prompt tokens, grows by
+  ** one per token, and restarts on the last P/2 tokens when full */
+  int32_t ctx[P + 5 + 3 * P];
+  memcpy(ctx, prompt, sizeof prompt);
+  int len = P + 5, wbegin = len - P, ok = 1;
+  for (int i = 0; i < n; i++) {
+    float *l = train_logits(m, ctx + wbegin, len - wbegin);
+    const float *last = l + (size_t)(len - wbegin - 1) * V;
+    float mx = -INFINITY;
+    for (int v = 0; v < 256; v++) mx = fmaxf(mx, last[v]);
+    if (last[out[i]] < mx - 1e-4f) ok = 0; /* the choice is the argmax */
+    free(l);
+    ctx[len++] = out[i];
+    if (len - wbegin > P) wbegin = len - P / 2;
+  }
+  CHECK(ok);
+  /* the text is the tokens' bytes */
+  size_t tl;
+  const uint8_t *text = llm_gen_text(g, &tl);
+  CHECK(tl == (size_t)n);
+  for (int i = 0; i < n && tl == (size_t)n; i++) CHECK(text[i] == out[i]);
+  llm_gen_free(g);
+  llm_infer_free(s);
+  llm_tokenizer_free(tok);
+  llm_model_free(m);
+}
+
+static void test_generation_stops(void) {
+  llm_model *m = new_model();
+  llm_tokenizer *tok = byte_tokenizer();
+  llm_infer *s;
+  llm_gen *g;
+  llm_err err;
+  CHECK(tok && llm_infer_new(m, &s, &err) == LLM_OK && llm_gen_new(s, &g, &err) == LLM_OK);
+  llm_gen_opts o = {0};
+  llm_sample_opts_default(&o.sample);
+  o.sample.temperature = 0.8f;
+  o.seed = 3;
+  o.max_tokens = 40;
+  o.eos_id = -1;
+  int32_t prompt[3] = {65, 66, 67}, out[64], again[64];
+  int n, n2;
+  CHECK(generate(g, tok, &o, prompt, 3, out, &n) == LLM_FINISH_LENGTH && n == 40);
+  CHECK(generate(g, tok, &o, prompt, 3, again, &n2) == LLM_FINISH_LENGTH && n2 == 40);
+  CHECK(!memcmp(out, again, sizeof(int32_t) * 40)); /* the seed fixes the text */
+  uint8_t full[40];
+  for (int i = 0; i < 40; i++) full[i] = (uint8_t)out[i];
+  /* a stop string taken from the text: it ends where it first occurs */
+  llm_bytes stop = {full + 20, 3};
+  int k = 0;
+  while (memcmp(full + k, stop.data, 3)) k++;
+  o.stops = &stop;
+  o.n_stops = 1;
+  size_t len, last_stable = 0;
+  int stable_ok = 1;
+  CHECK(llm_gen_start(g, &o, prompt, 3, pool2, NULL, &err) == LLM_OK);
+  while (!llm_gen_finish(g)) {
+    int32_t t;
+    float lp;
+    CHECK(llm_gen_step(g, tok, pool2, &t, &lp, &err) == LLM_OK);
+    size_t st = llm_gen_stable(g);
+    const uint8_t *text = llm_gen_text(g, &len);
+    /* what is stable never changes: it is a prefix of the final text */
+    if (st < last_stable || st > len || (st > (size_t)k && llm_gen_finish(g) == LLM_FINISH_NONE)) stable_ok = 0;
+    if (memcmp(text, full, st < (size_t)k ? st : (size_t)k)) stable_ok = 0;
+    last_stable = st;
+  }
+  CHECK(stable_ok);
+  CHECK(llm_gen_finish(g) == LLM_FINISH_STOP);
+  llm_gen_text(g, &len);
+  CHECK(len == (size_t)k);
+  CHECK(llm_gen_count(g) == k + 3);
+  /* end of text: a token sampled the first time it comes up */
+  o.stops = NULL;
+  o.n_stops = 0;
+  o.eos_id = out[7];
+  int j = 0;
+  while (out[j] != out[7]) j++;
+  CHECK(generate(g, tok, &o, prompt, 3, again, &n2) == LLM_FINISH_EOS);
+  CHECK(n2 == j + 1 && again[j] == out[7]);
+  llm_gen_text(g, &len);
+  CHECK(len == (size_t)j);
+  /* max_tokens 0: nothing at all */
+  o.max_tokens = 0;
+  CHECK(generate(g, tok, &o, prompt, 3, again, &n2) == LLM_FINISH_LENGTH && n2 == 0);
+  llm_gen_text(g, &len);
+  CHECK(len == 0);
+  o.max_tokens = -1;
+  CHECK(llm_gen_start(g, &o, prompt, 3, pool2, NULL, &err) == LLM_ERANGE);
+  llm_gen_free(g);
+  llm_infer_free(s);
+  llm_tokenizer_free(tok);
+  llm_model_free(m);
+}
+
+int main(void) {
+  llm_err err;
+  if (llm_pool_new(2, &pool2, &err)) return 1;
+  RUN(test_prefill_matches_training_forward);
+  RUN(test_decode_and_mixed_chunks_match);
+  RUN(test_forward_rejects_bad_calls);
+  RUN(test_score_over_windows);
+  RUN(test_embed_pooling);
+  RUN(test_sampler_distribution_and_filters);
+  RUN(test_sampler_penalty_logprob_and_checks);
+  RUN(test_generation_slides_like_a_naive_generator);
+  RUN(test_generation_stops);
+  llm_pool_free(pool2);
+  return CHECK_DONE();
+}

@@ -154,7 +154,9 @@ static int advance(gen_cursor *c) {
       }
       return SQLITE_OK;
     }
-    if (llm_interrupted(c->conn)) return SQLITE_INTERRUPT;
+    /* SQLite checks for an interrupt between rows; tokens held back for a
+    ** possible stop string make no row, so check here too, now and then */
+    if (llm_gen_count(c->gen) % 16 == 15 && llm_interrupted(c->conn)) return SQLITE_INTERRUPT;
     int32_t t;
     float lp;
     llm_pool *pool;

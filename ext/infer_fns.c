@@ -168,7 +168,8 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!rc) rc = llm_conn_pool(c, &pool, &err);
   if (!rc) rc = llm_gen_start(e->gen, &o, ids.data, ids.len, pool, &stop, &err);
   while (!rc && !llm_gen_finish(e->gen)) {
-    if (llm_interrupted(c)) rc = llm_fail(&err, LLM_EINTR, "interrupted");
+    /* (the check runs a statement: every few tokens is soon enough) */
+    if (llm_gen_count(e->gen) % 16 == 15 && llm_interrupted(c)) rc = llm_fail(&err, LLM_EINTR, "interrupted");
     if (!rc) rc = llm_gen_step(e->gen, tok, pool, &t, &lp, &err);
   }
   llm_ids_free(&ids);

@@ -90,8 +90,10 @@ int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err 
     memset(e, 0, sizeof *e);
     e->info = info;
     e->name = sqlite3_mprintf("%s", name);
-    int rc = e->name ? load_weights(c, name, &info, &e->weights, err)
-                     : llm_fail(err, LLM_ENOMEM, "out of memory");
+    double bytes = (double)llm_config_n_params(&info.config) * sizeof(float) + (double)llm_infer_bytes(&info.config);
+    int rc = !e->name ? llm_fail(err, LLM_ENOMEM, "out of memory")
+                      : llm_check_memory("running this model", bytes, llm_memory_limit_mb(), err);
+    if (!rc) rc = load_weights(c, name, &info, &e->weights, err);
     if (!rc) rc = llm_infer_new(e->weights->model, &e->infer, err);
     if (!rc) rc = llm_gen_new(e->infer, &e->gen, err);
     if (rc) {

@@ -63,3 +63,38 @@ SELECT step, round(loss, 3) AS loss, round(val_loss, 3) AS val_loss, printf('%.2
 SELECT role, count(*) AS tensors, sum(length(data)) AS compressed_bytes
   FROM llm_weights WHERE model = 'demo' GROUP BY role;
 SELECT count(*) AS log_rows, min(loss) AS best_loss FROM llm_train_log WHERE model = 'demo';
+
+-- 8. Generate from the trained model: greedy (temperature 0) and sampled
+--    continuations of a few prompts. The same seed always gives the same text.
+DROP TABLE IF EXISTS prompts;
+CREATE TABLE prompts(id INTEGER PRIMARY KEY, prompt TEXT);
+INSERT INTO prompts(prompt) VALUES ('This program is free software'),
+  ('THE SOFTWARE IS PROVIDED'), ('Permission is hereby granted'), ('You may not');
+-- (newlines are shown as spaces here)
+SELECT id, prompt,
+       replace(llm_generate('demo', prompt, '{"max_tokens": 20, "temperature": 0}'), char(10), ' ') AS greedy
+  FROM prompts;
+SELECT id, replace(llm_generate('demo', prompt, '{"max_tokens": 20, "temperature": 0.8, "top_p": 0.9,
+                                                  "seed": 7}'), char(10), ' ') AS sampled
+  FROM prompts;
+
+-- 9. Embed passages: split each licence into windows of 64 tokens, store a
+--    vector per window beside its text, then find the passages nearest to a
+--    question (cosine distance; sqlite-vec can read the same BLOBs).
+DROP TABLE IF EXISTS passages;
+CREATE TABLE passages(id INTEGER PRIMARY KEY, file TEXT, start INTEGER, text TEXT, emb BLOB);
+INSERT INTO passages(file, start, text)
+  SELECT c.name, k.start, k.text FROM corpus c, llm_chunks('demo', c.body, 64) k;
+UPDATE passages SET emb = llm_embed('demo', text);
+SELECT count(*) AS passages, length(emb) / 4 AS dimensions FROM passages;
+WITH q(v) AS (SELECT llm_embed('demo', 'there is no warranty for the program'))
+SELECT file, start, round(llm_cosine_distance(emb, q.v), 4) AS distance,
+       replace(substr(text, 1, 70), char(10), ' ') AS passage
+  FROM passages, q ORDER BY distance LIMIT 5;
+
+-- 10. Score text: perplexity is lower on text like the licences than on the
+--     same words shuffled.
+SELECT round(llm_perplexity('demo', 'Everyone is permitted to copy and distribute verbatim copies'), 1)
+       AS licence_like,
+       round(llm_perplexity('demo', 'copies verbatim distribute and copy to permitted is Everyone'), 1)
+       AS shuffled;

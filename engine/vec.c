@@ -304,7 +304,7 @@ AVX2 static void softmax_backward_avx2(float *ds, const float *p,
 }
 
 /* Inference kernels. The matrix-vector product streams the weights, which
-** dominate a decode step: four rows at a time share each load of x. */
+** dominate a decode step. */
 AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
   __m256 acc = _mm256_setzero_ps();
   for (size_t i = 0; i < n; i += 8) {
@@ -324,24 +324,26 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
 
 AVX2 static void matvec_avx2(float *out, const float *w, const float *x,
                              size_t rows, size_t n) {
-  size_t o = 0;
-  for (; o + 4 <= rows; o += 4) {
-    const float *w0 = w + o * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+  /* One row at a time, so that w is read as one sequential stream (which
+  ** measured faster than interleaving several rows); four accumulators
+  ** hide the latency of the FMA chain. */
+  size_t n32 = n / 32 * 32;
+  for (size_t o = 0; o < rows; o++) {
+    const float *r = w + o * n;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n; i += 8) {
-      size_t r = n - i;
-      __m256 xv = ld(x + i, r);
-      a0 = _mm256_fmadd_ps(ld(w0 + i, r), xv, a0);
-      a1 = _mm256_fmadd_ps(ld(w1 + i, r), xv, a1);
-      a2 = _mm256_fmadd_ps(ld(w2 + i, r), xv, a2);
-      a3 = _mm256_fmadd_ps(ld(w3 + i, r), xv, a3);
+    size_t i = 0;
+    for (; i < n32; i += 32) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + i), _mm256_loadu_ps(x + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r + i + 24), _mm256_loadu_ps(x + i + 24), a3);
     }
-    out[o] += hsum(a0);
-    out[o + 1] += hsum(a1);
-    out[o + 2] += hsum(a2);
-    out[o + 3] += hsum(a3);
+    for (; i < n; i += 8) {
+      size_t rem = n - i;
+      a0 = _mm256_fmadd_ps(ld(r + i, rem), ld(x + i, rem), a0);
+    }
+    out[o] += hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   }
-  for (; o < rows; o++) out[o] += dot_avx2(w + o * n, x, n);
 }
 
 /* ---------------------------------------------------------------------- */

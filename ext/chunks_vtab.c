@@ -11,10 +11,11 @@
 ** the first starting overlap tokens before the previous one ended. Rows:
 ** chunk (from 0), text (the window's bytes, as TEXT), start and "end" (its
 ** byte offsets in the text, end exclusive), token_start and token_end (its
-** token indexes) and n_tokens. A window never ends inside a character that
-** byte-level tokens split (unless one character spans the whole window),
-** so each chunk of valid UTF-8 is valid UTF-8. The model may be NULL (the
-** default model).
+** token indexes) and n_tokens. A window never starts or ends inside a
+** character that byte-level tokens split (unless one character spans the
+** whole window; an overlap shrinks rather than start inside one), so each
+** chunk of valid UTF-8 is valid UTF-8. The model may be NULL (the default
+** model).
 */
 #include <string.h>
 
@@ -166,8 +167,9 @@ static int cv_next(sqlite3_vtab_cursor *cur) {
     c->eof = 1;
     return SQLITE_OK;
   }
-  /* overlap tokens back, but always forward */
+  /* overlap tokens back, but always forward, and not inside a character */
   size_t lo = c->hi > c->lo + c->overlap ? c->hi - c->overlap : c->hi;
+  while (lo < c->hi && (c->text[c->off[lo]] & 0xC0) == 0x80) lo++;
   c->chunk++;
   window_at(c, lo);
   return SQLITE_OK;

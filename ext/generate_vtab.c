@@ -11,8 +11,10 @@
 ** last row tells why generation ended: finish is 'eos' (then token_id and
 ** logprob are those of the end-of-text token), 'stop' or 'length', and
 ** piece is NULL. A token that could be the start of a stop string is held
-** back until that is decided, so the pieces never include stop text and
-** their concatenation is exactly llm_generate's result (as bytes).
+** back until that is decided, so the pieces never include stop text. The
+** bytes of the pieces, in order, are exactly the generated text, of which
+** llm_generate's result is the TEXT form (with U+FFFD for each byte that
+** is not valid UTF-8).
 ** The model argument may be NULL (the default model).
 */
 #include <string.h>
@@ -141,7 +143,9 @@ static int advance(gen_cursor *c) {
       pending *p = &c->q[c->q_head];
       if (!finished && p->end > stable) break;
       c->q_head++;
-      if (p->start >= len && p->end > p->start) continue; /* all stop text */
+      /* only text is cut, and only by a stop string: after one, a token
+      ** that begins at or past the cut is all stop text */
+      if (p->start >= len && llm_gen_finish(c->gen) == LLM_FINISH_STOP) continue;
       c->row = *p;
       if (c->row.end > len) c->row.end = len;
       return SQLITE_OK;

@@ -329,9 +329,12 @@ static void fn_cosine_distance(sqlite3_context *ctx, int argc, sqlite3_value **a
     aa += (double)x * x;
     bb += (double)y * y;
   }
-  if (!(aa > 0 && bb > 0) || !isfinite(ab + aa + bb)) {
-    llm_result_errorf(ctx, "%s", aa > 0 && bb > 0 ? "the vectors hold non-finite values"
-                                                  : "a zero vector has no direction");
+  if (!isfinite(ab) || !isfinite(aa) || !isfinite(bb)) {
+    llm_result_errorf(ctx, "the vectors hold non-finite values");
+    return;
+  }
+  if (aa == 0 || bb == 0) {
+    llm_result_errorf(ctx, "a zero vector has no direction");
     return;
   }
   sqlite3_result_double(ctx, 1.0 - ab / sqrt(aa * bb));

@@ -16,3 +16,5 @@ echo "== inference: decode, prefill, memory bandwidth (engine)"
 "$build/bench_infer_bench"
 echo "== GPT-2 encoding through SQL vs JavaScript tokenizers"
 /usr/bin/python3 bench/tokenize_bench.py ./llm.so
+echo "== embeddings and generation through SQL vs PyTorch"
+/usr/bin/python3 bench/embed_bench.py ./llm.so

@@ -32,9 +32,13 @@ static void enc_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
   (void)tid;
   const enc_ctx *c = p;
   size_t C = (size_t)c->C;
-  for (size_t r = lo; r < hi; r++)
-    llm_vadd3(c->x->simd, c->out + r * C, c->wte + (size_t)c->inp[r] * C,
-              c->wpe + (r % (size_t)c->T) * C, C);
+  for (size_t r = lo; r < hi; r++) {
+    const float *e = c->wte + (size_t)c->inp[r] * C;
+    if (c->wpe)
+      llm_vadd3(c->x->simd, c->out + r * C, e, c->wpe + (r % (size_t)c->T) * C, C);
+    else
+      memcpy(c->out + r * C, e, C * sizeof(float));
+  }
 }
 
 void llm_encoder_forward(const llm_exec *x, float *out, const int32_t *inp,
@@ -50,7 +54,7 @@ static void enc_bwd_cols(void *p, size_t lo, size_t hi, int tid) {
   (void)tid;
   const enc_ctx *c = p;
   size_t C = (size_t)c->C, T = (size_t)c->T, w = hi - lo;
-  for (size_t t = 0; t < T; t++) {
+  for (size_t t = 0; t < T && c->dwpe; t++) {
     float *d = c->dwpe + t * C + lo;
     memcpy(d, c->dout + t * C + lo, w * sizeof *d);
     for (size_t b = 1; b < (size_t)c->B; b++)

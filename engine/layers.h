@@ -30,12 +30,13 @@ typedef struct llm_exec {
   int simd;
 } llm_exec;
 
-/* out[B,T,C] = wte[inp[b,t]] + wpe[t]. Ids are trusted to be < V. */
+/* out[B,T,C] = wte[inp[b,t]] + wpe[t] (wpe may be NULL: no position
+** embedding). Ids are trusted to be < V. */
 void llm_encoder_forward(const llm_exec *x, float *out, const int32_t *inp,
                          const float *wte, const float *wpe, int B, int T,
                          int C);
 /* dwte[V,C] += scatter of dout by token; dwpe[0..T) = sum over b of dout
-** (rows T.. of dwpe untouched). */
+** (rows T.. of dwpe untouched; dwpe may be NULL). */
 void llm_encoder_backward(const llm_exec *x, float *dwte, float *dwpe,
                           const float *dout, const int32_t *inp, int B, int T,
                           int C);
@@ -64,18 +65,55 @@ void llm_matmul_backward(const llm_exec *x, float *dinp, float *dw,
                          float *dbias, const float *dout, const float *inp,
                          const float *w, size_t N, int IN, int OUT);
 
-/* Causal multi-head self-attention. qkv[B,T,3C] holds q, k, v side by side
-** (head h in columns h*HS..); out[B,T,C]; att[B,NH,T,T] keeps the softmax
-** probabilities (zero above the diagonal) for the backward. */
+/* Causal multi-head self-attention with NKV key/value heads (NH % NKV == 0;
+** NKV = NH for plain multi-head attention). qkv[B,T,QKV] holds the query
+** heads, then the key heads, then the value heads side by side (QKV = C + 2
+** NKV HS, HS = C / NH; head h in columns h*HS.. of its part; query head h
+** reads key/value head h / (NH / NKV)); out[B,T,C]; att[B,NH,T,T] keeps the
+** softmax probabilities (zero above the diagonal) for the backward. */
 void llm_attention_forward(const llm_exec *x, float *out, float *att,
-                           const float *qkv, int B, int T, int C, int NH);
+                           const float *qkv, int B, int T, int C, int NH,
+                           int NKV);
 /* Floats of scratch llm_attention_backward needs. */
 size_t llm_attention_scratch(int T, int n_threads);
-/* dqkv[B,T,3C] written. scratch: llm_attention_scratch(T, threads of the
+/* dqkv[B,T,QKV] written. scratch: llm_attention_scratch(T, threads of the
 ** pool) floats. */
 void llm_attention_backward(const llm_exec *x, float *dqkv, float *scratch,
                             const float *dout, const float *qkv,
-                            const float *att, int B, int T, int C, int NH);
+                            const float *att, int B, int T, int C, int NH,
+                            int NKV);
+
+/* RMSNorm: out[N,C] = inp * rstd * w with rstd[N] = 1 / sqrt(mean(inp^2) +
+** eps) (kept for the backward). */
+void llm_rmsnorm_forward(const llm_exec *x, float *out, float *rstd,
+                         const float *inp, const float *w, size_t N, int C,
+                         float eps);
+/* dinp[N,C] += (the residual stream's gradient, as LayerNorm); dw[C]
+** written. */
+void llm_rmsnorm_backward(const llm_exec *x, float *dinp, float *dw,
+                          const float *dout, const float *inp,
+                          const float *rstd, const float *w, size_t N, int C);
+
+/* Rotary position embeddings (llama2.c's convention): within each head,
+** the pair of adjacent dimensions (2j, 2j+1) of the queries and keys turns
+** by the angle pos * theta^(-2j/HS). table[P, HS/2, 2] holds cos and sin
+** for positions 0..P-1 (llm_rope_table). rope_forward turns, in place, the
+** query and key parts of qkv rows [N, QKV] (QKV = C + 2 KV), row r being at
+** position pos0 + r % T; rope_backward turns gradients back (the inverse
+** rotation). */
+void llm_rope_table(float *table, int P, int HS, float theta);
+void llm_rope_forward(const llm_exec *x, float *qkv, const float *table,
+                      size_t N, int T, int pos0, int C, int KV, int HS);
+void llm_rope_backward(const llm_exec *x, float *dqkv, const float *table,
+                       size_t N, int T, int pos0, int C, int KV, int HS);
+
+/* SwiGLU: inp[N, 2H] holds the gate and the up projections side by side;
+** out[N, H] = silu(gate) * up, silu(g) = g sigmoid(g). */
+void llm_swiglu_forward(const llm_exec *x, float *out, const float *inp,
+                        size_t N, int H);
+/* dinp[N, 2H] written from dout[N, H]. */
+void llm_swiglu_backward(const llm_exec *x, float *dinp, const float *inp,
+                         const float *dout, size_t N, int H);
 
 /* GELU (tanh approximation) over n values; dinp may be dout. */
 void llm_gelu_forward(const llm_exec *x, float *out, const float *inp,

@@ -24,6 +24,12 @@ enum {
   T_WTE, T_WPE, T_LN1W, T_LN1B, T_QKVW, T_QKVB, T_PROJW, T_PROJB, T_LN2W,
   T_LN2B, T_FCW, T_FCB, T_FCPW, T_FCPB, T_LNFW, T_LNFB, T_COUNT
 };
+/* The Llama tensors, in buffer order (model.h); the head comes last and
+** only when it is not tied. */
+enum {
+  L_WTE, L_ATTN_NORM, L_QKVW, L_PROJW, L_MLP_NORM, L_FCW, L_FCPW, L_NORM,
+  L_HEAD, L_COUNT
+};
 
 /* Offsets in floats into the activation buffer, for one (B, T). */
 typedef struct acts {
@@ -46,7 +52,8 @@ typedef struct acts {
 typedef struct grad_bufs {
   size_t dres;    /* [N, C] gradient of the residual stream */
   size_t dsmall;  /* [N, C] */
-  size_t dbig;    /* [N, max(H, 3C, V)] */
+  size_t dbig;    /* [N, max(fc width, qkv width, V)] */
+  size_t dmid;    /* Llama: [N, H] */
   size_t scratch; /* attention, per thread */
   size_t total;
 } grad_bufs;
@@ -54,7 +61,9 @@ typedef struct grad_bufs {
 struct llm_model {
   llm_config cfg;
   llm_tensor tensors[T_COUNT];
+  int n_tensors;
   size_t n_params;
+  float *rope; /* Llama: the rotary table [block_size, HS / 2, 2] */
   float *params, *grads;
   int simd;
 
@@ -82,6 +91,7 @@ int llm_config_check(llm_config *c, llm_err *err) {
     c->n_hidden = 4 * c->n_embd;
   if (c->norm_eps == 0) c->norm_eps = 1e-5f;
   if (c->tied_head == 0) c->tied_head = 1;
+  if (c->arch == LLM_ARCH_LLAMA && c->rope_theta == 0) c->rope_theta = 10000.0f;
   struct { const char *name; int32_t v, max; } f[] = {
       {"n_layer", c->n_layer, LLM_MAX_LAYERS},
       {"n_embd", c->n_embd, LLM_MAX_EMBD},
@@ -108,48 +118,83 @@ int llm_config_check(llm_config *c, llm_err *err) {
                     "the GPT architecture has no grouped-query attention: "
                     "n_kv_head (%d) must equal n_head (%d)",
                     c->n_kv_head, c->n_head);
+  if (c->tied_head != 1 && c->tied_head != -1)
+    return llm_fail(err, LLM_EINVAL, "tied_head must be 1 or -1");
   if (c->tied_head != 1 && c->arch == LLM_ARCH_GPT)
     return llm_fail(err, LLM_EINVAL, "the GPT architecture ties its head");
+  if (c->arch == LLM_ARCH_LLAMA && (c->n_embd / c->n_head) % 2)
+    return llm_fail(err, LLM_EINVAL,
+                    "rotary embeddings need an even head size (n_embd / n_head = %d)",
+                    c->n_embd / c->n_head);
+  if (c->arch == LLM_ARCH_LLAMA && !(c->rope_theta >= 1 && c->rope_theta < 1e9))
+    return llm_fail(err, LLM_EINVAL, "rope_theta must be in [1, 1e9) (got %g)",
+                    (double)c->rope_theta);
   if (!(c->norm_eps > 0 && c->norm_eps < 1))
     return llm_fail(err, LLM_EINVAL, "norm_eps must be in (0, 1) (got %g)",
                     (double)c->norm_eps);
   /* Every size is below 2^31, so the count, a sum of a few products of
   ** three such numbers, is computed exactly in doubles up to 2^53. */
-  double C = c->n_embd, H = c->n_hidden, L = c->n_layer;
-  double n = (double)c->vocab_size * C + (double)c->block_size * C +
-             L * (4 * C * C + 2 * C * H + 9 * C + H) + 2 * C;
+  double C = c->n_embd, H = c->n_hidden, L = c->n_layer, V = c->vocab_size;
+  double KV = C / c->n_head * c->n_kv_head, n;
+  if (c->arch == LLM_ARCH_GPT)
+    n = V * C + (double)c->block_size * C + L * (4 * C * C + 2 * C * H + 9 * C + H) + 2 * C;
+  else
+    n = V * C * (c->tied_head == 1 ? 1 : 2) + L * ((2 * C + 2 * KV) * C + 3 * C * H + 2 * C) + C;
   if (n * 4 * sizeof(float) > (double)SIZE_MAX || n > 9e15)
     return llm_fail(err, LLM_ERANGE,
                     "the model has too many parameters (%.3g)", n);
   return LLM_OK;
 }
 
+/* A tensor's shape: letters for the config's sizes: 'V' vocab, 'P'
+** block_size, 'L' layers, 'C' n_embd, '3' 3C, 'H' n_hidden, 'Q' the fused
+** query/key/value width C + 2 KV, 'G' the fused gate/up width 2H. */
+typedef struct tensor_spec {
+  const char *name;
+  int ndim;
+  char dims[3];
+  int decay; /* a matrix or an embedding: AdamW decays it */
+} tensor_spec;
+
+static const tensor_spec GPT_SPEC[T_COUNT] = {
+    {"wte", 2, {'V', 'C'}, 1},
+    {"wpe", 2, {'P', 'C'}, 1},
+    {"blocks.ln1.weight", 2, {'L', 'C'}, 0},
+    {"blocks.ln1.bias", 2, {'L', 'C'}, 0},
+    {"blocks.attn.qkv.weight", 3, {'L', '3', 'C'}, 1},
+    {"blocks.attn.qkv.bias", 2, {'L', '3'}, 0},
+    {"blocks.attn.proj.weight", 3, {'L', 'C', 'C'}, 1},
+    {"blocks.attn.proj.bias", 2, {'L', 'C'}, 0},
+    {"blocks.ln2.weight", 2, {'L', 'C'}, 0},
+    {"blocks.ln2.bias", 2, {'L', 'C'}, 0},
+    {"blocks.mlp.fc.weight", 3, {'L', 'H', 'C'}, 1},
+    {"blocks.mlp.fc.bias", 2, {'L', 'H'}, 0},
+    {"blocks.mlp.proj.weight", 3, {'L', 'C', 'H'}, 1},
+    {"blocks.mlp.proj.bias", 2, {'L', 'C'}, 0},
+    {"lnf.weight", 1, {'C'}, 0},
+    {"lnf.bias", 1, {'C'}, 0},
+};
+
+static const tensor_spec LLAMA_SPEC[L_COUNT] = {
+    {"wte", 2, {'V', 'C'}, 1},
+    {"blocks.attn_norm.weight", 2, {'L', 'C'}, 0},
+    {"blocks.attn.qkv.weight", 3, {'L', 'Q', 'C'}, 1},
+    {"blocks.attn.proj.weight", 3, {'L', 'C', 'C'}, 1},
+    {"blocks.mlp_norm.weight", 2, {'L', 'C'}, 0},
+    {"blocks.mlp.fc.weight", 3, {'L', 'G', 'C'}, 1},
+    {"blocks.mlp.proj.weight", 3, {'L', 'C', 'H'}, 1},
+    {"norm.weight", 1, {'C'}, 0},
+    {"lm_head.weight", 2, {'V', 'C'}, 1},
+};
+
 /* Fills the tensor table; returns the parameter count. */
-static size_t gpt_tensors(const llm_config *c, llm_tensor *t) {
+static size_t arch_tensors(const llm_config *c, llm_tensor *t, int *n_tensors) {
   int64_t V = c->vocab_size, C = c->n_embd, L = c->n_layer, H = c->n_hidden;
-  static const struct {
-    const char *name;
-    int ndim, dims[3]; /* 'V', 'P' (block_size), 'L', 'C', '3' (3C), 'H' */
-  } spec[T_COUNT] = {
-      {"wte", 2, {'V', 'C'}},
-      {"wpe", 2, {'P', 'C'}},
-      {"blocks.ln1.weight", 2, {'L', 'C'}},
-      {"blocks.ln1.bias", 2, {'L', 'C'}},
-      {"blocks.attn.qkv.weight", 3, {'L', '3', 'C'}},
-      {"blocks.attn.qkv.bias", 2, {'L', '3'}},
-      {"blocks.attn.proj.weight", 3, {'L', 'C', 'C'}},
-      {"blocks.attn.proj.bias", 2, {'L', 'C'}},
-      {"blocks.ln2.weight", 2, {'L', 'C'}},
-      {"blocks.ln2.bias", 2, {'L', 'C'}},
-      {"blocks.mlp.fc.weight", 3, {'L', 'H', 'C'}},
-      {"blocks.mlp.fc.bias", 2, {'L', 'H'}},
-      {"blocks.mlp.proj.weight", 3, {'L', 'C', 'H'}},
-      {"blocks.mlp.proj.bias", 2, {'L', 'C'}},
-      {"lnf.weight", 1, {'C'}},
-      {"lnf.bias", 1, {'C'}},
-  };
+  int64_t KV = C / c->n_head * c->n_kv_head;
+  const tensor_spec *spec = c->arch == LLM_ARCH_GPT ? GPT_SPEC : LLAMA_SPEC;
+  int n = c->arch == LLM_ARCH_GPT ? T_COUNT : c->tied_head == 1 ? L_COUNT - 1 : L_COUNT;
   size_t off = 0;
-  for (int i = 0; i < T_COUNT; i++) {
+  for (int i = 0; i < n; i++) {
     llm_tensor *x = &t[i];
     memset(x, 0, sizeof *x);
     snprintf(x->name, sizeof x->name, "%s", spec[i].name);
@@ -158,21 +203,21 @@ static size_t gpt_tensors(const llm_config *c, llm_tensor *t) {
     for (int d = 0; d < x->ndim; d++) {
       int ch = spec[i].dims[d];
       x->shape[d] = ch == 'V' ? V : ch == 'P' ? c->block_size : ch == 'L' ? L
-                  : ch == 'C' ? C : ch == '3' ? 3 * C : H;
+                  : ch == 'C' ? C : ch == '3' ? 3 * C : ch == 'Q' ? C + 2 * KV
+                  : ch == 'G' ? 2 * H : H;
       x->numel *= (size_t)x->shape[d];
     }
-    /* Stacked per-layer vectors ([L, C]) are biases and gains, not
-    ** matrices: only true matrices and the embeddings decay. */
-    x->decay = i == T_WTE || i == T_WPE || x->ndim == 3;
+    x->decay = spec[i].decay;
     x->offset = off;
     off += x->numel;
   }
+  if (n_tensors) *n_tensors = n;
   return off;
 }
 
 size_t llm_config_n_params(const llm_config *c) {
   llm_tensor t[T_COUNT];
-  return gpt_tensors(c, t);
+  return arch_tensors(c, t, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -183,17 +228,19 @@ int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
   llm_config c = *cfg;
   int rc = llm_config_check(&c, err);
   if (rc) return rc;
-  if (c.arch != LLM_ARCH_GPT)
-    return llm_fail(err, LLM_EINVAL,
-                    "the Llama architecture is not implemented yet");
   llm_model *m = llm_calloc(1, sizeof *m);
   if (!m) return llm_fail(err, LLM_ENOMEM, "out of memory for the model");
   m->cfg = c;
-  m->n_params = gpt_tensors(&c, m->tensors);
+  m->n_params = arch_tensors(&c, m->tensors, &m->n_tensors);
   m->params = llm_calloc(m->n_params, sizeof(float));
-  if (!m->params) {
+  size_t HS = (size_t)(c.n_embd / c.n_head);
+  if (m->params && c.arch == LLM_ARCH_LLAMA) {
+    m->rope = llm_malloc((size_t)c.block_size * HS * sizeof(float));
+    if (m->rope) llm_rope_table(m->rope, c.block_size, (int)HS, c.rope_theta);
+  }
+  if (!m->params || (c.arch == LLM_ARCH_LLAMA && !m->rope)) {
     size_t n = m->n_params;
-    llm_free(m);
+    llm_model_free(m);
     return llm_fail(err, LLM_ENOMEM, "out of memory for %zu parameters", n);
   }
   m->simd = llm_simd_best();
@@ -204,6 +251,7 @@ int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
 void llm_model_free(llm_model *m) {
   if (!m) return;
   llm_free(m->params);
+  llm_free(m->rope);
   llm_free(m->grads);
   llm_free(m->inputs);
   llm_free(m->act_mem);
@@ -212,19 +260,17 @@ void llm_model_free(llm_model *m) {
 }
 
 const llm_config *llm_model_config(const llm_model *m) { return &m->cfg; }
-int llm_model_n_tensors(const llm_model *m) {
-  (void)m;
-  return T_COUNT;
-}
+int llm_model_n_tensors(const llm_model *m) { return m->n_tensors; }
 const llm_tensor *llm_model_tensor(const llm_model *m, int i) {
-  return i >= 0 && i < T_COUNT ? &m->tensors[i] : NULL;
+  return i >= 0 && i < m->n_tensors ? &m->tensors[i] : NULL;
 }
 const llm_tensor *llm_model_find(const llm_model *m, const char *name) {
-  for (int i = 0; i < T_COUNT; i++)
+  for (int i = 0; i < m->n_tensors; i++)
     if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
   return NULL;
 }
 float *llm_model_params(llm_model *m) { return m->params; }
+const float *llm_model_rope(const llm_model *m) { return m->rope; }
 size_t llm_model_n_params(const llm_model *m) { return m->n_params; }
 float *llm_model_grads(llm_model *m) { return m->grads; }
 const float *llm_model_logits(const llm_model *m) {
@@ -234,16 +280,19 @@ const float *llm_model_logits(const llm_model *m) {
 void llm_model_init(llm_model *m, llm_rng *rng) {
   float std = 0.02f;
   /* GPT-2 scales the projections into the residual stream so that its
-  ** variance does not grow with depth (two per block). */
+  ** variance does not grow with depth (two per block); so does Llama's
+  ** usual initialisation. Norm gains start at 1, biases at 0. */
   float std_res = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layer);
-  for (int i = 0; i < T_COUNT; i++) {
+  int gpt = m->cfg.arch == LLM_ARCH_GPT;
+  for (int i = 0; i < m->n_tensors; i++) {
     const llm_tensor *t = &m->tensors[i];
     float *p = m->params + t->offset;
-    int gain = i == T_LN1W || i == T_LN2W || i == T_LNFW;
-    int matrix = i == T_WTE || i == T_WPE || t->ndim == 3;
-    float s = i == T_PROJW || i == T_FCPW ? std_res : std;
+    int gain = gpt ? i == T_LN1W || i == T_LN2W || i == T_LNFW
+                   : i == L_ATTN_NORM || i == L_MLP_NORM || i == L_NORM;
+    int res = gpt ? i == T_PROJW || i == T_FCPW : i == L_PROJW || i == L_FCPW;
+    float s = res ? std_res : std;
     for (size_t j = 0; j < t->numel; j++)
-      p[j] = gain ? 1.0f : matrix ? s * llm_rng_normal(rng) : 0.0f;
+      p[j] = gain ? 1.0f : t->decay ? s * llm_rng_normal(rng) : 0.0f;
   }
 }
 
@@ -264,23 +313,34 @@ static size_t take(size_t *total, size_t n) {
   return at;
 }
 
+/* Widths of the fused products: queries, keys and values (3C for GPT, C +
+** 2 KV with grouped-query attention), and the MLP's first product (H for
+** GPT, gate and up side by side, 2H, for SwiGLU). */
+static size_t qkv_width(const llm_config *c) {
+  return (size_t)c->n_embd + 2 * (size_t)(c->n_embd / c->n_head) * (size_t)c->n_kv_head;
+}
+static size_t fc_width(const llm_config *c) {
+  return (size_t)c->n_hidden * (c->arch == LLM_ARCH_LLAMA ? 2 : 1);
+}
+
 static acts acts_layout(const llm_config *c, size_t B, size_t T) {
   size_t N = B * T, C = (size_t)c->n_embd, L = (size_t)c->n_layer;
   size_t H = (size_t)c->n_hidden, V = (size_t)c->vocab_size;
+  size_t Q = qkv_width(c), F = fc_width(c);
   acts a;
   a.total = 0;
   a.encoded = take(&a.total, N * C);
   a.ln1 = take(&a.total, L * N * C);
   a.ln1_mean = take(&a.total, L * N);
   a.ln1_rstd = take(&a.total, L * N);
-  a.qkv = take(&a.total, L * N * 3 * C);
+  a.qkv = take(&a.total, L * N * Q);
   a.att = take(&a.total, mul_sat(L * B * (size_t)c->n_head, mul_sat(T, T)));
   a.atty = take(&a.total, L * N * C);
   a.res2 = take(&a.total, L * N * C);
   a.ln2 = take(&a.total, L * N * C);
   a.ln2_mean = take(&a.total, L * N);
   a.ln2_rstd = take(&a.total, L * N);
-  a.fch = take(&a.total, L * N * H);
+  a.fch = take(&a.total, L * N * F);
   a.fch_gelu = take(&a.total, L * N * H);
   a.res3 = take(&a.total, L * N * C);
   a.lnf = take(&a.total, N * C);
@@ -293,8 +353,8 @@ static acts acts_layout(const llm_config *c, size_t B, size_t T) {
 }
 
 static size_t dbig_width(const llm_config *c) {
-  size_t w = (size_t)c->n_hidden;
-  if ((size_t)3 * c->n_embd > w) w = (size_t)3 * c->n_embd;
+  size_t w = fc_width(c);
+  if (qkv_width(c) > w) w = qkv_width(c);
   if ((size_t)c->vocab_size > w) w = (size_t)c->vocab_size;
   return w;
 }
@@ -307,6 +367,8 @@ static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T,
   g.dres = take(&g.total, N * C);
   g.dsmall = take(&g.total, N * C);
   g.dbig = take(&g.total, N * dbig_width(c));
+  /* SwiGLU's gradient [N, H] before it becomes the [N, 2H] of fc */
+  g.dmid = take(&g.total, c->arch == LLM_ARCH_LLAMA ? N * (size_t)c->n_hidden : 0);
   g.scratch = take(&g.total, llm_attention_scratch((int)T, threads));
   return g;
 }
@@ -317,9 +379,11 @@ size_t llm_model_train_bytes(const llm_config *c, int B, int T) {
   double N = (double)B * T, C = c->n_embd, L = c->n_layer, H = c->n_hidden;
   double V = c->vocab_size, NH = c->n_head;
   double P = (double)llm_config_n_params(c);
-  double act = N * C * 3 + L * N * (8 * C + 2 * H + 4) + L * B * NH * T * T +
+  double Q = (double)qkv_width(c), F = (double)fc_width(c);
+  double act = N * C * 3 + L * N * (5 * C + Q + H + F + 4) + L * B * NH * T * T +
                N * (V + 4);
-  double grad = N * (2 * C + (double)dbig_width(c)) + 2.0 * T * T;
+  double grad = N * (2 * C + (double)dbig_width(c) + (c->arch == LLM_ARCH_LLAMA ? H : 0)) +
+                2.0 * T * T;
   double bytes = 4 * (4 * P + act + grad) + 2 * 4 * N;
   return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
@@ -358,7 +422,7 @@ static blk_acts blk_view(const llm_model *m, int l) {
   const acts *a = &m->a;
   const llm_config *c = &m->cfg;
   size_t N = (size_t)m->B * m->T, C = (size_t)c->n_embd;
-  size_t H = (size_t)c->n_hidden, L = (size_t)l;
+  size_t H = (size_t)c->n_hidden, L = (size_t)l, Q = qkv_width(c), F = fc_width(c);
   size_t natt = (size_t)m->B * c->n_head * m->T * m->T;
   float *A = m->act;
   blk_acts b;
@@ -366,14 +430,14 @@ static blk_acts blk_view(const llm_model *m, int l) {
   b.ln1 = A + a->ln1 + L * N * C;
   b.ln1_mean = A + a->ln1_mean + L * N;
   b.ln1_rstd = A + a->ln1_rstd + L * N;
-  b.qkv = A + a->qkv + L * N * 3 * C;
+  b.qkv = A + a->qkv + L * N * Q;
   b.att = A + a->att + L * natt;
   b.atty = A + a->atty + L * N * C;
   b.res2 = A + a->res2 + L * N * C;
   b.ln2 = A + a->ln2 + L * N * C;
   b.ln2_mean = A + a->ln2_mean + L * N;
   b.ln2_rstd = A + a->ln2_rstd + L * N;
-  b.fch = A + a->fch + L * N * H;
+  b.fch = A + a->fch + L * N * F;
   b.fch_gelu = A + a->fch_gelu + L * N * H;
   b.res3 = A + a->res3 + L * N * C;
   return b;
@@ -434,6 +498,56 @@ static int forward_prepare(llm_model *m, const int32_t *inputs,
   return LLM_OK;
 }
 
+#define PAR(i) (p + m->tensors[i].offset)
+#define BLK(i) blk_param((float *)p, m, i, l)
+#define GRAD(i) (gr + m->tensors[i].offset)
+#define DBLK(i) blk_param(gr, m, i, l)
+
+/* The forward of block l, GPT: LayerNorm, attention, residual; LayerNorm,
+** MLP with GELU, residual. */
+static void gpt_block_forward(llm_model *m, const llm_exec *x, int l) {
+  const llm_config *c = &m->cfg;
+  int B = m->B, T = m->T, C = c->n_embd, H = c->n_hidden;
+  size_t N = (size_t)B * T;
+  float *p = m->params;
+  blk_acts b = blk_view(m, l);
+  llm_layernorm_forward(x, b.ln1, b.ln1_mean, b.ln1_rstd, b.res_in, BLK(T_LN1W),
+                        BLK(T_LN1B), N, C, c->norm_eps);
+  llm_matmul_forward(x, b.qkv, b.ln1, BLK(T_QKVW), BLK(T_QKVB), NULL, N, C, 3 * C);
+  llm_attention_forward(x, b.atty, b.att, b.qkv, B, T, C, c->n_head, c->n_head);
+  llm_matmul_forward(x, b.res2, b.atty, BLK(T_PROJW), BLK(T_PROJB), b.res_in, N, C, C);
+  llm_layernorm_forward(x, b.ln2, b.ln2_mean, b.ln2_rstd, b.res2, BLK(T_LN2W),
+                        BLK(T_LN2B), N, C, c->norm_eps);
+  llm_matmul_forward(x, b.fch, b.ln2, BLK(T_FCW), BLK(T_FCB), NULL, N, C, H);
+  llm_gelu_forward(x, b.fch_gelu, b.fch, N * (size_t)H);
+  llm_matmul_forward(x, b.res3, b.fch_gelu, BLK(T_FCPW), BLK(T_FCPB), b.res2, N, H, C);
+}
+
+/* Llama: RMSNorm, queries/keys/values, rotary embeddings, attention
+** (grouped), residual; RMSNorm, SwiGLU MLP, residual. No biases. */
+static void llama_block_forward(llm_model *m, const llm_exec *x, int l) {
+  const llm_config *c = &m->cfg;
+  int B = m->B, T = m->T, C = c->n_embd, H = c->n_hidden;
+  int HS = C / c->n_head, KV = HS * c->n_kv_head, Q = C + 2 * KV;
+  size_t N = (size_t)B * T;
+  float *p = m->params;
+  blk_acts b = blk_view(m, l);
+  llm_rmsnorm_forward(x, b.ln1, b.ln1_rstd, b.res_in, BLK(L_ATTN_NORM), N, C, c->norm_eps);
+  llm_matmul_forward(x, b.qkv, b.ln1, BLK(L_QKVW), NULL, NULL, N, C, Q);
+  llm_rope_forward(x, b.qkv, m->rope, N, T, 0, C, KV, HS);
+  llm_attention_forward(x, b.atty, b.att, b.qkv, B, T, C, c->n_head, c->n_kv_head);
+  llm_matmul_forward(x, b.res2, b.atty, BLK(L_PROJW), NULL, b.res_in, N, C, C);
+  llm_rmsnorm_forward(x, b.ln2, b.ln2_rstd, b.res2, BLK(L_MLP_NORM), N, C, c->norm_eps);
+  llm_matmul_forward(x, b.fch, b.ln2, BLK(L_FCW), NULL, NULL, N, C, 2 * H);
+  llm_swiglu_forward(x, b.fch_gelu, b.fch, N, H);
+  llm_matmul_forward(x, b.res3, b.fch_gelu, BLK(L_FCPW), NULL, b.res2, N, H, C);
+}
+
+/* The output head: the token embedding, or Llama's own head when untied. */
+static int head_tensor(const llm_model *m) {
+  return m->cfg.arch == LLM_ARCH_LLAMA && m->cfg.tied_head != 1 ? L_HEAD : T_WTE;
+}
+
 int llm_model_forward(llm_model *m, const int32_t *inputs,
                       const int32_t *targets, int B, int T, llm_pool *pool,
                       float *loss, llm_err *err) {
@@ -442,35 +556,26 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
   if (rc) return rc;
   const llm_config *c = &m->cfg;
   llm_exec x = {pool, m->simd};
-  int C = c->n_embd, H = c->n_hidden, V = c->vocab_size, L = c->n_layer;
+  int C = c->n_embd, V = c->vocab_size, L = c->n_layer;
+  int gpt = c->arch == LLM_ARCH_GPT;
   size_t N = (size_t)B * T;
   float *p = m->params, *A = m->act;
   const acts *a = &m->a;
-#define PAR(i) (p + m->tensors[i].offset)
-#define BLK(i) blk_param(p, m, i, l)
-  llm_encoder_forward(&x, A + a->encoded, m->inputs, PAR(T_WTE), PAR(T_WPE),
+  llm_encoder_forward(&x, A + a->encoded, m->inputs, PAR(T_WTE), gpt ? PAR(T_WPE) : NULL,
                       B, T, C);
   for (int l = 0; l < L; l++) {
-    blk_acts b = blk_view(m, l);
-    llm_layernorm_forward(&x, b.ln1, b.ln1_mean, b.ln1_rstd, b.res_in,
-                          BLK(T_LN1W), BLK(T_LN1B), N, C, c->norm_eps);
-    llm_matmul_forward(&x, b.qkv, b.ln1, BLK(T_QKVW), BLK(T_QKVB), NULL, N,
-                       C, 3 * C);
-    llm_attention_forward(&x, b.atty, b.att, b.qkv, B, T, C, c->n_head);
-    llm_matmul_forward(&x, b.res2, b.atty, BLK(T_PROJW), BLK(T_PROJB),
-                       b.res_in, N, C, C);
-    llm_layernorm_forward(&x, b.ln2, b.ln2_mean, b.ln2_rstd, b.res2,
-                          BLK(T_LN2W), BLK(T_LN2B), N, C, c->norm_eps);
-    llm_matmul_forward(&x, b.fch, b.ln2, BLK(T_FCW), BLK(T_FCB), NULL, N, C,
-                       H);
-    llm_gelu_forward(&x, b.fch_gelu, b.fch, N * (size_t)H);
-    llm_matmul_forward(&x, b.res3, b.fch_gelu, BLK(T_FCPW), BLK(T_FCPB),
-                       b.res2, N, H, C);
+    if (gpt)
+      gpt_block_forward(m, &x, l);
+    else
+      llama_block_forward(m, &x, l);
   }
   const float *top = blk_view(m, L - 1).res3;
-  llm_layernorm_forward(&x, A + a->lnf, A + a->lnf_mean, A + a->lnf_rstd, top,
-                        PAR(T_LNFW), PAR(T_LNFB), N, C, c->norm_eps);
-  llm_matmul_forward(&x, A + a->logits, A + a->lnf, PAR(T_WTE), NULL, NULL, N,
+  if (gpt)
+    llm_layernorm_forward(&x, A + a->lnf, A + a->lnf_mean, A + a->lnf_rstd, top,
+                          PAR(T_LNFW), PAR(T_LNFB), N, C, c->norm_eps);
+  else
+    llm_rmsnorm_forward(&x, A + a->lnf, A + a->lnf_rstd, top, PAR(L_NORM), N, C, c->norm_eps);
+  llm_matmul_forward(&x, A + a->logits, A + a->lnf, PAR(head_tensor(m)), NULL, NULL, N,
                      C, V);
   float l_mean = 0; /* no targets, no loss */
   if (targets)
@@ -481,67 +586,113 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
   return LLM_OK;
 }
 
+/* The backward's buffers, for the block functions. */
+typedef struct bwd_bufs {
+  float *dres, *dsmall, *dbig, *dmid, *scratch;
+} bwd_bufs;
+
+/* dres is the gradient of the block's output (res3); the MLP's norm then
+** adds its path into it, making it the gradient of res2, and the
+** attention's norm makes it the gradient of res_in. */
+static void gpt_block_backward(llm_model *m, const llm_exec *x, const bwd_bufs *g, int l) {
+  const llm_config *c = &m->cfg;
+  int B = m->B, T = m->T, C = c->n_embd, H = c->n_hidden;
+  size_t N = (size_t)B * T;
+  float *p = m->params, *gr = m->grads;
+  blk_acts b = blk_view(m, l);
+  llm_matmul_backward(x, g->dbig, DBLK(T_FCPW), DBLK(T_FCPB), g->dres, b.fch_gelu,
+                      BLK(T_FCPW), N, H, C);
+  llm_gelu_backward(x, g->dbig, b.fch, g->dbig, N * (size_t)H);
+  llm_matmul_backward(x, g->dsmall, DBLK(T_FCW), DBLK(T_FCB), g->dbig, b.ln2, BLK(T_FCW),
+                      N, C, H);
+  llm_layernorm_backward(x, g->dres, DBLK(T_LN2W), DBLK(T_LN2B), g->dsmall, b.res2,
+                         b.ln2_mean, b.ln2_rstd, BLK(T_LN2W), N, C);
+  llm_matmul_backward(x, g->dsmall, DBLK(T_PROJW), DBLK(T_PROJB), g->dres, b.atty,
+                      BLK(T_PROJW), N, C, C);
+  llm_attention_backward(x, g->dbig, g->scratch, g->dsmall, b.qkv, b.att, B, T, C,
+                         c->n_head, c->n_head);
+  llm_matmul_backward(x, g->dsmall, DBLK(T_QKVW), DBLK(T_QKVB), g->dbig, b.ln1,
+                      BLK(T_QKVW), N, C, 3 * C);
+  llm_layernorm_backward(x, g->dres, DBLK(T_LN1W), DBLK(T_LN1B), g->dsmall, b.res_in,
+                         b.ln1_mean, b.ln1_rstd, BLK(T_LN1W), N, C);
+}
+
+static void llama_block_backward(llm_model *m, const llm_exec *x, const bwd_bufs *g, int l) {
+  const llm_config *c = &m->cfg;
+  int B = m->B, T = m->T, C = c->n_embd, H = c->n_hidden;
+  int HS = C / c->n_head, KV = HS * c->n_kv_head, Q = C + 2 * KV;
+  size_t N = (size_t)B * T;
+  float *p = m->params, *gr = m->grads;
+  blk_acts b = blk_view(m, l);
+  llm_matmul_backward(x, g->dmid, DBLK(L_FCPW), NULL, g->dres, b.fch_gelu, BLK(L_FCPW), N,
+                      H, C);
+  llm_swiglu_backward(x, g->dbig, b.fch, g->dmid, N, H);
+  llm_matmul_backward(x, g->dsmall, DBLK(L_FCW), NULL, g->dbig, b.ln2, BLK(L_FCW), N, C,
+                      2 * H);
+  llm_rmsnorm_backward(x, g->dres, DBLK(L_MLP_NORM), g->dsmall, b.res2, b.ln2_rstd,
+                       BLK(L_MLP_NORM), N, C);
+  llm_matmul_backward(x, g->dsmall, DBLK(L_PROJW), NULL, g->dres, b.atty, BLK(L_PROJW), N,
+                      C, C);
+  llm_attention_backward(x, g->dbig, g->scratch, g->dsmall, b.qkv, b.att, B, T, C,
+                         c->n_head, c->n_kv_head);
+  llm_rope_backward(x, g->dbig, m->rope, N, T, 0, C, KV, HS);
+  llm_matmul_backward(x, g->dsmall, DBLK(L_QKVW), NULL, g->dbig, b.ln1, BLK(L_QKVW), N, C,
+                      Q);
+  llm_rmsnorm_backward(x, g->dres, DBLK(L_ATTN_NORM), g->dsmall, b.res_in, b.ln1_rstd,
+                       BLK(L_ATTN_NORM), N, C);
+}
+
 int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err) {
   if (!m->fwd_ok || !m->has_targets)
     return llm_fail(err, LLM_EINVAL,
                     "backward needs a successful forward with targets first");
   const llm_config *c = &m->cfg;
-  int B = m->B, T = m->T, C = c->n_embd, H = c->n_hidden, V = c->vocab_size;
-  int L = c->n_layer;
+  int B = m->B, T = m->T, C = c->n_embd, V = c->vocab_size, L = c->n_layer;
+  int gpt = c->arch == LLM_ARCH_GPT;
   size_t N = (size_t)B * T;
   if (!m->grads && !(m->grads = llm_malloc(m->n_params * sizeof(float))))
     return llm_fail(err, LLM_ENOMEM, "out of memory for the gradients");
-  grad_bufs g = grad_layout(c, (size_t)B, (size_t)T, llm_pool_threads(pool));
-  if (ensure(&m->grad_mem, &m->gbuf, &m->grad_cap, g.total))
+  grad_bufs gl = grad_layout(c, (size_t)B, (size_t)T, llm_pool_threads(pool));
+  if (ensure(&m->grad_mem, &m->gbuf, &m->grad_cap, gl.total))
     return llm_fail(err, LLM_ENOMEM,
                     "out of memory for %.1f MB of backward buffers",
-                    (double)g.total * sizeof(float) / 1e6);
+                    (double)gl.total * sizeof(float) / 1e6);
   llm_exec x = {pool, m->simd};
-  float *p = m->params, *gr = m->grads, *A = m->act;
+  float *gr = m->grads, *A = m->act;
+  const float *p = m->params;
   const acts *a = &m->a;
-  float *dres = m->gbuf + g.dres, *dsmall = m->gbuf + g.dsmall;
-  float *dbig = m->gbuf + g.dbig, *scratch = m->gbuf + g.scratch;
-#define GRAD(i) (gr + m->tensors[i].offset)
-#define DBLK(i) blk_param(gr, m, i, l)
-
-  /* Head and final LayerNorm; the head writes dwte, the encoder adds. */
-  llm_crossentropy_backward(&x, dbig, A + a->logits, A + a->lse, m->targets,
-                            N, V);
-  llm_matmul_backward(&x, dsmall, GRAD(T_WTE), NULL, dbig, A + a->lnf,
-                      PAR(T_WTE), N, C, V);
-  memset(dres, 0, N * (size_t)C * sizeof *dres);
-  llm_layernorm_backward(&x, dres, GRAD(T_LNFW), GRAD(T_LNFB), dsmall,
-                         blk_view(m, L - 1).res3, A + a->lnf_mean,
-                         A + a->lnf_rstd, PAR(T_LNFW), N, C);
+  bwd_bufs g = {m->gbuf + gl.dres, m->gbuf + gl.dsmall, m->gbuf + gl.dbig,
+                m->gbuf + gl.dmid, m->gbuf + gl.scratch};
+  /* Head and final norm; a tied head writes dwte, which the embedding's
+  ** backward then adds to. */
+  int head = head_tensor(m);
+  llm_crossentropy_backward(&x, g.dbig, A + a->logits, A + a->lse, m->targets, N, V);
+  llm_matmul_backward(&x, g.dsmall, GRAD(head), NULL, g.dbig, A + a->lnf, PAR(head), N, C,
+                      V);
+  if (head != T_WTE) memset(GRAD(T_WTE), 0, m->tensors[T_WTE].numel * sizeof(float));
+  memset(g.dres, 0, N * (size_t)C * sizeof *g.dres);
+  const float *top = blk_view(m, L - 1).res3;
+  if (gpt)
+    llm_layernorm_backward(&x, g.dres, GRAD(T_LNFW), GRAD(T_LNFB), g.dsmall, top,
+                           A + a->lnf_mean, A + a->lnf_rstd, PAR(T_LNFW), N, C);
+  else
+    llm_rmsnorm_backward(&x, g.dres, GRAD(L_NORM), g.dsmall, top, A + a->lnf_rstd,
+                         PAR(L_NORM), N, C);
   for (int l = L - 1; l >= 0; l--) {
-    blk_acts b = blk_view(m, l);
-    /* dres is the gradient of res3; the MLP's LayerNorm then adds its path
-    ** into it, making it the gradient of res2. */
-    llm_matmul_backward(&x, dbig, DBLK(T_FCPW), DBLK(T_FCPB), dres,
-                        b.fch_gelu, BLK(T_FCPW), N, H, C);
-    llm_gelu_backward(&x, dbig, b.fch, dbig, N * (size_t)H);
-    llm_matmul_backward(&x, dsmall, DBLK(T_FCW), DBLK(T_FCB), dbig, b.ln2,
-                        BLK(T_FCW), N, C, H);
-    llm_layernorm_backward(&x, dres, DBLK(T_LN2W), DBLK(T_LN2B), dsmall,
-                           b.res2, b.ln2_mean, b.ln2_rstd, BLK(T_LN2W), N, C);
-    /* Likewise for attention: dres becomes the gradient of res_in. */
-    llm_matmul_backward(&x, dsmall, DBLK(T_PROJW), DBLK(T_PROJB), dres,
-                        b.atty, BLK(T_PROJW), N, C, C);
-    llm_attention_backward(&x, dbig, scratch, dsmall, b.qkv, b.att, B, T, C,
-                           c->n_head);
-    llm_matmul_backward(&x, dsmall, DBLK(T_QKVW), DBLK(T_QKVB), dbig, b.ln1,
-                        BLK(T_QKVW), N, C, 3 * C);
-    llm_layernorm_backward(&x, dres, DBLK(T_LN1W), DBLK(T_LN1B), dsmall,
-                           b.res_in, b.ln1_mean, b.ln1_rstd, BLK(T_LN1W), N,
-                           C);
+    if (gpt)
+      gpt_block_backward(m, &x, &g, l);
+    else
+      llama_block_backward(m, &x, &g, l);
   }
-  float *dwpe = GRAD(T_WPE);
-  memset(dwpe + (size_t)T * C, 0,
-         (size_t)(c->block_size - T) * (size_t)C * sizeof *dwpe);
-  llm_encoder_backward(&x, GRAD(T_WTE), dwpe, dres, m->inputs, B, T, C);
+  float *dwpe = NULL;
+  if (gpt) {
+    dwpe = GRAD(T_WPE);
+    memset(dwpe + (size_t)T * C, 0, (size_t)(c->block_size - T) * (size_t)C * sizeof *dwpe);
+  }
+  llm_encoder_backward(&x, GRAD(T_WTE), dwpe, g.dres, m->inputs, B, T, C);
   return LLM_OK;
-#undef GRAD
-#undef DBLK
 }
 #undef PAR
 #undef BLK
+#undef GRAD
+#undef DBLK

@@ -18,10 +18,13 @@
 **     projection), residual; LayerNorm, MLP C -> H -> C with tanh-GELU,
 **     residual; then a final LayerNorm and the output head tied to the
 **     token embedding. Linear layers and LayerNorms have biases.
-**   LLM_ARCH_LLAMA (reserved for the Llama issue): RMSNorm, rotary
-**     positions, SwiGLU MLP, grouped-query attention (n_kv_head), no
-**     biases, tied or separate head. The config carries its fields
-**     already; llm_model_new rejects it until it is implemented.
+**   LLM_ARCH_LLAMA: the Llama family (llama2.c's layout). Token embedding
+**     only; per block: RMSNorm, fused q/k/v projection, rotary position
+**     embeddings on queries and keys (pairs of adjacent dimensions within
+**     each head, theta rope_theta), causal attention with n_kv_head key and
+**     value heads shared by groups of query heads, residual; RMSNorm, SwiGLU
+**     MLP (w2 (silu(w1 x) * w3 x)) of width H, residual; a final RMSNorm and
+**     the head, tied to the token embedding or separate. No biases.
 **
 ** Tensor table for LLM_ARCH_GPT, in buffer order:
 **   wte [V, C]             token embedding (also the output head)
@@ -33,6 +36,16 @@
 **   blocks.mlp.fc.weight [L, H, C], blocks.mlp.fc.bias [L, H]
 **   blocks.mlp.proj.weight [L, C, H], blocks.mlp.proj.bias [L, C]
 **   lnf.weight [C], lnf.bias [C]
+** Tensor table for LLM_ARCH_LLAMA (KV = n_kv_head * HS):
+**   wte [V, C]
+**   blocks.attn_norm.weight [L, C]
+**   blocks.attn.qkv.weight [L, C + 2 KV, C]   wq rows, then wk, then wv
+**   blocks.attn.proj.weight [L, C, C]         wo
+**   blocks.mlp_norm.weight [L, C]
+**   blocks.mlp.fc.weight [L, 2H, C]           w1 (gate) rows, then w3 (up)
+**   blocks.mlp.proj.weight [L, C, H]          w2
+**   norm.weight [C]
+**   lm_head.weight [V, C]                     only when the head is not tied
 ** Weight matrices are [out, in] (PyTorch's nn.Linear layout): y = x W^T + b.
 */
 #ifndef LLM_MODEL_H
@@ -51,7 +64,8 @@ typedef struct llm_config {
   int32_t arch;
   int32_t n_layer, n_head, n_kv_head, n_embd, n_hidden;
   int32_t block_size, vocab_size;
-  int32_t tied_head;  /* 1: the output head is the token embedding */
+  int32_t tied_head;  /* 1: the output head is the token embedding; -1: a
+                      ** separate lm_head (Llama only); 0: default (1) */
   float norm_eps;     /* LayerNorm / RMSNorm epsilon */
   float rope_theta;   /* Llama only */
 } llm_config;
@@ -90,6 +104,8 @@ int llm_model_n_tensors(const llm_model *m);
 const llm_tensor *llm_model_tensor(const llm_model *m, int i);
 const llm_tensor *llm_model_find(const llm_model *m, const char *name);
 float *llm_model_params(llm_model *m);
+/* Llama: the rotary table [block_size, HS / 2, 2] (cos, sin); else NULL. */
+const float *llm_model_rope(const llm_model *m);
 size_t llm_model_n_params(const llm_model *m);
 
 /* GPT-2's initialisation: weights ~ N(0, 0.02), the residual projections

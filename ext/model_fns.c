@@ -36,7 +36,8 @@ int llm_check_memory(const char *what, double bytes, int64_t limit_mb, llm_err *
 
 static void fn_model_create(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *const keys[] = {"tokenizer", "arch", "n_layer", "n_head", "n_kv_head", "n_embd", "n_hidden",
-                                     "block_size", "vocab_size", "tied_head", "norm_eps", "seed", "max_memory_mb",
+                                     "block_size", "vocab_size", "tied_head", "norm_eps", "rope_theta", "seed",
+                                     "max_memory_mb",
                                      NULL};
   llm_conn *c = llm_ctx_conn(ctx);
   const char *name = llm_arg_name(ctx, argv, 0, "model");

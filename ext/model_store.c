@@ -20,7 +20,7 @@ void llm_config_append_json(sqlite3_str *s, const llm_config *c) {
                       "{\"arch\":\"%s\",\"n_layer\":%d,\"n_head\":%d,\"n_kv_head\":%d,\"n_embd\":%d,"
                       "\"n_hidden\":%d,\"block_size\":%d,\"vocab_size\":%d,\"tied_head\":%s,\"norm_eps\":%!.9g",
                       c->arch == LLM_ARCH_GPT ? "gpt" : "llama", c->n_layer, c->n_head, c->n_kv_head,
-                      c->n_embd, c->n_hidden, c->block_size, c->vocab_size, c->tied_head ? "true" : "false",
+                      c->n_embd, c->n_hidden, c->block_size, c->vocab_size, c->tied_head != -1 ? "true" : "false",
                       (double)c->norm_eps);
   if (c->arch == LLM_ARCH_LLAMA) sqlite3_str_appendf(s, ",\"rope_theta\":%!.9g", (double)c->rope_theta);
   sqlite3_str_appendall(s, "}");
@@ -52,14 +52,20 @@ int llm_config_from_json(const llm_json *o, llm_config *c, llm_err *err) {
       cfg_int(o, "block_size", 1, LLM_MAX_BLOCK, &c->block_size, err) ||
       cfg_int(o, "vocab_size", 1, LLM_TOKENIZER_MAX_VOCAB, &c->vocab_size, err))
     return err->code;
-  int tied = c->tied_head;
+  int tied = c->tied_head != -1;
   if (llm_opt_bool(o, "tied_head", &tied, err)) return err->code;
-  c->tied_head = tied;
+  c->tied_head = tied ? 1 : -1;
   const llm_json *eps = llm_json_get(o, "norm_eps");
   if (eps) {
     if (eps->type != LLM_JSON_NUMBER || !(eps->num > 0 && eps->num < 1))
       return llm_fail(err, LLM_ERANGE, "\"norm_eps\" must be a number in (0, 1)");
     c->norm_eps = (float)eps->num;
+  }
+  const llm_json *theta = llm_json_get(o, "rope_theta");
+  if (theta) {
+    if (theta->type != LLM_JSON_NUMBER || !(theta->num >= 1 && theta->num < 1e9))
+      return llm_fail(err, LLM_ERANGE, "\"rope_theta\" must be a number in [1, 1e9)");
+    c->rope_theta = (float)theta->num;
   }
   return LLM_OK;
 }

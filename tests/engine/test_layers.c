@@ -11,6 +11,9 @@
 ** rounding over these small sums gives up to ~2e-6; the differences, with step
 ** 1e-4 on a double reference, are exact to ~1e-9.
 **
+** The Llama block's layers (RMSNorm, rotary embeddings, SwiGLU) and
+** grouped-query attention are checked the same way.
+**
 ** Each case runs on every SIMD path, inline and on a 2-thread pool, and
 ** uses row lengths that are not multiples of the vector width. Attention
 ** also runs with T above its 64-row block, so the causal block skipping is
@@ -297,20 +300,22 @@ static void test_residual(void) {
 /* Attention                                                               */
 
 typedef struct att_case {
-  int B, T, C, NH;
+  int B, T, C, NH, NKV;
   double *qkv, *r, *out;
 } att_case;
 
 static void att_ref(att_case *a) {
-  int T = a->T, C = a->C, HS = C / a->NH;
+  int T = a->T, C = a->C, HS = C / a->NH, KV = HS * a->NKV, Q = C + 2 * KV;
+  int group = a->NH / a->NKV;
   double *s = malloc((size_t)T * sizeof *s);
   for (int b = 0; b < a->B; b++)
     for (int h = 0; h < a->NH; h++)
       for (int i = 0; i < T; i++) {
-        const double *q = a->qkv + ((size_t)b * T + i) * 3 * C + h * HS;
+        const double *q = a->qkv + ((size_t)b * T + i) * Q + h * HS;
+        int kh = h / group;
         double m = -INFINITY, z = 0;
         for (int j = 0; j <= i; j++) {
-          const double *k = a->qkv + ((size_t)b * T + j) * 3 * C + C + h * HS;
+          const double *k = a->qkv + ((size_t)b * T + j) * Q + C + kh * HS;
           double d = 0;
           for (int e = 0; e < HS; e++) d += q[e] * k[e];
           s[j] = d / sqrt(HS);
@@ -321,8 +326,7 @@ static void att_ref(att_case *a) {
         for (int e = 0; e < HS; e++) {
           double y = 0;
           for (int j = 0; j <= i; j++)
-            y += s[j] / z *
-                 a->qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * HS + e];
+            y += s[j] / z * a->qkv[((size_t)b * T + j) * Q + C + KV + kh * HS + e];
           o[e] = y;
         }
       }
@@ -335,19 +339,19 @@ static double att_obj(void *p) {
   return dot_out(a->out, a->r, (size_t)a->B * a->T * a->C);
 }
 
-static void att_one(int B, int T, int C, int NH) {
-  att_case a = {.B = B, .T = T, .C = C, .NH = NH};
-  size_t N = (size_t)B * T, n3 = N * 3 * C, NC = N * C;
-  float *qkv = randf(n3, 1), *r = randf(NC, 1);
-  a.qkv = to_double(qkv, n3), a.r = to_double(r, NC);
+static void att_one(int B, int T, int C, int NH, int NKV) {
+  att_case a = {.B = B, .T = T, .C = C, .NH = NH, .NKV = NKV};
+  size_t N = (size_t)B * T, nq = N * (size_t)(C + 2 * (C / NH) * NKV), NC = N * C;
+  float *qkv = randf(nq, 1), *r = randf(NC, 1);
+  a.qkv = to_double(qkv, nq), a.r = to_double(r, NC);
   a.out = malloc(NC * sizeof *a.out);
   float *out = malloc(NC * sizeof *out);
   float *att = malloc((size_t)B * NH * T * T * sizeof *att);
-  float *dqkv = malloc(n3 * sizeof *dqkv);
+  float *dqkv = malloc(nq * sizeof *dqkv);
   float *scratch = malloc(llm_attention_scratch(T, 2) * sizeof *scratch);
   for (int run = 0; run < n_runs(); run++) {
     llm_exec x = run_exec(run);
-    llm_attention_forward(&x, out, att, qkv, B, T, C, NH);
+    llm_attention_forward(&x, out, att, qkv, B, T, C, NH, NKV);
     att_ref(&a);
     CHECK(close_to("attention out", out, a.out, NC, FWD_TOL));
     int upper_zero = 1; /* the backward relies on it */
@@ -356,18 +360,21 @@ static void att_one(int B, int T, int C, int NH) {
         for (int j = i + 1; j < T; j++)
           upper_zero &= att[(bh * T + i) * T + j] == 0;
     CHECK(upper_zero);
-    llm_attention_backward(&x, dqkv, scratch, r, qkv, att, B, T, C, NH);
-    CHECK(grad_ok("attention dqkv", att_obj, &a, a.qkv, dqkv, n3));
+    llm_attention_backward(&x, dqkv, scratch, r, qkv, att, B, T, C, NH, NKV);
+    CHECK(grad_ok("attention dqkv", att_obj, &a, a.qkv, dqkv, nq));
   }
   free(qkv), free(r), free(a.qkv), free(a.r), free(a.out), free(out);
   free(att), free(dqkv), free(scratch);
 }
 
 static void test_attention(void) {
-  att_one(2, 5, 12, 3);
-  att_one(3, 1, 8, 2);
-  att_one(1, 70, 8, 2);  /* two query blocks, the second partial */
-  att_one(1, 130, 4, 1); /* three blocks */
+  att_one(2, 5, 12, 3, 3);
+  att_one(3, 1, 8, 2, 2);
+  att_one(1, 70, 8, 2, 2);  /* two query blocks, the second partial */
+  att_one(1, 130, 4, 1, 1); /* three blocks */
+  /* grouped-query attention: heads sharing keys and values */
+  att_one(2, 6, 12, 6, 2);
+  att_one(1, 70, 16, 4, 1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -405,6 +412,136 @@ static void test_gelu(void) {
     CHECK(grad_ok("gelu dinp", gelu_obj, &g, g.inp, d, g.n));
   }
   free(inp), free(r), free(g.inp), free(g.r), free(g.out), free(out), free(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The Llama layers: RMSNorm, rotary embeddings, SwiGLU                    */
+
+typedef struct rms_case {
+  size_t N;
+  int C;
+  double *inp, *w, *r, *out;
+} rms_case;
+
+static double rms_obj(void *p) {
+  rms_case *c = p;
+  for (size_t n = 0; n < c->N; n++) {
+    double ss = 0;
+    for (int i = 0; i < c->C; i++) ss += c->inp[n * c->C + i] * c->inp[n * c->C + i];
+    double rs = 1 / sqrt(ss / c->C + 1e-5);
+    for (int i = 0; i < c->C; i++) c->out[n * c->C + i] = c->inp[n * c->C + i] * rs * c->w[i];
+  }
+  return dot_out(c->out, c->r, c->N * c->C);
+}
+
+static void test_rmsnorm(void) {
+  rms_case c = {.N = 7, .C = 19};
+  size_t n = c.N * c.C;
+  float *inp = randf(n, 2), *w = randf(c.C, 1), *r = randf(n, 1);
+  c.inp = to_double(inp, n), c.w = to_double(w, c.C), c.r = to_double(r, n);
+  c.out = malloc(n * sizeof *c.out);
+  float *out = malloc(n * sizeof *out), *rstd = malloc(c.N * sizeof *rstd);
+  float *dinp = malloc(n * sizeof *dinp), *dw = malloc(c.C * sizeof *dw);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_rmsnorm_forward(&x, out, rstd, inp, w, c.N, c.C, 1e-5f);
+    rms_obj(&c);
+    CHECK(close_to("rmsnorm out", out, c.out, n, FWD_TOL));
+    for (size_t i = 0; i < n; i++) dinp[i] = 0.5f; /* it adds */
+    llm_rmsnorm_backward(&x, dinp, dw, r, inp, rstd, w, c.N, c.C);
+    for (size_t i = 0; i < n; i++) dinp[i] -= 0.5f;
+    CHECK(grad_ok("rmsnorm dinp", rms_obj, &c, c.inp, dinp, n));
+    CHECK(grad_ok("rmsnorm dw", rms_obj, &c, c.w, dw, (size_t)c.C));
+  }
+  free(inp), free(w), free(r), free(c.inp), free(c.w), free(c.r), free(c.out);
+  free(out), free(rstd), free(dinp), free(dw);
+}
+
+typedef struct rope_case {
+  size_t N;
+  int T, pos0, C, KV, HS;
+  double *inp, *r, *out;
+} rope_case;
+
+static double rope_obj(void *p) {
+  rope_case *c = p;
+  int Q = c->C + 2 * c->KV;
+  for (size_t n = 0; n < c->N; n++) {
+    const double *in = c->inp + n * Q;
+    double *o = c->out + n * Q;
+    double pos = c->pos0 + (double)(n % (size_t)c->T);
+    for (int i = 0; i < Q; i++) o[i] = in[i];
+    for (int i = 0; i < c->C + c->KV; i += 2) {
+      int j = (i % c->HS) / 2;
+      double a = pos * pow(10000.0, -2.0 * j / c->HS);
+      o[i] = in[i] * cos(a) - in[i + 1] * sin(a);
+      o[i + 1] = in[i] * sin(a) + in[i + 1] * cos(a);
+    }
+  }
+  return dot_out(c->out, c->r, c->N * Q);
+}
+
+static void rope_one(size_t N, int T, int pos0, int C, int NH, int NKV) {
+  int HS = C / NH, KV = HS * NKV;
+  rope_case c = {.N = N, .T = T, .pos0 = pos0, .C = C, .KV = KV, .HS = HS};
+  size_t n = N * (size_t)(C + 2 * KV);
+  float *inp = randf(n, 1), *r = randf(n, 1), *out = malloc(n * sizeof *out);
+  float *table = malloc((size_t)(pos0 + T) * HS * sizeof *table);
+  llm_rope_table(table, pos0 + T, HS, 10000.0f);
+  c.inp = to_double(inp, n), c.r = to_double(r, n);
+  c.out = malloc(n * sizeof *c.out);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    memcpy(out, inp, n * sizeof *out);
+    llm_rope_forward(&x, out, table, N, T, pos0, C, KV, HS);
+    rope_obj(&c);
+    CHECK(close_to("rope out", out, c.out, n, FWD_TOL));
+    memcpy(out, r, n * sizeof *out);
+    llm_rope_backward(&x, out, table, N, T, pos0, C, KV, HS);
+    CHECK(grad_ok("rope dinp", rope_obj, &c, c.inp, out, n));
+  }
+  free(inp), free(r), free(out), free(table), free(c.inp), free(c.r), free(c.out);
+}
+
+static void test_rope(void) {
+  rope_one(6, 3, 0, 12, 2, 2);  /* two sequences of 3 */
+  rope_one(5, 5, 0, 16, 4, 2);  /* grouped: fewer key heads */
+  rope_one(4, 4, 9, 8, 2, 1);   /* positions from 9, as in inference */
+}
+
+typedef struct swiglu_case {
+  size_t N;
+  int H;
+  double *inp, *r, *out;
+} swiglu_case;
+
+static double swiglu_obj(void *p) {
+  swiglu_case *c = p;
+  for (size_t n = 0; n < c->N; n++)
+    for (int i = 0; i < c->H; i++) {
+      double g = c->inp[n * 2 * c->H + i], u = c->inp[n * 2 * c->H + c->H + i];
+      c->out[n * c->H + i] = g / (1 + exp(-g)) * u;
+    }
+  return dot_out(c->out, c->r, c->N * c->H);
+}
+
+static void test_swiglu(void) {
+  swiglu_case c = {.N = 5, .H = 13};
+  size_t n = c.N * 2 * c.H, no = c.N * c.H;
+  float *inp = randf(n, 2.5f), *r = randf(no, 1);
+  inp[0] = 0, inp[1] = -30, inp[2] = 30;
+  c.inp = to_double(inp, n), c.r = to_double(r, no);
+  c.out = malloc(no * sizeof *c.out);
+  float *out = malloc(no * sizeof *out), *d = malloc(n * sizeof *d);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_swiglu_forward(&x, out, inp, c.N, c.H);
+    swiglu_obj(&c);
+    CHECK(close_to("swiglu out", out, c.out, no, FWD_TOL));
+    llm_swiglu_backward(&x, d, inp, r, c.N, c.H);
+    CHECK(grad_ok("swiglu dinp", swiglu_obj, &c, c.inp, d, n));
+  }
+  free(inp), free(r), free(c.inp), free(c.r), free(c.out), free(out), free(d);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -484,6 +621,9 @@ int main(void) {
   RUN(test_residual);
   RUN(test_attention);
   RUN(test_gelu);
+  RUN(test_rmsnorm);
+  RUN(test_rope);
+  RUN(test_swiglu);
   RUN(test_crossentropy);
   llm_pool_free(pool2);
   return CHECK_DONE();

@@ -130,6 +130,93 @@ static double ref_loss(const ref *r, const int32_t *in, const int32_t *tg,
   return loss / N;
 }
 
+/* The Llama block of model.h in doubles: RMSNorm, fused q/k/v, rotary
+** embeddings (from the model's own table of angles), grouped-query
+** attention, SwiGLU, no biases, tied or separate head. */
+static void ref_rms(double *out, const double *x, const double *w, int N, int C, double eps) {
+  for (int n = 0; n < N; n++) {
+    double ss = 0;
+    for (int c = 0; c < C; c++) ss += x[n * C + c] * x[n * C + c];
+    double rs = 1 / sqrt(ss / C + eps);
+    for (int c = 0; c < C; c++) out[n * C + c] = x[n * C + c] * rs * w[c];
+  }
+}
+
+static double ref_loss_llama(const ref *r, const int32_t *in, const int32_t *tg, int B, int T,
+                             double *logits) {
+  int C = r->c.n_embd, H = r->c.n_hidden, V = r->c.vocab_size, N = B * T;
+  int NH = r->c.n_head, NKV = r->c.n_kv_head, HS = C / NH, KV = HS * NKV, Q = C + 2 * KV;
+  double eps = r->c.norm_eps;
+  const float *rope = llm_model_rope(r->m);
+  double *x = malloc(sizeof(double) * N * C), *ln = malloc(sizeof(double) * N * C);
+  double *qkv = malloc(sizeof(double) * N * Q), *y = malloc(sizeof(double) * N * C);
+  double *h = malloc(sizeof(double) * N * 2 * H), *a = malloc(sizeof(double) * N * H);
+  double *lg = malloc(sizeof(double) * V), s[64];
+  const double *wte = rp(r, "wte", 0);
+  const double *head = r->c.tied_head == 1 ? wte : rp(r, "lm_head.weight", 0);
+  for (int n = 0; n < N; n++)
+    for (int c = 0; c < C; c++) x[n * C + c] = wte[in[n] * C + c];
+  for (int l = 0; l < r->c.n_layer; l++) {
+    ref_rms(ln, x, rp(r, "blocks.attn_norm.weight", l), N, C, eps);
+    ref_linear(qkv, 0, ln, rp(r, "blocks.attn.qkv.weight", l), NULL, N, C, Q);
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < C + KV; i += 2) {
+        const float *t = rope + ((size_t)(n % T) * (HS / 2) + (i % HS) / 2) * 2;
+        double v0 = qkv[n * Q + i], v1 = qkv[n * Q + i + 1];
+        qkv[n * Q + i] = v0 * t[0] - v1 * t[1];
+        qkv[n * Q + i + 1] = v0 * t[1] + v1 * t[0];
+      }
+    for (int b = 0; b < B; b++)
+      for (int hh = 0; hh < NH; hh++)
+        for (int i = 0; i < T; i++) {
+          const double *q = qkv + (b * T + i) * Q + hh * HS;
+          int kh = hh / (NH / NKV);
+          double m = -INFINITY, z = 0;
+          for (int j = 0; j <= i; j++) {
+            const double *k = qkv + (b * T + j) * Q + C + kh * HS;
+            double d = 0;
+            for (int e = 0; e < HS; e++) d += q[e] * k[e];
+            s[j] = d / sqrt(HS);
+            m = s[j] > m ? s[j] : m;
+          }
+          for (int j = 0; j <= i; j++) z += s[j] = exp(s[j] - m);
+          for (int e = 0; e < HS; e++) {
+            double v = 0;
+            for (int j = 0; j <= i; j++) v += s[j] / z * qkv[(b * T + j) * Q + C + KV + kh * HS + e];
+            y[(b * T + i) * C + hh * HS + e] = v;
+          }
+        }
+    ref_linear(x, 1, y, rp(r, "blocks.attn.proj.weight", l), NULL, N, C, C);
+    ref_rms(ln, x, rp(r, "blocks.mlp_norm.weight", l), N, C, eps);
+    ref_linear(h, 0, ln, rp(r, "blocks.mlp.fc.weight", l), NULL, N, C, 2 * H);
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < H; i++) {
+        double g = h[n * 2 * H + i], u = h[n * 2 * H + H + i];
+        a[n * H + i] = g / (1 + exp(-g)) * u;
+      }
+    ref_linear(x, 1, a, rp(r, "blocks.mlp.proj.weight", l), NULL, N, H, C);
+  }
+  ref_rms(ln, x, rp(r, "norm.weight", 0), N, C, eps);
+  double loss = 0;
+  for (int n = 0; n < N; n++) {
+    ref_linear(lg, 0, ln + n * C, head, NULL, 1, C, V);
+    if (logits) memcpy(logits + (size_t)n * V, lg, sizeof(double) * V);
+    double m = -INFINITY, z = 0;
+    for (int v = 0; v < V; v++) m = lg[v] > m ? lg[v] : m;
+    for (int v = 0; v < V; v++) z += exp(lg[v] - m);
+    if (tg) loss += m + log(z) - lg[tg[n]];
+  }
+  free(x), free(ln), free(qkv), free(y), free(h), free(a), free(lg);
+  return loss / N;
+}
+
+/* The reference of either architecture. */
+static double ref_any(const ref *r, const int32_t *in, const int32_t *tg, int B, int T,
+                      double *logits) {
+  return r->c.arch == LLM_ARCH_GPT ? ref_loss(r, in, tg, B, T, logits)
+                                   : ref_loss_llama(r, in, tg, B, T, logits);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 
@@ -224,9 +311,9 @@ static void test_config(void) {
   llm_model_free(m);
 }
 
-/* (a) every tensor's gradient against central differences of ref_loss. */
-static void test_gradients(void) {
-  llm_config c = tiny_config();
+/* (a) every tensor's gradient against central differences of the
+** reference. */
+static void check_gradients(llm_config c) {
   int B = 3, T = 8;
   llm_model *m = new_model(c, 2);
   if (!m) return;
@@ -250,7 +337,7 @@ static void test_gradients(void) {
   CHECK(llm_model_forward(m, in, tg, B, T, pool2, &loss, &err) == LLM_OK);
   CHECK(llm_model_backward(m, pool2, &err) == LLM_OK);
   double *lg = malloc(sizeof(double) * B * T * c.vocab_size);
-  double ref_l = ref_loss(&R, in, tg, B, T, lg);
+  double ref_l = ref_any(&R, in, tg, B, T, lg);
   CHECK(fabs(loss - ref_l) < 1e-5 * ref_l);
   const float *lf = llm_model_logits(m);
   double dl = 0, ml = 0;
@@ -271,9 +358,9 @@ static void test_gradients(void) {
     for (size_t j = 0; j < t->numel; j += stride) {
       double *x = &R.p[t->offset + j], keep = *x;
       *x = keep + h;
-      double fp = ref_loss(&R, in, tg, B, T, NULL);
+      double fp = ref_any(&R, in, tg, B, T, NULL);
       *x = keep - h;
-      double fm = ref_loss(&R, in, tg, B, T, NULL);
+      double fm = ref_any(&R, in, tg, B, T, NULL);
       *x = keep;
       double num = (fp - fm) / (2 * h);
       maxd = fmax(maxd, fabs(num - g[t->offset + j]));
@@ -287,11 +374,30 @@ static void test_gradients(void) {
   }
   /* wpe rows past T get no gradient (written as zero, not left over) */
   const llm_tensor *wpe = llm_model_find(m, "wpe");
-  CHECK(g[wpe->offset + (size_t)T * c.n_embd] == 0.0f &&
-        g[wpe->offset + wpe->numel - 1] == 0.0f);
+  CHECK(!wpe || (g[wpe->offset + (size_t)T * c.n_embd] == 0.0f &&
+                 g[wpe->offset + wpe->numel - 1] == 0.0f));
   free(R.p);
   free(lg);
   llm_model_free(m);
+}
+
+static llm_config tiny_llama(int n_kv_head, int tied) {
+  llm_config c = tiny_config();
+  c.arch = LLM_ARCH_LLAMA;
+  c.n_head = 4;
+  c.n_kv_head = n_kv_head;
+  c.n_hidden = 24;
+  c.tied_head = tied ? 1 : -1;
+  return c;
+}
+
+static void test_gradients(void) { check_gradients(tiny_config()); }
+
+/* The Llama block: grouped-query attention with a separate head, and
+** plain multi-head attention with a tied head. */
+static void test_gradients_llama(void) {
+  check_gradients(tiny_llama(2, 0));
+  check_gradients(tiny_llama(4, 1));
 }
 
 /* (b) at GPT-2's init the logits are small, so the loss is near ln V. */
@@ -383,10 +489,15 @@ static void test_bad_inputs(void) {
   CHECK(llm_model_forward(m, in, NULL, 3, 8, NULL, &loss, &err) == LLM_OK);
   CHECK(llm_model_logits(m) != NULL);
   CHECK(llm_model_backward(m, NULL, &err) == LLM_EINVAL);
-  llm_config gqa = tiny_config();
-  gqa.arch = LLM_ARCH_LLAMA;
+  llm_config odd = tiny_llama(2, 1);
+  odd.n_embd = 12;
+  odd.n_head = 4; /* head size 3: rotary embeddings need pairs */
   llm_model *m2 = NULL;
-  CHECK(llm_model_new(&gqa, &m2, &err) == LLM_EINVAL && m2 == NULL);
+  CHECK(llm_model_new(&odd, &m2, &err) == LLM_EINVAL && m2 == NULL);
+  CHECK(strstr(err.msg, "even head size") != NULL);
+  llm_config gqa_gpt = tiny_config();
+  gqa_gpt.n_kv_head = 1;
+  CHECK(llm_model_new(&gqa_gpt, &m2, &err) == LLM_EINVAL && m2 == NULL);
   llm_model_free(m);
 }
 
@@ -500,6 +611,7 @@ int main(void) {
   }
   RUN(test_config);
   RUN(test_gradients);
+  RUN(test_gradients_llama);
   RUN(test_init_loss);
   RUN(test_memorise);
   RUN(test_bad_inputs);

@@ -4,8 +4,10 @@
 ** Memory: one allocation, carved into 64-byte aligned arrays: the cache
 ** k, v [L, block_size, KV] (KV = n_kv_head * HS, the width of keys and
 ** values), the activations of up to P = block_size rows (x, ln, qkv, atty,
-** fch, hidden, mean, rstd), the attention scores [NH, QB, block_size] of one
-** block of queries, and the logits [LLM_INFER_LOGIT_ROWS, V].
+** fch (the MLP's first product: H wide for GPT, 2H for SwiGLU), act (its
+** activation), hidden, mean, rstd), the attention scores [NH, QB,
+** block_size] of one block of queries, and the logits
+** [LLM_INFER_LOGIT_ROWS, V].
 **
 ** Threads: the products go to the pool only when a matrix is big enough
 ** that splitting it beats the cost of waking the workers (a few
@@ -31,18 +33,12 @@ struct llm_infer {
   llm_config cfg;
   int simd, kv, pos, n;
   float *mem;
-  float *k, *v, *x, *ln, *qkv, *atty, *fch, *hidden, *mean, *rstd, *att;
+  float *k, *v, *x, *ln, *qkv, *atty, *fch, *act, *hidden, *mean, *rstd, *att;
   float *logits;
 };
 
-/* The GPT tensors of model.h, found by name once. */
-typedef struct gpt_w {
-  const float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb;
-  const float *ln2w, *ln2b, *fcw, *fcb, *fcpw, *fcpb, *lnfw, *lnfb;
-} gpt_w;
-
 typedef struct layout {
-  size_t k, v, x, ln, qkv, atty, fch, hidden, mean, rstd, att, logits, total;
+  size_t k, v, x, ln, qkv, atty, fch, act, hidden, mean, rstd, att, logits, total;
 } layout;
 
 static size_t take(size_t *total, size_t n) {
@@ -65,7 +61,8 @@ static layout infer_layout(const llm_config *c) {
   a.ln = take(&a.total, P * C);
   a.qkv = take(&a.total, P * qkv);
   a.atty = take(&a.total, P * C);
-  a.fch = take(&a.total, P * H);
+  a.fch = take(&a.total, P * H * (c->arch == LLM_ARCH_LLAMA ? 2 : 1));
+  a.act = take(&a.total, c->arch == LLM_ARCH_LLAMA ? P * H : 0);
   a.hidden = take(&a.total, P * C);
   a.mean = take(&a.total, P);
   a.rstd = take(&a.total, P);
@@ -81,8 +78,6 @@ size_t llm_infer_bytes(const llm_config *c) {
 int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err) {
   *out = NULL;
   const llm_config *c = llm_model_config(m);
-  if (c->arch != LLM_ARCH_GPT)
-    return llm_fail(err, LLM_EINVAL, "inference supports the GPT architecture only");
   layout a = infer_layout(c);
   llm_infer *s = llm_calloc(1, sizeof *s);
   if (!s) return llm_fail(err, LLM_ENOMEM, "out of memory");
@@ -105,6 +100,7 @@ int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err) {
   s->qkv = base + a.qkv;
   s->atty = base + a.atty;
   s->fch = base + a.fch;
+  s->act = c->arch == LLM_ARCH_LLAMA ? base + a.act : s->fch;
   s->hidden = base + a.hidden;
   s->mean = base + a.mean;
   s->rstd = base + a.rstd;
@@ -189,18 +185,9 @@ static void attention(llm_infer *s, const float *k, const float *v, int n,
 /* ---------------------------------------------------------------------- */
 /* The forward pass                                                        */
 
-static gpt_w gpt_weights(const llm_infer *s) {
-  const llm_model *m = s->m;
-  const float *p = s->p;
-#define W(name) (p + llm_model_find(m, name)->offset)
-  gpt_w w = {W("wte"), W("wpe"), W("blocks.ln1.weight"), W("blocks.ln1.bias"),
-             W("blocks.attn.qkv.weight"), W("blocks.attn.qkv.bias"),
-             W("blocks.attn.proj.weight"), W("blocks.attn.proj.bias"),
-             W("blocks.ln2.weight"), W("blocks.ln2.bias"), W("blocks.mlp.fc.weight"),
-             W("blocks.mlp.fc.bias"), W("blocks.mlp.proj.weight"),
-             W("blocks.mlp.proj.bias"), W("lnf.weight"), W("lnf.bias")};
-#undef W
-  return w;
+/* A tensor of the model (for the blocks' stacked ones, layer 0). */
+static const float *W(const llm_infer *s, const char *name) {
+  return s->p + llm_model_find(s->m, name)->offset;
 }
 
 /* inp[n, IN] -> out[n, OUT] (+ bias, + res), on the pool when worth it. */
@@ -210,6 +197,59 @@ static void linear(const llm_infer *s, llm_pool *pool, float *out, const float *
   size_t weights = (size_t)IN * (size_t)OUT;
   llm_exec x = {weights >= PAR_MIN_WEIGHTS ? pool : NULL, s->simd};
   llm_matmul_forward(&x, out, inp, w, bias, res, (size_t)n, IN, OUT);
+}
+
+/* Copies the keys and values of the n new rows into layer l's cache and
+** attends over it. */
+static void cache_and_attend(llm_infer *s, int l, int n, llm_pool *pool) {
+  const llm_config *c = &s->cfg;
+  int C = c->n_embd, KV = s->kv, Q = C + 2 * KV, P = c->block_size;
+  float *kc = s->k + (size_t)l * P * KV, *vc = s->v + (size_t)l * P * KV;
+  for (int i = 0; i < n; i++) {
+    const float *row = s->qkv + (size_t)i * Q;
+    memcpy(kc + (size_t)(s->pos + i) * KV, row + C, (size_t)KV * sizeof(float));
+    memcpy(vc + (size_t)(s->pos + i) * KV, row + C + KV, (size_t)KV * sizeof(float));
+  }
+  attention(s, kc, vc, n, pool);
+}
+
+static void gpt_layer(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
+  const llm_config *c = &s->cfg;
+  int C = c->n_embd, H = c->n_hidden, Q = C + 2 * s->kv;
+  size_t lc = (size_t)l * C, lh = (size_t)l * H;
+  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, "blocks.ln1.weight") + lc,
+                        W(s, "blocks.ln1.bias") + lc, (size_t)n, C, c->norm_eps);
+  linear(s, pool, s->qkv, s->ln, W(s, "blocks.attn.qkv.weight") + lc * Q,
+         W(s, "blocks.attn.qkv.bias") + (size_t)l * Q, NULL, n, C, Q);
+  cache_and_attend(s, l, n, pool);
+  linear(s, pool, s->x, s->atty, W(s, "blocks.attn.proj.weight") + lc * C,
+         W(s, "blocks.attn.proj.bias") + lc, s->x, n, C, C);
+  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, "blocks.ln2.weight") + lc,
+                        W(s, "blocks.ln2.bias") + lc, (size_t)n, C, c->norm_eps);
+  linear(s, pool, s->fch, s->ln, W(s, "blocks.mlp.fc.weight") + lh * C,
+         W(s, "blocks.mlp.fc.bias") + lh, NULL, n, C, H);
+  llm_gelu_forward(xr, s->fch, s->fch, (size_t)n * H);
+  linear(s, pool, s->x, s->fch, W(s, "blocks.mlp.proj.weight") + lc * H,
+         W(s, "blocks.mlp.proj.bias") + lc, s->x, n, H, C);
+}
+
+static void llama_layer(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
+  const llm_config *c = &s->cfg;
+  int C = c->n_embd, H = c->n_hidden, KV = s->kv, Q = C + 2 * KV;
+  size_t lc = (size_t)l * C, lh = (size_t)l * H;
+  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, "blocks.attn_norm.weight") + lc,
+                      (size_t)n, C, c->norm_eps);
+  linear(s, pool, s->qkv, s->ln, W(s, "blocks.attn.qkv.weight") + lc * Q, NULL, NULL, n, C, Q);
+  llm_rope_forward(xr, s->qkv, llm_model_rope(s->m), (size_t)n, n, s->pos, C, KV,
+                   C / c->n_head);
+  cache_and_attend(s, l, n, pool);
+  linear(s, pool, s->x, s->atty, W(s, "blocks.attn.proj.weight") + lc * C, NULL, s->x, n, C, C);
+  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, "blocks.mlp_norm.weight") + lc, (size_t)n,
+                      C, c->norm_eps);
+  linear(s, pool, s->fch, s->ln, W(s, "blocks.mlp.fc.weight") + 2 * lh * C, NULL, NULL, n, C,
+         2 * H);
+  llm_swiglu_forward(xr, s->act, s->fch, (size_t)n, H);
+  linear(s, pool, s->x, s->act, W(s, "blocks.mlp.proj.weight") + lc * H, NULL, s->x, n, H, C);
 }
 
 int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool,
@@ -223,36 +263,28 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
     if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
       return llm_fail(err, LLM_EINVAL, "token %d = %ld is not an id in [0, %d)", i,
                       (long)tokens[i], c->vocab_size);
-  int C = c->n_embd, H = c->n_hidden, L = c->n_layer, KV = s->kv, P = c->block_size;
-  int QKV = C + 2 * KV;
-  gpt_w w = gpt_weights(s);
+  int C = c->n_embd, gpt = c->arch == LLM_ARCH_GPT;
   /* row-wise work is worth the pool only for a batch of rows */
   llm_exec xr = {n > 1 ? pool : NULL, s->simd};
-  for (int i = 0; i < n; i++)
-    llm_vadd3(s->simd, s->x + (size_t)i * C, w.wte + (size_t)tokens[i] * C,
-              w.wpe + (size_t)(s->pos + i) * C, (size_t)C);
-  for (int l = 0; l < L; l++) {
-    size_t lc = (size_t)l * C;
-    float *kc = s->k + (size_t)l * P * KV, *vc = s->v + (size_t)l * P * KV;
-    llm_layernorm_forward(&xr, s->ln, s->mean, s->rstd, s->x, w.ln1w + lc, w.ln1b + lc,
-                          (size_t)n, C, c->norm_eps);
-    linear(s, pool, s->qkv, s->ln, w.qkvw + lc * QKV, w.qkvb + (size_t)l * QKV, NULL, n, C,
-           QKV);
-    for (int i = 0; i < n; i++) {
-      const float *row = s->qkv + (size_t)i * QKV;
-      memcpy(kc + (size_t)(s->pos + i) * KV, row + C, (size_t)KV * sizeof(float));
-      memcpy(vc + (size_t)(s->pos + i) * KV, row + C + KV, (size_t)KV * sizeof(float));
-    }
-    attention(s, kc, vc, n, pool);
-    linear(s, pool, s->x, s->atty, w.projw + lc * C, w.projb + lc, s->x, n, C, C);
-    llm_layernorm_forward(&xr, s->ln, s->mean, s->rstd, s->x, w.ln2w + lc, w.ln2b + lc,
-                          (size_t)n, C, c->norm_eps);
-    linear(s, pool, s->fch, s->ln, w.fcw + (size_t)l * H * C, w.fcb + (size_t)l * H, NULL, n,
-           C, H);
-    llm_gelu_forward(&xr, s->fch, s->fch, (size_t)n * H);
-    linear(s, pool, s->x, s->fch, w.fcpw + (size_t)l * C * H, w.fcpb + lc, s->x, n, H, C);
+  const float *wte = W(s, "wte"), *wpe = gpt ? W(s, "wpe") : NULL;
+  for (int i = 0; i < n; i++) {
+    const float *e = wte + (size_t)tokens[i] * C;
+    if (wpe)
+      llm_vadd3(s->simd, s->x + (size_t)i * C, e, wpe + (size_t)(s->pos + i) * C, (size_t)C);
+    else
+      memcpy(s->x + (size_t)i * C, e, (size_t)C * sizeof(float));
   }
-  llm_layernorm_forward(&xr, s->hidden, s->mean, s->rstd, s->x, w.lnfw, w.lnfb, (size_t)n, C,
+  for (int l = 0; l < c->n_layer; l++) {
+    if (gpt)
+      gpt_layer(s, l, n, &xr, pool);
+    else
+      llama_layer(s, l, n, &xr, pool);
+  }
+  if (gpt)
+    llm_layernorm_forward(&xr, s->hidden, s->mean, s->rstd, s->x, W(s, "lnf.weight"),
+                          W(s, "lnf.bias"), (size_t)n, C, c->norm_eps);
+  else
+    llm_rmsnorm_forward(&xr, s->hidden, s->rstd, s->x, W(s, "norm.weight"), (size_t)n, C,
                         c->norm_eps);
   s->pos += n;
   s->n = n;
@@ -261,8 +293,8 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
 
 const float *llm_infer_logits(llm_infer *s, int row0, int nrows, llm_pool *pool) {
   const llm_config *c = &s->cfg;
-  const float *wte = s->p + llm_model_find(s->m, "wte")->offset;
-  linear(s, pool, s->logits, s->hidden + (size_t)row0 * c->n_embd, wte, NULL, NULL, nrows,
+  const float *head = c->tied_head == 1 ? W(s, "wte") : W(s, "lm_head.weight");
+  linear(s, pool, s->logits, s->hidden + (size_t)row0 * c->n_embd, head, NULL, NULL, nrows,
          c->n_embd, c->vocab_size);
   return s->logits;
 }

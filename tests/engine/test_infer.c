@@ -2,7 +2,8 @@
 ** test_infer.c: the KV-cache forward of infer.h, checked against the
 ** training forward of model.h (itself checked against a double-precision
 ** reference in test_model.c): prefill, decode and any mix of the two give
-** the same logits; scoring and embeddings over windows against the window
+** the same logits, for both architectures; scoring and embeddings over
+** windows against the window
 ** rule computed independently here; the sampler's filters and its
 ** distribution; generation (sliding window, stop strings, end of text,
 ** max_tokens) against a naive generator that reruns the whole window.
@@ -20,15 +21,24 @@
 
 static llm_pool *pool2;
 
-/* A small GPT with weights large enough that logits differ clearly. */
+/* The architecture of the models the tests make (both are run). */
+static int arch = LLM_ARCH_GPT;
+
+/* A small model with weights large enough that logits differ clearly;
+** the Llama one has grouped-query attention and a separate head. */
 static llm_model *new_model(void) {
   llm_config c = {0};
-  c.arch = LLM_ARCH_GPT;
+  c.arch = arch;
   c.n_layer = 2;
   c.n_head = 4;
   c.n_embd = 32;
   c.block_size = P;
   c.vocab_size = V;
+  if (arch == LLM_ARCH_LLAMA) {
+    c.n_kv_head = 2;
+    c.n_hidden = 48;
+    c.tied_head = -1;
+  }
   llm_model *m;
   llm_err err;
   if (llm_model_new(&c, &m, &err)) return NULL;
@@ -475,6 +485,19 @@ static void test_generation_stops(void) {
   llm_model_free(m);
 }
 
+/* The tests above that depend on the architecture, for the Llama block:
+** rotary positions at every offset, the grouped cache, SwiGLU, the
+** separate head. */
+static void test_llama_all(void) {
+  arch = LLM_ARCH_LLAMA;
+  test_prefill_matches_training_forward();
+  test_decode_and_mixed_chunks_match();
+  test_score_over_windows();
+  test_embed_pooling();
+  test_generation_slides_like_a_naive_generator();
+  arch = LLM_ARCH_GPT;
+}
+
 int main(void) {
   llm_err err;
   if (llm_pool_new(2, &pool2, &err)) return 1;
@@ -483,6 +506,7 @@ int main(void) {
   RUN(test_forward_rejects_bad_calls);
   RUN(test_score_over_windows);
   RUN(test_embed_pooling);
+  RUN(test_llama_all);
   RUN(test_sampler_distribution_and_filters);
   RUN(test_sampler_penalty_logprob_and_checks);
   RUN(test_generation_slides_like_a_naive_generator);

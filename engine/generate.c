@@ -323,12 +323,13 @@ int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool, int32_t *
                          logprob);
   *token = t;
   g->count++;
-  if (t == g->o.eos_id) {
+  if ((t == g->o.eos_id || t == g->o.bos_id) && t >= 0) {
     g->finish = LLM_FINISH_EOS;
     return LLM_OK;
   }
   size_t before_len = g->text.len;
-  int rc = llm_tokenizer_decode(tok, &t, 1, &g->text, err);
+  int32_t prev = g->ctx.len ? g->ctx.data[g->ctx.len - 1] : -1;
+  int rc = llm_tokenizer_decode_next(tok, prev, t, &g->text, err);
   if (!rc && llm_ids_push(&g->ctx, t)) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
   if (rc) return rc;
   find_stop(g, g->text.len - before_len);

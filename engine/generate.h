@@ -67,14 +67,17 @@ typedef struct llm_gen_opts {
   llm_sample_opts sample;
   int64_t max_tokens; /* >= 0 */
   uint64_t seed;
-  int32_t eos_id;     /* the end-of-text token, -1 when there is none */
+  /* Generation ends when either is sampled (-1: none): the end-of-text
+  ** token, and the start token, which in llama2.c-style training data
+  ** separates one text from the next. */
+  int32_t eos_id, bos_id;
   const llm_bytes *stops; /* not copied: must outlive the generation */
   size_t n_stops;
 } llm_gen_opts;
 
 enum {
   LLM_FINISH_NONE = 0, /* still going */
-  LLM_FINISH_EOS,      /* the end-of-text token was sampled */
+  LLM_FINISH_EOS,      /* the end-of-text (or start) token was sampled */
   LLM_FINISH_STOP,     /* a stop string appeared */
   LLM_FINISH_LENGTH,   /* max_tokens were generated */
 };

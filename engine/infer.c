@@ -27,9 +27,38 @@
 /* Products of fewer weights than this run on the calling thread. */
 #define PAR_MIN_WEIGHTS (1 << 16)
 
+/* The tensors the forward reads (those of either architecture), found by
+** name once, in llm_infer_new. */
+enum {
+  W_WTE, W_WPE, W_LN1W, W_LN1B, W_QKVW, W_QKVB, W_PROJW, W_PROJB, W_LN2W, W_LN2B, W_FCW, W_FCB, W_FCPW, W_FCPB, W_LNFW, W_LNFB, W_ATTN_NORM, W_MLP_NORM, W_NORM, W_HEAD, W_COUNT
+};
+static const char *const W_NAMES[W_COUNT] = {
+    "wte",
+    "wpe",
+    "blocks.ln1.weight",
+    "blocks.ln1.bias",
+    "blocks.attn.qkv.weight",
+    "blocks.attn.qkv.bias",
+    "blocks.attn.proj.weight",
+    "blocks.attn.proj.bias",
+    "blocks.ln2.weight",
+    "blocks.ln2.bias",
+    "blocks.mlp.fc.weight",
+    "blocks.mlp.fc.bias",
+    "blocks.mlp.proj.weight",
+    "blocks.mlp.proj.bias",
+    "lnf.weight",
+    "lnf.bias",
+    "blocks.attn_norm.weight",
+    "blocks.mlp_norm.weight",
+    "norm.weight",
+    "lm_head.weight",
+};
+
 struct llm_infer {
   const llm_model *m;
   const float *p; /* the model's parameters */
+  const float *w[W_COUNT]; /* NULL for the other architecture's */
   llm_config cfg;
   int simd, kv, pos, n;
   float *mem;
@@ -90,6 +119,11 @@ int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err) {
   float *base = (float *)(((uintptr_t)s->mem + 63) & ~(uintptr_t)63);
   s->m = m;
   s->p = llm_model_params((llm_model *)m);
+  for (int i = 0; i < W_COUNT; i++) {
+    const llm_tensor *t = llm_model_find(m, W_NAMES[i]);
+    s->w[i] = t ? s->p + t->offset : NULL;
+  }
+  if (!s->w[W_HEAD]) s->w[W_HEAD] = s->w[W_WTE]; /* tied */
   s->cfg = *c;
   s->simd = llm_simd_best();
   s->kv = c->n_embd / c->n_head * c->n_kv_head;
@@ -147,12 +181,11 @@ static void att_heads(void *p, size_t lo, size_t hi, int tid) {
     const float *v = a->v + (h / (size_t)group) * (size_t)HS;
     float *sc = s->att + h * (size_t)QB * P;
     float *y = s->atty + (size_t)a->r0 * C + h * (size_t)HS;
-    if (M == 1) { /* decode: plain loops beat two calls into BLAS */
-      for (int t = 0; t < keys; t++)
-        sc[t] = scale * llm_vdot(s->simd, q, k + (size_t)t * KV, (size_t)HS);
-    } else {
-      llm_sgemm(0, 1, M, keys, HS, scale, q, QKV, k, KV, 0.0f, sc, P);
+    if (M == 1) { /* decode: one pass over the cache beats two calls into BLAS */
+      llm_vattend(s->simd, y, sc, q, k, v, (size_t)KV, (size_t)keys, (size_t)HS, scale);
+      continue;
     }
+    llm_sgemm(0, 1, M, keys, HS, scale, q, QKV, k, KV, 0.0f, sc, P);
     for (int i = 0; i < M; i++) {
       float *row = sc + (size_t)i * P;
       size_t len = (size_t)(s->pos + a->r0 + i + 1);
@@ -161,13 +194,7 @@ static void att_heads(void *p, size_t lo, size_t hi, int tid) {
       llm_vscale(s->simd, row, len, 1.0f / sum);
       memset(row + len, 0, (size_t)(keys - (int)len) * sizeof *row);
     }
-    if (M == 1) {
-      memset(y, 0, (size_t)HS * sizeof *y);
-      for (int t = 0; t < keys; t++)
-        llm_vaxpy(s->simd, y, sc[t], v + (size_t)t * KV, (size_t)HS);
-    } else {
-      llm_sgemm(0, 0, M, HS, keys, 1.0f, sc, P, v, KV, 0.0f, y, C);
-    }
+    llm_sgemm(0, 0, M, HS, keys, 1.0f, sc, P, v, KV, 0.0f, y, C);
   }
 }
 
@@ -185,10 +212,8 @@ static void attention(llm_infer *s, const float *k, const float *v, int n,
 /* ---------------------------------------------------------------------- */
 /* The forward pass                                                        */
 
-/* A tensor of the model (for the blocks' stacked ones, layer 0). */
-static const float *W(const llm_infer *s, const char *name) {
-  return s->p + llm_model_find(s->m, name)->offset;
-}
+/* A tensor of the model (for the blocks' stacked ones, layer 0's slice). */
+#define W(s, i) ((s)->w[W_##i])
 
 /* inp[n, IN] -> out[n, OUT] (+ bias, + res), on the pool when worth it. */
 static void linear(const llm_infer *s, llm_pool *pool, float *out, const float *inp,
@@ -217,39 +242,39 @@ static void gpt_layer(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *
   const llm_config *c = &s->cfg;
   int C = c->n_embd, H = c->n_hidden, Q = C + 2 * s->kv;
   size_t lc = (size_t)l * C, lh = (size_t)l * H;
-  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, "blocks.ln1.weight") + lc,
-                        W(s, "blocks.ln1.bias") + lc, (size_t)n, C, c->norm_eps);
-  linear(s, pool, s->qkv, s->ln, W(s, "blocks.attn.qkv.weight") + lc * Q,
-         W(s, "blocks.attn.qkv.bias") + (size_t)l * Q, NULL, n, C, Q);
+  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, LN1W) + lc,
+                        W(s, LN1B) + lc, (size_t)n, C, c->norm_eps);
+  linear(s, pool, s->qkv, s->ln, W(s, QKVW) + lc * Q,
+         W(s, QKVB) + (size_t)l * Q, NULL, n, C, Q);
   cache_and_attend(s, l, n, pool);
-  linear(s, pool, s->x, s->atty, W(s, "blocks.attn.proj.weight") + lc * C,
-         W(s, "blocks.attn.proj.bias") + lc, s->x, n, C, C);
-  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, "blocks.ln2.weight") + lc,
-                        W(s, "blocks.ln2.bias") + lc, (size_t)n, C, c->norm_eps);
-  linear(s, pool, s->fch, s->ln, W(s, "blocks.mlp.fc.weight") + lh * C,
-         W(s, "blocks.mlp.fc.bias") + lh, NULL, n, C, H);
+  linear(s, pool, s->x, s->atty, W(s, PROJW) + lc * C,
+         W(s, PROJB) + lc, s->x, n, C, C);
+  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, LN2W) + lc,
+                        W(s, LN2B) + lc, (size_t)n, C, c->norm_eps);
+  linear(s, pool, s->fch, s->ln, W(s, FCW) + lh * C,
+         W(s, FCB) + lh, NULL, n, C, H);
   llm_gelu_forward(xr, s->fch, s->fch, (size_t)n * H);
-  linear(s, pool, s->x, s->fch, W(s, "blocks.mlp.proj.weight") + lc * H,
-         W(s, "blocks.mlp.proj.bias") + lc, s->x, n, H, C);
+  linear(s, pool, s->x, s->fch, W(s, FCPW) + lc * H,
+         W(s, FCPB) + lc, s->x, n, H, C);
 }
 
 static void llama_layer(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
   const llm_config *c = &s->cfg;
   int C = c->n_embd, H = c->n_hidden, KV = s->kv, Q = C + 2 * KV;
   size_t lc = (size_t)l * C, lh = (size_t)l * H;
-  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, "blocks.attn_norm.weight") + lc,
+  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, ATTN_NORM) + lc,
                       (size_t)n, C, c->norm_eps);
-  linear(s, pool, s->qkv, s->ln, W(s, "blocks.attn.qkv.weight") + lc * Q, NULL, NULL, n, C, Q);
+  linear(s, pool, s->qkv, s->ln, W(s, QKVW) + lc * Q, NULL, NULL, n, C, Q);
   llm_rope_forward(xr, s->qkv, llm_model_rope(s->m), (size_t)n, n, s->pos, C, KV,
                    C / c->n_head);
   cache_and_attend(s, l, n, pool);
-  linear(s, pool, s->x, s->atty, W(s, "blocks.attn.proj.weight") + lc * C, NULL, s->x, n, C, C);
-  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, "blocks.mlp_norm.weight") + lc, (size_t)n,
+  linear(s, pool, s->x, s->atty, W(s, PROJW) + lc * C, NULL, s->x, n, C, C);
+  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, MLP_NORM) + lc, (size_t)n,
                       C, c->norm_eps);
-  linear(s, pool, s->fch, s->ln, W(s, "blocks.mlp.fc.weight") + 2 * lh * C, NULL, NULL, n, C,
+  linear(s, pool, s->fch, s->ln, W(s, FCW) + 2 * lh * C, NULL, NULL, n, C,
          2 * H);
   llm_swiglu_forward(xr, s->act, s->fch, (size_t)n, H);
-  linear(s, pool, s->x, s->act, W(s, "blocks.mlp.proj.weight") + lc * H, NULL, s->x, n, H, C);
+  linear(s, pool, s->x, s->act, W(s, FCPW) + lc * H, NULL, s->x, n, H, C);
 }
 
 int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool,
@@ -266,7 +291,7 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
   int C = c->n_embd, gpt = c->arch == LLM_ARCH_GPT;
   /* row-wise work is worth the pool only for a batch of rows */
   llm_exec xr = {n > 1 ? pool : NULL, s->simd};
-  const float *wte = W(s, "wte"), *wpe = gpt ? W(s, "wpe") : NULL;
+  const float *wte = W(s, WTE), *wpe = gpt ? W(s, WPE) : NULL;
   for (int i = 0; i < n; i++) {
     const float *e = wte + (size_t)tokens[i] * C;
     if (wpe)
@@ -281,10 +306,10 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
       llama_layer(s, l, n, &xr, pool);
   }
   if (gpt)
-    llm_layernorm_forward(&xr, s->hidden, s->mean, s->rstd, s->x, W(s, "lnf.weight"),
-                          W(s, "lnf.bias"), (size_t)n, C, c->norm_eps);
+    llm_layernorm_forward(&xr, s->hidden, s->mean, s->rstd, s->x, W(s, LNFW),
+                          W(s, LNFB), (size_t)n, C, c->norm_eps);
   else
-    llm_rmsnorm_forward(&xr, s->hidden, s->rstd, s->x, W(s, "norm.weight"), (size_t)n, C,
+    llm_rmsnorm_forward(&xr, s->hidden, s->rstd, s->x, W(s, NORM), (size_t)n, C,
                         c->norm_eps);
   s->pos += n;
   s->n = n;
@@ -293,8 +318,7 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
 
 const float *llm_infer_logits(llm_infer *s, int row0, int nrows, llm_pool *pool) {
   const llm_config *c = &s->cfg;
-  const float *head = c->tied_head == 1 ? W(s, "wte") : W(s, "lm_head.weight");
-  linear(s, pool, s->logits, s->hidden + (size_t)row0 * c->n_embd, head, NULL, NULL, nrows,
+  linear(s, pool, s->logits, s->hidden + (size_t)row0 * c->n_embd, W(s, HEAD), NULL, NULL, nrows,
          c->n_embd, c->vocab_size);
   return s->logits;
 }

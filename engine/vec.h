@@ -76,4 +76,10 @@ void llm_vaxpy(int simd, float *y, float a, const float *x, size_t n);
 void llm_vmatvec(int simd, float *out, const float *w, const float *x,
                  size_t rows, size_t n);
 
+/* One query of attention over n keys and values (rows of stride ld, hs
+** wide): y[hs] = softmax(scale q.k_t) weighted sum of v_t; sc[n] is
+** scratch (left holding the unnormalised weights). */
+void llm_vattend(int simd, float *y, float *sc, const float *q, const float *k,
+                 const float *v, size_t ld, size_t n, size_t hs, float scale);
+
 #endif

@@ -150,7 +150,7 @@ static int cv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   size_t at = 0;
   for (size_t i = 0; i < ids.len; i++) {
     size_t plen;
-    llm_tokenizer_piece(tok, ids.data[i], &plen);
+    llm_tokenizer_token_text(tok, i ? ids.data[i - 1] : -1, ids.data[i], &plen);
     c->off[i] = at;
     at += plen;
   }

@@ -230,8 +230,8 @@ void llm_result_str(sqlite3_context *ctx, sqlite3_str *out);
 /* The model named name, loaded (or reloaded after a new checkpoint). The
 ** entry stays valid until the next call on the connection. */
 int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err *err);
-/* The model's tokenizer and its start token (the end-of-text token, -1 when
-** it has none). */
+/* The model's tokenizer and its start token (BPE: the end-of-text token;
+** llama2.c: <s>; -1 when it has none). */
 int llm_model_tokenizer(llm_conn *c, llm_model_entry *e, llm_tokenizer **tok, int32_t *bos,
                         llm_err *err);
 /* "no model named ..." listing the stored ones. */
@@ -310,5 +310,6 @@ int llm_register_train_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_infer_fns(sqlite3 *db, llm_conn *c);
 int llm_register_generate_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_chunks_vtab(sqlite3 *db, llm_conn *c);
+int llm_register_import_fns(sqlite3 *db, llm_conn *c);
 
 #endif

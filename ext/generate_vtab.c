@@ -211,7 +211,8 @@ static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   if (!rc) rc = llm_model_resolve(c->conn, argv[0], &name, &err);
   if (!rc) rc = llm_model_get(c->conn, name, &e, &err);
   if (!rc) rc = llm_text_tokens(c->conn, e, prompt ? prompt : (const uint8_t *)"", (size_t)n, &ids, &tok,
-                                &c->o.eos_id, &err);
+                                &c->o.bos_id, &err);
+  if (!rc) c->o.eos_id = llm_tokenizer_eos_id(tok);
   if (!rc && ids.len == 0)
     rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
   if (!rc) {

@@ -159,12 +159,13 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_tokenizer *tok;
   llm_pool *pool;
   llm_stop stop = {llm_interrupted, c};
-  int32_t eos, t;
+  int32_t bos, t;
   float lp;
-  int rc = llm_text_tokens(c, e, prompt, (size_t)n, &ids, &tok, &eos, &err);
+  int rc = llm_text_tokens(c, e, prompt, (size_t)n, &ids, &tok, &bos, &err);
   if (!rc && ids.len == 0)
     rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
-  o.eos_id = eos;
+  o.bos_id = bos;
+  o.eos_id = rc ? -1 : llm_tokenizer_eos_id(tok);
   if (!rc) rc = llm_conn_pool(c, &pool, &err);
   if (!rc) rc = llm_gen_start(e->gen, &o, ids.data, ids.len, pool, &stop, &err);
   while (!rc && !llm_gen_finish(e->gen)) {

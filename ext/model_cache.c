@@ -116,8 +116,7 @@ int llm_model_tokenizer(llm_conn *c, llm_model_entry *e, llm_tokenizer **tok, in
                     "model '%s' has %d token ids but its tokenizer '%s' now has %d: "
                     "the tokenizer was replaced after the model was made",
                     e->name, e->info.config.vocab_size, e->info.tokenizer, llm_tokenizer_n_vocab(*tok));
-  static const uint8_t eot[] = "<|endoftext|>";
-  *bos = llm_tokenizer_special_id(*tok, eot, sizeof eot - 1);
+  *bos = llm_tokenizer_bos_id(*tok);
   return LLM_OK;
 }
 

@@ -2,6 +2,13 @@
 ** store.c: tokenizers in the llm_tokenizers and llm_vocab tables, and the
 ** per-connection cache of loaded tokenizers.
 **
+** Two kinds (llm_tokenizers.kind): 'bpe' (byte-level BPE: llm_vocab rows
+** 'byte', 'merge', 'special' with rank/left_id/right_id for merges) and
+** 'sentencepiece' (scored, from llama2.c: rows 'special' for ids 0..2,
+** 'byte' for the fallback tokens 3..258 with their piece spelled "<0xXX>"
+** as SentencePiece names them, 'normal' for the rest; every row has its
+** score, rank/left_id/right_id are NULL).
+**
 ** Every write runs inside a savepoint, so a failed or interrupted call
 ** leaves nothing half-written; the schema is created inside the same
 ** savepoint on the first write, never on load.
@@ -73,31 +80,38 @@ int llm_tokenizer_exists(llm_conn *c, const char *name, llm_err *err) {
 }
 
 static const char *kind_name(int kind) {
-  return kind == LLM_TOKEN_BYTE ? "byte"
-         : kind == LLM_TOKEN_MERGE ? "merge"
-                                   : "special";
+  return kind == LLM_TOKEN_BYTE    ? "byte"
+         : kind == LLM_TOKEN_MERGE  ? "merge"
+         : kind == LLM_TOKEN_NORMAL ? "normal"
+                                    : "special";
 }
 
 static int kind_of(const char *name) {
   if (!strcmp(name, "byte")) return LLM_TOKEN_BYTE;
   if (!strcmp(name, "merge")) return LLM_TOKEN_MERGE;
   if (!strcmp(name, "special")) return LLM_TOKEN_SPECIAL;
+  if (!strcmp(name, "normal")) return LLM_TOKEN_NORMAL;
   return -1;
+}
+
+/* llm_tokenizers.kind of each tokenizer type. */
+static const char *type_name(int type) {
+  return type == LLM_TOKENIZER_SCORED ? "sentencepiece" : "bpe";
 }
 
 int llm_tokenizer_store(llm_conn *c, const char *name,
                         const llm_tokenizer *tok, const char *source,
                         const char *config_json, llm_err *err) {
-  static const uint8_t eot[] = "<|endoftext|>";
-  int32_t eot_id = llm_tokenizer_special_id(tok, eot, sizeof eot - 1);
+  int32_t eot_id = llm_tokenizer_eos_id(tok);
+  int scored = llm_tokenizer_type(tok) == LLM_TOKENIZER_SCORED;
   sqlite3_int64 uid;
   sqlite3_randomness(sizeof uid, &uid);
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       c->db,
-      "INSERT INTO llm_tokenizers(name, kind, source, pretokenize, n_vocab, "
-      "eot_id, config, uid, created_at) VALUES (?, 'bpe', ?, ?, ?, ?, ?, ?, "
-      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+      "INSERT INTO llm_tokenizers(name, source, pretokenize, n_vocab, "
+      "eot_id, config, uid, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, "
+      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?)",
       -1, &st, 0);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -109,6 +123,7 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
     if (eot_id >= 0) sqlite3_bind_int(st, 5, eot_id);
     sqlite3_bind_text(st, 6, config_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, uid);
+    sqlite3_bind_text(st, 8, type_name(llm_tokenizer_type(tok)), -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
   }
   sqlite3_finalize(st);
@@ -116,7 +131,8 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
 
   rc = sqlite3_prepare_v2(c->db,
                           "INSERT INTO llm_vocab(tokenizer, id, kind, piece, "
-                          "rank, left_id, right_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          "rank, left_id, right_id, score) VALUES (?, ?, ?, ?, "
+                          "?, ?, ?, ?)",
                           -1, &st, 0);
   if (rc != SQLITE_OK) return llm_db_fail(c, err, "cannot store the vocabulary");
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -126,7 +142,8 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
     int kind = llm_tokenizer_kind(tok, id);
     sqlite3_bind_int(st, 2, id);
     sqlite3_bind_text(st, 3, kind_name(kind), -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, p, (int)len, SQLITE_STATIC);
+    /* a non-NULL pointer: an empty piece is an empty blob, not NULL */
+    sqlite3_bind_blob(st, 4, len ? (const void *)p : "", (int)len, SQLITE_STATIC);
     if (kind == LLM_TOKEN_MERGE) {
       sqlite3_bind_int(st, 5, llm_tokenizer_rank(tok, id));
       sqlite3_bind_int(st, 6, llm_tokenizer_left(tok, id));
@@ -134,6 +151,10 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
     } else {
       for (int k = 5; k <= 7; k++) sqlite3_bind_null(st, k);
     }
+    if (scored)
+      sqlite3_bind_double(st, 8, (double)llm_tokenizer_score(tok, id));
+    else
+      sqlite3_bind_null(st, 8);
     rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
     sqlite3_reset(st);
   }
@@ -191,15 +212,29 @@ static int unknown(llm_conn *c, const char *name, llm_err *err) {
                   names);
 }
 
-/* Reads the tokenizer's header row: uid, n_vocab and pre-tokenizer. */
-static int read_header(llm_conn *c, const char *name, sqlite3_int64 *uid,
-                       int32_t *n_vocab, int *pretok, int *found,
-                       llm_err *err) {
+/* What a tokenizer's header row says. */
+typedef struct tok_header {
+  sqlite3_int64 uid;
+  int32_t n_vocab;
+  int pretok; /* LLM_PRETOK_* */
+  int type;   /* LLM_TOKENIZER_* */
+} tok_header;
+
+static int type_of(const char *kind) {
+  return !kind                          ? -1
+         : !strcmp(kind, "bpe")           ? LLM_TOKENIZER_BPE
+         : !strcmp(kind, "sentencepiece") ? LLM_TOKENIZER_SCORED
+                                          : -1;
+}
+
+/* Reads the tokenizer's header row: uid, n_vocab, pre-tokenizer, kind. */
+static int read_header(llm_conn *c, const char *name, tok_header *h,
+                       int *found, llm_err *err) {
   sqlite3_stmt *st;
   int missing;
   *found = 0;
   if (prepare_own(c,
-                  "SELECT uid, n_vocab, pretokenize FROM llm_tokenizers "
+                  "SELECT uid, n_vocab, pretokenize, kind FROM llm_tokenizers "
                   "WHERE name = ?",
                   &st, &missing, err))
     return err->code;
@@ -208,34 +243,57 @@ static int read_header(llm_conn *c, const char *name, sqlite3_int64 *uid,
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     *found = 1;
-    *uid = sqlite3_column_int64(st, 0);
+    h->uid = sqlite3_column_int64(st, 0);
     sqlite3_int64 nv = sqlite3_column_int64(st, 1);
     const char *pt = (const char *)sqlite3_column_text(st, 2);
-    *n_vocab = nv >= 0 && nv <= LLM_TOKENIZER_MAX_VOCAB ? (int32_t)nv : -1;
-    *pretok = pt && !strcmp(pt, "gpt2") ? LLM_PRETOK_GPT2
-              : pt && !strcmp(pt, "none") ? LLM_PRETOK_NONE
-                                          : -1;
+    h->n_vocab = nv >= 0 && nv <= LLM_TOKENIZER_MAX_VOCAB ? (int32_t)nv : -1;
+    h->pretok = pt && !strcmp(pt, "gpt2") ? LLM_PRETOK_GPT2
+                : pt && !strcmp(pt, "none") ? LLM_PRETOK_NONE
+                                            : -1;
+    h->type = type_of((const char *)sqlite3_column_text(st, 3));
     rc = SQLITE_DONE;
-    if (*n_vocab < 0 || *pretok < 0)
+    if (h->n_vocab < 0 || h->pretok < 0 || h->type < 0 ||
+        (h->type == LLM_TOKENIZER_SCORED && h->pretok != LLM_PRETOK_NONE))
       llm_fail(err, LLM_EINVAL,
                "tokenizer '%s' has a corrupt llm_tokenizers row (n_vocab "
-               "%lld, pretokenize '%s')",
-               name, nv, pt ? pt : "NULL");
+               "%lld, pretokenize '%s', kind '%s')",
+               name, nv, pt ? pt : "NULL",
+               sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "NULL");
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return llm_db_fail(c, err, "cannot read llm_tokenizers");
   return err->code;
 }
 
-static int load_vocab(llm_conn *c, const char *name, int32_t n_vocab,
-                      int pretok, llm_tokenizer **out, llm_err *err) {
+/* Defines the token of the current llm_vocab row (id, kind, piece, rank,
+** left_id, right_id, score); k is its kind, checked by the caller. */
+static int set_row(llm_tokenizer *tok, sqlite3_stmt *st, int32_t id, int k,
+                   llm_err *err) {
+  const uint8_t *piece = sqlite3_column_blob(st, 2);
+  int len = sqlite3_column_bytes(st, 2);
+  if (llm_tokenizer_type(tok) == LLM_TOKENIZER_BPE)
+    return llm_tokenizer_set(tok, id, k, piece, (size_t)len,
+                             (int32_t)sqlite3_column_int(st, 4),
+                             (int32_t)sqlite3_column_int(st, 5),
+                             (int32_t)sqlite3_column_int(st, 3), err);
+  if (sqlite3_column_type(st, 6) != SQLITE_FLOAT)
+    return llm_fail(err, LLM_EINVAL, "token %d has no score", id);
+  return llm_tokenizer_set_scored(tok, id, k, piece, (size_t)len,
+                                  (float)sqlite3_column_double(st, 6), err);
+}
+
+static int load_vocab(llm_conn *c, const char *name, const tok_header *h,
+                      llm_tokenizer **out, llm_err *err) {
   llm_tokenizer *tok = NULL;
   sqlite3_stmt *st = NULL;
-  int rc = llm_tokenizer_new(&tok, n_vocab, pretok, err);
+  int32_t n_vocab = h->n_vocab;
+  int rc = h->type == LLM_TOKENIZER_SCORED
+               ? llm_tokenizer_new_scored(&tok, n_vocab, err)
+               : llm_tokenizer_new(&tok, n_vocab, h->pretok, err);
   if (rc) return rc;
   if (sqlite3_prepare_v2(c->db,
-                         "SELECT id, kind, piece, rank, left_id, right_id "
-                         "FROM llm_vocab WHERE tokenizer = ?",
+                         "SELECT id, kind, piece, rank, left_id, right_id, "
+                         "score FROM llm_vocab WHERE tokenizer = ?",
                          -1, &st, 0) != SQLITE_OK) {
     rc = llm_db_fail(c, err, "cannot read llm_vocab");
     goto done;
@@ -245,8 +303,6 @@ static int load_vocab(llm_conn *c, const char *name, int32_t n_vocab,
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     sqlite3_int64 id = sqlite3_column_int64(st, 0);
     const char *kind = (const char *)sqlite3_column_text(st, 1);
-    const uint8_t *piece = sqlite3_column_blob(st, 2);
-    int len = sqlite3_column_bytes(st, 2);
     int k = kind ? kind_of(kind) : -1;
     if (k < 0 || id < 0 || id >= n_vocab) {
       rc = llm_fail(err, LLM_EINVAL,
@@ -255,10 +311,7 @@ static int load_vocab(llm_conn *c, const char *name, int32_t n_vocab,
                     name, id, kind ? kind : "NULL");
       goto done;
     }
-    rc = llm_tokenizer_set(tok, (int32_t)id, k, piece, (size_t)len,
-                           (int32_t)sqlite3_column_int(st, 4),
-                           (int32_t)sqlite3_column_int(st, 5),
-                           (int32_t)sqlite3_column_int(st, 3), err);
+    rc = set_row(tok, st, (int32_t)id, k, err);
     if (rc) goto done;
   }
   if (step != SQLITE_DONE) {
@@ -296,10 +349,9 @@ static int get_by_name(llm_conn *c, const char *name, llm_tokenizer **out,
   while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
   /* The header row is read on every call (one indexed lookup): it is the
   ** only check that sees commits by other connections and rollbacks. */
-  sqlite3_int64 uid = 0;
-  int32_t n_vocab = 0;
-  int pretok = 0;
-  if (read_header(c, name, &uid, &n_vocab, &pretok, found, err)) return err->code;
+  tok_header h = {0, 0, 0, 0};
+  if (read_header(c, name, &h, found, err)) return err->code;
+  sqlite3_int64 uid = h.uid;
   if (*pp && (!*found || (*pp)->uid != uid)) { /* dropped or replaced */
     llm_tok_entry *stale = *pp;
     *pp = stale->next;
@@ -312,7 +364,7 @@ static int get_by_name(llm_conn *c, const char *name, llm_tokenizer **out,
     if (!e) return llm_fail(err, LLM_ENOMEM, "out of memory");
     memset(e, 0, sizeof *e);
     e->name = sqlite3_mprintf("%s", name);
-    int rc = e->name ? load_vocab(c, name, n_vocab, pretok, &e->tok, err)
+    int rc = e->name ? load_vocab(c, name, &h, &e->tok, err)
                      : llm_fail(err, LLM_ENOMEM, "out of memory");
     if (rc) {
       entry_free(e);

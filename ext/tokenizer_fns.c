@@ -10,6 +10,10 @@
 **       get the ids after them. Returns a JSON summary.
 **   llm_tokenizer_import(name, 'gpt2', encoder_json_path, vocab_bpe_path)
 **       Imports GPT-2's own tokenizer files. Returns a JSON summary.
+**   llm_tokenizer_import(name, 'llama2c', tokenizer_path)
+**       Imports a llama2.c tokenizer file (tokenizer.bin, tok512.bin):
+**       a scored SentencePiece-style tokenizer whose tokens run to the end
+**       of the file. Returns a JSON summary.
 **   llm_tokenizer_drop(name)             1 if it existed (now gone), else 0.
 **   llm_tokenize(name, text [, options]) ids as a JSON array.
 **   llm_detokenize(name, ids_json)       the text (exact bytes).
@@ -24,6 +28,7 @@
 
 #include "../engine/bpe_train.h"
 #include "../engine/gpt2_vocab.h"
+#include "../engine/llama2c.h"
 #include "../engine/pretok.h"
 #include "ext.h"
 
@@ -299,17 +304,77 @@ static int read_file(const char *path, char **out, size_t *n, llm_err *err) {
   return LLM_OK;
 }
 
+/* Imports a llama2.c tokenizer file (the 3-argument form). */
+static void import_llama2c(sqlite3_context *ctx, llm_conn *c, const char *name, sqlite3_value *path_arg) {
+  if (sqlite3_value_type(path_arg) != SQLITE_TEXT || !sqlite3_value_bytes(path_arg)) {
+    llm_result_errorf(ctx, "tokenizer_path must be a file path");
+    return;
+  }
+  const char *path = (const char *)sqlite3_value_text(path_arg);
+  if (!path || !check_new_name(ctx, c, name)) return;
+  char *data = NULL;
+  size_t len = 0;
+  llm_tokenizer *tok = NULL;
+  llm_err err = {0};
+  if (read_file(path, &data, &len, &err)) {
+    llm_result_llm_err(ctx, &err);
+    goto done;
+  }
+  if (llm_llama2c_tokenizer_parse((const uint8_t *)data, len, -1, &tok, &err)) {
+    if (err.code == LLM_ENOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      llm_result_errorf(ctx, "'%s': %s", path, err.msg);
+    goto done;
+  }
+  sqlite3_str *js = sqlite3_str_new(c->db);
+  sqlite3_str_appendall(js, "{\"format\":\"llama2c\",\"tokenizer\":");
+  llm_str_append_json(js, path, strlen(path));
+  sqlite3_str_appendf(js, ",\"file_bytes\":%llu}", (unsigned long long)len);
+  char *config = sqlite3_str_finish(js);
+  if (!config) {
+    sqlite3_result_error_nomem(ctx);
+    goto done;
+  }
+  int ok = store_new(ctx, c, name, tok, "llama2c", config);
+  sqlite3_free(config);
+  if (!ok) goto done;
+  sqlite3_str *out = sqlite3_str_new(c->db);
+  sqlite3_str_appendall(out, "{\"name\":");
+  llm_str_append_json(out, name, strlen(name));
+  sqlite3_str_appendf(out, ",\"kind\":\"sentencepiece\",\"n_vocab\":%d,\"byte_tokens\":256,\"special_tokens\":3}",
+                      llm_tokenizer_n_vocab(tok));
+  llm_result_str(ctx, out);
+done:
+  llm_tokenizer_free(tok);
+  llm_free(data);
+}
+
 static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_conn *c = llm_ctx_conn(ctx);
   const char *name = llm_arg_name(ctx, argv, 0, "tokenizer");
   if (!name) return;
   int format_type = sqlite3_value_type(argv[1]);
   const char *format = (const char *)sqlite3_value_text(argv[1]);
-  if (format_type != SQLITE_TEXT || !format || strcmp(format, "gpt2")) {
+  int is_gpt2 = format_type == SQLITE_TEXT && format && !strcmp(format, "gpt2");
+  int is_llama2c = format_type == SQLITE_TEXT && format && !strcmp(format, "llama2c");
+  if (!is_gpt2 && !is_llama2c) {
     if (format_type == SQLITE_TEXT && format)
-      llm_result_errorf(ctx, "unknown format '%s': the supported format is 'gpt2'", format);
+      llm_result_errorf(ctx, "unknown format '%s': the supported formats are 'gpt2' (encoder_json_path, "
+                        "vocab_bpe_path) and 'llama2c' (tokenizer_path)", format);
     else
-      llm_result_errorf(ctx, "the format must be the text 'gpt2'");
+      llm_result_errorf(ctx, "the format must be the text 'gpt2' or 'llama2c'");
+    return;
+  }
+  if (is_llama2c != (argc == 3)) {
+    llm_result_errorf(ctx, is_llama2c ? "wrong number of arguments: format 'llama2c' takes one file: "
+                                        "llm_tokenizer_import(name, 'llama2c', tokenizer_path)"
+                                      : "wrong number of arguments: format 'gpt2' takes two files: "
+                                        "llm_tokenizer_import(name, 'gpt2', encoder_json_path, vocab_bpe_path)");
+    return;
+  }
+  if (is_llama2c) {
+    import_llama2c(ctx, c, name, argv[2]);
     return;
   }
   const char *paths[2];
@@ -507,6 +572,7 @@ int llm_register_tokenizer_fns(sqlite3 *db, llm_conn *c) {
   static const llm_fn_spec specs[] = {
       {"llm_tokenizer_train", 3, LLM_FN_WRITES, fn_tokenizer_train},
       {"llm_tokenizer_train", 4, LLM_FN_WRITES, fn_tokenizer_train},
+      {"llm_tokenizer_import", 3, LLM_FN_WRITES, fn_tokenizer_import},
       {"llm_tokenizer_import", 4, LLM_FN_WRITES, fn_tokenizer_import},
       {"llm_tokenizer_drop", 1, LLM_FN_WRITES, fn_tokenizer_drop},
       {"llm_tokenize", 2, LLM_FN_READS, fn_tokenize},

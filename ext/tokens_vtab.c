@@ -6,9 +6,14 @@
 **   SELECT * FROM llm_tokens('gpt2', body, '{"allow_special": true}');
 **
 ** One row per token of the text: position (0-based), id, piece (the
-** token's bytes as TEXT), bytes (the same as a BLOB), and its byte offsets
-** start and "end" into the text (end exclusive), so that
-** substr(CAST(text AS BLOB), start + 1, "end" - start) is the piece.
+** token's piece in the vocabulary, as TEXT), bytes (the text it stands
+** for, as a BLOB), and the byte offsets start and "end" of that text in
+** the input (end exclusive), so that substr(CAST(text AS BLOB), start + 1,
+** "end" - start) is bytes. For byte-level BPE, bytes is the piece. For
+** SentencePiece-style tokenizers (llama2.c) it differs in two ways: a
+** byte-fallback token's piece is "<0xXX>" and its bytes that one byte, and
+** the first token's piece starts with the dummy-prefix space, which is not
+** in the text (nor in its bytes): start and end never count it.
 */
 #include <string.h>
 
@@ -108,10 +113,16 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   return SQLITE_OK;
 }
 
+/* The text of the current token (it depends on the one before it). */
+static const uint8_t *token_text(const tokens_cursor *c, size_t *len) {
+  int32_t prev = c->pos ? c->ids.data[c->pos - 1] : -1;
+  return llm_tokenizer_token_text(c->tok, prev, c->ids.data[c->pos], len);
+}
+
 static int tv_next(sqlite3_vtab_cursor *cur) {
   tokens_cursor *c = (tokens_cursor *)cur;
   size_t len;
-  llm_tokenizer_piece(c->tok, c->ids.data[c->pos], &len);
+  token_text(c, &len);
   c->offset += (sqlite3_int64)len;
   c->pos++;
   return SQLITE_OK;
@@ -125,13 +136,14 @@ static int tv_eof(sqlite3_vtab_cursor *cur) {
 static int tv_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
   tokens_cursor *c = (tokens_cursor *)cur;
   int32_t id = c->ids.data[c->pos];
-  size_t len;
-  const uint8_t *piece = llm_tokenizer_piece(c->tok, id, &len);
+  size_t plen, len;
+  const uint8_t *piece = llm_tokenizer_piece(c->tok, id, &plen);
+  const uint8_t *bytes = token_text(c, &len);
   switch (col) {
     case COL_POSITION: sqlite3_result_int64(ctx, (sqlite3_int64)c->pos); break;
     case COL_ID: sqlite3_result_int(ctx, id); break;
-    case COL_PIECE: sqlite3_result_text(ctx, (const char *)piece, (int)len, SQLITE_TRANSIENT); break;
-    case COL_BYTES: sqlite3_result_blob(ctx, piece, (int)len, SQLITE_TRANSIENT); break;
+    case COL_PIECE: sqlite3_result_text(ctx, plen ? (const char *)piece : "", (int)plen, SQLITE_TRANSIENT); break;
+    case COL_BYTES: sqlite3_result_blob(ctx, len ? (const void *)bytes : "", (int)len, SQLITE_TRANSIENT); break;
     case COL_START: sqlite3_result_int64(ctx, c->offset); break;
     case COL_END: sqlite3_result_int64(ctx, c->offset + (sqlite3_int64)len); break;
     default: break; /* hidden argument columns are never read back */

@@ -238,8 +238,11 @@ static int load_corpus(train_cursor *c, const char *corpus_sql, llm_err *err) {
   if (llm_tokenizer_get(c->conn, c->info.tokenizer, &tok, &tok_uid, err)) return err->code;
   if (llm_corpus_get(c->conn, c->name, corpus_sql, tok_uid, &c->corpus, &found, err)) return err->code;
   if (found) return LLM_OK;
-  static const uint8_t eot_text[] = "<|endoftext|>";
-  int32_t eot = llm_tokenizer_special_id(tok, eot_text, sizeof eot_text - 1);
+  /* Rows are separated by the start token (BPE: <|endoftext|>); llama2.c's
+  ** data also begins each text with it (<s>), so scored tokenizers get it
+  ** before the first row too. */
+  int32_t eot = llm_tokenizer_bos_id(tok);
+  int lead = llm_tokenizer_type(tok) == LLM_TOKENIZER_SCORED;
   sqlite3_stmt *st;
   if (llm_prepare_user_query(c->conn, corpus_sql, 1, &st, err)) {
     char why[sizeof err->msg];
@@ -252,7 +255,8 @@ static int load_corpus(train_cursor *c, const char *corpus_sql, llm_err *err) {
     int n = sqlite3_column_bytes(st, 0);
     const uint8_t *p = sqlite3_column_blob(st, 0);
     if (n == 0 || !p) continue;
-    if (c->corpus.len && eot >= 0 && llm_ids_push(&c->corpus, eot)) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
+    if ((c->corpus.len || lead) && eot >= 0 && llm_ids_push(&c->corpus, eot))
+      rc = llm_fail(err, LLM_ENOMEM, "out of memory");
     if (!rc) rc = llm_tokenizer_encode(tok, p, (size_t)n, 0, &c->corpus, err);
   }
   c->conn->in_user_query--;

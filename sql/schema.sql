@@ -9,24 +9,28 @@
 -- One row per tokenizer.
 CREATE TABLE IF NOT EXISTS llm_tokenizers (
   name        TEXT PRIMARY KEY NOT NULL, -- what llm_tokenize(name, ...) takes
-  kind        TEXT NOT NULL,             -- algorithm: 'bpe' (byte-level BPE)
-  source      TEXT NOT NULL,             -- 'trained' (llm_tokenizer_train) or 'gpt2' (imported)
-  pretokenize TEXT NOT NULL,             -- split before BPE: 'gpt2' or 'none'
+  kind        TEXT NOT NULL,             -- algorithm: 'bpe' (byte-level BPE) or 'sentencepiece' (scored BPE with byte fallback, as llama2.c)
+  source      TEXT NOT NULL,             -- 'trained' (llm_tokenizer_train), 'gpt2' or 'llama2c' (imported)
+  pretokenize TEXT NOT NULL,             -- split before BPE: 'gpt2' or 'none' (always 'none' for 'sentencepiece')
   n_vocab     INTEGER NOT NULL,          -- number of ids, 0..n_vocab-1, special tokens included
-  eot_id      INTEGER,                   -- id of <|endoftext|>, or NULL when there is none
+  eot_id      INTEGER,                   -- id of <|endoftext|> ('sentencepiece': of </s>, 2), or NULL when there is none
   config      TEXT NOT NULL,             -- JSON: options it was built with and facts about its corpus
   uid         INTEGER NOT NULL,          -- random stamp of this version; caches reload when it changes
   created_at  TEXT NOT NULL              -- UTC time of creation, ISO 8601
 ) STRICT;
 
--- One row per token of each tokenizer.
+-- One row per token of each tokenizer. A 'sentencepiece' tokenizer has
+-- 'special' rows for ids 0, 1, 2 (<unk>, <s>, </s>), 'byte' rows for the
+-- byte-fallback ids 3..258 (byte value + 3) whose piece is SentencePiece's
+-- name for them, the text '<0xXX>', and 'normal' rows for its other pieces
+-- (spaces as ' ', not U+2581); all with a score, none with rank or ids.
 CREATE TABLE IF NOT EXISTS llm_vocab (
   tokenizer TEXT NOT NULL,     -- llm_tokenizers.name
   id        INTEGER NOT NULL,  -- token id
-  kind      TEXT NOT NULL,     -- 'byte' (one per byte value), 'merge' or 'special'
-  piece     BLOB NOT NULL,     -- the token's bytes (for 'special', its text)
+  kind      TEXT NOT NULL,     -- 'byte' (one per byte value), 'merge', 'special' or 'normal' ('sentencepiece')
+  piece     BLOB NOT NULL,     -- the token's bytes (for 'special', its text; for a 'sentencepiece' 'byte', '<0xXX>')
   rank      INTEGER,           -- merges: order of application, lowest first; else NULL
-  score     REAL,              -- score-based tokenizers (SentencePiece style); NULL for BPE
+  score     REAL,              -- 'sentencepiece': the piece's score (the best-scoring pair merges first); NULL for BPE
   left_id   INTEGER,           -- merges: the two token ids merged into this one; else NULL
   right_id  INTEGER,
   PRIMARY KEY (tokenizer, id)

@@ -385,7 +385,7 @@ static void test_generation_slides_like_a_naive_generator(void) {
   llm_sample_opts_default(&o.sample);
   o.sample.temperature = 0;
   o.max_tokens = 3 * P;
-  o.eos_id = -1;
+  o.eos_id = o.bos_id = -1;
   int32_t prompt[P + 5], out[3 * P];
   random_tokens(prompt, P + 5, 5);
   int n;
@@ -429,7 +429,7 @@ static void test_generation_stops(void) {
   o.sample.temperature = 0.8f;
   o.seed = 3;
   o.max_tokens = 40;
-  o.eos_id = -1;
+  o.eos_id = o.bos_id = -1;
   int32_t prompt[3] = {65, 66, 67}, out[64], again[64];
   int n, n2;
   CHECK(generate(g, tok, &o, prompt, 3, out, &n) == LLM_FINISH_LENGTH && n == 40);

@@ -1,0 +1,193 @@
+/*
+** import_fns.c: pretrained models from files into the database, and back.
+**
+**   SELECT llm_import('stories', 'llama2c', 'stories260K.bin', 'tok512.bin');
+**       Reads a llama2.c checkpoint (the legacy format or version 1,
+**       float32; see engine/llama2c_ckpt.h) and its tokenizer file, and
+**       stores them as an ordinary model and tokenizer, both named
+**       'stories': llm_generate, llm_embed, llm_perplexity, llm_train all
+**       work on it. Returns a JSON summary. Both names must be free.
+**   SELECT llm_export('stories', 'llama2c', 'out.bin' [, 'tok.bin']);
+**       Writes a Llama-architecture model as a legacy llama2.c checkpoint
+**       (and its tokenizer, when it is a llama2.c one), so a model trained
+**       or fine-tuned here runs in other tools; importing the file again
+**       gives bitwise the same tensors. Files are written next to their
+**       final name and renamed into place, so a failure leaves no half file.
+**       Returns the number of bytes written.
+** Both read or write files: they can only be called directly, never from a
+** view or trigger.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../engine/llama2c.h"
+#include "../engine/llama2c_ckpt.h"
+#include "ext.h"
+
+#define MAX_TOKENIZER_BYTES (256u << 20)
+
+/* The format argument: only 'llama2c' so far. */
+static int check_format(sqlite3_context *ctx, sqlite3_value *v) {
+  const char *f = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
+  if (f && !strcmp(f, "llama2c")) return 1;
+  llm_result_errorf(ctx, "the format must be 'llama2c' (got %s)", f ? f : "a non-text value");
+  return 0;
+}
+
+static const char *path_arg(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *what) {
+  if (sqlite3_value_type(argv[i]) != SQLITE_TEXT || !sqlite3_value_bytes(argv[i])) {
+    llm_result_errorf(ctx, "the %s path must be non-empty text", what);
+    return NULL;
+  }
+  return (const char *)sqlite3_value_text(argv[i]);
+}
+
+static int file_size(FILE *f, uint64_t *size) {
+  if (fseek(f, 0, SEEK_END)) return -1;
+  long n = ftell(f);
+  if (n < 0 || fseek(f, 0, SEEK_SET)) return -1;
+  *size = (uint64_t)n;
+  return 0;
+}
+
+/* The whole tokenizer file, at most MAX_TOKENIZER_BYTES. */
+static int read_small_file(const char *path, uint8_t **data, size_t *len, llm_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return llm_fail(err, LLM_EIO, "cannot open the tokenizer file '%s': %s", path, strerror(errno));
+  uint64_t size;
+  int rc = LLM_OK;
+  if (file_size(f, &size)) {
+    rc = llm_fail(err, LLM_EIO, "cannot read the tokenizer file '%s'", path);
+  } else if (size > MAX_TOKENIZER_BYTES) {
+    rc = llm_fail(err, LLM_ERANGE, "the tokenizer file '%s' has %llu bytes, more than the %u MB accepted", path,
+                  (unsigned long long)size, MAX_TOKENIZER_BYTES >> 20);
+  } else if (!(*data = sqlite3_malloc64(size ? size : 1))) {
+    rc = llm_fail(err, LLM_ENOMEM, "out of memory");
+  } else if (fread(*data, 1, (size_t)size, f) != size) {
+    rc = llm_fail(err, LLM_EIO, "cannot read the tokenizer file '%s'", path);
+  }
+  *len = (size_t)size;
+  fclose(f);
+  return rc;
+}
+
+static int name_free(llm_conn *c, const char *name, llm_err *err) {
+  llm_model_info info;
+  int found;
+  if (llm_model_info_get(c, name, &info, &found, err)) return err->code;
+  if (found)
+    return llm_fail(err, LLM_EINVAL, "a model named '%s' already exists; drop it first with llm_model_drop('%s')",
+                    name, name);
+  int e = llm_tokenizer_exists(c, name, err);
+  if (e < 0) return err->code;
+  if (e > 0)
+    return llm_fail(err, LLM_EINVAL,
+                    "a tokenizer named '%s' already exists; drop it first with llm_tokenizer_drop('%s')", name, name);
+  return LLM_OK;
+}
+
+static void fn_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  llm_conn *c = llm_ctx_conn(ctx);
+  const char *name = llm_arg_name(ctx, argv, 0, "model"), *ckpt, *tok_path;
+  if (!name || !check_format(ctx, argv[1]) || !(ckpt = path_arg(ctx, argv, 2, "checkpoint")) ||
+      !(tok_path = path_arg(ctx, argv, 3, "tokenizer")))
+    return;
+  llm_err err = {0};
+  llm_llama2c_info info;
+  llm_model *m = NULL;
+  llm_tokenizer *tok = NULL;
+  uint8_t head[LLM_LLAMA2C_HEADER_MAX], *tok_data = NULL;
+  size_t tok_len = 0;
+  uint64_t size = 0;
+  FILE *f = NULL;
+  if (llm_check_can_write(c, &err) || name_free(c, name, &err)) goto done;
+  if (!(f = fopen(ckpt, "rb"))) {
+    llm_fail(&err, LLM_EIO, "cannot open the checkpoint '%s': %s", ckpt, strerror(errno));
+    goto done;
+  }
+  if (file_size(f, &size)) {
+    llm_fail(&err, LLM_EIO, "cannot read the checkpoint '%s'", ckpt);
+    goto done;
+  }
+  size_t n = fread(head, 1, sizeof head, f);
+  if (llm_llama2c_parse_header(head, n, size, &info, &err) ||
+      llm_check_memory("this model", (double)llm_config_n_params(&info.config) * sizeof(float),
+                       llm_memory_limit_mb(), &err) ||
+      read_small_file(tok_path, &tok_data, &tok_len, &err) ||
+      llm_llama2c_tokenizer_parse(tok_data, tok_len, info.config.vocab_size, &tok, &err) ||
+      llm_model_new(&info.config, &m, &err) || llm_llama2c_read_weights(f, &info, m, &err))
+    goto done;
+  llm_model_info mi;
+  memset(&mi, 0, sizeof mi);
+  mi.config = *llm_model_config(m);
+  snprintf(mi.tokenizer, sizeof mi.tokenizer, "%s", name);
+  if (strlen(name) >= sizeof mi.tokenizer) {
+    llm_fail(&err, LLM_EINVAL, "the model name is too long");
+    goto done;
+  }
+  if (llm_write_begin(c, &err)) goto done;
+  int rc = llm_tokenizer_store(c, name, tok, "llama2c", "{\"format\":\"llama2c\"}", &err);
+  if (!rc) rc = llm_model_info_put(c, name, &mi, llm_model_n_params(m), &err);
+  if (!rc) rc = llm_weights_save(c, name, m, LLM_ROLE_PARAM, llm_model_params(m), &err);
+  if (llm_write_end(c, rc == LLM_OK, &err)) goto done;
+  sqlite3_str *s = sqlite3_str_new(c->db);
+  sqlite3_str_appendf(s, "{\"model\":");
+  llm_str_append_json(s, name, strlen(name));
+  sqlite3_str_appendf(s, ",\"format\":\"llama2c\",\"version\":%d,\"n_params\":%lld,\"n_vocab\":%d,\"config\":",
+                      info.version, (long long)llm_model_n_params(m), llm_tokenizer_n_vocab(tok));
+  llm_config_append_json(s, llm_model_config(m));
+  sqlite3_str_appendall(s, "}");
+  llm_result_str(ctx, s);
+done:
+  if (err.code) llm_result_llm_err(ctx, &err);
+  if (f) fclose(f);
+  sqlite3_free(tok_data);
+  llm_tokenizer_free(tok);
+  llm_model_free(m);
+}
+
+/* Writes through a temporary file renamed into place; returns the size. */
+static int write_checkpoint_file(const char *path, const llm_model *m, sqlite3_int64 *bytes, llm_err *err) {
+  char *tmp = sqlite3_mprintf("%s.tmp-llm", path);
+  if (!tmp) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  FILE *f = fopen(tmp, "wb");
+  int rc = f ? llm_llama2c_write(f, m, err)
+             : llm_fail(err, LLM_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+  if (f) {
+    long n = ftell(f);
+    *bytes = n;
+    if (fclose(f) && !rc) rc = llm_fail(err, LLM_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+  }
+  if (!rc && rename(tmp, path)) rc = llm_fail(err, LLM_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  if (rc) remove(tmp);
+  sqlite3_free(tmp);
+  return rc;
+}
+
+static void fn_export(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  llm_conn *c = llm_ctx_conn(ctx);
+  const char *name = llm_arg_name(ctx, argv, 0, "model"), *ckpt;
+  if (!name || !check_format(ctx, argv[1]) || !(ckpt = path_arg(ctx, argv, 2, "checkpoint"))) return;
+  if (argc == 4) {
+    llm_result_errorf(ctx, "writing the tokenizer file is not supported yet: call it with three arguments");
+    return;
+  }
+  llm_err err = {0};
+  llm_model_entry *e;
+  sqlite3_int64 bytes = 0;
+  if (llm_model_get(c, name, &e, &err) || write_checkpoint_file(ckpt, e->weights->model, &bytes, &err)) {
+    llm_result_llm_err(ctx, &err);
+    return;
+  }
+  sqlite3_result_int64(ctx, bytes);
+}
+
+int llm_register_import_fns(sqlite3 *db, llm_conn *c) {
+  static const llm_fn_spec specs[] = {
+      {"llm_import", 4, LLM_FN_WRITES, fn_import},
+      {"llm_export", 3, LLM_FN_WRITES, fn_export},
+      {"llm_export", 4, LLM_FN_WRITES, fn_export},
+  };
+  return llm_register_fns(db, c, specs, sizeof specs / sizeof specs[0]);
+}

@@ -177,3 +177,36 @@ int llm_llama2c_tokenizer_parse(const uint8_t *data, size_t len,
   *out = t;
   return LLM_OK;
 }
+
+/* The bytes written for token id: the control tokens as llama2.c writes
+** them, the rest as stored. */
+static const uint8_t *written_piece(const llm_tokenizer *t, int32_t id, size_t *len) {
+  static const char bos[] = "\n<s>\n", eos[] = "\n</s>\n";
+  if (id == LLM_SCORED_BOS || id == LLM_SCORED_EOS) {
+    *len = id == LLM_SCORED_BOS ? sizeof bos - 1 : sizeof eos - 1;
+    return (const uint8_t *)(id == LLM_SCORED_BOS ? bos : eos);
+  }
+  return llm_tokenizer_piece(t, id, len);
+}
+
+int llm_llama2c_tokenizer_write(FILE *f, const llm_tokenizer *t, llm_err *err) {
+  if (llm_tokenizer_type(t) != LLM_TOKENIZER_SCORED)
+    return llm_fail(err, LLM_EINVAL,
+                    "only a llama2.c (SentencePiece-style) tokenizer can be written as a llama2.c tokenizer file");
+  int32_t n = llm_tokenizer_n_vocab(t), max_len = 0;
+  for (int32_t id = 0; id < n; id++) {
+    size_t len;
+    written_piece(t, id, &len);
+    if ((int32_t)len > max_len) max_len = (int32_t)len;
+  }
+  int ok = fwrite(&max_len, sizeof max_len, 1, f) == 1;
+  for (int32_t id = 0; id < n && ok; id++) {
+    size_t len;
+    const uint8_t *p = written_piece(t, id, &len);
+    float score = llm_tokenizer_score(t, id);
+    int32_t len32 = (int32_t)len;
+    ok = fwrite(&score, sizeof score, 1, f) == 1 && fwrite(&len32, sizeof len32, 1, f) == 1 &&
+         (len == 0 || fwrite(p, 1, len, f) == len);
+  }
+  return ok ? LLM_OK : llm_fail(err, LLM_EIO, "cannot write the tokenizer file");
+}

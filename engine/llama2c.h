@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base.h"
 #include "tokenizer.h"
@@ -31,5 +32,11 @@
 int llm_llama2c_tokenizer_parse(const uint8_t *data, size_t len,
                                 int32_t n_vocab, llm_tokenizer **out,
                                 llm_err *err);
+
+/* Writes a scored tokenizer as a llama2.c tokenizer file, as llama2.c's
+** own export does (<s> and </s> as "\n<s>\n" and "\n</s>\n",
+** max_token_length the longest piece written), so a file read and written
+** back comes out byte for byte the same. */
+int llm_llama2c_tokenizer_write(FILE *f, const llm_tokenizer *t, llm_err *err);
 
 #endif

@@ -10,10 +10,10 @@
 **   SELECT llm_export('stories', 'llama2c', 'out.bin' [, 'tok.bin']);
 **       Writes a Llama-architecture model as a legacy llama2.c checkpoint
 **       (and its tokenizer, when it is a llama2.c one), so a model trained
-**       or fine-tuned here runs in other tools; importing the file again
-**       gives bitwise the same tensors. Files are written next to their
-**       final name and renamed into place, so a failure leaves no half file.
-**       Returns the number of bytes written.
+**       or fine-tuned here runs in other tools; importing the files again
+**       gives bitwise the same tensors and tokenizer. Files are written
+**       next to their final name and renamed into place, so a failure
+**       leaves no half file. Returns the number of bytes written.
 ** Both read or write files: they can only be called directly, never from a
 ** view or trigger.
 */
@@ -147,16 +147,22 @@ done:
   llm_model_free(m);
 }
 
-/* Writes through a temporary file renamed into place; returns the size. */
-static int write_checkpoint_file(const char *path, const llm_model *m, sqlite3_int64 *bytes, llm_err *err) {
+/* What an export writes into an open file. */
+typedef int (*write_fn)(FILE *f, const void *obj, llm_err *err);
+
+static int write_model(FILE *f, const void *m, llm_err *err) { return llm_llama2c_write(f, m, err); }
+static int write_tokenizer(FILE *f, const void *t, llm_err *err) { return llm_llama2c_tokenizer_write(f, t, err); }
+
+/* Writes obj to path through a temporary file renamed into place; adds the
+** bytes written to *bytes. */
+static int write_file(const char *path, write_fn fn, const void *obj, sqlite3_int64 *bytes, llm_err *err) {
   char *tmp = sqlite3_mprintf("%s.tmp-llm", path);
   if (!tmp) return llm_fail(err, LLM_ENOMEM, "out of memory");
   FILE *f = fopen(tmp, "wb");
-  int rc = f ? llm_llama2c_write(f, m, err)
-             : llm_fail(err, LLM_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+  int rc = f ? fn(f, obj, err) : llm_fail(err, LLM_EIO, "cannot create '%s': %s", tmp, strerror(errno));
   if (f) {
     long n = ftell(f);
-    *bytes = n;
+    if (n > 0) *bytes += n;
     if (fclose(f) && !rc) rc = llm_fail(err, LLM_EIO, "cannot write '%s': %s", tmp, strerror(errno));
   }
   if (!rc && rename(tmp, path)) rc = llm_fail(err, LLM_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
@@ -167,20 +173,33 @@ static int write_checkpoint_file(const char *path, const llm_model *m, sqlite3_i
 
 static void fn_export(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_conn *c = llm_ctx_conn(ctx);
-  const char *name = llm_arg_name(ctx, argv, 0, "model"), *ckpt;
+  const char *name = llm_arg_name(ctx, argv, 0, "model"), *ckpt, *tok_path = NULL;
   if (!name || !check_format(ctx, argv[1]) || !(ckpt = path_arg(ctx, argv, 2, "checkpoint"))) return;
-  if (argc == 4) {
-    llm_result_errorf(ctx, "writing the tokenizer file is not supported yet: call it with three arguments");
-    return;
-  }
+  if (argc == 4 && !(tok_path = path_arg(ctx, argv, 3, "tokenizer"))) return;
   llm_err err = {0};
   llm_model_entry *e;
+  llm_tokenizer *tok = NULL;
+  int32_t bos;
   sqlite3_int64 bytes = 0;
-  if (llm_model_get(c, name, &e, &err) || write_checkpoint_file(ckpt, e->weights->model, &bytes, &err)) {
-    llm_result_llm_err(ctx, &err);
-    return;
+  /* everything is checked before the first file is written */
+  if (llm_model_get(c, name, &e, &err) || (tok_path && llm_model_tokenizer(c, e, &tok, &bos, &err))) goto fail;
+  if (llm_model_config(e->weights->model)->arch != LLM_ARCH_LLAMA) {
+    llm_fail(&err, LLM_EINVAL, "model '%s' is not of the Llama architecture: only those can be written as llama2.c "
+             "checkpoints", name);
+    goto fail;
   }
+  if (tok && llm_tokenizer_type(tok) != LLM_TOKENIZER_SCORED) {
+    llm_fail(&err, LLM_EINVAL, "model '%s' has a byte-level BPE tokenizer, which llama2.c cannot read: export the "
+             "checkpoint alone", name);
+    goto fail;
+  }
+  if (write_file(ckpt, write_model, e->weights->model, &bytes, &err) ||
+      (tok && write_file(tok_path, write_tokenizer, tok, &bytes, &err)))
+    goto fail;
   sqlite3_result_int64(ctx, bytes);
+  return;
+fail:
+  llm_result_llm_err(ctx, &err);
 }
 
 int llm_register_import_fns(sqlite3 *db, llm_conn *c) {

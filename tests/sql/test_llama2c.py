@@ -123,6 +123,39 @@ def legacy_to_version1(data):
     return head + b"\0" * (256 - len(head)) + b"".join(arrays[k] for k in order)
 
 
+def read_tokenizer_file(path):
+    data = open(path, "rb").read()
+    (max_len,), at, out = struct.unpack("<i", data[:4]), 4, []
+    while at < len(data):
+        score, n = struct.unpack("<fi", data[at:at + 8])
+        out.append((score, data[at + 8:at + 8 + n]))
+        at += 8 + n
+    return max_len, out
+
+
+def test_export_with_the_tokenizer(ctx):
+    ckpt, tok = files(ctx)
+    imported(ctx)
+    out, out_tok = os.path.join(ctx.tmp, "m.bin"), os.path.join(ctx.tmp, "tok.bin")
+    n = ctx.one("SELECT llm_export('s', 'llama2c', ?, ?)", (out, out_tok))
+    assert n == os.path.getsize(out) + os.path.getsize(out_tok)
+    # the same file (scores compare equal: a stored -0.0 comes back as 0.0)
+    assert read_tokenizer_file(out_tok) == read_tokenizer_file(tok)
+    assert os.path.getsize(out_tok) == os.path.getsize(tok)
+    ctx.one("SELECT llm_import('t', 'llama2c', ?, ?)", (out, out_tok))
+    assert ctx.one("""SELECT count(*) FROM llm_vocab a JOIN llm_vocab b ON a.id = b.id
+                      WHERE a.tokenizer = 's' AND b.tokenizer = 't' AND a.piece = b.piece AND a.score = b.score
+                        AND a.kind = b.kind""") == 512
+    # a BPE tokenizer cannot be written in llama2.c's format; nothing is written then
+    ctx.db.execute("SELECT llm_tokenizer_train('b', ?, 258, '{\"min_frequency\": 1}')", ("SELECT 'abcabcabc'",))
+    ctx.db.execute("SELECT llm_model_create('b', ?)",
+                   ('{"arch": "llama", "n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}',))
+    p = os.path.join(ctx.tmp, "b.bin")
+    ctx.error("SELECT llm_export('b', 'llama2c', ?, ?)", (p, p + ".tok"), "llm_export:", "BPE")
+    assert not os.path.exists(p) and not os.path.exists(p + ".tok")
+    assert ctx.one("SELECT llm_export('b', 'llama2c', ?)", (p,)) == os.path.getsize(p)
+
+
 def test_version1_checkpoints(ctx):
     ckpt, tok = files(ctx)
     imported(ctx)

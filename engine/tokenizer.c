@@ -65,17 +65,13 @@ struct llm_tokenizer {
   llm_map lookup;     /* hash chain of a NORMAL piece -> lowest id with it */
   llm_map pair_cache; /* pair key -> merged id + 1, or 0: no merge */
   uint8_t byte_text[256];
-  struct score_item *sheap;
-  size_t sheap_cap;
 };
 
+/* A candidate merge, for both kinds: nodes pos and next[pos] into id, with
+** priority key (higher first: minus the rank for BPE, the score for scored
+** tokenizers; a double holds both exactly), valid while ver[pos] == ver. */
 struct heap_item {
-  int32_t rank, pos, ver;
-};
-
-/* A candidate merge of a scored tokenizer: nodes pos and next[pos] into id. */
-struct score_item {
-  float score;
+  double key;
   int32_t pos, ver, id;
 };
 
@@ -155,7 +151,6 @@ void llm_tokenizer_free(llm_tokenizer *t) {
   llm_free(t->score);
   llm_map_free(&t->lookup);
   llm_map_free(&t->pair_cache);
-  llm_free(t->sheap);
   llm_free(t);
 }
 
@@ -532,8 +527,10 @@ static size_t merge_short(const llm_tokenizer *t, int32_t *sym, int32_t *rk,
   return n;
 }
 
+/* Better: the higher key, then further left (the leftmost among equals,
+** as a left-to-right scan finds it). */
 static int heap_less(const struct heap_item *a, const struct heap_item *b) {
-  return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
+  return a->key != b->key ? a->key > b->key : a->pos < b->pos;
 }
 
 static int heap_push(llm_tokenizer *t, size_t *n, struct heap_item it) {
@@ -565,21 +562,28 @@ static struct heap_item heap_pop(llm_tokenizer *t, size_t *n) {
   return top;
 }
 
-/* Pushes the pair starting at node i (if it has a right neighbour and a
-** merge). */
-static int push_pair(llm_tokenizer *t, size_t *hn, int32_t i) {
-  int32_t j = t->next[i], merged;
-  if (j < 0) return LLM_OK;
-  int32_t r = pair_rank(t, t->sym[i], t->sym[j], &merged);
-  if (r == NO_RANK) return LLM_OK;
-  struct heap_item it = {r, i, t->ver[i]};
+/* The merge of symbols a then b: 1 and its id and priority, or 0. */
+typedef int (*merge_fn)(llm_tokenizer *t, int32_t a, int32_t b, int32_t *id, double *key);
+
+static int bpe_merge(llm_tokenizer *t, int32_t a, int32_t b, int32_t *id, double *key) {
+  int32_t r = pair_rank(t, a, b, id);
+  *key = -(double)r;
+  return r != NO_RANK;
+}
+
+/* Pushes the merge of node i with its right neighbour, if there is one. */
+static int push_pair(llm_tokenizer *t, merge_fn fn, size_t *hn, int32_t i) {
+  int32_t j = t->next[i];
+  struct heap_item it = {0, i, t->ver[i], -1};
+  if (j < 0 || !fn(t, t->sym[i], t->sym[j], &it.id, &it.key)) return LLM_OK;
   return heap_push(t, hn, it);
 }
 
-/* Merges sym[0..n) with a heap over a linked list; compacts the result into
-** sym and returns its length via *out_n. Same result as merge_short: the
-** lowest rank first, leftmost among equals. */
-static int merge_long(llm_tokenizer *t, size_t n, size_t *out_n) {
+/* Merges sym[0..n), the best pair first, with a heap over a linked list;
+** compacts the result into sym and returns its length via *out_n. A node's
+** version changes whenever it or its right neighbour does, which makes
+** older heap items stale. */
+static int merge_heap(llm_tokenizer *t, merge_fn fn, size_t n, size_t *out_n) {
   int32_t *sym = t->sym, *prev = t->prev, *next = t->next, *ver = t->ver;
   for (size_t i = 0; i < n; i++) {
     prev[i] = (int32_t)i - 1;
@@ -588,26 +592,25 @@ static int merge_long(llm_tokenizer *t, size_t n, size_t *out_n) {
   }
   size_t hn = 0;
   for (size_t i = 0; i + 1 < n; i++)
-    if (push_pair(t, &hn, (int32_t)i)) return LLM_ENOMEM;
+    if (push_pair(t, fn, &hn, (int32_t)i)) return LLM_ENOMEM;
   while (hn) {
     struct heap_item it = heap_pop(t, &hn);
     int32_t i = it.pos;
-    if (ver[i] != it.ver || sym[i] < 0) continue; /* stale */
-    int32_t j = next[i], merged;
-    if (j < 0 || pair_rank(t, sym[i], sym[j], &merged) != it.rank) continue;
-    sym[i] = merged;
+    if (sym[i] < 0 || ver[i] != it.ver) continue; /* stale */
+    int32_t j = next[i];
+    sym[i] = it.id;
     sym[j] = -1;
     next[i] = next[j];
     if (next[j] >= 0) prev[next[j]] = i;
     ver[i]++;
-    if (push_pair(t, &hn, i)) return LLM_ENOMEM;
+    if (push_pair(t, fn, &hn, i)) return LLM_ENOMEM;
     if (prev[i] >= 0) {
       ver[prev[i]]++;
-      if (push_pair(t, &hn, prev[i])) return LLM_ENOMEM;
+      if (push_pair(t, fn, &hn, prev[i])) return LLM_ENOMEM;
     }
   }
   size_t m = 0;
-  for (int32_t i = 0; i >= 0; i = next[i]) sym[m++] = sym[i];
+  for (int32_t i = n ? 0 : -1; i >= 0; i = next[i]) sym[m++] = sym[i];
   *out_n = m;
   return LLM_OK;
 }
@@ -675,7 +678,7 @@ static int encode_piece(llm_tokenizer *t, const uint8_t *s, size_t n,
   size_t m;
   if (n <= SHORT_PIECE) {
     m = merge_short(t, t->sym, t->pair_rank, n);
-  } else if (merge_long(t, n, &m)) {
+  } else if (merge_heap(t, bpe_merge, n, &m)) {
     return LLM_ENOMEM;
   }
   if (n <= CACHE_PIECE) cache_store(t, s, n, h, t->sym, (uint32_t)m);
@@ -738,83 +741,11 @@ static int32_t pair_merge(llm_tokenizer *t, int32_t a, int32_t b) {
   return id;
 }
 
-/* Better: higher score, then further left (as run.c's scan finds it). */
-static int score_less(const struct score_item *a, const struct score_item *b) {
-  return a->score != b->score ? a->score > b->score : a->pos < b->pos;
-}
-
-static int sheap_push(llm_tokenizer *t, size_t *n, struct score_item it) {
-  if (llm_grow((void **)&t->sheap, &t->sheap_cap, *n + 1, sizeof it))
-    return LLM_ENOMEM;
-  size_t i = (*n)++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!score_less(&it, &t->sheap[p])) break;
-    t->sheap[i] = t->sheap[p];
-    i = p;
-  }
-  t->sheap[i] = it;
-  return LLM_OK;
-}
-
-static struct score_item sheap_pop(llm_tokenizer *t, size_t *n) {
-  struct score_item top = t->sheap[0], last = t->sheap[--*n];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= *n) break;
-    if (c + 1 < *n && score_less(&t->sheap[c + 1], &t->sheap[c])) c++;
-    if (!score_less(&t->sheap[c], &last)) break;
-    t->sheap[i] = t->sheap[c];
-    i = c;
-  }
-  if (*n) t->sheap[i] = last;
-  return top;
-}
-
-/* Pushes the merge of node i with its right neighbour, if there is one. */
-static int push_scored(llm_tokenizer *t, size_t *hn, int32_t i) {
-  int32_t j = t->next[i];
-  if (j < 0) return LLM_OK;
-  int32_t id = pair_merge(t, t->sym[i], t->sym[j]);
-  if (id < 0) return LLM_OK;
-  struct score_item it = {t->score[id], i, t->ver[i], id};
-  return sheap_push(t, hn, it);
-}
-
-/* Merges sym[0..n) best pair first; compacts the result into sym and
-** returns its length via *out_n. A node's version changes whenever it or
-** its right neighbour does, which makes older heap items stale. */
-static int merge_scored(llm_tokenizer *t, size_t n, size_t *out_n) {
-  int32_t *sym = t->sym, *prev = t->prev, *next = t->next, *ver = t->ver;
-  for (size_t i = 0; i < n; i++) {
-    prev[i] = (int32_t)i - 1;
-    next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
-    ver[i] = 0;
-  }
-  size_t hn = 0;
-  for (size_t i = 0; i + 1 < n; i++)
-    if (push_scored(t, &hn, (int32_t)i)) return LLM_ENOMEM;
-  while (hn) {
-    struct score_item it = sheap_pop(t, &hn);
-    int32_t i = it.pos;
-    if (sym[i] < 0 || ver[i] != it.ver) continue; /* stale */
-    int32_t j = next[i];
-    sym[i] = it.id;
-    sym[j] = -1;
-    next[i] = next[j];
-    if (next[j] >= 0) prev[next[j]] = i;
-    ver[i]++;
-    if (push_scored(t, &hn, i)) return LLM_ENOMEM;
-    if (prev[i] >= 0) {
-      ver[prev[i]]++;
-      if (push_scored(t, &hn, prev[i])) return LLM_ENOMEM;
-    }
-  }
-  size_t m = 0;
-  for (int32_t i = n ? 0 : -1; i >= 0; i = next[i]) sym[m++] = sym[i];
-  *out_n = m;
-  return LLM_OK;
+static int scored_merge(llm_tokenizer *t, int32_t a, int32_t b, int32_t *id, double *key) {
+  *id = pair_merge(t, a, b);
+  if (*id < 0) return 0;
+  *key = t->score[*id];
+  return 1;
 }
 
 /* Fills sym with the dummy prefix (when asked) and the text's groups: a
@@ -849,7 +780,7 @@ static int encode_scored_text(llm_tokenizer *t, const uint8_t *s, size_t n,
   if (n >= (size_t)INT32_MAX - 1) return LLM_ERANGE;
   if (reserve_scratch(t, n + 1)) return LLM_ENOMEM;
   size_t m = scored_symbols(t, s, n, prefix);
-  if (merge_scored(t, m, &m)) return LLM_ENOMEM;
+  if (merge_heap(t, scored_merge, m, &m)) return LLM_ENOMEM;
   for (size_t i = 0; i < m; i++)
     if (llm_ids_push(out, t->sym[i])) return LLM_ENOMEM;
   return LLM_OK;

@@ -57,17 +57,20 @@ static void ref_linear(double *out, int add, const double *x, const double *W,
     }
 }
 
+/* Causal attention over qkv rows of NH query heads, then NKV key heads,
+** then NKV value heads (NKV = NH: GPT's [q | k | v]). */
 static void ref_attention(double *out, const double *qkv, int B, int T, int C,
-                          int NH) {
-  int HS = C / NH;
+                          int NH, int NKV) {
+  int HS = C / NH, KV = HS * NKV, Q = C + 2 * KV;
   double s[64];
   for (int b = 0; b < B; b++)
     for (int h = 0; h < NH; h++)
       for (int i = 0; i < T; i++) {
-        const double *q = qkv + (b * T + i) * 3 * C + h * HS;
+        const double *q = qkv + (b * T + i) * Q + h * HS;
+        int kh = h / (NH / NKV);
         double m = -INFINITY, z = 0;
         for (int j = 0; j <= i; j++) {
-          const double *k = qkv + (b * T + j) * 3 * C + C + h * HS;
+          const double *k = qkv + (b * T + j) * Q + C + kh * HS;
           double d = 0;
           for (int e = 0; e < HS; e++) d += q[e] * k[e];
           s[j] = d / sqrt(HS);
@@ -77,7 +80,7 @@ static void ref_attention(double *out, const double *qkv, int B, int T, int C,
         for (int e = 0; e < HS; e++) {
           double y = 0;
           for (int j = 0; j <= i; j++)
-            y += s[j] / z * qkv[(b * T + j) * 3 * C + 2 * C + h * HS + e];
+            y += s[j] / z * qkv[(b * T + j) * Q + C + KV + kh * HS + e];
           out[(b * T + i) * C + h * HS + e] = y;
         }
       }
@@ -102,7 +105,7 @@ static double ref_loss(const ref *r, const int32_t *in, const int32_t *tg,
            C, eps);
     ref_linear(qkv, 0, ln, rp(r, "blocks.attn.qkv.weight", l),
                rp(r, "blocks.attn.qkv.bias", l), N, C, 3 * C);
-    ref_attention(y, qkv, B, T, C, r->c.n_head);
+    ref_attention(y, qkv, B, T, C, r->c.n_head, r->c.n_head);
     ref_linear(x, 1, y, rp(r, "blocks.attn.proj.weight", l),
                rp(r, "blocks.attn.proj.bias", l), N, C, C);
     ref_ln(ln, x, rp(r, "blocks.ln2.weight", l), rp(r, "blocks.ln2.bias", l), N,
@@ -151,7 +154,7 @@ static double ref_loss_llama(const ref *r, const int32_t *in, const int32_t *tg,
   double *x = malloc(sizeof(double) * N * C), *ln = malloc(sizeof(double) * N * C);
   double *qkv = malloc(sizeof(double) * N * Q), *y = malloc(sizeof(double) * N * C);
   double *h = malloc(sizeof(double) * N * 2 * H), *a = malloc(sizeof(double) * N * H);
-  double *lg = malloc(sizeof(double) * V), s[64];
+  double *lg = malloc(sizeof(double) * V);
   const double *wte = rp(r, "wte", 0);
   const double *head = r->c.tied_head == 1 ? wte : rp(r, "lm_head.weight", 0);
   for (int n = 0; n < N; n++)
@@ -166,26 +169,7 @@ static double ref_loss_llama(const ref *r, const int32_t *in, const int32_t *tg,
         qkv[n * Q + i] = v0 * t[0] - v1 * t[1];
         qkv[n * Q + i + 1] = v0 * t[1] + v1 * t[0];
       }
-    for (int b = 0; b < B; b++)
-      for (int hh = 0; hh < NH; hh++)
-        for (int i = 0; i < T; i++) {
-          const double *q = qkv + (b * T + i) * Q + hh * HS;
-          int kh = hh / (NH / NKV);
-          double m = -INFINITY, z = 0;
-          for (int j = 0; j <= i; j++) {
-            const double *k = qkv + (b * T + j) * Q + C + kh * HS;
-            double d = 0;
-            for (int e = 0; e < HS; e++) d += q[e] * k[e];
-            s[j] = d / sqrt(HS);
-            m = s[j] > m ? s[j] : m;
-          }
-          for (int j = 0; j <= i; j++) z += s[j] = exp(s[j] - m);
-          for (int e = 0; e < HS; e++) {
-            double v = 0;
-            for (int j = 0; j <= i; j++) v += s[j] / z * qkv[(b * T + j) * Q + C + KV + kh * HS + e];
-            y[(b * T + i) * C + hh * HS + e] = v;
-          }
-        }
+    ref_attention(y, qkv, B, T, C, NH, NKV);
     ref_linear(x, 1, y, rp(r, "blocks.attn.proj.weight", l), NULL, N, C, C);
     ref_rms(ln, x, rp(r, "blocks.mlp_norm.weight", l), N, C, eps);
     ref_linear(h, 0, ln, rp(r, "blocks.mlp.fc.weight", l), NULL, N, C, 2 * H);

@@ -362,20 +362,39 @@ AVX2 static void matvec_avx2(float *out, const float *w, const float *x,
 ** values. hs is a multiple of 8 here. */
 AVX2 static void attend_avx2(float *y, float *sc, const float *q, const float *k, const float *v,
                              size_t ld, size_t n, size_t hs, float scale) {
-  float mx = -INFINITY;
-  for (size_t t = 0; t < n; t++) {
+  /* scores eight keys at a time, reduced together (see matvec_avx2) */
+  size_t t = 0;
+  __m256 mx8 = _mm256_set1_ps(-INFINITY), sc8 = _mm256_set1_ps(scale);
+  for (; t + 8 <= n; t += 8) {
     const float *kt = k + t * ld;
-    __m256 a = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kt));
-    for (size_t e = 8; e < hs; e += 8)
-      a = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), _mm256_loadu_ps(kt + e), a);
-    float s = scale * hsum(a);
-    sc[t] = s;
-    mx = s > mx ? s : mx;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (size_t e = 0; e < hs; e += 8) {
+      __m256 qv = _mm256_loadu_ps(q + e);
+      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + e), a0);
+      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + ld + e), a1);
+      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 2 * ld + e), a2);
+      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 3 * ld + e), a3);
+      a4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 4 * ld + e), a4);
+      a5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 5 * ld + e), a5);
+      a6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 6 * ld + e), a6);
+      a7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 7 * ld + e), a7);
+    }
+    __m256 s8 = _mm256_mul_ps(sc8, hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7));
+    _mm256_storeu_ps(sc + t, s8);
+    mx8 = _mm256_max_ps(mx8, s8);
+  }
+  float mx = hmax(mx8);
+  for (; t < n; t++) {
+    const float *kt = k + t * ld;
+    __m256 a = _mm256_setzero_ps();
+    for (size_t e = 0; e < hs; e += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), _mm256_loadu_ps(kt + e), a);
+    sc[t] = scale * hsum(a);
+    mx = sc[t] > mx ? sc[t] : mx;
   }
   float sum = exp_sum_avx2(sc, sc, n, mx), inv = 1.0f / sum;
   for (size_t e = 0; e < hs; e += 8) {
     __m256 acc = _mm256_setzero_ps();
-    for (size_t t = 0; t < n; t++)
+    for (t = 0; t < n; t++)
       acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), _mm256_loadu_ps(v + t * ld + e), acc);
     _mm256_storeu_ps(y + e, _mm256_mul_ps(acc, _mm256_set1_ps(inv)));
   }

@@ -63,19 +63,8 @@ import time
 
 
 
-def kernels_for_cpu():
-    """The OpenBLAS kernel family ext/blas.c picks for this CPU (or None)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
-    except OSError:
-        return None
-    if all(x in flags for x in ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd")):
-        return "SkylakeX"
-    if "avx2" in flags and "fma" in flags:
-        return "Haswell"
-    return None
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_kernels import kernels_for_cpu  # noqa: E402
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 if "OPENBLAS_CORETYPE" not in os.environ:

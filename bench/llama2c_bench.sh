@@ -16,8 +16,8 @@
 #                   gcc -Ofast -march=native -fopenmp -o run run.c -lm);
 #                   unset: only our figures are printed
 #   REPS [7]        runs per figure; the median is printed
-#   STEPS [256]     reference -n (positions, prompt included); ours asks
-#                   for max_tokens = STEPS
+#   STEPS [256]     reference -n (positions, start token and prompt
+#                   included); ours asks for the same number of positions
 #   PROMPT [Once upon a time]
 #   MODELS [260K 15M]
 #   OMP_NUM_THREADS [2]  for the reference (OpenMP)
@@ -91,7 +91,10 @@ ours_toks_per_s() {  # NAME CKPT TOK -> prints the median tokens/s, or "failed: 
 SELECT llm_import('s', 'llama2c', '$2', '$3');
 EOF
     ) || { echo "failed: llm_import: $(echo "$err" | head -1)"; return; }
-    opts="{\"max_tokens\": $STEPS, \"temperature\": 0}"
+    # as many positions as the reference's STEPS: its steps count the start
+    # token and the prompt's tokens too
+    n_prompt=$(sqlite3 "$db" ".load $so_noext" "SELECT llm_token_count('s', '$(printf '%s' "$PROMPT" | sed "s/'/''/g")')")
+    opts="{\"max_tokens\": $((STEPS - n_prompt)), \"temperature\": 0}"
     q_prompt=$(printf '%s' "$PROMPT" | sed "s/'/''/g")
     rates=""
     for r in $(seq "$REPS"); do
@@ -117,21 +120,22 @@ EOF
     echo "$(printf '%s' "$rates" | median) ($((last_n / 10)) tokens per generation)"
 }
 
-# Prompt processing: the model scores a text of about 240 tokens in one
-# batch (llm_logprob runs the same prefill as a prompt); the reference
-# processes a prompt one token at a time, at its decode speed.
+# Prompt processing: a prompt of about 240 tokens goes through the model in
+# one batch, and one token is generated (llm_generate with max_tokens 1:
+# the figure is prompt tokens / time, that one decode step included); the
+# reference processes a prompt one token at a time, at its decode speed.
 ours_prefill_toks_per_s() {  # NAME -> prints the median tokens/s
     db=$WORK/bench_$1.db
-    text=$(awk 'BEGIN { for (i = 0; i < 24; i++) printf "Once upon a time there was a dog. " }')
+    text=$(awk 'BEGIN { for (i = 0; i < 22; i++) printf "Once upon a time there was a dog. " }')
     rates=""
     for r in $(seq "$REPS"); do
         res=$(sqlite3 -bail "$db" 2>&1 <<EOF
 .load $so_noext
-SELECT llm_logprob('s', 'warm') < 0;
+SELECT length(llm_generate('s', 'warm', '{"max_tokens": 1}')) >= 0;
 SELECT 'N=' || llm_token_count('s', '$text');
 .timer on
 WITH rep(k) AS (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10))
-SELECT sum(llm_logprob('s', '$text' || substr('', k)) < 0) FROM rep;
+SELECT sum(length(llm_generate('s', '$text' || substr('', k), '{"max_tokens": 1}')) >= 0) FROM rep;
 .timer off
 EOF
         ) || { echo "failed: $(echo "$res" | tail -1)"; return; }
@@ -150,7 +154,7 @@ for m in $MODELS; do
     echo "== $m: $ckpt ($(wc -c < "$ckpt") bytes), $tok"
     echo "   load average before: $(load)"
     echo "   ours (llm_generate_tokens, tokens/s): $(ours_toks_per_s "$m" "$ckpt" "$tok")"
-    echo "   ours, prompt processing (llm_logprob, tokens/s): $(ours_prefill_toks_per_s "$m")"
+    echo "   ours, prompt processing (tokens/s): $(ours_prefill_toks_per_s "$m")"
     if [ -n "${LLAMA2C_RUN:-}" ]; then
         echo "   reference ($LLAMA2C_RUN, achieved tok/s): $(reference_toks_per_s "$ckpt" "$tok")"
     fi

@@ -18,7 +18,9 @@ PyTorch runs in its fastest setting measured here: both cores
 (torch.set_num_threads(2)), with OMP_WAIT_POLICY=passive so that its OpenMP
 threads and OpenBLAS's do not busy-wait against each other (good for every
 configuration, unlike a single-threaded OpenBLAS, which loses 15-27% on the
-large ones), and, like the extension, OpenBLAS's kernels for this CPU (OPENBLAS_CORETYPE=SkylakeX, or LLM_BENCH_CORETYPE); run with
+large ones), and, like the extension, OpenBLAS's kernels for this CPU
+(bench/cpu_kernels.py: SkylakeX with AVX-512, Haswell with AVX2; or
+LLM_BENCH_CORETYPE); run with
 --torch-default-kernels to let PyTorch's OpenBLAS pick on its own.
 
     /usr/bin/python3 bench/train_bench.py ./llm.so
@@ -31,6 +33,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_kernels import kernels_for_cpu  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
@@ -73,8 +78,9 @@ def run_ours(ext, cfg):
 def run_torch(cfg_name, cfg, default_kernels):
     env = dict(os.environ, OMP_WAIT_POLICY="passive")
     if not default_kernels:
-        ext_kernels = os.environ.get("LLM_BENCH_CORETYPE", "SkylakeX")
-        env["OPENBLAS_CORETYPE"] = ext_kernels
+        ext_kernels = os.environ.get("LLM_BENCH_CORETYPE") or kernels_for_cpu()
+        if ext_kernels:
+            env["OPENBLAS_CORETYPE"] = ext_kernels
     cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_ref.py"), "--config",
            "large" if cfg_name.startswith("large") else "recipe", "--batch", str(cfg["batch"]),
            "--steps", str(cfg["steps"]), "--threads", "2", "--eval-iters", "0", "--json",

@@ -314,7 +314,7 @@ static void find_stop(llm_gen *g, size_t n_new) {
 int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool, int32_t *token,
                  float *logprob, llm_err *err) {
   *token = -1;
-  *logprob = 0;
+  if (logprob) *logprob = 0;
   if (g->finish) return LLM_OK;
   int32_t V = llm_model_config(llm_infer_model(g->s))->vocab_size;
   /* ids past the tokenizer's (a padded table) have no text: never sample them */

@@ -99,7 +99,8 @@ int llm_gen_start(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt,
                   llm_err *err);
 
 /* Generates one token: *token (-1 when generation was already over) and
-** its *logprob (see llm_sample), decoding it with tok (the model's
+** its *logprob (see llm_sample; logprob may be NULL, which saves a pass
+** over the vocabulary), decoding it with tok (the model's
 ** tokenizer; ids past its vocabulary are never sampled). Afterwards
 ** llm_gen_finish tells whether that was the last: for LLM_FINISH_EOS the
 ** token is the end-of-text token, which adds no text. */

@@ -78,8 +78,13 @@ llm_conn *llm_ctx_conn(sqlite3_context *ctx);
 
 /* sqlite3_result_error with "FN: " and a printf-style message. */
 void llm_result_errorf(sqlite3_context *ctx, const char *fmt, ...);
-/* Reports an engine error (out-of-memory as SQLITE_NOMEM). */
+/* Reports an engine error (out-of-memory as SQLITE_NOMEM, but a failed
+** allocation of a size the user's options chose as an error that says so). */
 void llm_result_llm_err(sqlite3_context *ctx, const llm_err *err);
+/* The engine failed to allocate a buffer whose size it names (in MB). */
+int llm_err_is_size(const llm_err *err);
+/* What to add to such a message. */
+const char *llm_size_hint(void);
 /* The function's name as registered (for messages). */
 const char *llm_fn_name(sqlite3_context *ctx);
 

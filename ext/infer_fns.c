@@ -160,7 +160,6 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_pool *pool;
   llm_stop stop = {llm_interrupted, c};
   int32_t bos, t;
-  float lp;
   int rc = llm_text_tokens(c, e, prompt, (size_t)n, &ids, &tok, &bos, &err);
   if (!rc && ids.len == 0)
     rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
@@ -171,7 +170,7 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   while (!rc && !llm_gen_finish(e->gen)) {
     /* (the check runs a statement: every few tokens is soon enough) */
     if (llm_gen_count(e->gen) % 16 == 15 && llm_interrupted(c)) rc = llm_fail(&err, LLM_EINTR, "interrupted");
-    if (!rc) rc = llm_gen_step(e->gen, tok, pool, &t, &lp, &err);
+    if (!rc) rc = llm_gen_step(e->gen, tok, pool, &t, NULL, &err);
   }
   llm_ids_free(&ids);
   if (rc) {

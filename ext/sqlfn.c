@@ -33,8 +33,20 @@ void llm_result_errorf(sqlite3_context *ctx, const char *fmt, ...) {
   sqlite3_free(full);
 }
 
+
+int llm_err_is_size(const llm_err *err) {
+  return err->code == LLM_ENOMEM && strstr(err->msg, " MB") != NULL;
+}
+
+const char *llm_size_hint(void) {
+  return " (SQLite's allocator gives at most 2 GB in one block; a smaller batch_size, block_size or model needs "
+         "less)";
+}
+
 void llm_result_llm_err(sqlite3_context *ctx, const llm_err *err) {
-  if (err->code == LLM_ENOMEM)
+  if (llm_err_is_size(err)) /* a size the user chose: say which */
+    llm_result_errorf(ctx, "%s%s", err->msg, llm_size_hint());
+  else if (err->code == LLM_ENOMEM)
     sqlite3_result_error_nomem(ctx);
   else
     llm_result_errorf(ctx, "%s", err->msg);

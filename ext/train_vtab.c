@@ -150,9 +150,10 @@ static int tv_close(sqlite3_vtab_cursor *cur) {
 
 static int cursor_fail(train_cursor *c, const llm_err *err) {
   sqlite3_vtab *vt = c->base.pVtab;
-  if (err->code == LLM_ENOMEM) return SQLITE_NOMEM;
+  if (err->code == LLM_ENOMEM && !llm_err_is_size(err)) return SQLITE_NOMEM;
   sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = sqlite3_mprintf("llm_train: %s", err->msg);
+  vt->zErrMsg = sqlite3_mprintf("llm_train: %s%s", err->msg, err->code == LLM_ENOMEM ? llm_size_hint() : "");
+  if (!vt->zErrMsg) return SQLITE_NOMEM;
   return err->code == LLM_EINTR ? SQLITE_INTERRUPT : SQLITE_ERROR;
 }
 

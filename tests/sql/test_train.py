@@ -214,3 +214,17 @@ def test_model_create_and_drop_bad_input(ctx):
         col = "name" if t == "llm_models" else "model"
         assert ctx.one(f"SELECT count(*) FROM {t} WHERE {col} = 'm'") == 0, t
     assert ctx.one("SELECT count(*) FROM llm_tokenizers WHERE name = 'm'") == 1
+
+
+def test_a_batch_too_big_for_one_block_is_a_clear_error(ctx):
+    """SQLite's allocator gives at most 2 GB in one block: a batch whose
+    activations need more fails with a message saying so, not a bare
+    'out of memory', and the model is untouched."""
+    _setup(ctx)
+    ctx.db.execute("SELECT llm_model_create('big', json_object('tokenizer', 'm', 'n_layer', 1, 'n_head', 4, "
+                   "'n_embd', 32, 'block_size', 256))")
+    before = _weights(ctx.db, "big")
+    ctx.error("SELECT * FROM llm_train('big', 'SELECT body FROM docs', '{\"steps\": 1, \"batch_size\": 2048}')", (),
+              "llm_train:", "MB of activations", "2 GB", "batch_size")
+    assert _weights(ctx.db, "big") == before
+    assert ctx.one("SELECT step FROM llm_models WHERE name = 'big'") == 0

@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "infer.h"
+#include "bench_time.h"
 #include "model.h"
 
 char *openblas_get_corename(void);
@@ -60,23 +61,6 @@ static const bench_cfg configs[] = {
 
 static volatile uint64_t sink; /* keeps sums and logits from being dropped */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Sorts x; returns the median, and the smallest in *lo. */
-static double median(double *x, int n, double *lo) {
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  *lo = x[0];
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 /* ---- memory read bandwidth ---- */
 

@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "blas.h"
+#include "bench_time.h"
 #include "model.h"
 #include "optim.h"
 
@@ -60,21 +61,6 @@ static const bench_cfg configs[] = {
     {"large64", 6, 6, 384, 256, 64, 3},
 };
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 /* The reference product: out[M,N] = a[M,K] b[N,K]^T, rows split over the
 ** pool like llm_matmul_forward does. */
@@ -169,7 +155,7 @@ static int run(const bench_cfg *b, int threads, int steps) {
     opt += optim_ms(m, am, av, s + 1, pool);
   }
   opt /= steps;
-  double f = median(tf, steps), bw = median(tb, steps), ms = median(tt, steps);
+  double f = median(tf, steps, NULL), bw = median(tb, steps, NULL), ms = median(tt, steps, NULL);
   size_t wpe = llm_model_find(m, "wpe")->numel;
   double flops = (double)N *
                  (6.0 * (double)(np - wpe) + 12.0 * b->L * (double)b->T * b->C);

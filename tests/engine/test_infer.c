@@ -259,7 +259,11 @@ static void expected(double T, const int *keep, double *p) {
   for (int i = 0; i < SV; i++) p[i] = keep[i] ? exp(base_logits[i] / T) / z : 0;
 }
 
-static int close_to(const double *f, const double *p) {
+/* 200,000 draws with options o follow softmax(base / T) over keep[]. */
+static int draws_follow(const llm_sample_opts *o, double T, const int *keep) {
+  double f[SV], p[SV];
+  draw(o, 200000, f);
+  expected(T, keep, p);
   for (int i = 0; i < SV; i++)
     if (fabs(f[i] - p[i]) > 0.01 || (p[i] == 0 && f[i] != 0)) return 0;
   return 1;
@@ -267,42 +271,26 @@ static int close_to(const double *f, const double *p) {
 
 static void test_sampler_distribution_and_filters(void) {
   llm_sample_opts o;
-  double f[SV], p[SV];
-  int all[SV] = {1, 1, 1, 1, 1, 1};
+  double f[SV];
+  int all[SV] = {1, 1, 1, 1, 1, 1}, top2[SV] = {1, 0, 0, 1, 0, 0}, top3[SV] = {1, 1, 0, 1, 0, 0};
   llm_sample_opts_default(&o);
-  draw(&o, 200000, f);
-  expected(1, all, p);
-  CHECK(close_to(f, p));
+  CHECK(draws_follow(&o, 1, all));
   o.temperature = 0.5f;
-  draw(&o, 200000, f);
-  expected(0.5, all, p);
-  CHECK(close_to(f, p));
+  CHECK(draws_follow(&o, 0.5, all));
   o.temperature = 1;
   o.top_k = 2; /* tokens 3 and 0 */
-  int k2[SV] = {1, 0, 0, 1, 0, 0};
-  draw(&o, 200000, f);
-  expected(1, k2, p);
-  CHECK(close_to(f, p));
+  CHECK(draws_follow(&o, 1, top2));
   /* top_p: probabilities .605 .222 .082 .050 .030 .011 for 3, 0, 1, 2,
   ** 5, 4: the nucleus of 0.8 is {3, 0}; of 0.85, {3, 0, 1} */
   o.top_k = 0;
   o.top_p = 0.8f;
-  int p8[SV] = {1, 0, 0, 1, 0, 0};
-  draw(&o, 200000, f);
-  expected(1, p8, p);
-  CHECK(close_to(f, p));
+  CHECK(draws_follow(&o, 1, top2));
   o.top_p = 0.85f;
-  p8[1] = 1;
-  draw(&o, 200000, f);
-  expected(1, p8, p);
-  CHECK(close_to(f, p));
+  CHECK(draws_follow(&o, 1, top3));
   /* min_p 0.2: at least 0.2 * exp(3) / Z, i.e. logit >= 3 + ln 0.2 = 1.39 */
   o.top_p = 1;
   o.min_p = 0.2f;
-  int m2[SV] = {1, 0, 0, 1, 0, 0};
-  draw(&o, 200000, f);
-  expected(1, m2, p);
-  CHECK(close_to(f, p));
+  CHECK(draws_follow(&o, 1, top2));
   /* greedy, and filters that leave one token, always give the argmax */
   llm_sample_opts_default(&o);
   o.temperature = 0;
@@ -374,18 +362,42 @@ static int generate(llm_gen *g, const llm_tokenizer *tok, const llm_gen_opts *o,
   return llm_gen_finish(g);
 }
 
-static void test_generation_slides_like_a_naive_generator(void) {
-  llm_model *m = new_model();
-  llm_tokenizer *tok = byte_tokenizer();
+/* A model, byte tokenizer, inference state and generator, and default
+** options with no end tokens. */
+typedef struct gen_fix {
+  llm_model *m;
+  llm_tokenizer *tok;
   llm_infer *s;
   llm_gen *g;
+} gen_fix;
+
+static int gen_fix_new(gen_fix *f, llm_gen_opts *o) {
   llm_err err;
-  CHECK(tok && llm_infer_new(m, &s, &err) == LLM_OK && llm_gen_new(s, &g, &err) == LLM_OK);
-  llm_gen_opts o = {0};
-  llm_sample_opts_default(&o.sample);
+  memset(f, 0, sizeof *f);
+  memset(o, 0, sizeof *o);
+  llm_sample_opts_default(&o->sample);
+  o->eos_id = o->bos_id = -1;
+  f->m = new_model();
+  f->tok = byte_tokenizer();
+  return f->m && f->tok && llm_infer_new(f->m, &f->s, &err) == LLM_OK && llm_gen_new(f->s, &f->g, &err) == LLM_OK;
+}
+
+static void gen_fix_free(gen_fix *f) {
+  llm_gen_free(f->g);
+  llm_infer_free(f->s);
+  llm_tokenizer_free(f->tok);
+  llm_model_free(f->m);
+}
+
+static void test_generation_slides_like_a_naive_generator(void) {
+  gen_fix fx;
+  llm_gen_opts o;
+  CHECK(gen_fix_new(&fx, &o));
+  llm_model *m = fx.m;
+  llm_tokenizer *tok = fx.tok;
+  llm_gen *g = fx.g;
   o.sample.temperature = 0;
   o.max_tokens = 3 * P;
-  o.eos_id = o.bos_id = -1;
   int32_t prompt[P + 5], out[3 * P];
   random_tokens(prompt, P + 5, 5);
   int n;
@@ -411,25 +423,19 @@ static void test_generation_slides_like_a_naive_generator(void) {
   const uint8_t *text = llm_gen_text(g, &tl);
   CHECK(tl == (size_t)n);
   for (int i = 0; i < n && tl == (size_t)n; i++) CHECK(text[i] == out[i]);
-  llm_gen_free(g);
-  llm_infer_free(s);
-  llm_tokenizer_free(tok);
-  llm_model_free(m);
+  gen_fix_free(&fx);
 }
 
 static void test_generation_stops(void) {
-  llm_model *m = new_model();
-  llm_tokenizer *tok = byte_tokenizer();
-  llm_infer *s;
-  llm_gen *g;
+  gen_fix fx;
+  llm_gen_opts o;
   llm_err err;
-  CHECK(tok && llm_infer_new(m, &s, &err) == LLM_OK && llm_gen_new(s, &g, &err) == LLM_OK);
-  llm_gen_opts o = {0};
-  llm_sample_opts_default(&o.sample);
+  CHECK(gen_fix_new(&fx, &o));
+  llm_tokenizer *tok = fx.tok;
+  llm_gen *g = fx.g;
   o.sample.temperature = 0.8f;
   o.seed = 3;
   o.max_tokens = 40;
-  o.eos_id = o.bos_id = -1;
   int32_t prompt[3] = {65, 66, 67}, out[64], again[64];
   int n, n2;
   CHECK(generate(g, tok, &o, prompt, 3, out, &n) == LLM_FINISH_LENGTH && n == 40);
@@ -479,10 +485,7 @@ static void test_generation_stops(void) {
   CHECK(len == 0);
   o.max_tokens = -1;
   CHECK(llm_gen_start(g, &o, prompt, 3, pool2, NULL, &err) == LLM_ERANGE);
-  llm_gen_free(g);
-  llm_infer_free(s);
-  llm_tokenizer_free(tok);
-  llm_model_free(m);
+  gen_fix_free(&fx);
 }
 
 /* The tests above that depend on the architecture, for the Llama block:

@@ -47,6 +47,7 @@ typedef struct cand {
 
 struct llm_sampler {
   int32_t V;
+  int simd;
   float *raw;    /* the logits as given, for the log-probability */
   cand *c;
   uint8_t *seen; /* repetition penalty: tokens already penalised */
@@ -57,6 +58,7 @@ int llm_sampler_new(int32_t V, llm_sampler **out, llm_err *err) {
   llm_sampler *s = llm_calloc(1, sizeof *s);
   if (s) {
     s->V = V;
+    s->simd = llm_simd_best();
     s->raw = llm_malloc((size_t)V * sizeof *s->raw);
     s->c = llm_malloc((size_t)V * sizeof *s->c);
     s->seen = llm_calloc((size_t)V, 1);
@@ -124,7 +126,7 @@ static int32_t argmax(const float *x, int32_t V) {
 int32_t llm_sample(llm_sampler *s, const llm_sample_opts *o, float *logits,
                    const int32_t *history, size_t n_history, llm_rng *rng, float *logprob) {
   int32_t V = s->V, tok;
-  int simd = llm_simd_best();
+  int simd = s->simd;
   if (logprob) memcpy(s->raw, logits, (size_t)V * sizeof *logits);
   if (o->repetition_penalty != 1.0f) {
     for (size_t i = 0; i < n_history; i++) {

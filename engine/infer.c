@@ -60,7 +60,7 @@ struct llm_infer {
   const float *p; /* the model's parameters */
   const float *w[W_COUNT]; /* NULL for the other architecture's */
   llm_config cfg;
-  int simd, kv, pos, n;
+  int simd, kv, pos;
   float *mem;
   float *k, *v, *x, *ln, *qkv, *atty, *fch, *act, *hidden, *mean, *rstd, *att;
   float *logits;
@@ -151,7 +151,7 @@ void llm_infer_free(llm_infer *s) {
 }
 
 const llm_model *llm_infer_model(const llm_infer *s) { return s->m; }
-void llm_infer_reset(llm_infer *s) { s->pos = s->n = 0; }
+void llm_infer_reset(llm_infer *s) { s->pos = 0; }
 int llm_infer_pos(const llm_infer *s) { return s->pos; }
 const float *llm_infer_hidden(const llm_infer *s) { return s->hidden; }
 
@@ -312,7 +312,6 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
     llm_rmsnorm_forward(&xr, s->hidden, s->rstd, s->x, W(s, NORM), (size_t)n, C,
                         c->norm_eps);
   s->pos += n;
-  s->n = n;
   return LLM_OK;
 }
 

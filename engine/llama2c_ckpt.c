@@ -16,11 +16,8 @@
 
 /* Bands of the fused tensors. */
 enum { WHOLE = -1, BAND_Q, BAND_K, BAND_V, BAND_W1, BAND_W3 };
-/* A segment that is not a tensor: the legacy RoPE tables. */
-#define ROPE_TABLES (-1)
-
 typedef struct seg {
-  const char *tensor; /* NULL: ROPE_TABLES */
+  const char *tensor; /* NULL: the legacy RoPE tables, not a tensor */
   int band;
 } seg;
 
@@ -36,7 +33,7 @@ static const seg LEGACY[] = {
     {"blocks.mlp.proj.weight", WHOLE},
     {"blocks.mlp.fc.weight", BAND_W3},
     {"norm.weight", WHOLE},
-    {NULL, ROPE_TABLES},
+    {NULL, WHOLE},
     {"lm_head.weight", WHOLE}, /* present only when not shared */
 };
 
@@ -75,7 +72,7 @@ static void band_rows(const llm_config *c, int band, int64_t *r0, int64_t *nr) {
 /* Floats a segment holds, from the config alone (no model yet). */
 static double seg_floats(const llm_config *c, const seg *s) {
   double C = c->n_embd, L = c->n_layer, V = c->vocab_size, H = c->n_hidden;
-  double HS = C / c->n_head, KV = HS * c->n_kv_head;
+  double HS = C / c->n_head;
   if (!s->tensor) return 2 * (double)c->block_size * HS / 2;
   if (s->band != WHOLE) {
     int64_t r0, nr;
@@ -86,7 +83,6 @@ static double seg_floats(const llm_config *c, const seg *s) {
   if (!strcmp(s->tensor, "norm.weight")) return C;
   if (!strcmp(s->tensor, "blocks.attn.proj.weight")) return L * C * C;
   if (!strcmp(s->tensor, "blocks.mlp.proj.weight")) return L * C * H;
-  (void)KV;
   return L * C; /* the per-layer norms */
 }
 

@@ -151,6 +151,9 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
                         const llm_tokenizer *tok, const char *source,
                         const char *config_json, llm_err *err);
 
+/* Reads a whole file (at most 256 MB) into memory from llm_malloc. */
+int llm_read_file(const char *path, char **out, size_t *n, llm_err *err);
+
 /* Deletes a tokenizer's rows; sets *found. */
 int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
                          llm_err *err);
@@ -181,6 +184,8 @@ int llm_config_from_json(const llm_json *o, llm_config *c, llm_err *err);
 
 int llm_model_info_get(llm_conn *c, const char *name, llm_model_info *info,
                        int *found, llm_err *err);
+/* Only the row's uid (the stamp of its checkpoint): a cheap check. */
+int llm_model_uid_get(llm_conn *c, const char *name, sqlite3_int64 *uid, int *found, llm_err *err);
 /* Inserts the row, or updates step (and a new uid) when it exists. */
 int llm_model_info_put(llm_conn *c, const char *name,
                        const llm_model_info *info, size_t n_params,
@@ -256,6 +261,8 @@ void llm_model_cache_clear(llm_conn *c);
 #define LLM_MAX_GEN_TOKENS 1000000
 #define LLM_MAX_STOPS 16
 
+/* The option keys of generation (NULL-terminated). */
+extern const char *const llm_gen_opts_keys[];
 /* Reads the generation options (max_tokens, temperature, top_k, top_p,
 ** min_p, repetition_penalty, seed, stop) into g; stop strings point into
 ** o's document and are listed in stops[LLM_MAX_STOPS]. */

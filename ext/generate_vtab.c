@@ -182,8 +182,6 @@ static int advance(gen_cursor *c) {
 }
 
 static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc, sqlite3_value **argv) {
-  static const char *const keys[] = {"max_tokens", "temperature", "top_k", "top_p", "min_p",
-                                     "repetition_penalty", "seed", "stop", NULL};
   gen_cursor *c = (gen_cursor *)cur;
   cursor_reset(c);
   c->eof = 0;
@@ -206,7 +204,7 @@ static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   llm_stop stop = {llm_interrupted, c->conn};
   const uint8_t *prompt = sqlite3_value_blob(argv[1]);
   int n = sqlite3_value_bytes(argv[1]);
-  int rc = llm_options_parse((idx_num & 4) ? argv[2] : NULL, keys, &c->doc, &err);
+  int rc = llm_options_parse((idx_num & 4) ? argv[2] : NULL, llm_gen_opts_keys, &c->doc, &err);
   if (!rc) rc = llm_gen_opts_read(llm_options_root(c->doc), &c->o, c->stops, &err);
   if (!rc) rc = llm_model_resolve(c->conn, argv[0], &name, &err);
   if (!rc) rc = llm_model_get(c->conn, name, &e, &err);

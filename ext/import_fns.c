@@ -25,8 +25,6 @@
 #include "../engine/llama2c_ckpt.h"
 #include "ext.h"
 
-#define MAX_TOKENIZER_BYTES (256u << 20)
-
 /* The format argument: only 'llama2c' so far. */
 static int check_format(sqlite3_context *ctx, sqlite3_value *v) {
   const char *f = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
@@ -49,27 +47,6 @@ static int file_size(FILE *f, uint64_t *size) {
   if (n < 0 || fseek(f, 0, SEEK_SET)) return -1;
   *size = (uint64_t)n;
   return 0;
-}
-
-/* The whole tokenizer file, at most MAX_TOKENIZER_BYTES. */
-static int read_small_file(const char *path, uint8_t **data, size_t *len, llm_err *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return llm_fail(err, LLM_EIO, "cannot open the tokenizer file '%s': %s", path, strerror(errno));
-  uint64_t size;
-  int rc = LLM_OK;
-  if (file_size(f, &size)) {
-    rc = llm_fail(err, LLM_EIO, "cannot read the tokenizer file '%s'", path);
-  } else if (size > MAX_TOKENIZER_BYTES) {
-    rc = llm_fail(err, LLM_ERANGE, "the tokenizer file '%s' has %llu bytes, more than the %u MB accepted", path,
-                  (unsigned long long)size, MAX_TOKENIZER_BYTES >> 20);
-  } else if (!(*data = sqlite3_malloc64(size ? size : 1))) {
-    rc = llm_fail(err, LLM_ENOMEM, "out of memory");
-  } else if (fread(*data, 1, (size_t)size, f) != size) {
-    rc = llm_fail(err, LLM_EIO, "cannot read the tokenizer file '%s'", path);
-  }
-  *len = (size_t)size;
-  fclose(f);
-  return rc;
 }
 
 static int name_free(llm_conn *c, const char *name, llm_err *err) {
@@ -97,7 +74,8 @@ static void fn_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_llama2c_info info;
   llm_model *m = NULL;
   llm_tokenizer *tok = NULL;
-  uint8_t head[LLM_LLAMA2C_HEADER_MAX], *tok_data = NULL;
+  uint8_t head[LLM_LLAMA2C_HEADER_MAX];
+  char *tok_data = NULL;
   size_t tok_len = 0;
   uint64_t size = 0;
   FILE *f = NULL;
@@ -114,8 +92,8 @@ static void fn_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (llm_llama2c_parse_header(head, n, size, &info, &err) ||
       llm_check_memory("this model", (double)llm_config_n_params(&info.config) * sizeof(float),
                        llm_memory_limit_mb(), &err) ||
-      read_small_file(tok_path, &tok_data, &tok_len, &err) ||
-      llm_llama2c_tokenizer_parse(tok_data, tok_len, info.config.vocab_size, &tok, &err) ||
+      llm_read_file(tok_path, &tok_data, &tok_len, &err) ||
+      llm_llama2c_tokenizer_parse((const uint8_t *)tok_data, tok_len, info.config.vocab_size, &tok, &err) ||
       llm_model_new(&info.config, &m, &err) || llm_llama2c_read_weights(f, &info, m, &err))
     goto done;
   llm_model_info mi;
@@ -142,7 +120,7 @@ static void fn_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 done:
   if (err.code) llm_result_llm_err(ctx, &err);
   if (f) fclose(f);
-  sqlite3_free(tok_data);
+  llm_free(tok_data);
   llm_tokenizer_free(tok);
   llm_model_free(m);
 }

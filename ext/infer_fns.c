@@ -31,6 +31,9 @@
 
 /* ---- shared by the functions and llm_generate_tokens -------------------- */
 
+const char *const llm_gen_opts_keys[] = {"max_tokens", "temperature", "top_k", "top_p", "min_p",
+                                         "repetition_penalty", "seed", "stop", NULL};
+
 int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err) {
   memset(g, 0, sizeof *g);
   llm_sample_opts_default(&g->sample);
@@ -139,15 +142,13 @@ static void report(sqlite3_context *ctx, const llm_err *err) {
 /* ---- llm_generate ---------------------------------------------------------- */
 
 static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  static const char *const keys[] = {"max_tokens", "temperature", "top_k", "top_p", "min_p",
-                                     "repetition_penalty", "seed", "stop", NULL};
   int model_arg = argc >= 2 ? 0 : -1, text_arg = argc >= 2 ? 1 : 0, is_null, n;
   const uint8_t *prompt;
   llm_json_doc *doc = NULL;
   llm_bytes stops[LLM_MAX_STOPS];
   llm_gen_opts o;
   llm_err err = {0};
-  if (!llm_arg_options(ctx, argc, argv, 2, keys, &doc)) return;
+  if (!llm_arg_options(ctx, argc, argv, 2, llm_gen_opts_keys, &doc)) return;
   if (llm_gen_opts_read(llm_options_root(doc), &o, stops, &err)) {
     llm_result_llm_err(ctx, &err);
     goto done;

@@ -74,17 +74,22 @@ static int load_weights(llm_conn *c, const char *name, const llm_model_info *inf
 int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err *err) {
   *out = NULL;
   llm_model_info info;
+  sqlite3_int64 uid;
   int found;
-  if (llm_model_info_get(c, name, &info, &found, err)) return err->code;
   llm_model_entry **pp = &c->models;
   while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
-  if (*pp && (!found || (*pp)->info.uid != info.uid)) { /* dropped or retrained */
+  /* the uid alone tells whether the cached entry is current; the whole row
+  ** (its config JSON parsed) is read only to load */
+  if (llm_model_uid_get(c, name, &uid, &found, err)) return err->code;
+  if (*pp && (!found || (*pp)->info.uid != uid)) { /* dropped or retrained */
     llm_model_entry *stale = *pp;
     *pp = stale->next;
     entry_free(stale);
   }
   if (!found) return llm_model_unknown(c, name, err);
   if (!*pp) {
+    if (llm_model_info_get(c, name, &info, &found, err)) return err->code;
+    if (!found) return llm_model_unknown(c, name, err);
     llm_model_entry *e = sqlite3_malloc(sizeof *e);
     if (!e) return llm_fail(err, LLM_ENOMEM, "out of memory");
     memset(e, 0, sizeof *e);

@@ -111,6 +111,24 @@ int llm_model_info_get(llm_conn *c, const char *name, llm_model_info *info, int 
   return err->code;
 }
 
+int llm_model_uid_get(llm_conn *c, const char *name, sqlite3_int64 *uid, int *found, llm_err *err) {
+  sqlite3_stmt *st;
+  *found = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT uid FROM llm_models WHERE name = ?", -1, &st, 0) != SQLITE_OK) {
+    if (strstr(sqlite3_errmsg(c->db), "no such table")) return LLM_OK;
+    return llm_db_fail(c, err, "cannot read llm_models");
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *found = 1;
+    *uid = sqlite3_column_int64(st, 0);
+    rc = SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? LLM_OK : llm_db_fail(c, err, "cannot read llm_models");
+}
+
 int llm_model_info_put(llm_conn *c, const char *name, const llm_model_info *info, size_t n_params, llm_err *err) {
   sqlite3_stmt *st;
   sqlite3_str *js = sqlite3_str_new(c->db);

@@ -274,8 +274,7 @@ done:
 
 /* ---- llm_tokenizer_import -------------------------------------------- */
 
-/* Reads a whole file (at most MAX_FILE_BYTES) into memory from llm_malloc. */
-static int read_file(const char *path, char **out, size_t *n, llm_err *err) {
+int llm_read_file(const char *path, char **out, size_t *n, llm_err *err) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) return llm_fail(err, LLM_EIO, "cannot open '%s': %s", path, strerror(errno));
@@ -316,7 +315,7 @@ static void import_llama2c(sqlite3_context *ctx, llm_conn *c, const char *name, 
   size_t len = 0;
   llm_tokenizer *tok = NULL;
   llm_err err = {0};
-  if (read_file(path, &data, &len, &err)) {
+  if (llm_read_file(path, &data, &len, &err)) {
     llm_result_llm_err(ctx, &err);
     goto done;
   }
@@ -390,7 +389,7 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
   size_t len[2] = {0, 0};
   llm_tokenizer *tok = NULL;
   llm_err err = {0};
-  if (read_file(paths[0], &data[0], &len[0], &err) || read_file(paths[1], &data[1], &len[1], &err) ||
+  if (llm_read_file(paths[0], &data[0], &len[0], &err) || llm_read_file(paths[1], &data[1], &len[1], &err) ||
       llm_gpt2_vocab_load(data[0], len[0], data[1], len[1], &tok, &err)) {
     llm_result_llm_err(ctx, &err);
     goto done;

@@ -2,12 +2,16 @@
 ** infer_bench.c: inference speed (engine/infer.h), decode and prefill,
 ** against the machine's memory read bandwidth measured in the same run.
 **
-**   make build/bench_infer_bench && build/bench_infer_bench [demo|15M|all [REPS]]
+**   make build/bench_infer_bench && build/bench_infer_bench [demo|15M|llama15M|all [REPS]]
+**   build/bench_infer_bench mem   prints only "mem_gbs X": the read bandwidth
+**                                 of the pool's threads (see mem below)
 **
 ** Configurations (GPT, random weights: llm_model_init, seed 1):
 **   demo  L=4 NH=4 C=128 T=64  V=2001  (sql/demo.sql's model: 2000 BPE
 **         tokens + 1 special), 1.06 M parameters, 4.2 MB: fits in L3;
-**   15M   L=6 NH=6 C=288 T=256 V=32000, 15.3 M parameters, 61 MB.
+**   15M   L=6 NH=6 C=288 T=256 V=32000, 15.3 M parameters, 61 MB;
+** and Llama (the stories15M shape of llama2.c, random weights, tied head):
+**   llama15M L=6 NH=6 C=288 H=768 T=256 V=32000, 15.2 M parameters, 61 MB.
 ** The pool has one thread per CPU (llm_pool_new(0)). Every figure is the
 ** median of REPS (default 7) runs after a warm-up; "best" is the fastest.
 **
@@ -46,13 +50,14 @@ char *openblas_get_corename(void);
 
 typedef struct bench_cfg {
   const char *name;
-  int L, NH, C, T, V;
+  int arch, L, NH, C, H, T, V; /* H: 0 for the architecture's default */
   int prefill[2]; /* prompt lengths (0: none) */
 } bench_cfg;
 
 static const bench_cfg configs[] = {
-    {"demo", 4, 4, 128, 64, 2001, {64, 0}},
-    {"15M", 6, 6, 288, 256, 32000, {128, 256}},
+    {"demo", LLM_ARCH_GPT, 4, 4, 128, 0, 64, 2001, {64, 0}},
+    {"15M", LLM_ARCH_GPT, 6, 6, 288, 0, 256, 32000, {128, 256}},
+    {"llama15M", LLM_ARCH_LLAMA, 6, 6, 288, 768, 256, 32000, {128, 256}},
 };
 #define NCFG (sizeof configs / sizeof configs[0])
 
@@ -156,8 +161,9 @@ static int infer_rate(llm_infer *s, const int32_t *tok, int n, int decode,
 ** with head_rows rows of logits: see the header. */
 static double flops(const llm_model *m, int n, int head_rows) {
   const llm_config *c = llm_model_config(m);
+  const llm_tensor *wpe = llm_model_find(m, "wpe");
   double mats = (double)(llm_model_n_params(m) - llm_model_find(m, "wte")->numel -
-                         llm_model_find(m, "wpe")->numel);
+                         (wpe ? wpe->numel : 0));
   return 2.0 * mats * n + 2.0 * c->n_layer * c->n_embd * (double)n * (n + 1) +
          2.0 * c->vocab_size * c->n_embd * head_rows;
 }
@@ -172,7 +178,8 @@ static int run(const bench_cfg *b, const uint64_t *buf, int reps) {
   if (llm_pool_new(0, &pool, &err)) goto done;
   int nt = llm_pool_threads(pool);
   llm_config c = {0};
-  c.arch = LLM_ARCH_GPT, c.n_layer = b->L, c.n_head = b->NH, c.n_embd = b->C;
+  c.arch = b->arch, c.n_layer = b->L, c.n_head = b->NH, c.n_embd = b->C;
+  c.n_hidden = b->H;
   c.block_size = b->T, c.vocab_size = b->V;
   if (llm_model_new(&c, &m, &err)) goto done;
   llm_rng rng;
@@ -225,10 +232,10 @@ done:
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "all";
   int reps = argc > 2 ? atoi(argv[2]) : 7;
-  int found = !strcmp(which, "all");
+  int found = !strcmp(which, "all") || !strcmp(which, "mem");
   for (size_t i = 0; i < NCFG; i++) found |= !strcmp(which, configs[i].name);
   if (!found || reps < 1 || reps > 64) {
-    fprintf(stderr, "usage: infer_bench [demo|15M|all [REPS (1-64)]]\n");
+    fprintf(stderr, "usage: infer_bench [demo|15M|llama15M|all [REPS (1-64)] | mem]\n");
     return 2;
   }
   const char *ct = getenv("OPENBLAS_CORETYPE");
@@ -242,6 +249,16 @@ int main(int argc, char **argv) {
   uint64_t *buf = aligned_alloc(64, MEM_BYTES);
   if (!buf) return fprintf(stderr, "infer_bench: out of memory\n"), 1;
   memset(buf, 1, MEM_BYTES); /* real pages, not the shared zero page */
+  if (!strcmp(which, "mem")) { /* for other scripts: the pool's threads' figure */
+    llm_pool *pool;
+    llm_err err;
+    if (llm_pool_new(0, &pool, &err)) return fprintf(stderr, "infer_bench: %s\n", err.msg), 1;
+    double best, gbs = mem_gbs(buf, MEM_BYTES, llm_pool_threads(pool), &best);
+    llm_pool_free(pool);
+    printf("mem_gbs %.2f\n", gbs);
+    free(buf);
+    return 0;
+  }
   int rc = 0;
   for (size_t i = 0; i < NCFG; i++)
     if (!strcmp(which, "all") || !strcmp(which, configs[i].name))

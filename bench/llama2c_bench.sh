@@ -15,7 +15,7 @@
 #   LLAMA2C_RUN     the reference `run` binary (built e.g. with
 #                   gcc -Ofast -march=native -fopenmp -o run run.c -lm);
 #                   unset: only our figures are printed
-#   REPS [7]        runs per figure; the median is printed
+#   REPS [7]        rounds per figure; medians are printed
 #   STEPS [256]     reference -n (positions, start token and prompt
 #                   included); ours asks for the same number of positions
 #   PROMPT [Once upon a time]
@@ -25,12 +25,18 @@
 #   CKPT_15M, TOK_15M  use these files instead of generating them (e.g. the
 #                   real stories15M.bin and llama2.c's tokenizer.bin)
 #
-# Figures: tokens/s. The reference's is what run.c prints, "achieved tok/s":
+# Figures: tokens/s, and (with the reference) the median over rounds of
+# ours / reference, each round running ours and then the reference once.
+# The reference's figure is what run.c prints, "achieved tok/s":
 # (positions - 1) / the time after the first forward pass, prompt positions
 # included (it runs the prompt one token at a time, as decode). Ours is
 # generated tokens / wall time of one SELECT running llm_generate_tokens ten
 # times on a connection that has already run the model once (so loading
 # the weights from the database is not timed), prompt processing included.
+# With the reference, every round also measures the machine's memory read
+# bandwidth (build/bench_infer_bench mem: the pool's threads, 512 MB), and
+# both engines' decode rates are given as GB/s of weights streamed (the
+# checkpoint's size per token) and as a share of its median.
 # The machine's load average is printed with each block: the machines are
 # shared, and the reference's OpenMP threads spin-wait, so a busy core
 # slows it by up to 100x.
@@ -70,37 +76,32 @@ model_files() {  # NAME -> sets ckpt, tok
     [ -f "$ckpt" ] && [ -f "$tok" ] || { echo "missing $ckpt or $tok" >&2; return 1; }
 }
 
-# --- the reference: median "achieved tok/s" of REPS runs -------------------
-reference_toks_per_s() {  # CKPT TOK -> prints the median, or "failed"
-    out=$(for r in $(seq "$REPS"); do
-        "$LLAMA2C_RUN" "$1" -z "$2" -t 0 -n "$STEPS" -i "$PROMPT" 2>&1 >/dev/null |
-            sed -n 's/^achieved tok\/s: //p'
-    done)
-    [ -n "$out" ] && printf '%s\n' "$out" | median || echo failed
+# --- the reference: one run's "achieved tok/s" ------------------------------
+reference_once() {  # CKPT TOK -> prints the figure, or nothing
+    "$LLAMA2C_RUN" "$1" -z "$2" -t 0 -n "$STEPS" -i "$PROMPT" 2>&1 >/dev/null |
+        sed -n 's/^achieved tok\/s: //p'
 }
 
-# --- OUR HALF: the extension, through the sqlite3 shell ---------------------
-# Needs llm_import(name, 'llama2c', checkpoint, tokenizer) and llama models
-# in llm_generate / llm_generate_tokens. Until those exist this reports
-# "failed" (with the error) and the script goes on.
-ours_toks_per_s() {  # NAME CKPT TOK -> prints the median tokens/s, or "failed: ..."
+# --- ours: the extension, through the sqlite3 shell --------------------------
+ours_setup() {  # NAME CKPT TOK -> imports into $db, sets opts and q_prompt
     db=$WORK/bench_$1.db
     mkdir -p "$WORK"; rm -f "$db"
     err=$(sqlite3 -bail "$db" 2>&1 >/dev/null <<EOF
 .load $so_noext
 SELECT llm_import('s', 'llama2c', '$2', '$3');
 EOF
-    ) || { echo "failed: llm_import: $(echo "$err" | head -1)"; return; }
+    ) || { echo "   ours: failed: llm_import: $(echo "$err" | head -1)"; return 1; }
+    q_prompt=$(printf '%s' "$PROMPT" | sed "s/'/''/g")
     # as many positions as the reference's STEPS: its steps count the start
     # token and the prompt's tokens too
-    n_prompt=$(sqlite3 "$db" ".load $so_noext" "SELECT llm_token_count('s', '$(printf '%s' "$PROMPT" | sed "s/'/''/g")')")
+    n_prompt=$(sqlite3 "$db" ".load $so_noext" "SELECT llm_token_count('s', '$q_prompt')")
     opts="{\"max_tokens\": $((STEPS - n_prompt)), \"temperature\": 0}"
-    q_prompt=$(printf '%s' "$PROMPT" | sed "s/'/''/g")
-    rates=""
-    for r in $(seq "$REPS"); do
-        # warm-up (loads the model into the connection), then the timed SELECT;
-        # .timer prints "Run Time: real S user S sys S" after each statement
-        res=$(sqlite3 -bail "$db" 2>&1 <<EOF
+}
+
+ours_once() {  # -> prints "RATE N" (tokens/s, tokens of the SELECT) or "failed: ..."
+    # warm-up (loads the model into the connection), then the timed SELECT;
+    # .timer prints "Run Time: real S user S sys S" after each statement
+    res=$(sqlite3 -bail "$db" 2>&1 <<EOF
 .load $so_noext
 SELECT length(llm_generate('s', '$q_prompt', '{"max_tokens": 4, "temperature": 0}')) AS warm;
 .timer on
@@ -109,15 +110,49 @@ SELECT 'N=' || count(token_id) FROM rep, llm_generate_tokens('s', '$q_prompt' ||
  WHERE finish IS NULL;
 .timer off
 EOF
-        ) || { echo "failed: llm_generate: $(echo "$res" | grep -v '^Run Time' | tail -1)"; return; }
-        n=$(echo "$res" | sed -n 's/^N=//p')
-        t=$(echo "$res" | sed -n 's/^Run Time: real \([0-9.]*\).*/\1/p' | head -1)
-        [ -n "$n" ] && [ -n "$t" ] || { echo "failed: could not parse: $res"; return; }
-        rates="$rates$(awk -v n="$n" -v t="$t" 'BEGIN { if (t > 0) printf "%.1f", n / t; else print "inf" }')
+    ) || { echo "failed: llm_generate: $(echo "$res" | grep -v '^Run Time' | tail -1)"; return; }
+    n=$(echo "$res" | sed -n 's/^N=//p')
+    t=$(echo "$res" | sed -n 's/^Run Time: real \([0-9.]*\).*/\1/p' | head -1)
+    [ -n "$n" ] && [ -n "$t" ] || { echo "failed: could not parse: $res"; return; }
+    awk -v n="$n" -v t="$t" 'BEGIN { if (t > 0) printf "%.1f %d\n", n / t, n; else print "inf", n }'
+}
+
+# Decode: REPS rounds of ours then the reference, so that both see the same
+# machine; the ratio is taken round by round and its median printed.
+decode_figures() {  # NAME CKPT TOK
+    ours_setup "$1" "$2" "$3" || return
+    ours=""; refs=""; ratios=""; mems=""; per_gen=0
+    for r in $(seq "$REPS"); do
+        o=$(ours_once)
+        case $o in failed*) echo "   ours (llm_generate_tokens): $o"; return ;; esac
+        rate=${o% *}; per_gen=$((${o#* } / 10))
+        ours="$ours$rate
 "
-        last_n=$n
+        [ -n "${LLAMA2C_RUN:-}" ] || continue
+        ref=$(reference_once "$2" "$3")
+        [ -n "$ref" ] || { echo "   reference: no 'achieved tok/s' from $LLAMA2C_RUN"; return; }
+        refs="$refs$ref
+"
+        ratios="$ratios$(awk -v a="$rate" -v b="$ref" 'BEGIN { printf "%.3f", a / b }')
+"
+        [ -n "$mem_bench" ] && mems="$mems$("$mem_bench" mem | sed -n 's/^mem_gbs //p')
+"
     done
-    echo "$(printf '%s' "$rates" | median) ($((last_n / 10)) tokens per generation)"
+    echo "   ours (llm_generate_tokens, tokens/s): $(printf '%s' "$ours" | median) ($per_gen tokens per generation)"
+    [ -n "${LLAMA2C_RUN:-}" ] || return
+    echo "   reference ($LLAMA2C_RUN, achieved tok/s): $(printf '%s' "$refs" | median)"
+    echo "   ours / reference, round by round: median $(printf '%s' "$ratios" | median)" \
+         "(min $(printf '%s' "$ratios" | sort -g | head -1), max $(printf '%s' "$ratios" | sort -g | tail -1))"
+    [ -n "$mems" ] || return
+    # each engine reads every weight once per token: the checkpoint's bytes
+    mem=$(printf '%s' "$mems" | median)
+    bytes=$(wc -c < "$2")
+    for who in ours reference; do
+        [ $who = ours ] && v=$(printf '%s' "$ours" | median) || v=$(printf '%s' "$refs" | median)
+        awk -v w=$who -v v="$v" -v b="$bytes" -v m="$mem" 'BEGIN {
+            printf "   %s: weights streamed at %.1f GB/s, %.0f%% of the measured %.1f GB/s\n",
+                   w, v * b / 1e9, 100 * v * b / 1e9 / m, m }'
+    done
 }
 
 # Prompt processing: a prompt of about 240 tokens goes through the model in
@@ -147,16 +182,19 @@ EOF
     echo "$(printf '%s' "$rates" | median) ($n tokens)"
 }
 
+# the machine's read bandwidth, measured once a round with the reference
+mem_bench=""
+if [ -n "${LLAMA2C_RUN:-}" ] && make --no-print-directory -s build/bench_infer_bench >&2; then
+    mem_bench=build/bench_infer_bench
+fi
+
 echo "llama2.c generation, greedy: prompt '$PROMPT', $STEPS steps, median of $REPS; OMP_NUM_THREADS=$OMP_NUM_THREADS"
 [ -f "$so" ] || echo "note: $so not found (make llm.so first)"
 for m in $MODELS; do
     model_files "$m" || { echo "$m: no model files"; continue; }
     echo "== $m: $ckpt ($(wc -c < "$ckpt") bytes), $tok"
     echo "   load average before: $(load)"
-    echo "   ours (llm_generate_tokens, tokens/s): $(ours_toks_per_s "$m" "$ckpt" "$tok")"
+    decode_figures "$m" "$ckpt" "$tok"
     echo "   ours, prompt processing (tokens/s): $(ours_prefill_toks_per_s "$m")"
-    if [ -n "${LLAMA2C_RUN:-}" ]; then
-        echo "   reference ($LLAMA2C_RUN, achieved tok/s): $(reference_toks_per_s "$ckpt" "$tok")"
-    fi
     echo "   load average after: $(load)"
 done

@@ -51,6 +51,11 @@ void llm_free(void *p);
 /* Zero-filled allocation of n*size bytes, with overflow check. */
 void *llm_calloc(size_t n, size_t size);
 
+/* Zero-filled like llm_calloc, for a big array that is streamed again and
+** again (the weights): on Linux the whole 2 MB pages inside it are first
+** asked for as transparent huge pages, before any is touched. */
+void *llm_calloc_streamed(size_t bytes);
+
 /* Grows an array *p of *cap elements of elt_size bytes so that it holds at
 ** least need elements. Returns LLM_OK or LLM_ENOMEM (then *p is unchanged). */
 int llm_grow(void **p, size_t *cap, size_t need, size_t elt_size);

@@ -237,7 +237,7 @@ int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
   ** straddle cache lines (measured: it matters for decode, which streams
   ** them) */
   m->params_mem = m->n_params <= (SIZE_MAX - 64) / sizeof(float)
-                      ? llm_calloc(m->n_params * sizeof(float) + 64, 1) : NULL;
+                      ? llm_calloc_streamed(m->n_params * sizeof(float) + 64) : NULL;
   m->params = m->params_mem ? (float *)(((uintptr_t)m->params_mem + 63) & ~(uintptr_t)63) : NULL;
   size_t HS = (size_t)(c.n_embd / c.n_head);
   if (m->params && c.arch == LLM_ARCH_LLAMA) {

@@ -31,22 +31,40 @@ enum {
   L_HEAD, L_COUNT
 };
 
-/* Offsets in floats into the activation buffer, for one (B, T). */
+/* The activations of one (B, T). */
 typedef struct acts {
-  size_t encoded;                 /* [N, C] */
-  size_t ln1, ln1_mean, ln1_rstd; /* [L, N, C], [L, N], [L, N] */
-  size_t qkv;                     /* [L, N, 3C] */
-  size_t att;                     /* [L, B, NH, T, T] */
-  size_t atty;                    /* [L, N, C] attention out, by head */
-  size_t res2;                    /* [L, N, C] residual after attention */
-  size_t ln2, ln2_mean, ln2_rstd;
-  size_t fch, fch_gelu;           /* [L, N, H] */
-  size_t res3;                    /* [L, N, C] residual after the MLP */
-  size_t lnf, lnf_mean, lnf_rstd; /* [N, C], [N], [N] */
-  size_t logits;                  /* [N, V] */
-  size_t lse, losses;             /* [N] */
-  size_t total;
+  float *encoded;                 /* [N, C] */
+  float *ln1, *ln1_mean, *ln1_rstd; /* [L, N, C], [L, N], [L, N] */
+  float *qkv;                     /* [L, N, 3C] */
+  float *att;                     /* [L, B, NH, T, T] */
+  float *atty;                    /* [L, N, C] attention out, by head */
+  float *res2;                    /* [L, N, C] residual after attention */
+  float *ln2, *ln2_mean, *ln2_rstd;
+  float *fch, *fch_gelu;          /* [L, N, H] */
+  float *res3;                    /* [L, N, C] residual after the MLP */
+  float *lnf, *lnf_mean, *lnf_rstd; /* [N, C], [N], [N] */
+  float *logits;                  /* [N, V] */
+  float *lse, *losses;            /* [N] */
 } acts;
+
+/* The activations live in a few allocations ("chunks") of at most
+** chunk_floats each (llm_model_set_max_alloc), an array larger than that
+** in one of its own: a big batch needs several GB, and embedders cap one
+** allocation (SQLite's allocator at 2 GB). */
+#define ACT_CHUNK_DEFAULT ((size_t)1 << 28) /* floats: 1 GiB */
+#define ACT_MAX_CHUNKS 24                   /* at least the arrays in acts */
+
+typedef struct act_chunks {
+  int n;
+  void *mem[ACT_MAX_CHUNKS];
+  float *base[ACT_MAX_CHUNKS]; /* mem, aligned to 64 bytes */
+  size_t cap[ACT_MAX_CHUNKS];  /* floats */
+} act_chunks;
+
+static void chunks_free(act_chunks *r) {
+  for (int i = 0; i < r->n; i++) llm_free(r->mem[i]);
+  r->n = 0;
+}
 
 /* Offsets of the backward's buffers. */
 typedef struct grad_bufs {
@@ -74,8 +92,8 @@ struct llm_model {
   int32_t *inputs, *targets;
   size_t tok_cap;
   acts a;
-  float *act_mem, *act; /* act: act_mem aligned to 64 bytes */
-  size_t act_cap;
+  act_chunks chunks;
+  size_t chunk_floats;
   float *grad_mem, *gbuf;
   size_t grad_cap;
 };
@@ -250,6 +268,7 @@ int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
     return llm_fail(err, LLM_ENOMEM, "out of memory for %zu parameters", n);
   }
   m->simd = llm_simd_best();
+  m->chunk_floats = ACT_CHUNK_DEFAULT;
   *out = m;
   return LLM_OK;
 }
@@ -260,7 +279,7 @@ void llm_model_free(llm_model *m) {
   llm_free(m->rope);
   llm_free(m->grads);
   llm_free(m->inputs);
-  llm_free(m->act_mem);
+  chunks_free(&m->chunks);
   llm_free(m->grad_mem);
   llm_free(m);
 }
@@ -280,7 +299,7 @@ const float *llm_model_rope(const llm_model *m) { return m->rope; }
 size_t llm_model_n_params(const llm_model *m) { return m->n_params; }
 float *llm_model_grads(llm_model *m) { return m->grads; }
 const float *llm_model_logits(const llm_model *m) {
-  return m->fwd_ok ? m->act + m->a.logits : NULL;
+  return m->fwd_ok ? m->a.logits : NULL;
 }
 
 void llm_model_init(llm_model *m, llm_rng *rng) {
@@ -329,33 +348,106 @@ static size_t fc_width(const llm_config *c) {
   return (size_t)c->n_hidden * (c->arch == LLM_ARCH_LLAMA ? 2 : 1);
 }
 
-static acts acts_layout(const llm_config *c, size_t B, size_t T) {
+void llm_model_set_max_alloc(llm_model *m, size_t bytes) {
+  /* less the alignment slack; at least one padded array's worth */
+  m->chunk_floats = bytes > 128 ? (bytes - 64) / sizeof(float) / 16 * 16 : 16;
+}
+
+/* Places arrays one after another into the chunks of r, going on to the
+** next chunk when one is full (ok becomes 0 when they run out); or, with
+** no r, into chunks yet to be made, recording the floats each needs. */
+typedef struct placer {
+  const act_chunks *r;
+  size_t limit; /* floats in a new chunk */
+  int chunk, ok;
+  size_t used;
+  size_t need[ACT_MAX_CHUNKS];
+} placer;
+
+static float *place(placer *p, size_t n) {
+  size_t padded = n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) / 16 * 16;
+  if (!p->r) {
+    if (p->used && padded > p->limit - (p->used < p->limit ? p->used : p->limit)) {
+      p->chunk++;
+      p->used = 0;
+    }
+    if (p->chunk >= ACT_MAX_CHUNKS) {
+      p->ok = 0;
+      return NULL;
+    }
+    p->used = padded > SIZE_MAX - p->used ? SIZE_MAX : p->used + padded;
+    p->need[p->chunk] = p->used;
+    return NULL;
+  }
+  while (p->chunk < p->r->n && padded > p->r->cap[p->chunk] - p->used) {
+    p->chunk++;
+    p->used = 0;
+  }
+  if (p->chunk >= p->r->n) {
+    p->ok = 0;
+    return NULL;
+  }
+  float *x = p->r->base[p->chunk] + p->used;
+  p->used += padded;
+  return x;
+}
+
+static acts acts_layout(const llm_config *c, size_t B, size_t T, placer *p) {
   size_t N = B * T, C = (size_t)c->n_embd, L = (size_t)c->n_layer;
   size_t H = (size_t)c->n_hidden, V = (size_t)c->vocab_size;
   size_t Q = qkv_width(c), F = fc_width(c);
   acts a;
-  a.total = 0;
-  a.encoded = take(&a.total, N * C);
-  a.ln1 = take(&a.total, L * N * C);
-  a.ln1_mean = take(&a.total, L * N);
-  a.ln1_rstd = take(&a.total, L * N);
-  a.qkv = take(&a.total, L * N * Q);
-  a.att = take(&a.total, mul_sat(L * B * (size_t)c->n_head, mul_sat(T, T)));
-  a.atty = take(&a.total, L * N * C);
-  a.res2 = take(&a.total, L * N * C);
-  a.ln2 = take(&a.total, L * N * C);
-  a.ln2_mean = take(&a.total, L * N);
-  a.ln2_rstd = take(&a.total, L * N);
-  a.fch = take(&a.total, L * N * F);
-  a.fch_gelu = take(&a.total, L * N * H);
-  a.res3 = take(&a.total, L * N * C);
-  a.lnf = take(&a.total, N * C);
-  a.lnf_mean = take(&a.total, N);
-  a.lnf_rstd = take(&a.total, N);
-  a.logits = take(&a.total, N * V);
-  a.lse = take(&a.total, N);
-  a.losses = take(&a.total, N);
+  a.encoded = place(p, N * C);
+  a.ln1 = place(p, L * N * C);
+  a.ln1_mean = place(p, L * N);
+  a.ln1_rstd = place(p, L * N);
+  a.qkv = place(p, L * N * Q);
+  a.att = place(p, mul_sat(L * B * (size_t)c->n_head, mul_sat(T, T)));
+  a.atty = place(p, L * N * C);
+  a.res2 = place(p, L * N * C);
+  a.ln2 = place(p, L * N * C);
+  a.ln2_mean = place(p, L * N);
+  a.ln2_rstd = place(p, L * N);
+  a.fch = place(p, L * N * F);
+  a.fch_gelu = place(p, L * N * H);
+  a.res3 = place(p, L * N * C);
+  a.lnf = place(p, N * C);
+  a.lnf_mean = place(p, N);
+  a.lnf_rstd = place(p, N);
+  a.logits = place(p, N * V);
+  a.lse = place(p, N);
+  a.losses = place(p, N);
   return a;
+}
+
+/* Points m->a at room for the activations of (B, T): in the chunks it has
+** when they are big enough, else in new ones. */
+static int acts_prepare(llm_model *m, size_t B, size_t T, llm_err *err) {
+  placer fit = {.r = &m->chunks, .ok = 1};
+  m->a = acts_layout(&m->cfg, B, T, &fit);
+  if (fit.ok) return LLM_OK;
+  placer size = {.limit = m->chunk_floats, .ok = 1};
+  acts_layout(&m->cfg, B, T, &size);
+  chunks_free(&m->chunks);
+  double total = 0;
+  for (int i = 0; i <= size.chunk && i < ACT_MAX_CHUNKS; i++) total += (double)size.need[i];
+  for (int i = 0; size.ok && i <= size.chunk; i++) {
+    act_chunks *r = &m->chunks;
+    size_t n = size.need[i];
+    r->mem[i] = n <= (SIZE_MAX - 64) / sizeof(float) ? llm_malloc(n * sizeof(float) + 64) : NULL;
+    if (!r->mem[i]) break;
+    r->base[i] = (float *)(((uintptr_t)r->mem[i] + 63) & ~(uintptr_t)63);
+    r->cap[i] = n;
+    r->n = i + 1;
+  }
+  fit = (placer){.r = &m->chunks, .ok = 1};
+  if (size.ok && m->chunks.n == size.chunk + 1) m->a = acts_layout(&m->cfg, B, T, &fit);
+  if (!size.ok || m->chunks.n != size.chunk + 1 || !fit.ok) {
+    chunks_free(&m->chunks);
+    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of activations",
+                    total * sizeof(float) / 1e6);
+  }
+  return LLM_OK;
 }
 
 static size_t dbig_width(const llm_config *c) {
@@ -430,22 +522,21 @@ static blk_acts blk_view(const llm_model *m, int l) {
   size_t N = (size_t)m->B * m->T, C = (size_t)c->n_embd;
   size_t H = (size_t)c->n_hidden, L = (size_t)l, Q = qkv_width(c), F = fc_width(c);
   size_t natt = (size_t)m->B * c->n_head * m->T * m->T;
-  float *A = m->act;
   blk_acts b;
-  b.res_in = l ? A + a->res3 + (L - 1) * N * C : A + a->encoded;
-  b.ln1 = A + a->ln1 + L * N * C;
-  b.ln1_mean = A + a->ln1_mean + L * N;
-  b.ln1_rstd = A + a->ln1_rstd + L * N;
-  b.qkv = A + a->qkv + L * N * Q;
-  b.att = A + a->att + L * natt;
-  b.atty = A + a->atty + L * N * C;
-  b.res2 = A + a->res2 + L * N * C;
-  b.ln2 = A + a->ln2 + L * N * C;
-  b.ln2_mean = A + a->ln2_mean + L * N;
-  b.ln2_rstd = A + a->ln2_rstd + L * N;
-  b.fch = A + a->fch + L * N * F;
-  b.fch_gelu = A + a->fch_gelu + L * N * H;
-  b.res3 = A + a->res3 + L * N * C;
+  b.res_in = l ? a->res3 + (L - 1) * N * C : a->encoded;
+  b.ln1 = a->ln1 + L * N * C;
+  b.ln1_mean = a->ln1_mean + L * N;
+  b.ln1_rstd = a->ln1_rstd + L * N;
+  b.qkv = a->qkv + L * N * Q;
+  b.att = a->att + L * natt;
+  b.atty = a->atty + L * N * C;
+  b.res2 = a->res2 + L * N * C;
+  b.ln2 = a->ln2 + L * N * C;
+  b.ln2_mean = a->ln2_mean + L * N;
+  b.ln2_rstd = a->ln2_rstd + L * N;
+  b.fch = a->fch + L * N * F;
+  b.fch_gelu = a->fch_gelu + L * N * H;
+  b.res3 = a->res3 + L * N * C;
   return b;
 }
 
@@ -482,10 +573,7 @@ static int forward_prepare(llm_model *m, const int32_t *inputs,
     rc = check_ids(targets, "targets", B, T, c->vocab_size, err);
   if (rc) return rc;
   size_t N = (size_t)B * T;
-  acts a = acts_layout(c, (size_t)B, (size_t)T);
-  if (ensure(&m->act_mem, &m->act, &m->act_cap, a.total))
-    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of activations",
-                    (double)a.total * sizeof(float) / 1e6);
+  if ((rc = acts_prepare(m, (size_t)B, (size_t)T, err))) return rc;
   if (2 * N > m->tok_cap) {
     llm_free(m->inputs);
     m->tok_cap = 0;
@@ -497,7 +585,6 @@ static int forward_prepare(llm_model *m, const int32_t *inputs,
   m->targets = m->inputs + N;
   memcpy(m->inputs, inputs, N * sizeof(int32_t));
   if (targets) memcpy(m->targets, targets, N * sizeof(int32_t));
-  m->a = a;
   m->B = B;
   m->T = T;
   m->has_targets = targets != NULL;
@@ -565,9 +652,9 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
   int C = c->n_embd, V = c->vocab_size, L = c->n_layer;
   int gpt = c->arch == LLM_ARCH_GPT;
   size_t N = (size_t)B * T;
-  float *p = m->params, *A = m->act;
+  float *p = m->params;
   const acts *a = &m->a;
-  llm_encoder_forward(&x, A + a->encoded, m->inputs, PAR(T_WTE), gpt ? PAR(T_WPE) : NULL,
+  llm_encoder_forward(&x, a->encoded, m->inputs, PAR(T_WTE), gpt ? PAR(T_WPE) : NULL,
                       B, T, C);
   for (int l = 0; l < L; l++) {
     if (gpt)
@@ -577,16 +664,16 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
   }
   const float *top = blk_view(m, L - 1).res3;
   if (gpt)
-    llm_layernorm_forward(&x, A + a->lnf, A + a->lnf_mean, A + a->lnf_rstd, top,
+    llm_layernorm_forward(&x, a->lnf, a->lnf_mean, a->lnf_rstd, top,
                           PAR(T_LNFW), PAR(T_LNFB), N, C, c->norm_eps);
   else
-    llm_rmsnorm_forward(&x, A + a->lnf, A + a->lnf_rstd, top, PAR(L_NORM), N, C, c->norm_eps);
-  llm_matmul_forward(&x, A + a->logits, A + a->lnf, PAR(head_tensor(m)), NULL, NULL, N,
+    llm_rmsnorm_forward(&x, a->lnf, a->lnf_rstd, top, PAR(L_NORM), N, C, c->norm_eps);
+  llm_matmul_forward(&x, a->logits, a->lnf, PAR(head_tensor(m)), NULL, NULL, N,
                      C, V);
   float l_mean = 0; /* no targets, no loss */
   if (targets)
-    l_mean = llm_crossentropy_forward(&x, A + a->lse, A + a->losses,
-                                      A + a->logits, m->targets, N, V);
+    l_mean = llm_crossentropy_forward(&x, a->lse, a->losses,
+                                      a->logits, m->targets, N, V);
   if (loss) *loss = l_mean;
   m->fwd_ok = 1;
   return LLM_OK;
@@ -664,7 +751,7 @@ int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err) {
                     "out of memory for %.1f MB of backward buffers",
                     (double)gl.total * sizeof(float) / 1e6);
   llm_exec x = {pool, m->simd};
-  float *gr = m->grads, *A = m->act;
+  float *gr = m->grads;
   const float *p = m->params;
   const acts *a = &m->a;
   bwd_bufs g = {m->gbuf + gl.dres, m->gbuf + gl.dsmall, m->gbuf + gl.dbig,
@@ -672,17 +759,17 @@ int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err) {
   /* Head and final norm; a tied head writes dwte, which the embedding's
   ** backward then adds to. */
   int head = head_tensor(m);
-  llm_crossentropy_backward(&x, g.dbig, A + a->logits, A + a->lse, m->targets, N, V);
-  llm_matmul_backward(&x, g.dsmall, GRAD(head), NULL, g.dbig, A + a->lnf, PAR(head), N, C,
+  llm_crossentropy_backward(&x, g.dbig, a->logits, a->lse, m->targets, N, V);
+  llm_matmul_backward(&x, g.dsmall, GRAD(head), NULL, g.dbig, a->lnf, PAR(head), N, C,
                       V);
   if (head != T_WTE) memset(GRAD(T_WTE), 0, m->tensors[T_WTE].numel * sizeof(float));
   memset(g.dres, 0, N * (size_t)C * sizeof *g.dres);
   const float *top = blk_view(m, L - 1).res3;
   if (gpt)
     llm_layernorm_backward(&x, g.dres, GRAD(T_LNFW), GRAD(T_LNFB), g.dsmall, top,
-                           A + a->lnf_mean, A + a->lnf_rstd, PAR(T_LNFW), N, C);
+                           a->lnf_mean, a->lnf_rstd, PAR(T_LNFW), N, C);
   else
-    llm_rmsnorm_backward(&x, g.dres, GRAD(L_NORM), g.dsmall, top, A + a->lnf_rstd,
+    llm_rmsnorm_backward(&x, g.dres, GRAD(L_NORM), g.dsmall, top, a->lnf_rstd,
                          PAR(L_NORM), N, C);
   for (int l = L - 1; l >= 0; l--) {
     if (gpt)

@@ -117,11 +117,18 @@ void llm_model_init(llm_model *m, llm_rng *rng);
 ** memory limit). */
 size_t llm_model_train_bytes(const llm_config *c, int B, int T);
 
+/* The largest single allocation the training buffers may ask for (default
+** 1 GiB, as embedders cap it: SQLite at 2 GB). The activations of a big
+** batch are spread over several allocations of at most this size; only an
+** array bigger than it (one layer's attention scores of a huge batch) needs
+** more. Takes effect when the buffers are next (re)allocated. */
+void llm_model_set_max_alloc(llm_model *m, size_t bytes);
+
 /* The training forward pass: inputs and targets are [B, T] token ids
 ** (checked to be in range; targets may be NULL, then no loss). Keeps the
 ** activations for llm_model_backward and sets *loss to the mean
 ** cross-entropy over all B*T positions. Buffers for (B, T) are allocated
-** on first use and reused while B*T does not grow. */
+** on first use and reused while they are big enough. */
 int llm_model_forward(llm_model *m, const int32_t *inputs,
                       const int32_t *targets, int B, int T, llm_pool *pool,
                       float *loss, llm_err *err);

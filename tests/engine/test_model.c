@@ -541,8 +541,42 @@ static void test_determinism(void) {
   llm_model_free(m);
 }
 
-/* Every allocation of model creation, forward and backward failing in
-** turn: LLM_ENOMEM, nothing leaked (under ASan), and the same model then
+/* (f) Activations spread over many allocations (a small llm_model_set_max_alloc,
+** as a big batch is under SQLite's 2 GB cap) give bitwise the same loss
+** and gradients as in one, for both architectures; growing the shape
+** afterwards re-spreads them. */
+static void test_split_activations(void) {
+  for (int arch = 0; arch < 2; arch++) {
+    llm_config c = {0};
+    c.arch = arch ? LLM_ARCH_LLAMA : LLM_ARCH_GPT;
+    c.n_layer = 2, c.n_head = 4, c.n_kv_head = arch ? 2 : 0, c.n_embd = 32;
+    c.block_size = 40, c.vocab_size = 50;
+    int B = 3, T = 40;
+    llm_model *one = new_model(c, 41), *split = new_model(c, 41);
+    if (!one || !split) return;
+    size_t np = llm_model_n_params(one);
+    int32_t in[3 * 40], tg[3 * 40];
+    random_ids(in, (size_t)B * T, c.vocab_size, 42);
+    random_ids(tg, (size_t)B * T, c.vocab_size, 43);
+    float *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2);
+    float want = run_step(one, in, tg, B, T, pool2, g1);
+    /* 4 KB: most arrays alone; 64 KB: several arrays share a chunk */
+    size_t limits[2] = {4096, 65536};
+    for (int k = 0; k < 2; k++) {
+      llm_model_set_max_alloc(split, limits[k]);
+      run_step(split, in, tg, 1, 5, pool2, g2); /* small first, then grow */
+      float got = run_step(split, in, tg, B, T, pool2, g2);
+      CHECK(got == want && memcmp(g1, g2, np * sizeof *g1) == 0);
+    }
+    free(g1), free(g2);
+    llm_model_free(one);
+    llm_model_free(split);
+  }
+}
+
+/* Every allocation of model creation, forward and backward (activations
+** in many pieces) failing in turn: LLM_ENOMEM, nothing leaked (under ASan),
+** and the same model then
 ** works and gives the same loss as if nothing had happened. */
 static void test_out_of_memory(void) {
   llm_config c = tiny_config();
@@ -559,6 +593,7 @@ static void test_out_of_memory(void) {
       llm_rng r;
       llm_rng_seed(&r, 5);
       llm_model_init(m, &r);
+      llm_model_set_max_alloc(m, 1024); /* activations in many pieces */
       rc = llm_model_forward(m, in, tg, 3, 8, pool2, &loss, &err);
       if (!rc) rc = llm_model_backward(m, pool2, &err);
     }
@@ -598,6 +633,7 @@ int main(void) {
   RUN(test_gradients_llama);
   RUN(test_init_loss);
   RUN(test_memorise);
+  RUN(test_split_activations);
   RUN(test_bad_inputs);
   RUN(test_determinism);
   RUN(test_out_of_memory);

@@ -1,11 +1,12 @@
-"""train_bench.py EXTENSION [--quick]: training speed of the extension against
-PyTorch, in one script.
+"""train_bench.py EXTENSION [--configs A,B] [--rounds N]: training speed of
+the extension against PyTorch, in one script.
 
 For each configuration it trains the same GPT (bench/torch_ref.py defines
 the PyTorch twin of engine/model.h) on Tiny Shakespeare as bytes, first
-with llm_train through SQL, then with torch_ref.py, alternating the two
-twice, and prints the median tokens/s of each, achieved GFLOP/s and the
-ratio ours / PyTorch. Configurations:
+with llm_train through SQL, then with torch_ref.py, in N rounds (default
+2), and prints the median tokens/s of each, achieved GFLOP/s and the ratio
+ours / PyTorch taken round by round (its median, min and max: the shared
+machine's speed drifts between rounds). Configurations:
 
   recipe    nanoGPT's CPU recipe: L=4 NH=4 C=128 T=64 B=12
   large     L=6 NH=6 C=384 T=256 B=16
@@ -103,16 +104,20 @@ def main():
     db.load_extension(os.path.abspath(args.ext))
     print("extension:", db.execute("SELECT llm_version()").fetchone()[0])
     db.close()
-    print(f"{'config':8} {'ours tok/s':>11} {'torch tok/s':>11} {'ours GFLOP/s':>12} {'torch GFLOP/s':>13} {'ratio':>6}")
+    print(f"{'config':8} {'ours tok/s':>11} {'torch tok/s':>11} {'ours GFLOP/s':>12} {'torch GFLOP/s':>13} "
+          f"{'ratio':>6} {'min':>5} {'max':>5}")
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
         ours, theirs = [], []
         for _ in range(args.rounds):
             ours.append(run_ours(os.path.abspath(args.ext), cfg))
             theirs.append(run_torch(name, cfg, args.torch_default_kernels))
+        # the machine's speed drifts: the ratio is taken round by round
+        ratios = [a / b for a, b in zip(ours, theirs)]
         o, t = statistics.median(ours), statistics.median(theirs)
         f = flops_per_token(cfg)
-        print(f"{name:8} {o:11.0f} {t:11.0f} {o * f / 1e9:12.1f} {t * f / 1e9:13.1f} {o / t:6.2f}", flush=True)
+        print(f"{name:8} {o:11.0f} {t:11.0f} {o * f / 1e9:12.1f} {t * f / 1e9:13.1f} "
+              f"{statistics.median(ratios):6.2f} {min(ratios):5.2f} {max(ratios):5.2f}", flush=True)
 
 
 if __name__ == "__main__":

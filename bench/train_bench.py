@@ -55,8 +55,10 @@ def flops_per_token(cfg):
     return 6 * non_embedding + 6 * L * T * C
 
 
-def run_ours(ext, cfg):
-    """Median tokens/s of llm_train's rows after the first (warm-up) one."""
+def train_through_sql(ext, model, opts, columns):
+    """llm_train's rows (the given columns) for a fresh model (its config
+    `model`, on the byte tokenizer) trained on Tiny Shakespeare with `opts`,
+    in a new database in a temporary directory."""
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(os.path.join(tmp, "bench.db"), isolation_level=None)
         db.enable_load_extension(True)
@@ -65,14 +67,19 @@ def run_ours(ext, cfg):
             db.execute("CREATE TABLE corpus(body TEXT)")
             db.execute("INSERT INTO corpus VALUES (?)", (f.read(),))
         db.execute("SELECT llm_tokenizer_train('bytes', 'SELECT body FROM corpus', 256, '{\"special\": []}')")
-        model = {k: cfg[k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
-        model["tokenizer"] = "bytes"
-        db.execute("SELECT llm_model_create('m', ?)", (json.dumps(model),))
-        opts = dict(steps=cfg["steps"], batch_size=cfg["batch"], log_every=cfg["log_every"], eval_every=0,
-                    checkpoint_every=10 ** 9, threads=2, progress=False)
-        rows = db.execute("SELECT tokens_per_s FROM llm_train('m', 'SELECT body FROM corpus', ?)",
+        db.execute("SELECT llm_model_create('m', ?)", (json.dumps(dict(model, tokenizer="bytes")),))
+        rows = db.execute(f"SELECT {columns} FROM llm_train('m', 'SELECT body FROM corpus', ?)",
                           (json.dumps(opts),)).fetchall()
         db.close()
+    return rows
+
+
+def run_ours(ext, cfg):
+    """Median tokens/s of llm_train's rows after the first (warm-up) one."""
+    model = {k: cfg[k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
+    opts = dict(steps=cfg["steps"], batch_size=cfg["batch"], log_every=cfg["log_every"], eval_every=0,
+                checkpoint_every=10 ** 9, threads=2, progress=False)
+    rows = train_through_sql(ext, model, opts, "tokens_per_s")
     return statistics.median(r[0] for r in rows[1:])
 
 

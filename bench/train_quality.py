@@ -12,36 +12,21 @@ windows) and the mean and sample standard deviation over the seeds. About
 two minutes a seed on two cores. Run with Debian's /usr/bin/python3.
 """
 import argparse
-import json
 import os
-import sqlite3
 import statistics
 import sys
-import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
+from train_bench import DATA, train_through_sql
 
-MODEL = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, tokenizer="bytes")
+MODEL = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
 RECIPE = dict(steps=2000, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_steps=100, weight_decay=0.1,
               beta2=0.99, grad_clip=1.0, val_fraction=0.1, log_every=2000, eval_every=2000,
               checkpoint_every=10 ** 9, threads=2, progress=False)
 
 
-def final_val_loss(ext, text, seed, eval_batches):
-    with tempfile.TemporaryDirectory() as tmp:
-        db = sqlite3.connect(os.path.join(tmp, "q.db"), isolation_level=None)
-        db.enable_load_extension(True)
-        db.load_extension(ext)
-        db.execute("CREATE TABLE corpus(body TEXT)")
-        db.execute("INSERT INTO corpus VALUES (?)", (text,))
-        db.execute("SELECT llm_tokenizer_train('bytes', 'SELECT body FROM corpus', 256, '{\"special\": []}')")
-        db.execute("SELECT llm_model_create('m', ?)", (json.dumps(dict(MODEL, seed=seed)),))
-        opts = dict(RECIPE, seed=seed, eval_batches=eval_batches)
-        rows = db.execute("SELECT step, val_loss FROM llm_train('m', 'SELECT body FROM corpus', ?)",
-                          (json.dumps(opts),)).fetchall()
-        db.close()
-    step, val = rows[-1]
+def final_val_loss(ext, seed, eval_batches):
+    opts = dict(RECIPE, seed=seed, eval_batches=eval_batches)
+    step, val = train_through_sql(ext, dict(MODEL, seed=seed), opts, "step, val_loss")[-1]
     if step != RECIPE["steps"] or val is None:
         sys.exit(f"train_quality: the last row is step {step}, val_loss {val}")
     return val
@@ -55,11 +40,9 @@ def main():
     args = ap.parse_args()
     if not os.path.exists(DATA):
         sys.exit(f"train_quality: {DATA} is missing")
-    with open(DATA, encoding="utf-8") as f:
-        text = f.read()
     losses = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        v = final_val_loss(os.path.abspath(args.ext), text, seed, args.eval_batches)
+        v = final_val_loss(os.path.abspath(args.ext), seed, args.eval_batches)
         losses.append(v)
         print(f"seed {seed}: val_loss {v:.4f}", flush=True)
     sd = statistics.stdev(losses) if len(losses) > 1 else float("nan")

@@ -331,9 +331,14 @@ static size_t mul_sat(size_t a, size_t b) {
 }
 
 /* Adds n floats to a layout, keeping every array 64-byte aligned. */
+/* n floats rounded up to whole 64-byte lines (saturating). */
+static size_t padded16(size_t n) {
+  return n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) / 16 * 16;
+}
+
 static size_t take(size_t *total, size_t n) {
   size_t at = *total;
-  size_t padded = n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) / 16 * 16;
+  size_t padded = padded16(n);
   *total = padded > SIZE_MAX - at ? SIZE_MAX : at + padded;
   return at;
 }
@@ -365,7 +370,7 @@ typedef struct placer {
 } placer;
 
 static float *place(placer *p, size_t n) {
-  size_t padded = n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) / 16 * 16;
+  size_t padded = padded16(n);
   if (!p->r) {
     if (p->used && padded > p->limit - (p->used < p->limit ? p->used : p->limit)) {
       p->chunk++;
@@ -431,8 +436,8 @@ static int acts_prepare(llm_model *m, size_t B, size_t T, llm_err *err) {
   chunks_free(&m->chunks);
   double total = 0;
   for (int i = 0; i <= size.chunk && i < ACT_MAX_CHUNKS; i++) total += (double)size.need[i];
+  act_chunks *r = &m->chunks;
   for (int i = 0; size.ok && i <= size.chunk; i++) {
-    act_chunks *r = &m->chunks;
     size_t n = size.need[i];
     r->mem[i] = n <= (SIZE_MAX - 64) / sizeof(float) ? llm_malloc(n * sizeof(float) + 64) : NULL;
     if (!r->mem[i]) break;
@@ -440,14 +445,14 @@ static int acts_prepare(llm_model *m, size_t B, size_t T, llm_err *err) {
     r->cap[i] = n;
     r->n = i + 1;
   }
-  fit = (placer){.r = &m->chunks, .ok = 1};
-  if (size.ok && m->chunks.n == size.chunk + 1) m->a = acts_layout(&m->cfg, B, T, &fit);
-  if (!size.ok || m->chunks.n != size.chunk + 1 || !fit.ok) {
-    chunks_free(&m->chunks);
-    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of activations",
-                    total * sizeof(float) / 1e6);
+  if (size.ok && r->n == size.chunk + 1) {
+    fit = (placer){.r = r, .ok = 1};
+    m->a = acts_layout(&m->cfg, B, T, &fit);
+    if (fit.ok) return LLM_OK;
   }
-  return LLM_OK;
+  chunks_free(r);
+  return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of activations",
+                  total * sizeof(float) / 1e6);
 }
 
 static size_t dbig_width(const llm_config *c) {

@@ -16,6 +16,8 @@ import random
 import sqlite3
 import struct
 
+from test_tokenizer import tokenize
+
 # Text -> run.c's ids for it (encode(text, bos=1, eos=0)), BOS removed.
 REFERENCE = {
     b"": [],
@@ -61,12 +63,6 @@ def import_tok(ctx, name="t", db=None):
     db = db or ctx.db
     row = db.execute("SELECT llm_tokenizer_import(?, 'llama2c', ?)", (name, tok_path(ctx))).fetchone()
     return json.loads(row[0])
-
-
-def tokenize(db, name, text, options=None):
-    if options is None:
-        return json.loads(db.execute("SELECT llm_tokenize(?, ?)", (name, text)).fetchone()[0])
-    return json.loads(db.execute("SELECT llm_tokenize(?, ?, ?)", (name, text, options)).fetchone()[0])
 
 
 def detok(db, name, ids):

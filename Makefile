@@ -105,7 +105,7 @@ fuzz: $(FUZZ_TARGETS)
 	done
 
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench_%,$(sort $(wildcard bench/*_bench.c)))
-$(BUILD)/bench_%: bench/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h)
+$(BUILD)/bench_%: bench/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h) $(wildcard bench/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS)
 

@@ -13,7 +13,11 @@ machine's speed drifts between rounds). Configurations:
   large64   the same at B=64
 
 GFLOP/s counts training FLOPs per token as torch_ref.py does:
-6 * (non-embedding parameters) + 6 * L * T * C.
+6 * (non-embedding parameters) + 6 * L * T * C. Each round also measures
+the CPU's fp32 peak on both cores (`build/bench_train_step_bench peak 2`,
+bench/fma_peak.h: an FMA loop on registers, the ceiling of any fp32 matrix
+product; `make bench` builds it) and the "%peak" columns give each side's
+GFLOP/s as a share of the median peak.
 
 PyTorch runs in its fastest setting measured here: both cores
 (torch.set_num_threads(2)), with OMP_WAIT_POLICY=passive so that its OpenMP
@@ -83,6 +87,15 @@ def run_ours(ext, cfg):
     return statistics.median(r[0] for r in rows[1:])
 
 
+def measure_peak():
+    """The two cores' fp32 peak in GFLOP/s, from bench/fma_peak.h."""
+    exe = os.path.join(ROOT, "build", "bench_train_step_bench")
+    if not os.path.exists(exe):
+        sys.exit(f"train_bench: {exe} is missing: run `make bench` first")
+    out = subprocess.run([exe, "peak", "2"], capture_output=True, text=True, check=True).stdout
+    return float(out.split()[1])
+
+
 def run_torch(cfg_name, cfg, default_kernels):
     env = dict(os.environ, OMP_WAIT_POLICY="passive")
     if not default_kernels:
@@ -112,19 +125,21 @@ def main():
     print("extension:", db.execute("SELECT llm_version()").fetchone()[0])
     db.close()
     print(f"{'config':8} {'ours tok/s':>11} {'torch tok/s':>11} {'ours GFLOP/s':>12} {'torch GFLOP/s':>13} "
-          f"{'ratio':>6} {'min':>5} {'max':>5}")
+          f"{'ratio':>6} {'min':>5} {'max':>5} {'peak':>6} {'ours%peak':>9} {'torch%peak':>10}")
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
-        ours, theirs = [], []
+        ours, theirs, peaks = [], [], []
         for _ in range(args.rounds):
+            peaks.append(measure_peak())
             ours.append(run_ours(os.path.abspath(args.ext), cfg))
             theirs.append(run_torch(name, cfg, args.torch_default_kernels))
         # the machine's speed drifts: the ratio is taken round by round
         ratios = [a / b for a, b in zip(ours, theirs)]
-        o, t = statistics.median(ours), statistics.median(theirs)
+        o, t, peak = statistics.median(ours), statistics.median(theirs), statistics.median(peaks)
         f = flops_per_token(cfg)
         print(f"{name:8} {o:11.0f} {t:11.0f} {o * f / 1e9:12.1f} {t * f / 1e9:13.1f} "
-              f"{statistics.median(ratios):6.2f} {min(ratios):5.2f} {max(ratios):5.2f}", flush=True)
+              f"{statistics.median(ratios):6.2f} {min(ratios):5.2f} {max(ratios):5.2f} "
+              f"{peak:6.1f} {100 * o * f / 1e9 / peak:8.1f}% {100 * t * f / 1e9 / peak:9.1f}%", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""train_quality.py EXTENSION [--seeds 1337,1,2,3] [--eval-batches 200]: the
+"""train_quality.py EXTENSION [--seeds 1337,1,2,3] [--eval-batches 2000]: the
 issue's quality bar, through SQL, over several seeds.
 
 Trains nanoGPT's CPU recipe (n_layer 4, n_head 4, n_embd 128, block_size
@@ -36,7 +36,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ext")
     ap.add_argument("--seeds", default="1337,1,2,3")
-    ap.add_argument("--eval-batches", type=int, default=200)
+    ap.add_argument("--eval-batches", type=int, default=2000)
     args = ap.parse_args()
     if not os.path.exists(DATA):
         sys.exit(f"train_quality: {DATA} is missing")

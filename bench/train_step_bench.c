@@ -2,9 +2,11 @@
 ** train_step_bench.c: speed of the model's training forward + backward.
 **
 **   train_step_bench [CONFIG [STEPS [THREADS]]]
+**   train_step_bench peak [THREADS]
 **
 ** CONFIG: recipe, large, large64 or all (default); THREADS: 1 or 2 (default
-** both).
+** both). `peak` prints only the CPU's fp32 peak on THREADS threads (default
+** 2), as fma_peak.h measures it: bench/train_bench.py asks for it.
 **
 ** Configurations (V = 256, byte tokens):
 **   recipe   L=4 NH=4 C=128 T=64  B=12
@@ -28,7 +30,9 @@
 ** Reference: on a noisy shared machine a GFLOP/s figure means little alone,
 ** so each run also times a plain llm_sgemm of the MLP's shape (tokens x 4C
 ** x C), split over the same threads the way the layers split it, and
-** prints the model's GFLOP/s as a fraction of it.
+** prints the model's GFLOP/s as a fraction of it; and the fp32 peak of
+** the same threads (fma_peak.h: an FMA loop on registers), with the step's
+** GFLOP/s as a share of it (%peak).
 **
 ** OpenBLAS picks its kernels from the CPU model; set OPENBLAS_CORETYPE (e.g.
 ** SkylakeX) to override; the name in use is printed.
@@ -45,6 +49,7 @@
 
 #include "blas.h"
 #include "bench_time.h"
+#include "fma_peak.h"
 #include "model.h"
 #include "optim.h"
 
@@ -161,11 +166,13 @@ static int run(const bench_cfg *b, int threads, int steps) {
                  (6.0 * (double)(np - wpe) + 12.0 * b->L * (double)b->T * b->C);
   double gf = flops / (ms * 1e-3) / 1e9;
   double ref = ref_gflops(pool, (int)N, 4 * b->C, b->C);
+  double peak = fma_peak_gflops(pool);
   printf(
       "%-8s %3d %8.1f %8.1f %8.1f %8.1f %8.0f %8.0f %7.1f %7.1f %5.2f %6.1f"
-      " %8.0f %6.3f\n",
+      " %8.0f %6.3f %6.1f %5.1f\n",
       b->name, threads, f, bw, ms, best, N / (ms * 1e-3), N / (best * 1e-3), gf,
-      ref, gf / ref, opt, N / ((ms + opt) * 1e-3), (double)loss);
+      ref, gf / ref, opt, N / ((ms + opt) * 1e-3), (double)loss, peak,
+      peak > 0 ? 100.0 * gf / peak : 0.0);
   fflush(stdout);
   rc = 0;
 done:
@@ -176,16 +183,31 @@ done:
   return rc;
 }
 
+/* `peak [THREADS]`: one line, "peak_gflops G threads K". */
+static int print_peak(int threads) {
+  llm_err err;
+  llm_pool *pool = NULL;
+  if (llm_pool_new(threads, &pool, &err)) {
+    fprintf(stderr, "train_step_bench: %s\n", err.msg);
+    return 1;
+  }
+  printf("peak_gflops %.1f threads %d\n", fma_peak_gflops(pool), threads);
+  llm_pool_free(pool);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "all";
+  if (!strcmp(which, "peak")) return print_peak(argc > 2 ? atoi(argv[2]) : 2);
   int steps = argc > 2 ? atoi(argv[2]) : 0;
   int only = argc > 3 ? atoi(argv[3]) : 0;
   const char *ct = getenv("OPENBLAS_CORETYPE");
   printf("OpenBLAS core: %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_corename(),
          ct ? ct : "unset");
-  printf("%-8s %3s %8s %8s %8s %8s %8s %8s %7s %7s %5s %6s %8s %6s\n", "config",
-         "thr", "fwd_ms", "bwd_ms", "step_ms", "best_ms", "tok/s", "best",
-         "GFLOP/s", "sgemm", "ratio", "optim", "train", "loss");
+  printf("%-8s %3s %8s %8s %8s %8s %8s %8s %7s %7s %5s %6s %8s %6s %6s %5s\n",
+         "config", "thr", "fwd_ms", "bwd_ms", "step_ms", "best_ms", "tok/s",
+         "best", "GFLOP/s", "sgemm", "ratio", "optim", "train", "loss", "peak",
+         "%peak");
   int rc = 0, found = 0;
   for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
     const bench_cfg *b = &configs[i];
@@ -197,7 +219,7 @@ int main(int argc, char **argv) {
   if (!found) {
     fprintf(stderr,
             "usage: train_step_bench [recipe|large|large64|all "
-            "[STEPS [THREADS]]]\n");
+            "[STEPS [THREADS]]] | peak [THREADS]\n");
     return 2;
   }
   return rc;

@@ -381,7 +381,9 @@ static int advance(train_cursor *c) {
     c->eof = 1;
     return SQLITE_OK;
   }
-  double t0 = now_s(), loss_sum = 0;
+  /* tokens_per_s counts the steps' own time, as elapsed_s does: a
+  ** checkpoint or an evaluation in the interval does not lower it. */
+  double step_s = 0, loss_sum = 0;
   int n = 0, stop_for_time = 0;
   float loss = 0, lr = 0, norm = 0;
   size_t tokens_per_step = (size_t)c->o.t.batch_size * (size_t)c->o.t.seq_len;
@@ -389,12 +391,14 @@ static int advance(train_cursor *c) {
     if (llm_interrupted(c->conn)) return stop_run(c, &err);
     double s0 = now_s();
     if (llm_trainer_step(c->trainer, &loss, &lr, &norm, &err)) return cursor_fail(c, &err);
-    c->state.elapsed_s += now_s() - s0;
+    double dt = now_s() - s0;
+    c->state.elapsed_s += dt;
+    step_s += dt;
     c->state.step = llm_trainer_step_index(c->trainer);
     c->state.tokens_seen += (sqlite3_int64)tokens_per_step;
     loss_sum += loss;
     n++;
-    show_progress(c, loss, (double)(n * tokens_per_step) / (now_s() - t0), 0);
+    show_progress(c, loss, (double)(n * tokens_per_step) / step_s, 0);
     stop_for_time = c->o.time_limit_s > 0 && now_s() - c->started >= c->o.time_limit_s;
     if (c->state.step % c->o.checkpoint_every == 0 || c->state.step == total || stop_for_time)
       if (write_checkpoint(c, &err)) return stop_run(c, &err);
@@ -404,7 +408,7 @@ static int advance(train_cursor *c) {
   c->row_step = c->state.step;
   c->row_loss = loss_sum / n;
   c->row_lr = lr;
-  c->row_tps = (double)(n * tokens_per_step) / (now_s() - t0);
+  c->row_tps = (double)(n * tokens_per_step) / step_s;
   c->row_has_val = (c->o.eval_every > 0 && c->state.step % c->o.eval_every == 0) || c->state.step == total;
   if (c->row_has_val) {
     float v;

@@ -61,6 +61,14 @@ def test_train_yields_rows_logs_and_resumes(ctx):
     assert rows[0][2] is None and rows[1][2] is not None and rows[3][2] is not None
     assert all(r[1] > 0 and r[4] > 0 for r in rows)
     assert rows[0][1] < math.log(257) + 0.3
+    # tokens_per_s and elapsed_s time the same thing, the training steps (a
+    # checkpoint every 5 steps and the evaluations fall outside both), so each
+    # row's tokens (5 steps of 4 x 32) are its rate times its share of elapsed_s
+    prev = 0.0
+    for r in rows:
+        assert r[5] > prev
+        assert abs(r[4] * (r[5] - prev) - 5 * 4 * 32) < 1e-6 * 5 * 4 * 32, (r, prev)
+        prev = r[5]
     log = ctx.db.execute("SELECT step, loss FROM llm_train_log WHERE model = 'm' ORDER BY step").fetchall()
     assert [s for s, _ in log] == [5, 10, 15, 20]
     assert ctx.one("SELECT step FROM llm_models WHERE name = 'm'") == 20

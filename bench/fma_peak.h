@@ -51,19 +51,18 @@ __attribute__((target("avx2,fma"))) static float fma_peak_loop256(void) {
 
 typedef struct fma_peak_ctx {
   int lanes;
-  volatile float sink; /* keeps the loops' results alive */
+  volatile float sink[64]; /* one per pool thread: keeps the results alive */
 } fma_peak_ctx;
 
 static void fma_peak_task(void *p, size_t lo, size_t hi, int tid) {
   fma_peak_ctx *c = p;
-  (void)tid;
   for (size_t i = lo; i < hi; i++)
-    c->sink = c->lanes == 16 ? fma_peak_loop512() : fma_peak_loop256();
+    c->sink[tid] = c->lanes == 16 ? fma_peak_loop512() : fma_peak_loop256();
 }
 
 static double fma_peak_gflops(llm_pool *pool) {
   __builtin_cpu_init();
-  fma_peak_ctx c = {0, 0.0f};
+  fma_peak_ctx c = {0};
   if (__builtin_cpu_supports("avx512f"))
     c.lanes = 16;
   else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))

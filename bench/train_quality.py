@@ -8,7 +8,7 @@ weight_decay 0.1, beta2 0.99, grad_clip 1.0, no dropout) on
 first 90% for training and the last 10% for validation, once per seed, with
 llm_train on a fresh database each time. Prints each seed's validation loss
 after the last step (the mean over --eval-batches random validation
-windows) and the mean and sample standard deviation over the seeds. About
+batches of 12 windows) and the mean and sample standard deviation over the seeds. About
 two minutes a seed on two cores. Run with Debian's /usr/bin/python3.
 """
 import argparse

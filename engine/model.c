@@ -330,12 +330,12 @@ static size_t mul_sat(size_t a, size_t b) {
   return a && b > SIZE_MAX / a ? SIZE_MAX : a * b;
 }
 
-/* Adds n floats to a layout, keeping every array 64-byte aligned. */
 /* n floats rounded up to whole 64-byte lines (saturating). */
 static size_t padded16(size_t n) {
   return n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) / 16 * 16;
 }
 
+/* Adds n floats to a layout, keeping every array 64-byte aligned. */
 static size_t take(size_t *total, size_t n) {
   size_t at = *total;
   size_t padded = padded16(n);

@@ -11,25 +11,47 @@
 ** Within a pair, with S = scale Q K^T, P = softmax(S) (causal) and Y = P V:
 **   dP = dY V^T,  dV = P^T dY,  dS = P (dP - rowsum(P dP)),
 **   dQ = scale dS K,  dK = scale dS^T Q.
-** All five products are sgemm calls on strided views of qkv (row stride QKV)
-** and out (row stride C). Causality halves the work when it is exploited:
-** queries are taken in blocks of QB rows, and block [r0, r1) only needs
-** keys [0, r1); for dK and dV, key block [c0, c1) only needs queries [c0,
-** T). Entries above the diagonal of P and dS are kept at zero, so the
-** products can run over whole blocks.
+** The products go through the block kernels of vec_att.c, LLM_ATT_ROWS
+** query rows at a time, with the pair's keys, values, queries and output
+** gradient packed once into panels: block [i0, i1) needs only keys [0, i1),
+** and key block [j0, j1) only queries [j0, T), so the causal mask skips all
+** but the blocks on the diagonal. Entries above the diagonal of P and dS
+** are kept at zero, so those blocks can run whole.
 */
 #include <math.h>
 #include <string.h>
 
 #include "layers.h"
-#include "blas.h"
 #include "vec.h"
 
-/* Rows per block: large enough for sgemm to run well, small enough that
-** the skipped triangle is worth it. Measured on the benchmark's large
-** shape (T = 256, HS = 64), a training step: 128 as fast as 64 or up to 2%
-** faster (the machine's noise is +-5%), 256 slower. */
-#define QB 128
+#define ROWS LLM_ATT_ROWS
+
+/* n rounded up to the kernels' 16-wide tiles. */
+static size_t pad16(int n) { return ((size_t)n + 15) & ~(size_t)15; }
+
+/* One thread's scratch: a keys panel [T16 x HS], three rows panels [HS16 x
+** T] and the scores, or dP and dS, [T][T16]. */
+typedef struct att_scratch {
+  float *keys, *rows[3], *s;
+} att_scratch;
+
+static size_t scratch_floats(int T, int HS) {
+  return pad16(T) * (size_t)HS + 3 * pad16(HS) * (size_t)T + (size_t)T * pad16(T);
+}
+
+static att_scratch scratch_of(float *base, int tid, int T, int HS) {
+  att_scratch a;
+  a.keys = base + (size_t)tid * scratch_floats(T, HS);
+  a.rows[0] = a.keys + pad16(T) * (size_t)HS;
+  a.rows[1] = a.rows[0] + pad16(HS) * (size_t)T;
+  a.rows[2] = a.rows[1] + pad16(HS) * (size_t)T;
+  a.s = a.rows[2] + pad16(HS) * (size_t)T;
+  return a;
+}
+
+size_t llm_attention_scratch(int T, int HS, int n_threads) {
+  return scratch_floats(T, HS) * (size_t)(n_threads > 0 ? n_threads : 1);
+}
 
 typedef struct att_ctx {
   const llm_exec *x;
@@ -39,11 +61,12 @@ typedef struct att_ctx {
 } att_ctx;
 
 static void att_fwd_pairs(void *p, size_t lo, size_t hi, int tid) {
-  (void)tid;
   const att_ctx *c = p;
   int T = c->T, C = c->C, NH = c->NH, HS = C / NH, KV = c->NKV * HS;
-  int QKV = C + 2 * KV, group = NH / c->NKV;
+  int QKV = C + 2 * KV, group = NH / c->NKV, s = c->x->simd;
   float scale = 1.0f / sqrtf((float)HS);
+  size_t T16 = pad16(T);
+  att_scratch w = scratch_of(c->scratch, tid, T, HS);
   for (size_t bh = lo; bh < hi; bh++) {
     size_t b = bh / (size_t)NH, h = bh % (size_t)NH;
     const float *row0 = c->qkv + b * (size_t)T * QKV;
@@ -51,47 +74,51 @@ static void att_fwd_pairs(void *p, size_t lo, size_t hi, int tid) {
     const float *k = row0 + C + (h / (size_t)group) * (size_t)HS, *v = k + KV;
     float *att = c->att + bh * (size_t)T * T;
     float *y = c->out + b * (size_t)T * C + h * (size_t)HS;
-    for (int r0 = 0; r0 < T; r0 += QB) {
-      int r1 = r0 + QB < T ? r0 + QB : T;
-      float *a = att + (size_t)r0 * T;
-      llm_sgemm(0, 1, r1 - r0, r1, HS, scale, q + (size_t)r0 * QKV, QKV, k, QKV,
-                0.0f, a, T);
-      for (int i = r0; i < r1; i++) {
-        float *row = att + (size_t)i * T;
-        float m = llm_vmax(c->x->simd, row, (size_t)i + 1);
-        float s = llm_vexp_sum(c->x->simd, row, row, (size_t)i + 1, m);
-        llm_vscale(c->x->simd, row, (size_t)i + 1, 1.0f / s);
-        memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof *row);
+    llm_vatt_pack_keys(w.keys, k, (size_t)QKV, (size_t)T, (size_t)HS);
+    llm_vatt_pack_rows(w.rows[0], v, (size_t)QKV, (size_t)T, (size_t)HS);
+    for (int i0 = 0; i0 < T; i0 += ROWS) {
+      int R = T - i0 < ROWS ? T - i0 : ROWS, n = i0 + R;
+      llm_vatt_scores(s, w.s, T16, q + (size_t)i0 * QKV, (size_t)QKV, w.keys,
+                      (size_t)R, (size_t)n, (size_t)HS, scale);
+      for (int r = 0; r < R; r++) {
+        size_t i = (size_t)i0 + r;
+        float *pr = att + i * T;
+        const float *sr = w.s + (size_t)r * T16;
+        float m = llm_vmax(s, sr, i + 1);
+        float z = llm_vexp_sum(s, pr, sr, i + 1, m);
+        llm_vscale(s, pr, i + 1, 1.0f / z);
+        memset(pr + i + 1, 0, (T - i - 1) * sizeof *pr);
       }
-      llm_sgemm(0, 0, r1 - r0, HS, r1, 1.0f, a, T, v, QKV, 0.0f,
-                y + (size_t)r0 * C, C);
+      llm_vatt_rows(s, y + (size_t)i0 * C, (size_t)C, att + (size_t)i0 * T,
+                    (size_t)T, w.rows[0], (size_t)T, (size_t)R, (size_t)n,
+                    (size_t)HS, 0);
     }
   }
 }
 
 void llm_attention_forward(const llm_exec *x, float *out, float *att,
-                           const float *qkv, int B, int T, int C, int NH,
-                           int NKV) {
-  att_ctx c = {.x = x, .out = out, .att = att, .qkv = qkv, .B = B, .T = T,
-               .C = C, .NH = NH, .NKV = NKV};
+                           float *scratch, const float *qkv, int B, int T,
+                           int C, int NH, int NKV) {
+  att_ctx c = {.x = x, .out = out, .att = att, .scratch = scratch,
+               .qkv = qkv, .B = B, .T = T, .C = C, .NH = NH, .NKV = NKV};
   llm_pool_for(x->pool, (size_t)B * NH, att_fwd_pairs, &c);
-}
-
-size_t llm_attention_scratch(int T, int n_threads) {
-  return (size_t)T * (size_t)T * (size_t)(n_threads > 0 ? n_threads : 1);
 }
 
 static void att_bwd_groups(void *p, size_t lo, size_t hi, int tid) {
   const att_ctx *c = p;
   int T = c->T, C = c->C, NH = c->NH, HS = C / NH, KV = c->NKV * HS;
-  int QKV = C + 2 * KV, group = NH / c->NKV;
+  int QKV = C + 2 * KV, group = NH / c->NKV, s = c->x->simd;
   float scale = 1.0f / sqrtf((float)HS);
-  float *ds = c->scratch + (size_t)tid * T * T; /* dP, then dS, [T, T] */
+  size_t T16 = pad16(T);
+  att_scratch w = scratch_of(c->scratch, tid, T, HS);
+  float *ds = w.s, *kr = w.rows[0], *qr = w.rows[1], *dyr = w.rows[2];
   for (size_t bg = lo; bg < hi; bg++) {
     size_t b = bg / (size_t)c->NKV, g = bg % (size_t)c->NKV;
     size_t koff = b * (size_t)T * QKV + (size_t)C + g * (size_t)HS;
     const float *k = c->qkv + koff, *v = k + KV;
     float *dk = c->dqkv + koff, *dv = dk + KV;
+    llm_vatt_pack_keys(w.keys, v, (size_t)QKV, (size_t)T, (size_t)HS);
+    llm_vatt_pack_rows(kr, k, (size_t)QKV, (size_t)T, (size_t)HS);
     for (int j = 0; j < group; j++) {
       size_t h = g * (size_t)group + (size_t)j, bh = b * (size_t)NH + h;
       size_t qoff = b * (size_t)T * QKV + h * (size_t)HS;
@@ -99,29 +126,31 @@ static void att_bwd_groups(void *p, size_t lo, size_t hi, int tid) {
       float *dq = c->dqkv + qoff;
       const float *att = c->catt + bh * (size_t)T * T;
       const float *dy = c->dout + b * (size_t)T * C + h * (size_t)HS;
-      /* the group's first head writes dK and dV, the others add */
-      float beta = j ? 1.0f : 0.0f;
-      for (int r0 = 0; r0 < T; r0 += QB) {
-        int r1 = r0 + QB < T ? r0 + QB : T;
-        float *d = ds + (size_t)r0 * T;
-        llm_sgemm(0, 1, r1 - r0, r1, HS, 1.0f, dy + (size_t)r0 * C, C, v, QKV,
-                  0.0f, d, T);
-        for (int i = r0; i < r1; i++) {
-          float *row = ds + (size_t)i * T;
-          llm_vsoftmax_backward(c->x->simd, row, att + (size_t)i * T, row,
-                                (size_t)i + 1, scale);
-          memset(row + i + 1, 0, (size_t)(r1 - i - 1) * sizeof *row);
+      llm_vatt_pack_rows(qr, q, (size_t)QKV, (size_t)T, (size_t)HS);
+      llm_vatt_pack_rows(dyr, dy, (size_t)C, (size_t)T, (size_t)HS);
+      for (int i0 = 0; i0 < T; i0 += ROWS) {
+        int R = T - i0 < ROWS ? T - i0 : ROWS, n = i0 + R;
+        float *d = ds + (size_t)i0 * T16;
+        llm_vatt_scores(s, d, T16, dy + (size_t)i0 * C, (size_t)C, w.keys,
+                        (size_t)R, (size_t)n, (size_t)HS, 1.0f);
+        for (int r = 0; r < R; r++) {
+          size_t i = (size_t)i0 + r;
+          float *dr = d + (size_t)r * T16;
+          llm_vsoftmax_backward(s, dr, att + i * T, dr, i + 1, scale);
+          memset(dr + i + 1, 0, ((size_t)n - i - 1) * sizeof *dr);
         }
-        llm_sgemm(0, 0, r1 - r0, HS, r1, 1.0f, d, T, k, QKV, 0.0f,
-                  dq + (size_t)r0 * QKV, QKV);
+        llm_vatt_rows(s, dq + (size_t)i0 * QKV, (size_t)QKV, d, T16, kr,
+                      (size_t)T, (size_t)R, (size_t)n, (size_t)HS, 0);
       }
-      for (int c0 = 0; c0 < T; c0 += QB) {
-        int c1 = c0 + QB < T ? c0 + QB : T;
-        size_t o = (size_t)c0 * T + c0;
-        llm_sgemm(1, 0, c1 - c0, HS, T - c0, 1.0f, att + o, T,
-                  dy + (size_t)c0 * C, C, beta, dv + (size_t)c0 * QKV, QKV);
-        llm_sgemm(1, 0, c1 - c0, HS, T - c0, 1.0f, ds + o, T,
-                  q + (size_t)c0 * QKV, QKV, beta, dk + (size_t)c0 * QKV, QKV);
+      /* the group's first head writes dK and dV, the others add */
+      for (int j0 = 0; j0 < T; j0 += ROWS) {
+        int R = T - j0 < ROWS ? T - j0 : ROWS;
+        llm_vatt_cols(s, dv + (size_t)j0 * QKV, (size_t)QKV, att + j0, (size_t)T,
+                      dyr, (size_t)T, (size_t)R, (size_t)j0, (size_t)T,
+                      (size_t)HS, j > 0);
+        llm_vatt_cols(s, dk + (size_t)j0 * QKV, (size_t)QKV, ds + j0, T16, qr,
+                      (size_t)T, (size_t)R, (size_t)j0, (size_t)T,
+                      (size_t)HS, j > 0);
       }
     }
   }

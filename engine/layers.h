@@ -70,14 +70,14 @@ void llm_matmul_backward(const llm_exec *x, float *dinp, float *dw,
 ** heads, then the key heads, then the value heads side by side (QKV = C + 2
 ** NKV HS, HS = C / NH; head h in columns h*HS.. of its part; query head h
 ** reads key/value head h / (NH / NKV)); out[B,T,C]; att[B,NH,T,T] keeps the
-** softmax probabilities (zero above the diagonal) for the backward. */
+** softmax probabilities (zero above the diagonal) for the backward.
+** scratch: llm_attention_scratch(T, HS, threads of the pool) floats. */
 void llm_attention_forward(const llm_exec *x, float *out, float *att,
-                           const float *qkv, int B, int T, int C, int NH,
-                           int NKV);
-/* Floats of scratch llm_attention_backward needs. */
-size_t llm_attention_scratch(int T, int n_threads);
-/* dqkv[B,T,QKV] written. scratch: llm_attention_scratch(T, threads of the
-** pool) floats. */
+                           float *scratch, const float *qkv, int B, int T,
+                           int C, int NH, int NKV);
+/* Floats of scratch the forward and the backward need. */
+size_t llm_attention_scratch(int T, int HS, int n_threads);
+/* dqkv[B,T,QKV] written; scratch as for the forward. */
 void llm_attention_backward(const llm_exec *x, float *dqkv, float *scratch,
                             const float *dout, const float *qkv,
                             const float *att, int B, int T, int C, int NH,

@@ -72,7 +72,6 @@ typedef struct grad_bufs {
   size_t dsmall;  /* [N, C] */
   size_t dbig;    /* [N, max(fc width, qkv width, V)] */
   size_t dmid;    /* Llama: [N, H] */
-  size_t scratch; /* attention, per thread */
   size_t total;
 } grad_bufs;
 
@@ -96,6 +95,8 @@ struct llm_model {
   size_t chunk_floats;
   float *grad_mem, *gbuf;
   size_t grad_cap;
+  float *att_mem, *att_scratch; /* attention's, per pool thread */
+  size_t att_cap;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -281,6 +282,7 @@ void llm_model_free(llm_model *m) {
   llm_free(m->inputs);
   chunks_free(&m->chunks);
   llm_free(m->grad_mem);
+  llm_free(m->att_mem);
   llm_free(m);
 }
 
@@ -462,8 +464,7 @@ static size_t dbig_width(const llm_config *c) {
   return w;
 }
 
-static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T,
-                             int threads) {
+static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T) {
   size_t N = B * T, C = (size_t)c->n_embd;
   grad_bufs g;
   g.total = 0;
@@ -472,7 +473,6 @@ static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T,
   g.dbig = take(&g.total, N * dbig_width(c));
   /* SwiGLU's gradient [N, H] before it becomes the [N, 2H] of fc */
   g.dmid = take(&g.total, c->arch == LLM_ARCH_LLAMA ? N * (size_t)c->n_hidden : 0);
-  g.scratch = take(&g.total, llm_attention_scratch((int)T, threads));
   return g;
 }
 
@@ -485,8 +485,10 @@ size_t llm_model_train_bytes(const llm_config *c, int B, int T) {
   double Q = (double)qkv_width(c), F = (double)fc_width(c);
   double act = N * C * 3 + L * N * (5 * C + Q + H + F + 4) + L * B * NH * T * T +
                N * (V + 4);
+  /* and about the attention's scratch for two threads (layers.h) */
+  double HS = C / NH;
   double grad = N * (2 * C + (double)dbig_width(c) + (c->arch == LLM_ARCH_LLAMA ? H : 0)) +
-                2.0 * T * T;
+                2 * ((T + 15.0) * (T + HS) + 3 * (HS + 15) * T);
   double bytes = 4 * (4 * P + act + grad) + 2 * 4 * N;
   return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
@@ -502,6 +504,16 @@ static int ensure(float **mem, float **aligned, size_t *cap, size_t n) {
   if (!*mem) return LLM_ENOMEM;
   *aligned = (float *)(((uintptr_t)*mem + 63) & ~(uintptr_t)63);
   *cap = n;
+  return LLM_OK;
+}
+
+/* Makes room for the attention's scratch on the pool's threads. */
+static int att_scratch_prepare(llm_model *m, llm_pool *pool, llm_err *err) {
+  size_t n = llm_attention_scratch(m->T, m->cfg.n_embd / m->cfg.n_head,
+                                   llm_pool_threads(pool));
+  if (ensure(&m->att_mem, &m->att_scratch, &m->att_cap, n))
+    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of attention scratch",
+                    (double)n * sizeof(float) / 1e6);
   return LLM_OK;
 }
 
@@ -612,7 +624,8 @@ static void gpt_block_forward(llm_model *m, const llm_exec *x, int l) {
   llm_layernorm_forward(x, b.ln1, b.ln1_mean, b.ln1_rstd, b.res_in, BLK(T_LN1W),
                         BLK(T_LN1B), N, C, c->norm_eps);
   llm_matmul_forward(x, b.qkv, b.ln1, BLK(T_QKVW), BLK(T_QKVB), NULL, N, C, 3 * C);
-  llm_attention_forward(x, b.atty, b.att, b.qkv, B, T, C, c->n_head, c->n_head);
+  llm_attention_forward(x, b.atty, b.att, m->att_scratch, b.qkv, B, T, C, c->n_head,
+                        c->n_head);
   llm_matmul_forward(x, b.res2, b.atty, BLK(T_PROJW), BLK(T_PROJB), b.res_in, N, C, C);
   llm_layernorm_forward(x, b.ln2, b.ln2_mean, b.ln2_rstd, b.res2, BLK(T_LN2W),
                         BLK(T_LN2B), N, C, c->norm_eps);
@@ -633,7 +646,8 @@ static void llama_block_forward(llm_model *m, const llm_exec *x, int l) {
   llm_rmsnorm_forward(x, b.ln1, b.ln1_rstd, b.res_in, BLK(L_ATTN_NORM), N, C, c->norm_eps);
   llm_matmul_forward(x, b.qkv, b.ln1, BLK(L_QKVW), NULL, NULL, N, C, Q);
   llm_rope_forward(x, b.qkv, m->rope, N, T, 0, C, KV, HS);
-  llm_attention_forward(x, b.atty, b.att, b.qkv, B, T, C, c->n_head, c->n_kv_head);
+  llm_attention_forward(x, b.atty, b.att, m->att_scratch, b.qkv, B, T, C, c->n_head,
+                        c->n_kv_head);
   llm_matmul_forward(x, b.res2, b.atty, BLK(L_PROJW), NULL, b.res_in, N, C, C);
   llm_rmsnorm_forward(x, b.ln2, b.ln2_rstd, b.res2, BLK(L_MLP_NORM), N, C, c->norm_eps);
   llm_matmul_forward(x, b.fch, b.ln2, BLK(L_FCW), NULL, NULL, N, C, 2 * H);
@@ -651,6 +665,7 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
                       float *loss, llm_err *err) {
   m->fwd_ok = 0;
   int rc = forward_prepare(m, inputs, targets, B, T, err);
+  if (!rc) rc = att_scratch_prepare(m, pool, err);
   if (rc) return rc;
   const llm_config *c = &m->cfg;
   llm_exec x = {pool, m->simd};
@@ -686,7 +701,7 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
 
 /* The backward's buffers, for the block functions. */
 typedef struct bwd_bufs {
-  float *dres, *dsmall, *dbig, *dmid, *scratch;
+  float *dres, *dsmall, *dbig, *dmid;
 } bwd_bufs;
 
 /* dres is the gradient of the block's output (res3); the MLP's norm then
@@ -707,7 +722,7 @@ static void gpt_block_backward(llm_model *m, const llm_exec *x, const bwd_bufs *
                          b.ln2_mean, b.ln2_rstd, BLK(T_LN2W), N, C);
   llm_matmul_backward(x, g->dsmall, DBLK(T_PROJW), DBLK(T_PROJB), g->dres, b.atty,
                       BLK(T_PROJW), N, C, C);
-  llm_attention_backward(x, g->dbig, g->scratch, g->dsmall, b.qkv, b.att, B, T, C,
+  llm_attention_backward(x, g->dbig, m->att_scratch, g->dsmall, b.qkv, b.att, B, T, C,
                          c->n_head, c->n_head);
   llm_matmul_backward(x, g->dsmall, DBLK(T_QKVW), DBLK(T_QKVB), g->dbig, b.ln1,
                       BLK(T_QKVW), N, C, 3 * C);
@@ -731,7 +746,7 @@ static void llama_block_backward(llm_model *m, const llm_exec *x, const bwd_bufs
                        BLK(L_MLP_NORM), N, C);
   llm_matmul_backward(x, g->dsmall, DBLK(L_PROJW), NULL, g->dres, b.atty, BLK(L_PROJW), N,
                       C, C);
-  llm_attention_backward(x, g->dbig, g->scratch, g->dsmall, b.qkv, b.att, B, T, C,
+  llm_attention_backward(x, g->dbig, m->att_scratch, g->dsmall, b.qkv, b.att, B, T, C,
                          c->n_head, c->n_kv_head);
   llm_rope_backward(x, g->dbig, m->rope, N, T, 0, C, KV, HS);
   llm_matmul_backward(x, g->dsmall, DBLK(L_QKVW), NULL, g->dbig, b.ln1, BLK(L_QKVW), N, C,
@@ -750,17 +765,19 @@ int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err) {
   size_t N = (size_t)B * T;
   if (!m->grads && !(m->grads = llm_malloc(m->n_params * sizeof(float))))
     return llm_fail(err, LLM_ENOMEM, "out of memory for the gradients");
-  grad_bufs gl = grad_layout(c, (size_t)B, (size_t)T, llm_pool_threads(pool));
+  grad_bufs gl = grad_layout(c, (size_t)B, (size_t)T);
   if (ensure(&m->grad_mem, &m->gbuf, &m->grad_cap, gl.total))
     return llm_fail(err, LLM_ENOMEM,
                     "out of memory for %.1f MB of backward buffers",
                     (double)gl.total * sizeof(float) / 1e6);
+  int rc = att_scratch_prepare(m, pool, err); /* the pool may differ from the forward's */
+  if (rc) return rc;
   llm_exec x = {pool, m->simd};
   float *gr = m->grads;
   const float *p = m->params;
   const acts *a = &m->a;
   bwd_bufs g = {m->gbuf + gl.dres, m->gbuf + gl.dsmall, m->gbuf + gl.dbig,
-                m->gbuf + gl.dmid, m->gbuf + gl.scratch};
+                m->gbuf + gl.dmid};
   /* Head and final norm; a tied head writes dwte, which the embedding's
   ** backward then adds to. */
   int head = head_tensor(m);

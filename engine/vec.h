@@ -68,6 +68,35 @@ void llm_vgelu_backward(int simd, float *dinp, const float *x,
 void llm_vsoftmax_backward(int simd, float *ds, const float *p,
                            const float *dp, size_t n, float scale);
 
+/* Training attention's block products (vec_att.c), over R <= LLM_ATT_ROWS
+** rows of hs-wide vectors. The vector operand comes packed in panels of
+** 16-wide tiles (zero-padded):
+**   pack_rows: the n rows src[i][0..hs) (stride ld), tile t holding
+**     columns [16t, 16t + 16) of every row: roundup16(hs) * n floats;
+**   pack_keys: the same rows transposed, tile t holding rows [16t, 16t +
+**     16) of every column: roundup16(n) * hs floats.
+** scores: out[r][j] = alpha <x[r], k_j> for j < n, x rows of stride ldx,
+**   kp from pack_keys. The SIMD path writes j up to n rounded up to 16, so
+**   out rows (stride ldo) need room for that.
+** rows: out[r] = (acc ? out[r] : 0) + sum_{j < n} a[r][j] z_j
+** cols: out[r] = (acc ? out[r] : 0) + sum_{i0 <= i < n} a[i][r] z_i
+**   with z from zp, a pack_rows panel of np rows; a's stride lda, out's
+**   ldo. */
+#define LLM_ATT_ROWS 6
+void llm_vatt_pack_rows(float *dst, const float *src, size_t ld, size_t n,
+                        size_t hs);
+void llm_vatt_pack_keys(float *dst, const float *src, size_t ld, size_t n,
+                        size_t hs);
+void llm_vatt_scores(int simd, float *out, size_t ldo, const float *x,
+                     size_t ldx, const float *kp, size_t R, size_t n,
+                     size_t hs, float alpha);
+void llm_vatt_rows(int simd, float *out, size_t ldo, const float *a,
+                   size_t lda, const float *zp, size_t np, size_t R, size_t n,
+                   size_t hs, int acc);
+void llm_vatt_cols(int simd, float *out, size_t ldo, const float *a,
+                   size_t lda, const float *zp, size_t np, size_t R,
+                   size_t i0, size_t n, size_t hs, int acc);
+
 /* Inference. */
 float llm_vdot(int simd, const float *a, const float *b, size_t n);
 /* y += a x */

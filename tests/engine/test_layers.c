@@ -354,13 +354,13 @@ static void att_one(int B, int T, int C, int NH, int NKV) {
   float *out = malloc(NC * sizeof *out);
   float *att = malloc((size_t)B * NH * T * T * sizeof *att);
   float *dqkv = malloc(nq * sizeof *dqkv);
-  float *scratch = malloc(llm_attention_scratch(T, 2) * sizeof *scratch);
+  float *scratch = malloc(llm_attention_scratch(T, C / NH, 2) * sizeof *scratch);
   /* the long sequences make differences costly: once, for every run */
   double *num = numeric_grad(att_obj, &a, a.qkv, nq);
   att_ref(&a);
   for (int run = 0; run < n_runs(); run++) {
     llm_exec x = run_exec(run);
-    llm_attention_forward(&x, out, att, qkv, B, T, C, NH, NKV);
+    llm_attention_forward(&x, out, att, scratch, qkv, B, T, C, NH, NKV);
     CHECK(close_to("attention out", out, a.out, NC, FWD_TOL));
     int upper_zero = 1; /* the backward relies on it */
     for (size_t bh = 0; bh < (size_t)B * NH; bh++)
@@ -377,13 +377,21 @@ static void att_one(int B, int T, int C, int NH, int NKV) {
 }
 
 static void test_attention(void) {
+  /* Head sizes 4 (the portable kernels only), 8 (one 8-wide SIMD column),
+  ** 24 (a 16-wide one and an 8-wide one) and 32; attention.c takes rows in
+  ** blocks of LLM_ATT_ROWS (6), so T = 1, 5, 6, 13, 20 and 140 end in a
+  ** whole or a partial block, and 20 and 140 cross the kernels' 16-wide
+  ** score tiles. */
   att_one(2, 5, 12, 3, 3);
   att_one(3, 1, 8, 2, 2);
-  /* attention.c takes queries in blocks of 128 rows */
-  att_one(1, 140, 8, 2, 2); /* two query blocks, the second partial */
+  att_one(1, 140, 8, 2, 2);
+  att_one(2, 6, 16, 2, 2);
+  att_one(1, 20, 48, 2, 2);
+  att_one(1, 13, 64, 2, 2);
   /* grouped-query attention: heads sharing keys and values */
   att_one(2, 6, 12, 6, 2);
   att_one(1, 140, 16, 4, 1);
+  att_one(1, 20, 96, 4, 2);
 }
 
 /* ---------------------------------------------------------------------- */

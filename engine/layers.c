@@ -228,20 +228,28 @@ static void mm_bwd_dinp_rows(void *p, size_t lo, size_t hi, int tid) {
             c->dinp + lo * (size_t)c->IN, c->IN);
 }
 
+#define ONES 512
+#define ONES8 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f
+#define ONES64 ONES8, ONES8, ONES8, ONES8, ONES8, ONES8, ONES8, ONES8
+static const float ones[ONES] = {ONES64, ONES64, ONES64, ONES64,
+                                 ONES64, ONES64, ONES64, ONES64};
+
 /* Output rows [lo, hi) of dw (and the same entries of dbias): the sum
 ** over all N token rows stays inside one sgemm. */
 static void mm_bwd_dw_rows(void *p, size_t lo, size_t hi, int tid) {
   (void)tid;
   const mm_ctx *c = p;
   size_t IN = (size_t)c->IN, OUT = (size_t)c->OUT;
+  /* dbias = dout^T 1, ONES rows at a time: OpenBLAS's matrix-vector
+  ** kernel reads several rows at once and runs about 2.5x faster on these
+  ** out-of-cache rows than adding them one by one. */
+  for (size_t r = 0; c->dbias && r < c->N; r += ONES) {
+    size_t n = c->N - r < ONES ? c->N - r : ONES;
+    llm_sgemv(1, (int)n, (int)(hi - lo), 1.0f, c->dout + r * OUT + lo, c->OUT,
+              ones, r ? 1.0f : 0.0f, c->dbias + lo);
+  }
   llm_sgemm(1, 0, (int)(hi - lo), c->IN, (int)c->N, 1.0f, c->dout + lo, c->OUT,
             c->inp, c->IN, 0.0f, c->dw + lo * IN, c->IN);
-  if (c->dbias) {
-    float *db = c->dbias + lo;
-    memset(db, 0, (hi - lo) * sizeof *db);
-    for (size_t r = 0; r < c->N; r++)
-      llm_vadd(c->x->simd, db, c->dout + r * OUT + lo, hi - lo);
-  }
 }
 
 void llm_matmul_backward(const llm_exec *x, float *dinp, float *dw,

@@ -24,10 +24,12 @@ enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
                          float *, int);
+typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 
 static struct {
   void *lib;
   sgemm_fn sgemm;
+  sgemv_fn sgemv;
   void (*set_threads)(int);
   char *(*get_config)(void);
   char *(*get_corename)(void);
@@ -80,9 +82,11 @@ static int load_locked(char **errmsg) {
   blas.set_threads = (void (*)(int))dlsym(lib, "openblas_set_num_threads");
   blas.get_config = (char *(*)(void))dlsym(lib, "openblas_get_config");
   blas.get_corename = (char *(*)(void))dlsym(lib, "openblas_get_corename");
-  blas.sgemm = (sgemm_fn)dlsym(lib, "cblas_sgemm");
+  blas.sgemv = (sgemv_fn)dlsym(lib, "cblas_sgemv");
+  /* last: a set sgemm says the rest is ready */
+  blas.sgemm = blas.sgemv ? (sgemm_fn)dlsym(lib, "cblas_sgemm") : NULL;
   if (!blas.sgemm) {
-    *errmsg = sqlite3_mprintf("sqlite-llm: the loaded OpenBLAS has no cblas_sgemm");
+    *errmsg = sqlite3_mprintf("sqlite-llm: the loaded OpenBLAS has no cblas_sgemm or cblas_sgemv");
     return SQLITE_ERROR;
   }
   return SQLITE_OK;
@@ -94,6 +98,11 @@ void llm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
                int ldb, float beta, float *C, int ldc) {
   blas.sgemm(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, trans_b ? TRANS : NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta,
              C, ldc);
+}
+
+void llm_sgemv(int trans, int rows, int cols, float alpha, const float *A, int lda, const float *x, float beta,
+               float *y) {
+  blas.sgemv(ROW_MAJOR, trans ? TRANS : NO_TRANS, rows, cols, alpha, A, lda, x, 1, beta, y, 1);
 }
 
 void llm_blas_set_threads(int n) {

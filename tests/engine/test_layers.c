@@ -294,6 +294,7 @@ static void test_matmul(void) {
   mm_one(7, 13, 11, 1, 0);
   mm_one(10, 16, 24, 0, 0);
   mm_one(1, 5, 3, 1, 0);
+  mm_one(1100, 3, 5, 1, 0); /* dbias sums rows 512 at a time */
 }
 
 static void test_residual(void) {

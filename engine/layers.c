@@ -131,9 +131,14 @@ static void ln_bwd_cols(void *p, size_t lo, size_t hi, int tid) {
   size_t C = (size_t)c->C, w = hi - lo;
   memset(c->dw + lo, 0, w * sizeof(float));
   memset(c->db + lo, 0, w * sizeof(float));
-  for (size_t r = 0; r < c->N; r++)
+  for (size_t r = 0; r < c->N; r++) {
+    if (r + 8 < c->N) {
+      llm_prefetch(c->dout + (r + 8) * C + lo, w);
+      llm_prefetch(c->inp + (r + 8) * C + lo, w);
+    }
     llm_vln_dparams(c->x->simd, c->dw + lo, c->db + lo, c->dout + r * C + lo,
                     c->inp + r * C + lo, w, c->cmean[r], c->crstd[r]);
+  }
 }
 
 void llm_layernorm_backward(const llm_exec *x, float *dinp, float *dw,

@@ -17,6 +17,17 @@
 
 #include <stddef.h>
 
+/* Asks for the cache lines of x[0, n) ahead of use: for loops that walk a
+** slice of every row of a big matrix, which the hardware's prefetchers do
+** not follow from one row to the next. */
+static inline void llm_prefetch(const float *x, size_t n) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (size_t i = 0; i < n; i += 16) __builtin_prefetch(x + i);
+#else
+  (void)x, (void)n;
+#endif
+}
+
 /* Levels, each including the ones below. */
 enum { LLM_SIMD_SCALAR = 0, LLM_SIMD_AVX2 = 1, LLM_SIMD_AVX512 = 2 };
 

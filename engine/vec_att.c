@@ -28,20 +28,13 @@ static size_t tiles(size_t n) { return (n + TILE - 1) / TILE; }
 /* The rows come from big activations, usually not in cache and far apart
 ** (a row of qkv is 3C floats): fetch a few rows ahead. */
 #define AHEAD 8
-static void prefetch_row(const float *p, size_t hs) {
-#if defined(__GNUC__) || defined(__clang__)
-  for (size_t e = 0; e < hs; e += 16) __builtin_prefetch(p + e);
-#else
-  (void)p, (void)hs;
-#endif
-}
 
 void llm_vatt_pack_rows(float *dst, const float *src, size_t ld, size_t n,
                         size_t hs) {
   size_t nt = tiles(hs), full = hs / TILE;
   for (size_t i = 0; i < n; i++) {
     const float *s = src + i * ld;
-    if (i + AHEAD < n) prefetch_row(s + AHEAD * ld, hs);
+    if (i + AHEAD < n) llm_prefetch(s + AHEAD * ld, hs);
     for (size_t t = 0; t < full; t++) memcpy(dst + (t * n + i) * TILE, s + t * TILE, TILE * sizeof *s);
     if (full < nt) {
       float *d = dst + (full * n + i) * TILE;
@@ -60,7 +53,7 @@ void llm_vatt_pack_keys(float *dst, const float *src, size_t ld, size_t n,
     if (w < TILE) memset(d, 0, hs * TILE * sizeof *d);
     for (size_t c = 0; c < w; c++) {
       const float *k = src + (j0 + c) * ld;
-      if (j0 + c + AHEAD < n) prefetch_row(k + AHEAD * ld, hs);
+      if (j0 + c + AHEAD < n) llm_prefetch(k + AHEAD * ld, hs);
       for (size_t e = 0; e < hs; e++) d[e * TILE + c] = k[e];
     }
   }

@@ -1,9 +1,9 @@
 /*
 ** blas.h: the engine's link to BLAS. All big matrix products go through
-** llm_sgemm (matrix-vector ones through llm_sgemv), which the embedder provides at link time like the allocator
-** hooks: ext/blas.c loads Debian's OpenBLAS itself (to pick kernels that
-** match the CPU, see there), the unit tests link it directly
-** (tests/engine/blas_openblas.c).
+** llm_sgemm (matrix-vector ones through llm_sgemv), which the embedder
+** provides at link time like the allocator hooks: ext/blas.c loads
+** Debian's OpenBLAS itself (to pick kernels that match the CPU, see
+** there), the unit tests link it directly (tests/engine/blas_openblas.c).
 */
 #ifndef LLM_BLAS_H
 #define LLM_BLAS_H

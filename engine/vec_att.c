@@ -195,26 +195,27 @@ void llm_vatt_scores(int simd, float *out, size_t ldo, const float *x,
   scores_c(out, ldo, x, ldx, kp, R, n, hs, alpha);
 }
 
-void llm_vatt_rows(int simd, float *out, size_t ldo, const float *a,
-                   size_t lda, const float *zp, size_t np, size_t R, size_t n,
-                   size_t hs, int acc) {
+/* rows and cols are one accumulation with a's strides swapped. */
+static void accum(int simd, float *out, size_t ldo, const float *a,
+                  size_t bstep, size_t istep, const float *zp, size_t np,
+                  size_t R, size_t i0, size_t n, size_t hs, int acc) {
 #ifdef HAVE_AVX2
   if (USE_AVX2(simd, R)) {
-    accum_avx2(out, ldo, a, lda, 1, zp, np, R, 0, n, hs, acc);
+    accum_avx2(out, ldo, a, bstep, istep, zp, np, R, i0, n, hs, acc);
     return;
   }
 #endif
-  accum_c(out, ldo, a, lda, 1, zp, np, R, 0, n, hs, acc);
+  accum_c(out, ldo, a, bstep, istep, zp, np, R, i0, n, hs, acc);
+}
+
+void llm_vatt_rows(int simd, float *out, size_t ldo, const float *a,
+                   size_t lda, const float *zp, size_t np, size_t R, size_t n,
+                   size_t hs, int acc) {
+  accum(simd, out, ldo, a, lda, 1, zp, np, R, 0, n, hs, acc);
 }
 
 void llm_vatt_cols(int simd, float *out, size_t ldo, const float *a,
                    size_t lda, const float *zp, size_t np, size_t R,
                    size_t i0, size_t n, size_t hs, int acc) {
-#ifdef HAVE_AVX2
-  if (USE_AVX2(simd, R)) {
-    accum_avx2(out, ldo, a, 1, lda, zp, np, R, i0, n, hs, acc);
-    return;
-  }
-#endif
-  accum_c(out, ldo, a, 1, lda, zp, np, R, i0, n, hs, acc);
+  accum(simd, out, ldo, a, 1, lda, zp, np, R, i0, n, hs, acc);
 }

@@ -308,7 +308,7 @@ typedef struct ce_ctx {
   float *lse, *losses, *dlogits;
   const float *logits, *clse;
   const int32_t *targets;
-  size_t N;
+  size_t N, n_mean;
   int V;
 } ce_ctx;
 
@@ -341,7 +341,7 @@ static void ce_bwd_rows(void *p, size_t lo, size_t hi, int tid) {
   (void)tid;
   const ce_ctx *c = p;
   size_t V = (size_t)c->V;
-  float scale = 1.0f / (float)c->N;
+  float scale = 1.0f / (float)c->n_mean;
   for (size_t r = lo; r < hi; r++) {
     float *d = c->dlogits + r * V;
     llm_vexp_scale(c->x->simd, d, c->logits + r * V, V, c->clse[r], scale);
@@ -351,8 +351,9 @@ static void ce_bwd_rows(void *p, size_t lo, size_t hi, int tid) {
 
 void llm_crossentropy_backward(const llm_exec *x, float *dlogits,
                                const float *logits, const float *lse,
-                               const int32_t *targets, size_t N, int V) {
+                               const int32_t *targets, size_t N,
+                               size_t n_mean, int V) {
   ce_ctx c = {.x = x, .dlogits = dlogits, .logits = logits, .clse = lse,
-              .targets = targets, .N = N, .V = V};
+              .targets = targets, .N = N, .n_mean = n_mean, .V = V};
   llm_pool_for(x->pool, N, ce_bwd_rows, &c);
 }

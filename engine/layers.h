@@ -127,10 +127,12 @@ void llm_gelu_backward(const llm_exec *x, float *dinp, const float *inp,
 float llm_crossentropy_forward(const llm_exec *x, float *lse, float *losses,
                                const float *logits, const int32_t *targets,
                                size_t N, int V);
-/* dlogits[N,V] = (softmax(logits) - onehot(targets)) / N, the gradient of
-** the mean loss. dlogits may be logits. */
+/* dlogits[N,V] = (softmax(logits) - onehot(targets)) / n_mean, the
+** gradient of a mean loss over n_mean rows, these N among them (N <
+** n_mean for a part of a batch). dlogits may be logits. */
 void llm_crossentropy_backward(const llm_exec *x, float *dlogits,
                                const float *logits, const float *lse,
-                               const int32_t *targets, size_t N, int V);
+                               const int32_t *targets, size_t N,
+                               size_t n_mean, int V);
 
 #endif

@@ -112,9 +112,9 @@ size_t llm_model_n_params(const llm_model *m);
 ** (attn.proj, mlp.proj) ~ N(0, 0.02 / sqrt(2 L)), biases 0, norm gains 1. */
 void llm_model_init(llm_model *m, llm_rng *rng);
 
-/* Bytes the training of (B, T) needs: parameters, gradients, AdamW moments
-** and activations (an estimate within a few percent, for the caller's
-** memory limit). */
+/* Bytes the training of (B, T) on two threads needs: parameters,
+** gradients (one copy per thread), AdamW moments and activations (an
+** estimate within a few percent, for the caller's memory limit). */
 size_t llm_model_train_bytes(const llm_config *c, int B, int T);
 
 /* The largest single allocation the training buffers may ask for (default

@@ -612,7 +612,7 @@ static void ce_one(size_t N, int C, int V, float scale) {
     if (!(fabs(loss - ref) < FWD_TOL * fabs(ref)))
       printf("  loss %.9g, reference %.9g\n", (double)loss, ref);
     CHECK(fabs(loss - ref) < FWD_TOL * fabs(ref));
-    llm_crossentropy_backward(&x, dl, logits, lse, e.targets, N, V);
+    llm_crossentropy_backward(&x, dl, logits, lse, e.targets, N, N, V);
     llm_matmul_backward(&x, dx, dwte, NULL, dl, xf, wte, N, C, V);
     CHECK(grad_ok("crossentropy dx", ce_obj, &e, e.x, dx, N * C));
     CHECK(grad_ok("crossentropy dwte", ce_obj, &e, e.wte, dwte, (size_t)V * C));

@@ -501,12 +501,16 @@ static float run_step(llm_model *m, const int32_t *in, const int32_t *tg, int B,
 
 /* (e) bitwise repeatable for a thread count; close across thread counts.
 ** Also: gradients are written, not accumulated (a second backward gives
-** the same), and a smaller shape after a larger one reuses the buffers. */
-static void test_determinism(void) {
+** the same), and a smaller shape after a larger one reuses the buffers.
+** B = 3 splits each layer over the two threads; B = 4 gives each thread
+** two sequences of its own and sums their gradients (model.c's shards);
+** both architectures. */
+static void determinism_case(int arch, int B) {
   llm_config c = {0};
+  c.arch = arch;
   c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 80,
   c.vocab_size = 50;
-  int B = 3, T = 80;
+  int T = 80;
   llm_model *m = new_model(c, 21);
   if (!m) return;
   size_t np = llm_model_n_params(m);
@@ -531,14 +535,22 @@ static void test_determinism(void) {
   }
   if (!(d < 1e-5 * mx && fabs(l1 - l3) < 1e-6 * l1))
     printf(
-        "  1 vs 2 threads: loss %.9g vs %.9g, grads differ by %.3g of %.3g\n",
-        (double)l3, (double)l1, d, mx);
+        "  arch %d B %d, 1 vs 2 threads: loss %.9g vs %.9g, grads differ by "
+        "%.3g of %.3g\n",
+        arch, B, (double)l3, (double)l1, d, mx);
   CHECK(d < 1e-5 * mx && fabs(l1 - l3) < 1e-6 * l1);
   float l4 = run_step(m, in, tg, B, T, pool1, g2);
   CHECK(l3 == l4 && memcmp(g2, g3, np * sizeof *g2) == 0);
   CHECK(l2 > 0);
   free(in), free(tg), free(g1), free(g2), free(g3);
   llm_model_free(m);
+}
+
+static void test_determinism(void) {
+  for (int B = 3; B <= 4; B++) {
+    determinism_case(LLM_ARCH_GPT, B);
+    determinism_case(LLM_ARCH_LLAMA, B);
+  }
 }
 
 /* (f) Activations spread over many allocations (a small llm_model_set_max_alloc,

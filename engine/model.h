@@ -135,7 +135,10 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
 
 /* Gradients of the mean loss of the last forward (which needs targets)
 ** with respect to every parameter, written (not accumulated) into the
-** gradient buffer. */
+** gradient buffer. When B is a multiple of the pool's threads, each thread
+** runs the forward and backward of its own B / threads sequences and the
+** threads' gradients are summed (model.c); the results are the same bits
+** for the same thread count, and close across thread counts. */
 int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err);
 
 /* The gradient buffer (same layout as the parameters; allocated by the

@@ -840,10 +840,9 @@ static void shard_task(void *ctx, size_t lo, size_t hi, int tid) {
   for (size_t s = lo; s < hi; s++) j->run(j->m, &j->sh[s]);
 }
 
-/* Runs fn over the batch's shards (see above); gbuf_floats is each shard's
-** share of the backward buffers (0 in the forward). */
-static void run_shards(llm_model *m, llm_pool *pool, size_t gbuf_floats,
-                       const grad_bufs *gl,
+/* Runs fn over the batch's shards (see above); gl is the layout of each
+** shard's backward buffers (NULL in the forward). */
+static void run_shards(llm_model *m, llm_pool *pool, const grad_bufs *gl,
                        void (*fn)(llm_model *, const shard *)) {
   shard_job j;
   int S = n_shards(m->B, pool);
@@ -856,10 +855,11 @@ static void run_shards(llm_model *m, llm_pool *pool, size_t gbuf_floats,
     sh->nb = m->B / S;
     sh->x = (llm_exec){S > 1 ? NULL : pool, m->simd};
     sh->att_scratch = m->att_scratch + (size_t)s * scratch;
-    sh->grads = s ? m->shard_grads + (size_t)(s - 1) * m->n_params : m->grads;
+    sh->grads = NULL; /* (the forward has none yet) */
     sh->g = (bwd_bufs){NULL, NULL, NULL, NULL};
     if (gl) {
-      float *gb = m->gbuf + (size_t)s * gbuf_floats;
+      float *gb = m->gbuf + (size_t)s * gl->total;
+      sh->grads = s ? m->shard_grads + (size_t)(s - 1) * m->n_params : m->grads;
       sh->g = (bwd_bufs){gb + gl->dres, gb + gl->dsmall, gb + gl->dbig, gb + gl->dmid};
     }
   }
@@ -876,7 +876,7 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
   int rc = forward_prepare(m, inputs, targets, B, T, err);
   if (!rc) rc = att_scratch_prepare(m, pool, err);
   if (rc) return rc;
-  run_shards(m, pool, 0, NULL, shard_forward);
+  run_shards(m, pool, NULL, shard_forward);
   /* the mean over all rows, in row order: the same bits for any shards */
   double sum = 0;
   size_t N = (size_t)B * T;
@@ -921,7 +921,7 @@ int llm_model_backward(llm_model *m, llm_pool *pool, llm_err *err) {
                     (double)gl.total * S * sizeof(float) / 1e6);
   int rc = att_scratch_prepare(m, pool, err); /* the pool may differ from the forward's */
   if (rc) return rc;
-  run_shards(m, pool, gl.total, &gl, shard_backward);
+  run_shards(m, pool, &gl, shard_backward);
   if (S > 1) {
     sum_job j = {m->grads, m->shard_grads, m->n_params, S - 1};
     llm_pool_for(pool, m->n_params, sum_task, &j);

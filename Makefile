@@ -21,7 +21,9 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fno-math-errno $(WARN) $(CFLAGS)
 BUILD   ?= build
 
-ENGINE_SRC := $(sort $(wildcard engine/*.c))
+ENGINE_DIRS := engine engine/text engine/formats engine/nn engine/kernels
+ENGINE_SRC := $(sort $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.c)))
+ENGINE_HDR := $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.h))
 EXT_SRC    := $(sort $(wildcard ext/*.c))
 ENGINE_TESTS := $(patsubst tests/engine/%.c,$(BUILD)/%,$(sort $(wildcard tests/engine/test_*.c)))
 # Test programs get the engine's hooks from the C library and a directly
@@ -37,16 +39,16 @@ deps:
 	@sh tools/deps.sh build
 
 GEN := build/gen
-HEADERS := $(wildcard engine/*.h ext/*.h) $(GEN)/schema_sql.h
+HEADERS := $(ENGINE_HDR) $(wildcard ext/*.h) $(GEN)/schema_sql.h
 llm.so: $(ENGINE_SRC) $(EXT_SRC) $(HEADERS) | deps
-	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -I$(GEN) -shared -o $@ $(ENGINE_SRC) $(EXT_SRC) $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -Iengine -I$(GEN) -shared -o $@ $(ENGINE_SRC) $(EXT_SRC) $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 # The schema is written once, in sql/schema.sql, and compiled in from there.
 $(GEN)/schema_sql.h: sql/schema.sql tools/sql2c.sh
 	@mkdir -p $(GEN)
 	sh tools/sql2c.sh $< > $@
 
-$(BUILD)/%: tests/engine/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h tests/engine/*.h)
+$(BUILD)/%: tests/engine/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(ENGINE_HDR) $(wildcard tests/engine/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS) $(EXTRA_LDFLAGS)
 
@@ -75,7 +77,7 @@ asan:
 # Same file name as the real one: SQLite derives the entry point from it.
 build-asan/llm.so: $(ENGINE_SRC) $(EXT_SRC) $(HEADERS) | deps
 	@mkdir -p build-asan
-	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -I$(GEN) -shared -o $@ $(ENGINE_SRC) $(EXT_SRC) $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -Iengine -I$(GEN) -shared -o $@ $(ENGINE_SRC) $(EXT_SRC) $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 build-asan-tests: $(ENGINE_TESTS)
 
@@ -84,7 +86,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c
 # Each target links every engine file; UBSan findings abort (so they count as
 # crashes); a crash or sanitizer report fails `make fuzz` and leaves the
 # reproducer in build-fuzz/artifacts/ and the log in build-fuzz/NAME.log.
-build-fuzz/%: fuzz/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h)
+build-fuzz/%: fuzz/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(ENGINE_HDR)
 	@sh tools/deps.sh fuzz
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS)
@@ -105,7 +107,7 @@ fuzz: $(FUZZ_TARGETS)
 	done
 
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench_%,$(sort $(wildcard bench/*_bench.c)))
-$(BUILD)/bench_%: bench/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(wildcard engine/*.h) $(wildcard bench/*.h)
+$(BUILD)/bench_%: bench/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(ENGINE_HDR) $(wildcard bench/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS)
 

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bpe_train.h"
-#include "pretok.h"
+#include "text/bpe_train.h"
+#include "text/pretok.h"
 
 #define N_MERGES 3840
 

@@ -1,5 +1,5 @@
 /*
-** infer_bench.c: inference speed (engine/infer.h), decode and prefill,
+** infer_bench.c: inference speed (engine/nn/infer.h), decode and prefill,
 ** against the machine's memory read bandwidth measured in the same run.
 **
 **   make build/bench_infer_bench && build/bench_infer_bench [demo|15M|llama15M|all [REPS]]
@@ -42,9 +42,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "infer.h"
+#include "nn/infer.h"
 #include "bench_time.h"
-#include "model.h"
+#include "nn/model.h"
 
 char *openblas_get_corename(void);
 

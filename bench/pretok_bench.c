@@ -2,7 +2,7 @@
 ** pretok_bench.c: GPT-2 pre-tokenization throughput.
 **
 **   cc -std=c11 -D_GNU_SOURCE -O2 -Iengine bench/pretok_bench.c \
-**      engine/pretok.c engine/unicode_tables.c engine/utf8.c \
+**      engine/text/pretok.c engine/text/unicode_tables.c engine/text/utf8.c \
 **      -o build/pretok_bench
 **   ./build/pretok_bench ../shared/data/tinyshakespeare.txt
 **
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "pretok.h"
+#include "text/pretok.h"
 
 static double now(void) {
   struct timespec ts;

@@ -9,7 +9,7 @@ python3-torch) and reads ../shared/data/tinyshakespeare.txt. It exists to
 benchmark the extension's training against PyTorch on the same CPU and to
 check that both reach the same loss; it is not used by the extension.
 
-The model is the one engine/model.h describes for LLM_ARCH_GPT (GPT-2):
+The model is the one engine/nn/model.h describes for LLM_ARCH_GPT (GPT-2):
 token + learned position embeddings, added; per block a pre-norm LayerNorm
 (eps 1e-5, with bias), causal multi-head self-attention with a fused qkv
 Linear(C, 3C) and an output Linear(C, C), residual; a LayerNorm, Linear(C,
@@ -18,7 +18,7 @@ head tied to the token embedding. Every Linear has a bias; no dropout.
 Initialisation as GPT-2: weights and embeddings N(0, 0.02), the two residual
 projections per block N(0, 0.02 / sqrt(2 n_layer)), biases 0, norm gains 1.
 
-Training follows nanoGPT's recipe and engine/optim.h, engine/train.h:
+Training follows nanoGPT's recipe and engine/nn/optim.h, engine/nn/train.h:
 AdamW (betas (0.9, beta2), eps 1e-8, bias correction, weight decay only on
 parameters of two or more dimensions), the global gradient norm clipped to
 1.0, the learning rate warmed up linearly (lr * (step + 1) / warmup) and then
@@ -123,7 +123,7 @@ class GPT(nn.Module):
 
 
 def lr_at(step, warmup, total, lr, min_lr):
-    """engine/optim.h's llm_lr_schedule (step is 0-based)."""
+    """engine/nn/optim.h's llm_lr_schedule (step is 0-based)."""
     if step < warmup:
         return lr * (step + 1) / warmup
     if step >= total:

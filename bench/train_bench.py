@@ -2,7 +2,7 @@
 the extension against PyTorch, in one script.
 
 For each configuration it trains the same GPT (bench/torch_ref.py defines
-the PyTorch twin of engine/model.h) on Tiny Shakespeare as bytes, first
+the PyTorch twin of engine/nn/model.h) on Tiny Shakespeare as bytes, first
 with llm_train through SQL, then with torch_ref.py, in N rounds (default
 2), and prints the median tokens/s of each, achieved GFLOP/s and the ratio
 ours / PyTorch taken round by round (its median, min and max: the shared

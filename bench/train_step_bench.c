@@ -47,11 +47,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "blas.h"
+#include "kernels/blas.h"
 #include "bench_time.h"
 #include "fma_peak.h"
-#include "model.h"
-#include "optim.h"
+#include "nn/model.h"
+#include "nn/optim.h"
 
 char *openblas_get_corename(void);
 

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blas.h"
+#include "kernels/blas.h"
 
 #define MAX_THREADS 64
 

@@ -1,5 +1,5 @@
 /*
-** blas.c: the engine's BLAS hooks (engine/blas.h), on OpenBLAS loaded at
+** blas.c: the engine's BLAS hooks (engine/kernels/blas.h), on OpenBLAS loaded at
 ** run time.
 **
 ** OpenBLAS chooses its kernels once, when it is loaded, from the CPU model.
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/blas.h"
+#include "kernels/blas.h"
 #include "ext.h"
 
 /* CBLAS constants (cblas.h): row-major, no transpose, transpose. */

@@ -8,12 +8,12 @@
 
 #include <sqlite3ext.h>
 
-#include "../engine/base.h"
-#include "../engine/json.h"
-#include "../engine/generate.h"
-#include "../engine/infer.h"
-#include "../engine/model.h"
-#include "../engine/tokenizer.h"
+#include "base.h"
+#include "formats/json.h"
+#include "nn/generate.h"
+#include "nn/infer.h"
+#include "nn/model.h"
+#include "text/tokenizer.h"
 
 SQLITE_EXTENSION_INIT3
 

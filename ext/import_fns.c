@@ -3,7 +3,7 @@
 **
 **   SELECT llm_import('stories', 'llama2c', 'stories260K.bin', 'tok512.bin');
 **       Reads a llama2.c checkpoint (the legacy format or version 1,
-**       float32; see engine/llama2c_ckpt.h) and its tokenizer file, and
+**       float32; see engine/formats/llama2c_ckpt.h) and its tokenizer file, and
 **       stores them as an ordinary model and tokenizer, both named
 **       'stories': llm_generate, llm_embed, llm_perplexity, llm_train all
 **       work on it. Returns a JSON summary. Both names must be free.
@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/llama2c.h"
-#include "../engine/llama2c_ckpt.h"
+#include "formats/llama2c.h"
+#include "formats/llama2c_ckpt.h"
 #include "ext.h"
 
 /* The format argument: only 'llama2c' so far. */

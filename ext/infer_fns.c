@@ -23,7 +23,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../engine/utf8.h"
+#include "text/utf8.h"
 #include "ext.h"
 
 /* sqlite-vec's subtype for float32 vectors. */

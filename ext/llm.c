@@ -14,7 +14,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "../engine/cpu.h"
+#include "kernels/cpu.h"
 #include "ext.h"
 
 SQLITE_EXTENSION_INIT1

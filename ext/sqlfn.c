@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/utf8.h"
+#include "text/utf8.h"
 #include "ext.h"
 
 const char *llm_fn_name(sqlite3_context *ctx) {

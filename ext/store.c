@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/pretok.h"
+#include "text/pretok.h"
 #include "ext.h"
 #include "schema_sql.h"
 

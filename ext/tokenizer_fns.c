@@ -26,10 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../engine/bpe_train.h"
-#include "../engine/gpt2_vocab.h"
-#include "../engine/llama2c.h"
-#include "../engine/pretok.h"
+#include "text/bpe_train.h"
+#include "text/gpt2_vocab.h"
+#include "formats/llama2c.h"
+#include "text/pretok.h"
 #include "ext.h"
 
 #define MAX_FILE_BYTES (256u << 20)

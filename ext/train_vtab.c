@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../engine/train.h"
+#include "nn/train.h"
 #include "ext.h"
 
 enum { COL_STEP, COL_LOSS, COL_VAL_LOSS, COL_LR, COL_TOKENS_PER_S, COL_ELAPSED, COL_NAME, COL_CORPUS, COL_OPTIONS };

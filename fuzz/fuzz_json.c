@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/json.h"
+#include "formats/json.h"
 
 #define MIN_ID (-1000)
 #define MAX_ID 100000

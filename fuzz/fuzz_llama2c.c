@@ -1,6 +1,6 @@
 /*
 ** fuzz_llama2c.c: libFuzzer target for the llama2.c tokenizer-file parser
-** (engine/llama2c.h) and, when a file parses, the scored tokenizer on it.
+** (engine/formats/llama2c.h) and, when a file parses, the scored tokenizer on it.
 **
 ** The input is the file. It is parsed reading to the end (n_vocab -1) and
 ** as a 512-token file (what a checkpoint of that vocabulary would ask for).
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/llama2c.h"
-#include "../engine/tokenizer.h"
+#include "formats/llama2c.h"
+#include "text/tokenizer.h"
 
 static llm_tokenizer *parse(const uint8_t *data, size_t size, int32_t n) {
   llm_tokenizer *t = (llm_tokenizer *)1;

@@ -1,6 +1,6 @@
 /*
 ** fuzz_llama2c_ckpt.c: libFuzzer target for the llama2.c checkpoint reader
-** (engine/llama2c_ckpt.h).
+** (engine/formats/llama2c_ckpt.h).
 **
 ** The input is the whole checkpoint file. Oracles (abort() on violation): a
 ** header that fails leaves a message in err; a header that passes describes
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/llama2c_ckpt.h"
+#include "formats/llama2c_ckpt.h"
 
 static int same_model(const llm_model *a, const llm_model *b) {
   size_t n = llm_model_n_params(a);

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/pretok.h"
-#include "../engine/tokenizer.h"
+#include "text/pretok.h"
+#include "text/tokenizer.h"
 
 typedef struct mdef {
   const char *left, *right;

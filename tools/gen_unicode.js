@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// gen_unicode.js: generates engine/unicode_tables.c, the code point range
-// tables behind llm_uni_is_letter/number/space (engine/pretok.c).
+// gen_unicode.js: generates engine/text/unicode_tables.c, the code point range
+// tables behind llm_uni_is_letter/number/space (engine/text/pretok.c).
 //
 // It asks this Node's own regex engine (ICU data) which code points match
 // /\p{L}/u, /\p{N}/u and /\p{White_Space}/u, and prints sorted, merged,
 // inclusive [lo, hi] ranges as C source on stdout:
 //
-//   node tools/gen_unicode.js > engine/unicode_tables.c
+//   node tools/gen_unicode.js > engine/text/unicode_tables.c
 'use strict';
 
 const classes = [

@@ -2,7 +2,7 @@
 ** with optional fault injection (alloc_fail.h). */
 #include <stdlib.h>
 
-#include "../../engine/base.h"
+#include "base.h"
 #include "alloc_fail.h"
 
 /* Test-only state (the engine itself keeps none): allocations left before

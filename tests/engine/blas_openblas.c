@@ -2,7 +2,7 @@
 ** linked directly. */
 #include <cblas.h>
 
-#include "../../engine/blas.h"
+#include "kernels/blas.h"
 
 void llm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                const float *A, int lda, const float *B, int ldb, float beta,

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe_train.h"
+#include "text/bpe_train.h"
 #include "check.h"
-#include "pretok.h"
+#include "text/pretok.h"
 
 /* ---------------------------------------------------------------------- */
 /* The reference: no deduplication, no incremental counts. Every piece

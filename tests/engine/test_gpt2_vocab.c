@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/gpt2_vocab.h"
-#include "../../engine/tokenizer.h"
-#include "../../engine/utf8.h"
+#include "text/gpt2_vocab.h"
+#include "text/tokenizer.h"
+#include "text/utf8.h"
 #include "check.h"
 
 #define GPT2_DIR "../shared/data/gpt2/"

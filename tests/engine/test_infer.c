@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/generate.h"
-#include "../../engine/infer.h"
+#include "nn/generate.h"
+#include "nn/infer.h"
 #include "check.h"
 
 #define V 257 /* 256 bytes and an end-of-text token */

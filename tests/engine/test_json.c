@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/json.h"
+#include "formats/json.h"
 #include "check.h"
 
 /* Parses a NUL-terminated document; returns the doc or NULL. */

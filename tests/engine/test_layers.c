@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/layers.h"
-#include "../../engine/rng.h"
-#include "../../engine/vec.h"
+#include "nn/layers.h"
+#include "rng.h"
+#include "kernels/vec.h"
 #include "check.h"
 
 #define FWD_TOL 5e-6

@@ -1,5 +1,5 @@
-/* test_llama2c_tok.c: llama2.c tokenizer files (engine/llama2c.h) and the
-** scored tokenizer (engine/tokenizer.h): the parser's checks on malformed
+/* test_llama2c_tok.c: llama2.c tokenizer files (engine/formats/llama2c.h) and the
+** scored tokenizer (engine/text/tokenizer.h): the parser's checks on malformed
 ** files, exact ids against llama2.c's own encoder, a naive restatement of
 ** the algorithm on random text, and decode(encode(s)) == s. The real file
 ** is ../shared/data/llama2c/tok512.bin (run from the repository root). */
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../engine/llama2c.h"
-#include "../../engine/tokenizer.h"
+#include "formats/llama2c.h"
+#include "text/tokenizer.h"
 #include "alloc_fail.h"
 #include "check.h"
 

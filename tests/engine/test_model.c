@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/model.h"
+#include "nn/model.h"
 #include "alloc_fail.h"
 #include "check.h"
 

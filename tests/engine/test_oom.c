@@ -23,13 +23,13 @@
 
 #include "alloc_fail.h"
 #include "base.h"
-#include "bpe_train.h"
+#include "text/bpe_train.h"
 #include "check.h"
-#include "gpt2_vocab.h"
-#include "json.h"
-#include "pretok.h"
-#include "tokenizer.h"
-#include "utf8.h"
+#include "text/gpt2_vocab.h"
+#include "formats/json.h"
+#include "text/pretok.h"
+#include "text/tokenizer.h"
+#include "text/utf8.h"
 
 /* Give up on an operation after this many failure points. */
 #define MAX_POINTS 200000

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/optim.h"
-#include "../../engine/rng.h"
+#include "nn/optim.h"
+#include "rng.h"
 #include "check.h"
 
 /* ---- AdamW ---------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../engine/pool.h"
+#include "pool.h"
 #include "alloc_fail.h"
 #include "check.h"
 

@@ -4,8 +4,8 @@
 
 #include "base.h"
 #include "check.h"
-#include "pretok.h"
-#include "utf8.h"
+#include "text/pretok.h"
+#include "text/utf8.h"
 
 /* ---- UTF-8 decoding ---- */
 

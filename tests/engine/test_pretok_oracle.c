@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "pretok.h"
-#include "utf8.h"
+#include "text/pretok.h"
+#include "text/utf8.h"
 
 #define NSTR 5000
 #define MAXLEN 400 /* bytes per string */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/rng.h"
+#include "rng.h"
 #include "check.h"
 
 /* Known answers: the published first outputs of xoshiro256** from state

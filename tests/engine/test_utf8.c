@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "utf8.h"
+#include "text/utf8.h"
 
 static int enc_is(uint32_t cp, const char *want) {
   uint8_t out[4] = {0xAA, 0xAA, 0xAA, 0xAA};

@@ -4,7 +4,7 @@
 ** Each table holds sorted, disjoint, inclusive [lo, hi] code point ranges,
 ** stored as pairs; the _len constant counts ranges (pairs), not numbers.
 */
-#include "unicode_tables.h"
+#include "text/unicode_tables.h"
 
 /* general category L* (\p{L}): 684 ranges. */
 const uint32_t llm_uni_letter_ranges[1368] = {

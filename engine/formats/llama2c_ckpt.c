@@ -7,7 +7,7 @@
 ** blocks.attn.qkv.weight; w1 and w3 of blocks.mlp.fc.weight). Reading,
 ** writing and the size check all walk the same list.
 */
-#include "llama2c_ckpt.h"
+#include "formats/llama2c_ckpt.h"
 
 #include <math.h>
 #include <string.h>

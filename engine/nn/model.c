@@ -10,14 +10,14 @@
 ** the residual stream is one buffer that every block adds into in place
 ** (the residual additions' backward is the identity).
 */
-#include "model.h"
+#include "nn/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "layers.h"
-#include "vec.h"
+#include "nn/layers.h"
+#include "kernels/vec.h"
 
 /* The GPT tensors, in buffer order (model.h). */
 enum {

@@ -9,13 +9,13 @@
 ** adds the rows in order, so there is nothing to combine afterwards and the
 ** result does not even depend on the thread count.
 */
-#include "layers.h"
+#include "nn/layers.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "blas.h"
-#include "vec.h"
+#include "kernels/blas.h"
+#include "kernels/vec.h"
 
 /* ---------------------------------------------------------------------- */
 /* Encoder                                                                 */

@@ -23,7 +23,7 @@
 #include <stdio.h>
 
 #include "base.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 /* Parses a tokenizer file data[0..len) into a scored tokenizer (see
 ** tokenizer.h). n_vocab: the number of tokens it must hold, exactly (the

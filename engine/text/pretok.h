@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "utf8.h" /* llm_utf8_decode, which used to be declared here */
+#include "text/utf8.h" /* llm_utf8_decode, which used to be declared here */
 
 enum { LLM_PRETOK_NONE = 0, LLM_PRETOK_GPT2 = 1 };
 

@@ -1,5 +1,5 @@
 /* cpu.c: run-time detection of SIMD support (see cpu.h). */
-#include "cpu.h"
+#include "kernels/cpu.h"
 
 const char *llm_cpu_simd_level(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

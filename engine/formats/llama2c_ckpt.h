@@ -30,7 +30,7 @@
 #include <stdio.h>
 
 #include "base.h"
-#include "model.h"
+#include "nn/model.h"
 
 /* Bytes a header takes at most (llm_llama2c_parse_header reads this many,
 ** or the whole file when it is shorter). */

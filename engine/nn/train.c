@@ -1,5 +1,5 @@
 /* train.c: a training run (see train.h). */
-#include "train.h"
+#include "nn/train.h"
 
 #include <math.h>
 #include <string.h>

@@ -8,13 +8,13 @@
 ** cannot change the nucleus (all the dropped ones together weigh less than
 ** 1 - top_p), and sorts what is left.
 */
-#include "generate.h"
+#include "nn/generate.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vec.h"
+#include "kernels/vec.h"
 
 void llm_sample_opts_default(llm_sample_opts *o) {
   o->temperature = 1.0f;

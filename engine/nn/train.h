@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "optim.h"
+#include "nn/model.h"
+#include "nn/optim.h"
 
 typedef struct llm_train_opts {
   int64_t steps;        /* total optimizer steps of the run */

@@ -13,14 +13,14 @@
 ** that splitting it beats the cost of waking the workers (a few
 ** microseconds); the row-wise work of a decode step (one row) runs inline.
 */
-#include "infer.h"
+#include "nn/infer.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "blas.h"
-#include "layers.h"
-#include "vec.h"
+#include "kernels/blas.h"
+#include "nn/layers.h"
+#include "kernels/vec.h"
 
 /* Queries per block in prefill attention (bounds the score scratch). */
 #define QB 64

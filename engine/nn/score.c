@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "infer.h"
-#include "vec.h"
+#include "nn/infer.h"
+#include "kernels/vec.h"
 
 /* The windows over tokens[0..n): each call runs the next one through the
 ** model and reports the positions it covers for the first time, [*lo, *hi),

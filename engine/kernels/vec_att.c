@@ -18,7 +18,7 @@
 ** kernels stream it in order and need no tail cases. The AVX2 versions keep
 ** R x 16 outputs in registers (R <= 6: 12 accumulators).
 */
-#include "vec.h"
+#include "kernels/vec.h"
 
 #include <string.h>
 

@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "infer.h"
+#include "nn/infer.h"
 #include "rng.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 typedef struct llm_sample_opts {
   float temperature;        /* >= 0; 0 is greedy */

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "layers.h"
-#include "vec.h"
+#include "nn/layers.h"
+#include "kernels/vec.h"
 
 /* ---------------------------------------------------------------------- */
 /* RMSNorm                                                                 */

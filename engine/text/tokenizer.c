@@ -15,13 +15,13 @@
 ** into is found by hashing the concatenated pieces, and remembered in a
 ** bounded pair cache.
 */
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "hashmap.h"
-#include "pretok.h"
+#include "text/pretok.h"
 
 /* Pieces up to this length are merged by rescanning; longer ones by heap. */
 #define SHORT_PIECE 96

@@ -21,8 +21,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "layers.h"
-#include "vec.h"
+#include "nn/layers.h"
+#include "kernels/vec.h"
 
 #define ROWS LLM_ATT_ROWS
 

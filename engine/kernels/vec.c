@@ -1,5 +1,5 @@
 /* vec.c: row kernels, portable and AVX2+FMA (see vec.h). */
-#include "vec.h"
+#include "kernels/vec.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* utf8.c: strict UTF-8 decoding and encoding (see utf8.h). */
-#include "utf8.h"
+#include "text/utf8.h"
 
 int32_t llm_utf8_decode(const uint8_t *s, size_t n, int *len) {
   *len = 1;

@@ -1,13 +1,13 @@
 /* gpt2_vocab.c: encoder.json + vocab.bpe -> tokenizer (see gpt2_vocab.h). */
-#include "gpt2_vocab.h"
+#include "text/gpt2_vocab.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "hashmap.h"
-#include "json.h"
-#include "pretok.h"
-#include "utf8.h"
+#include "formats/json.h"
+#include "text/pretok.h"
+#include "text/utf8.h"
 
 /* GPT-2's byte <-> code point map: the 188 "printable" bytes stand for
 ** themselves, the other 68 map, in increasing order, to U+0100.. U+0143. */

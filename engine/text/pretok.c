@@ -21,10 +21,10 @@
 ** 64-bit word), which saves a mispredicted loop exit on most words.
 ** Measured on tinyshakespeare: about 390 MB/s (bench/pretok_bench.c).
 */
-#include "pretok.h"
+#include "text/pretok.h"
 
-#include "unicode_tables.h"
-#include "utf8.h"
+#include "text/unicode_tables.h"
+#include "text/utf8.h"
 
 enum { C_OTHER = 0, C_LETTER = 1, C_NUMBER = 2, C_SPACE = 3, C_MULTI = 4 };
 

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "base.h"
-#include "model.h"
+#include "nn/model.h"
 #include "pool.h"
 
 typedef struct llm_infer llm_infer;

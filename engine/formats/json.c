@@ -1,5 +1,5 @@
 /* json.c: strict RFC 8259 JSON parser (see json.h). */
-#include "json.h"
+#include "formats/json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "hashmap.h"
-#include "utf8.h"
+#include "text/utf8.h"
 
 /* ------------------------------------------------------------------------ */
 /* Arena: the tree's nodes, arrays and strings live in a few large blocks.   */

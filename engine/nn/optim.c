@@ -1,6 +1,6 @@
 /* optim.c: AdamW, gradient-norm clipping and the learning-rate schedule
 ** (see optim.h). */
-#include "optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <string.h>

@@ -29,7 +29,7 @@
 #include <stddef.h>
 
 #include "base.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 /* Builds a finished tokenizer from the contents of encoder.json
 ** (encoder_json[0..n_enc)) and vocab.bpe (vocab_bpe[0..n_bpe)). On failure

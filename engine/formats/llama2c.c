@@ -6,7 +6,7 @@
 ** truncated or hostile file fails before any memory is committed to it;
 ** the second builds the tokenizer from the records it checked.
 */
-#include "llama2c.h"
+#include "formats/llama2c.h"
 
 #include <math.h>
 #include <string.h>

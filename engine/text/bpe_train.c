@@ -32,13 +32,13 @@
 **     released.
 ** A merge therefore costs time proportional to the occurrences it touches.
 */
-#include "bpe_train.h"
+#include "text/bpe_train.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "hashmap.h"
-#include "pretok.h"
+#include "text/pretok.h"
 
 /* ---------------------------------------------------------------------- */
 /* Distinct pieces                                                         */

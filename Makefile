@@ -7,11 +7,11 @@
 #   make bench    the benchmarks (they print ratios to a reference)
 
 CC      ?= cc
-PKGS    := sqlite3 openblas libzstd
-# The extension loads OpenBLAS at run time (ext/blas.c): it links zstd only.
+PKGS    := sqlite3 openblas libzstd libpcre2-8
+# The extension loads OpenBLAS at run time (ext/blas.c), so it links no BLAS.
 # Evaluated when a recipe runs, i.e. after `deps` has installed them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs libzstd) -ldl -lpthread
+PKG_LIBS   = $(shell pkg-config --libs libzstd libpcre2-8) -ldl -lpthread
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -29,7 +29,7 @@ ENGINE_TESTS := $(patsubst tests/engine/%.c,$(BUILD)/%,$(sort $(wildcard tests/e
 # Test programs get the engine's hooks from the C library and a directly
 # linked OpenBLAS (the extension provides its own, see ext/blas.c).
 TEST_SUPPORT := tests/engine/alloc_libc.c tests/engine/blas_openblas.c
-TEST_LIBS = $(shell pkg-config --cflags --libs openblas) -lpthread -lm
+TEST_LIBS = $(shell pkg-config --cflags --libs openblas libpcre2-8) -lpthread -lm
 
 .PHONY: all deps test demo asan fuzz bench clean
 all: deps llm.so

@@ -146,10 +146,22 @@ int llm_db_fail(llm_conn *c, llm_err *err, const char *doing);
 /* 1 if a tokenizer of that name exists, 0 if not, -1 after an error. */
 int llm_tokenizer_exists(llm_conn *c, const char *name, llm_err *err);
 
-/* Stores a finished tokenizer (inside llm_write_begin/end). */
+/* Stores a finished tokenizer (inside llm_write_begin/end). pretok_name:
+** llm_tokenizers.pretokenize, or NULL for the built-in split's name. */
 int llm_tokenizer_store(llm_conn *c, const char *name,
                         const llm_tokenizer *tok, const char *source,
-                        const char *config_json, llm_err *err);
+                        const char *pretok_name, const char *config_json,
+                        llm_err *err);
+
+/* Appends an imported vocabulary tokenizer's settings as JSON members
+** ("patterns": [...], "flags": {...}, "roles": {...}) for its config; the
+** loader reads them back. */
+void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok);
+
+/* Imports the tokenizer of a GGUF file as name (llm_tokenizer_import's
+** 'gguf' format); reports on ctx. */
+void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,
+                               sqlite3_value *path_arg);
 
 /* Reads a whole file (at most 256 MB) into memory from llm_malloc. */
 int llm_read_file(const char *path, char **out, size_t *n, llm_err *err);

@@ -105,7 +105,7 @@ static void fn_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     goto done;
   }
   if (llm_write_begin(c, &err)) goto done;
-  int rc = llm_tokenizer_store(c, name, tok, "llama2c", "{\"format\":\"llama2c\"}", &err);
+  int rc = llm_tokenizer_store(c, name, tok, "llama2c", NULL, "{\"format\":\"llama2c\"}", &err);
   if (!rc) rc = llm_model_info_put(c, name, &mi, llm_model_n_params(m), &err);
   if (!rc) rc = llm_weights_save(c, name, m, LLM_ROLE_PARAM, llm_model_params(m), &err);
   if (llm_write_end(c, rc == LLM_OK, &err)) goto done;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "formats/json.h"
 #include "text/pretok.h"
 #include "ext.h"
 #include "schema_sql.h"
@@ -79,31 +80,80 @@ int llm_tokenizer_exists(llm_conn *c, const char *name, llm_err *err) {
   return -1;
 }
 
-static const char *kind_name(int kind) {
-  return kind == LLM_TOKEN_BYTE    ? "byte"
-         : kind == LLM_TOKEN_MERGE  ? "merge"
-         : kind == LLM_TOKEN_NORMAL ? "normal"
-                                    : "special";
-}
+/* llm_vocab.kind of each token kind (LLM_TOKEN_* is the index). */
+static const char *const KIND_NAMES[] = {"byte", "merge", "special", "normal", "user", "unused"};
+#define N_KINDS (int)(sizeof KIND_NAMES / sizeof KIND_NAMES[0])
 
 static int kind_of(const char *name) {
-  if (!strcmp(name, "byte")) return LLM_TOKEN_BYTE;
-  if (!strcmp(name, "merge")) return LLM_TOKEN_MERGE;
-  if (!strcmp(name, "special")) return LLM_TOKEN_SPECIAL;
-  if (!strcmp(name, "normal")) return LLM_TOKEN_NORMAL;
+  for (int k = 0; k < N_KINDS; k++)
+    if (!strcmp(name, KIND_NAMES[k])) return k;
   return -1;
 }
 
-/* llm_tokenizers.kind of each tokenizer type. */
-static const char *type_name(int type) {
-  return type == LLM_TOKENIZER_SCORED ? "sentencepiece" : "bpe";
+/* llm_tokenizers.kind of each tokenizer type (LLM_TOKENIZER_* is the index). */
+static const char *const TYPE_NAMES[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
+#define N_TYPES (int)(sizeof TYPE_NAMES / sizeof TYPE_NAMES[0])
+
+/* Imported vocabularies are kept as their files spell them (see
+** text/tokenizer.h): llm_tokenizers.source names the format. */
+static int is_vocab_source(const char *source) {
+  return source && (!strcmp(source, "gguf") || !strcmp(source, "hf"));
+}
+
+static const char *const FLAG_NAMES[] = {"add_bos", "add_eos", "add_space_prefix", "ignore_merges"};
+#define N_FLAGS (int)(sizeof FLAG_NAMES / sizeof FLAG_NAMES[0])
+
+void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok) {
+  sqlite3_str_appendall(js, "\"patterns\":[");
+  for (int i = 0; i < llm_tokenizer_n_patterns(tok); i++) {
+    const char *p = llm_tokenizer_pattern(tok, i);
+    if (i) sqlite3_str_appendall(js, ",");
+    llm_str_append_json(js, p, strlen(p));
+  }
+  sqlite3_str_appendall(js, "],\"flags\":{");
+  unsigned flags = llm_tokenizer_flags(tok);
+  for (int f = 0; f < N_FLAGS; f++)
+    sqlite3_str_appendf(js, "%s\"%s\":%s", f ? "," : "", FLAG_NAMES[f],
+                        flags & (1u << f) ? "true" : "false");
+  sqlite3_str_appendall(js, "},\"roles\":{");
+  int n = 0;
+  for (int r = 0; r < LLM_ROLE_COUNT; r++) {
+    int32_t id = llm_tokenizer_role(tok, r);
+    if (id >= 0)
+      sqlite3_str_appendf(js, "%s\"%s\":%d", n++ ? "," : "", llm_tokenizer_role_name(r), id);
+  }
+  sqlite3_str_appendall(js, "}");
+}
+
+/* Stores the merges of an imported byte-level BPE tokenizer. */
+static int store_merges(llm_conn *c, const char *name, const llm_tokenizer *tok, llm_err *err) {
+  int32_t n = llm_tokenizer_n_merges(tok);
+  if (!n) return LLM_OK;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db, "INSERT INTO llm_merges(tokenizer, rank, left_id, right_id) VALUES (?, ?, ?, ?)",
+                         -1, &st, 0) != SQLITE_OK)
+    return llm_db_fail(c, err, "cannot store the merges");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = SQLITE_DONE;
+  for (int32_t r = 0; r < n && rc == SQLITE_DONE; r++) {
+    int32_t a, b;
+    llm_tokenizer_merge_at(tok, r, &a, &b);
+    sqlite3_bind_int(st, 2, r);
+    sqlite3_bind_int(st, 3, a);
+    sqlite3_bind_int(st, 4, b);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? LLM_OK : llm_db_fail(c, err, "cannot store the merges");
 }
 
 int llm_tokenizer_store(llm_conn *c, const char *name,
                         const llm_tokenizer *tok, const char *source,
-                        const char *config_json, llm_err *err) {
+                        const char *pretok_name, const char *config_json,
+                        llm_err *err) {
   int32_t eot_id = llm_tokenizer_eos_id(tok);
-  int scored = llm_tokenizer_type(tok) == LLM_TOKENIZER_SCORED;
+  int scored = llm_tokenizer_type(tok) != LLM_TOKENIZER_BPE || is_vocab_source(source);
   sqlite3_int64 uid;
   sqlite3_randomness(sizeof uid, &uid);
   sqlite3_stmt *st = NULL;
@@ -116,14 +166,14 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3,
-                      llm_tokenizer_pretok(tok) == LLM_PRETOK_GPT2 ? "gpt2" : "none",
+    sqlite3_bind_text(st, 3, pretok_name ? pretok_name
+                             : llm_tokenizer_pretok(tok) == LLM_PRETOK_GPT2 ? "gpt2" : "none",
                       -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, llm_tokenizer_n_vocab(tok));
     if (eot_id >= 0) sqlite3_bind_int(st, 5, eot_id);
     sqlite3_bind_text(st, 6, config_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, uid);
-    sqlite3_bind_text(st, 8, type_name(llm_tokenizer_type(tok)), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, TYPE_NAMES[llm_tokenizer_type(tok)], -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
   }
   sqlite3_finalize(st);
@@ -141,7 +191,7 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
     const uint8_t *p = llm_tokenizer_piece(tok, id, &len);
     int kind = llm_tokenizer_kind(tok, id);
     sqlite3_bind_int(st, 2, id);
-    sqlite3_bind_text(st, 3, kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, KIND_NAMES[kind], -1, SQLITE_STATIC);
     /* a non-NULL pointer: an empty piece is an empty blob, not NULL */
     sqlite3_bind_blob(st, 4, len ? (const void *)p : "", (int)len, SQLITE_STATIC);
     if (kind == LLM_TOKEN_MERGE) {
@@ -160,7 +210,7 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_OK) return llm_db_fail(c, err, "cannot store the vocabulary");
-  return LLM_OK;
+  return store_merges(c, name, tok, err);
 }
 
 int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
@@ -171,8 +221,9 @@ int llm_tokenizer_delete(llm_conn *c, const char *name, int *found,
   if (!e) return LLM_OK;
   sqlite3_stmt *st;
   const char *sqls[] = {"DELETE FROM llm_vocab WHERE tokenizer = ?",
+                        "DELETE FROM llm_merges WHERE tokenizer = ?",
                         "DELETE FROM llm_tokenizers WHERE name = ?"};
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     if (sqlite3_prepare_v2(c->db, sqls[i], -1, &st, 0) != SQLITE_OK)
       return llm_db_fail(c, err, "cannot delete the tokenizer");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -218,13 +269,13 @@ typedef struct tok_header {
   int32_t n_vocab;
   int pretok; /* LLM_PRETOK_* */
   int type;   /* LLM_TOKENIZER_* */
+  int vocab;  /* an imported vocabulary (see is_vocab_source) */
 } tok_header;
 
 static int type_of(const char *kind) {
-  return !kind                          ? -1
-         : !strcmp(kind, "bpe")           ? LLM_TOKENIZER_BPE
-         : !strcmp(kind, "sentencepiece") ? LLM_TOKENIZER_SCORED
-                                          : -1;
+  for (int k = 0; kind && k < N_TYPES; k++)
+    if (!strcmp(kind, TYPE_NAMES[k])) return k;
+  return -1;
 }
 
 /* Reads the tokenizer's header row: uid, n_vocab, pre-tokenizer, kind. */
@@ -234,8 +285,8 @@ static int read_header(llm_conn *c, const char *name, tok_header *h,
   int missing;
   *found = 0;
   if (prepare_own(c,
-                  "SELECT uid, n_vocab, pretokenize, kind FROM llm_tokenizers "
-                  "WHERE name = ?",
+                  "SELECT uid, n_vocab, pretokenize, kind, source "
+                  "FROM llm_tokenizers WHERE name = ?",
                   &st, &missing, err))
     return err->code;
   if (missing) return LLM_OK;
@@ -251,8 +302,11 @@ static int read_header(llm_conn *c, const char *name, tok_header *h,
                 : pt && !strcmp(pt, "none") ? LLM_PRETOK_NONE
                                             : -1;
     h->type = type_of((const char *)sqlite3_column_text(st, 3));
+    h->vocab = is_vocab_source((const char *)sqlite3_column_text(st, 4));
+    if (h->vocab) h->pretok = LLM_PRETOK_NONE; /* the patterns are in the config */
     rc = SQLITE_DONE;
     if (h->n_vocab < 0 || h->pretok < 0 || h->type < 0 ||
+        (h->vocab && h->type == LLM_TOKENIZER_SCORED) ||
         (h->type == LLM_TOKENIZER_SCORED && h->pretok != LLM_PRETOK_NONE))
       llm_fail(err, LLM_EINVAL,
                "tokenizer '%s' has a corrupt llm_tokenizers row (n_vocab "
@@ -267,10 +321,13 @@ static int read_header(llm_conn *c, const char *name, tok_header *h,
 
 /* Defines the token of the current llm_vocab row (id, kind, piece, rank,
 ** left_id, right_id, score); k is its kind, checked by the caller. */
-static int set_row(llm_tokenizer *tok, sqlite3_stmt *st, int32_t id, int k,
-                   llm_err *err) {
+static int set_row(llm_tokenizer *tok, const tok_header *h, sqlite3_stmt *st,
+                   int32_t id, int k, llm_err *err) {
   const uint8_t *piece = sqlite3_column_blob(st, 2);
   int len = sqlite3_column_bytes(st, 2);
+  if (h->vocab)
+    return llm_tokenizer_set_token(tok, id, k, piece, (size_t)len,
+                                   (float)sqlite3_column_double(st, 6), err);
   if (llm_tokenizer_type(tok) == LLM_TOKENIZER_BPE)
     return llm_tokenizer_set(tok, id, k, piece, (size_t)len,
                              (int32_t)sqlite3_column_int(st, 4),
@@ -282,12 +339,81 @@ static int set_row(llm_tokenizer *tok, sqlite3_stmt *st, int32_t id, int k,
                                   (float)sqlite3_column_double(st, 6), err);
 }
 
+/* An imported vocabulary's merges (llm_merges) and the settings its config
+** holds (see llm_tokenizer_config_append). */
+static int load_vocab_settings(llm_conn *c, const char *name, llm_tokenizer *tok,
+                               llm_err *err) {
+  int rc = llm_tokenizer_index(tok, err);
+  if (rc) return rc;
+  sqlite3_stmt *st;
+  llm_json_doc *doc = NULL;
+  if (sqlite3_prepare_v2(c->db, "SELECT config FROM llm_tokenizers WHERE name = ?", -1, &st, 0) != SQLITE_OK)
+    return llm_db_fail(c, err, "cannot read llm_tokenizers");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_ROW) rc = llm_db_fail(c, err, "cannot read llm_tokenizers");
+  else if (llm_json_parse((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), &doc, err))
+    rc = llm_fail(err, LLM_EINVAL, "its config is not JSON");
+  sqlite3_finalize(st);
+  if (rc) return rc;
+  if (sqlite3_prepare_v2(c->db, "SELECT rank, left_id, right_id FROM llm_merges WHERE tokenizer = ? ORDER BY rank",
+                         -1, &st, 0) != SQLITE_OK) {
+    llm_json_free(doc);
+    return llm_db_fail(c, err, "cannot read llm_merges");
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int step;
+  sqlite3_int64 expect = 0;
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) != expect++) {
+      rc = llm_fail(err, LLM_EINVAL, "llm_merges has no rank %lld", expect - 1);
+      break;
+    }
+    rc = llm_tokenizer_add_merge(tok, (int32_t)sqlite3_column_int(st, 1),
+                                 (int32_t)sqlite3_column_int(st, 2), err);
+  }
+  sqlite3_finalize(st);
+  if (rc) {
+    llm_json_free(doc);
+    return rc;
+  }
+  const llm_json *root = llm_json_root(doc);
+  const llm_json *pats = llm_json_get(root, "patterns");
+  const llm_json *flags = llm_json_get(root, "flags");
+  const llm_json *roles = llm_json_get(root, "roles");
+  if (!pats || pats->type != LLM_JSON_ARRAY || !flags || flags->type != LLM_JSON_OBJECT ||
+      !roles || roles->type != LLM_JSON_OBJECT) {
+    llm_json_free(doc);
+    return llm_fail(err, LLM_EINVAL, "its config lacks patterns, flags or roles");
+  }
+  const char *list[64];
+  size_t np = pats->len < 64 ? pats->len : 64;
+  for (size_t i = 0; i < np && !rc; i++)
+    if (pats->items[i].type != LLM_JSON_STRING) rc = llm_fail(err, LLM_EINVAL, "a pattern is not a string");
+    else list[i] = pats->items[i].str;
+  if (!rc && np) rc = llm_tokenizer_set_patterns(tok, list, (int)np, err);
+  unsigned fl = 0;
+  for (int f = 0; f < N_FLAGS; f++) {
+    const llm_json *v = llm_json_get(flags, FLAG_NAMES[f]);
+    if (v && v->type == LLM_JSON_BOOL && v->boolean) fl |= 1u << f;
+  }
+  llm_tokenizer_set_flags(tok, fl);
+  for (int r = 0; r < LLM_ROLE_COUNT && !rc; r++) {
+    const llm_json *v = llm_json_get(roles, llm_tokenizer_role_name(r));
+    if (v) rc = v->type == LLM_JSON_NUMBER && v->is_int && v->i >= 0 && v->i < INT32_MAX
+                    ? llm_tokenizer_set_role(tok, r, (int32_t)v->i, err)
+                    : llm_fail(err, LLM_EINVAL, "role %s is not a token id", llm_tokenizer_role_name(r));
+  }
+  llm_json_free(doc);
+  return rc;
+}
+
 static int load_vocab(llm_conn *c, const char *name, const tok_header *h,
                       llm_tokenizer **out, llm_err *err) {
   llm_tokenizer *tok = NULL;
   sqlite3_stmt *st = NULL;
   int32_t n_vocab = h->n_vocab;
-  int rc = h->type == LLM_TOKENIZER_SCORED
+  int rc = h->vocab ? llm_tokenizer_new_vocab(&tok, h->type, n_vocab, err)
+           : h->type == LLM_TOKENIZER_SCORED
                ? llm_tokenizer_new_scored(&tok, n_vocab, err)
                : llm_tokenizer_new(&tok, n_vocab, h->pretok, err);
   if (rc) return rc;
@@ -311,14 +437,15 @@ static int load_vocab(llm_conn *c, const char *name, const tok_header *h,
                     name, id, kind ? kind : "NULL");
       goto done;
     }
-    rc = set_row(tok, st, (int32_t)id, k, err);
+    rc = set_row(tok, h, st, (int32_t)id, k, err);
     if (rc) goto done;
   }
   if (step != SQLITE_DONE) {
     rc = llm_db_fail(c, err, "cannot read llm_vocab");
     goto done;
   }
-  rc = llm_tokenizer_finish(tok, err);
+  if (h->vocab) rc = load_vocab_settings(c, name, tok, err);
+  if (!rc) rc = llm_tokenizer_finish(tok, err);
 done:
   sqlite3_finalize(st);
   if (rc) {
@@ -349,7 +476,7 @@ static int get_by_name(llm_conn *c, const char *name, llm_tokenizer **out,
   while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
   /* The header row is read on every call (one indexed lookup): it is the
   ** only check that sees commits by other connections and rollbacks. */
-  tok_header h = {0, 0, 0, 0};
+  tok_header h = {0, 0, 0, 0, 0};
   if (read_header(c, name, &h, found, err)) return err->code;
   sqlite3_int64 uid = h.uid;
   if (*pp && (!*found || (*pp)->uid != uid)) { /* dropped or replaced */

@@ -14,12 +14,19 @@
 **       Imports a llama2.c tokenizer file (tokenizer.bin, tok512.bin):
 **       a scored SentencePiece-style tokenizer whose tokens run to the end
 **       of the file. Returns a JSON summary.
+**   llm_tokenizer_import(name, 'gguf', path)
+**       Imports the tokenizer of a GGUF file (ext/gguf_import.c). Returns a
+**       JSON summary.
 **   llm_tokenizer_drop(name)             1 if it existed (now gone), else 0.
 **   llm_tokenize(name, text [, options]) ids as a JSON array.
 **   llm_detokenize(name, ids_json)       the text (exact bytes).
 **   llm_token_count(name, text [, options])
 **       Options of both: "allow_special": true makes special tokens' text
-**       in the input become those tokens (by default it is plain text).
+**       in the input become those tokens (by default it is plain text;
+**       user-defined tokens of imported vocabularies always are parsed);
+**       "add_special": true adds what the tokenizer's metadata says a
+**       model's input starts and ends with (BOS, EOS; WordPiece: [CLS],
+**       [SEP]), as the model functions do.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -162,7 +169,7 @@ static int store_new(sqlite3_context *ctx, llm_conn *c, const char *name,
   llm_err err = {0};
   int rc = llm_write_begin(c, &err);
   if (!rc) {
-    rc = llm_tokenizer_store(c, name, tok, source, config, &err);
+    rc = llm_tokenizer_store(c, name, tok, source, NULL, config, &err);
     rc = llm_write_end(c, rc == LLM_OK, &err);
   }
   if (rc) llm_result_llm_err(ctx, &err);
@@ -357,23 +364,29 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
   const char *format = (const char *)sqlite3_value_text(argv[1]);
   int is_gpt2 = format_type == SQLITE_TEXT && format && !strcmp(format, "gpt2");
   int is_llama2c = format_type == SQLITE_TEXT && format && !strcmp(format, "llama2c");
-  if (!is_gpt2 && !is_llama2c) {
+  int is_gguf = format_type == SQLITE_TEXT && format && !strcmp(format, "gguf");
+  if (!is_gpt2 && !is_llama2c && !is_gguf) {
     if (format_type == SQLITE_TEXT && format)
-      llm_result_errorf(ctx, "unknown format '%s': the supported formats are 'gpt2' (encoder_json_path, "
-                        "vocab_bpe_path) and 'llama2c' (tokenizer_path)", format);
+      llm_result_errorf(ctx, "unknown format '%s': the supported formats are 'gguf' (path), 'gpt2' "
+                        "(encoder_json_path, vocab_bpe_path) and 'llama2c' (tokenizer_path)", format);
     else
-      llm_result_errorf(ctx, "the format must be the text 'gpt2' or 'llama2c'");
+      llm_result_errorf(ctx, "the format must be the text 'gguf', 'gpt2' or 'llama2c'");
     return;
   }
-  if (is_llama2c != (argc == 3)) {
-    llm_result_errorf(ctx, is_llama2c ? "wrong number of arguments: format 'llama2c' takes one file: "
-                                        "llm_tokenizer_import(name, 'llama2c', tokenizer_path)"
-                                      : "wrong number of arguments: format 'gpt2' takes two files: "
-                                        "llm_tokenizer_import(name, 'gpt2', encoder_json_path, vocab_bpe_path)");
+  if (!is_gpt2 != (argc == 3)) {
+    llm_result_errorf(ctx, !is_gpt2 ? "wrong number of arguments: format '%s' takes one file: "
+                                      "llm_tokenizer_import(name, '%s', path)"
+                                    : "wrong number of arguments: format 'gpt2' takes two files: "
+                                      "llm_tokenizer_import(name, 'gpt2', encoder_json_path, vocab_bpe_path)",
+                      format, format);
     return;
   }
   if (is_llama2c) {
     import_llama2c(ctx, c, name, argv[2]);
+    return;
+  }
+  if (is_gguf) {
+    if (check_new_name(ctx, c, name)) llm_import_gguf_tokenizer(ctx, c, name, argv[2]);
     return;
   }
   const char *paths[2];
@@ -490,7 +503,7 @@ static llm_tokenizer *arg_tokenizer(sqlite3_context *ctx, sqlite3_value **argv) 
 /* Encodes argv[1] with the options in argv[2]; returns 0 after reporting an
 ** error, 1 with *is_null for a NULL text, else 1 with ids filled. */
 static int encode_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, llm_ids *ids, int *is_null) {
-  static const char *const keys[] = {"allow_special", NULL};
+  static const char *const keys[] = {"allow_special", "add_special", NULL};
   llm_tokenizer *tok = arg_tokenizer(ctx, argv);
   if (!tok) return 0;
   int n;
@@ -499,11 +512,13 @@ static int encode_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, llm_
   if (!text) return 0;
   llm_json_doc *doc;
   if (!llm_arg_options(ctx, argc, argv, 2, keys, &doc)) return 0;
-  int allow_special = 0;
+  int allow_special = 0, add_special = 0;
   llm_err err = {0};
   int rc = llm_opt_bool(llm_options_root(doc), "allow_special", &allow_special, &err);
+  if (!rc) rc = llm_opt_bool(llm_options_root(doc), "add_special", &add_special, &err);
   llm_json_free(doc);
-  if (rc || llm_tokenizer_encode(tok, text, (size_t)n, allow_special, ids, &err)) {
+  int flags = (allow_special ? LLM_ENCODE_ALLOW_SPECIAL : 0) | (add_special ? LLM_ENCODE_ADD_SPECIAL : 0);
+  if (rc || llm_tokenizer_encode(tok, text, (size_t)n, flags, ids, &err)) {
     llm_result_llm_err(ctx, &err);
     return 0;
   }

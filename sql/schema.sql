@@ -9,12 +9,12 @@
 -- One row per tokenizer.
 CREATE TABLE IF NOT EXISTS llm_tokenizers (
   name        TEXT PRIMARY KEY NOT NULL, -- what llm_tokenize(name, ...) takes
-  kind        TEXT NOT NULL,             -- algorithm: 'bpe' (byte-level BPE) or 'sentencepiece' (scored BPE with byte fallback, as llama2.c)
-  source      TEXT NOT NULL,             -- 'trained' (llm_tokenizer_train), 'gpt2' or 'llama2c' (imported)
-  pretokenize TEXT NOT NULL,             -- split before BPE: 'gpt2' or 'none' (always 'none' for 'sentencepiece')
+  kind        TEXT NOT NULL,             -- algorithm: 'bpe' (byte-level BPE), 'sentencepiece' (scored BPE with byte fallback, as llama2.c), 'spm' (SentencePiece BPE as llama.cpp) or 'wordpiece'
+  source      TEXT NOT NULL,             -- 'trained' (llm_tokenizer_train), 'gpt2', 'llama2c' or 'gguf' (imported)
+  pretokenize TEXT NOT NULL,             -- split before BPE: 'gpt2', 'none', or for 'gguf' byte-level BPE the pre-tokenizer's name (its patterns are in config)
   n_vocab     INTEGER NOT NULL,          -- number of ids, 0..n_vocab-1, special tokens included
   eot_id      INTEGER,                   -- id of <|endoftext|> ('sentencepiece': of </s>, 2), or NULL when there is none
-  config      TEXT NOT NULL,             -- JSON: options it was built with and facts about its corpus
+  config      TEXT NOT NULL,             -- JSON: options it was built with and facts about its corpus; imported vocabularies: "patterns", "flags", "roles" (special ids), "chat_template"
   uid         INTEGER NOT NULL,          -- random stamp of this version; caches reload when it changes
   created_at  TEXT NOT NULL              -- UTC time of creation, ISO 8601
 ) STRICT;
@@ -24,16 +24,31 @@ CREATE TABLE IF NOT EXISTS llm_tokenizers (
 -- byte-fallback ids 3..258 (byte value + 3) whose piece is SentencePiece's
 -- name for them, the text '<0xXX>', and 'normal' rows for its other pieces
 -- (spaces as ' ', not U+2581); all with a score, none with rank or ids.
+-- Tokenizers imported from GGUF keep their pieces as the file spells them
+-- (byte-level BPE: 'Ġthe'; 'spm' and 'wordpiece': '▁the'), with kinds
+-- 'normal', 'byte' ('spm': '<0xXX>'), 'special' (control), 'user'
+-- (user-defined: always parsed from text) and 'unused', and a score; their
+-- merges are in llm_merges.
 CREATE TABLE IF NOT EXISTS llm_vocab (
   tokenizer TEXT NOT NULL,     -- llm_tokenizers.name
   id        INTEGER NOT NULL,  -- token id
-  kind      TEXT NOT NULL,     -- 'byte' (one per byte value), 'merge', 'special' or 'normal' ('sentencepiece')
+  kind      TEXT NOT NULL,     -- 'byte' (one per byte value), 'merge', 'special', 'normal' ('sentencepiece' and imported), 'user' or 'unused' (imported)
   piece     BLOB NOT NULL,     -- the token's bytes (for 'special', its text; for a 'sentencepiece' 'byte', '<0xXX>')
   rank      INTEGER,           -- merges: order of application, lowest first; else NULL
   score     REAL,              -- 'sentencepiece': the piece's score (the best-scoring pair merges first); NULL for BPE
   left_id   INTEGER,           -- merges: the two token ids merged into this one; else NULL
   right_id  INTEGER,
   PRIMARY KEY (tokenizer, id)
+) STRICT, WITHOUT ROWID;
+
+-- The merges of imported byte-level BPE tokenizers, in the order they apply
+-- (a token may be made by several merges, so they are not llm_vocab rows).
+CREATE TABLE IF NOT EXISTS llm_merges (
+  tokenizer TEXT NOT NULL,     -- llm_tokenizers.name
+  rank      INTEGER NOT NULL,  -- order of application, lowest first
+  left_id   INTEGER NOT NULL,  -- the two tokens merged (their concatenation is a token)
+  right_id  INTEGER NOT NULL,
+  PRIMARY KEY (tokenizer, rank)
 ) STRICT, WITHOUT ROWID;
 
 -- One row per model.

@@ -4,7 +4,7 @@
 # apt-get; otherwise it prints the exact command to run and fails.
 set -e
 what=${1:-build}
-pkgs="gcc make pkg-config libsqlite3-dev libopenblas-dev libzstd-dev"
+pkgs="gcc make pkg-config libsqlite3-dev libopenblas-dev libzstd-dev libpcre2-dev"
 case "$what" in
   test) pkgs="$pkgs sqlite3 python3 nodejs npm" ;;
   demo) pkgs="$pkgs sqlite3" ;;

@@ -7,30 +7,8 @@
 #include "hashmap.h"
 #include "formats/json.h"
 #include "text/pretok.h"
+#include "text/bytelevel.h"
 #include "text/utf8.h"
-
-/* GPT-2's byte <-> code point map: the 188 "printable" bytes stand for
-** themselves, the other 68 map, in increasing order, to U+0100.. U+0143. */
-#define MAP_CPS (256 + 68)
-
-typedef struct byte_map {
-  int16_t cp2byte[MAP_CPS]; /* -1: not produced by the map */
-  uint16_t byte2cp[256];
-} byte_map;
-
-static int printable_byte(int b) {
-  return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-}
-
-static void byte_map_init(byte_map *m) {
-  for (int c = 0; c < MAP_CPS; c++) m->cp2byte[c] = -1;
-  int extra = 0;
-  for (int b = 0; b < 256; b++) {
-    int cp = printable_byte(b) ? b : 256 + extra++;
-    m->cp2byte[cp] = (int16_t)b;
-    m->byte2cp[b] = (uint16_t)cp;
-  }
-}
 
 /* Quotes a token's text for a message: at most ~40 bytes, cut at a
 ** character boundary, control bytes as \xNN. */
@@ -68,23 +46,23 @@ static const char *show(const void *text, size_t n, char out[96]) {
 }
 
 /* Explains why code point cp cannot appear in an encoded token. */
-static void why_unmappable(const byte_map *m, int32_t cp, char out[96]) {
+static void why_unmappable(int32_t cp, char out[96]) {
   if (cp >= 0 && cp < 256)
     snprintf(out, 96,
              "U+%04X, which GPT-2's byte encoding never uses (byte 0x%02X is "
              "written U+%04X)",
-             (unsigned)cp, (unsigned)cp, m->byte2cp[cp]);
+             (unsigned)cp, (unsigned)cp, (unsigned)llm_bytelevel_cp((uint8_t)cp));
   else
     snprintf(out, 96,
              "U+%04X, which GPT-2's byte encoding never uses (it only uses "
              "code points up to U+%04X)",
-             (unsigned)cp, MAP_CPS - 1);
+             (unsigned)cp, 256u + 67u);
 }
 
 /* Decodes an encoded token s[0..n) to bytes at out (room for n bytes).
 ** Returns LLM_OK, or LLM_EINVAL with *bad = the offending code point (-1 for
 ** invalid UTF-8). */
-static int decode_token(const byte_map *m, const uint8_t *s, size_t n,
+static int decode_token(const uint8_t *s, size_t n,
                         uint8_t *out, size_t *out_len, int32_t *bad) {
   size_t i = 0, o = 0;
   while (i < n) {
@@ -92,18 +70,18 @@ static int decode_token(const byte_map *m, const uint8_t *s, size_t n,
     int len = 1;
     if (cp >= 0x80) cp = llm_utf8_decode(s + i, n - i, &len);
     i += (size_t)len;
-    if (cp < 0 || cp >= MAP_CPS || m->cp2byte[cp] < 0) {
+    int b = llm_bytelevel_byte(cp);
+    if (b < 0) {
       *bad = cp;
       return LLM_EINVAL;
     }
-    out[o++] = (uint8_t)m->cp2byte[cp];
+    out[o++] = (uint8_t)b;
   }
   *out_len = o;
   return LLM_OK;
 }
 
 typedef struct loader {
-  byte_map map;
   llm_err *err;
   int32_t n;
   const llm_json *root;
@@ -226,14 +204,14 @@ static int read_encoder(loader *L) {
     L->member[id] = (size_t)k;
     size_t blen = 0;
     int32_t bad = 0;
-    if (decode_token(&L->map, (const uint8_t *)key->s, key->len, L->pool + used,
+    if (decode_token((const uint8_t *)key->s, key->len, L->pool + used,
                      &blen, &bad)) {
       char why[96];
       if (bad < 0)
         return llm_fail(L->err, LLM_EINVAL,
                         "encoder.json: token %s (id %d) is not valid UTF-8",
                         show(key->s, key->len, a), id);
-      why_unmappable(&L->map, bad, why);
+      why_unmappable(bad, why);
       return llm_fail(L->err, LLM_EINVAL,
                       "encoder.json: token %s (id %d) contains %s",
                       show(key->s, key->len, a), id, why);
@@ -280,7 +258,7 @@ static int read_encoder(loader *L) {
   for (int c = 0; c < 256; c++) {
     if (have[c]) continue;
     uint8_t enc[4];
-    unsigned cp = L->map.byte2cp[c];
+    unsigned cp = llm_bytelevel_cp((uint8_t)c);
     size_t el = (size_t)llm_utf8_encode(enc, cp);
     return llm_fail(L->err, LLM_EINVAL,
                     "encoder.json has no token for byte 0x%02X (written %s, "
@@ -295,12 +273,12 @@ static int merge_side(loader *L, int line_no, const uint8_t *s, size_t n,
                       uint8_t *out, size_t *out_len, int32_t *id) {
   char a[96], why[96];
   int32_t bad = 0;
-  if (decode_token(&L->map, s, n, out, out_len, &bad)) {
+  if (decode_token(s, n, out, out_len, &bad)) {
     if (bad < 0)
       return llm_fail(L->err, LLM_EINVAL,
                       "vocab.bpe line %d: token %s is not valid UTF-8", line_no,
                       show(s, n, a));
-    why_unmappable(&L->map, bad, why);
+    why_unmappable(bad, why);
     return llm_fail(L->err, LLM_EINVAL, "vocab.bpe line %d: token %s contains %s",
                     line_no, show(s, n, a), why);
   }
@@ -435,7 +413,6 @@ int llm_gpt2_vocab_load(const char *encoder_json, size_t n_enc,
   loader L;
   memset(&L, 0, sizeof L);
   L.err = &e;
-  byte_map_init(&L.map);
   llm_json_doc *doc = NULL;
   llm_tokenizer *t = NULL;
   int rc;

@@ -39,6 +39,36 @@
 ** is s for every byte string s. With allow_special, "<unk>", "<s>" and
 ** "</s>" in the text become those tokens and plain text after "<s>" gets
 ** a dummy prefix again (dropped again when decoding).
+**
+** VOCABULARY TOKENIZERS (llm_tokenizer_new_vocab): the tokenizers of real
+** models (GGUF files, Hugging Face tokenizer.json), kept as their files
+** spell the vocabulary, so ids and pieces match llama.cpp and Hugging Face:
+**   LLM_TOKENIZER_BPE   byte-level BPE: pieces in GPT-2's byte-to-character
+**                       spelling ("Ġthe"); merges given as id pairs in rank
+**                       order (llm_tokenizer_add_merge); text is split by the
+**                       regex patterns (llm_tokenizer_set_patterns), each
+**                       piece's bytes become the tokens of their characters,
+**                       then merged lowest rank first. With IGNORE_MERGES a
+**                       piece that is a whole token is that token.
+**   LLM_TOKENIZER_SPM   SentencePiece BPE as llama.cpp runs it: spaces become
+**                       U+2581 ("▁"), a "▁" goes before text at the start and
+**                       after a special token (ADD_SPACE_PREFIX), characters
+**                       merge best score first into any token of the
+**                       vocabulary, and what forms no token becomes its
+**                       "<0xXX>" byte tokens.
+**   LLM_TOKENIZER_WORDPIECE  BERT's WordPiece as llama.cpp runs it: NFD,
+**                       lower case, control characters dropped, split at
+**                       spaces and punctuation (each CJK ideograph alone);
+**                       each word, with "▁" before it (word-initial pieces are
+**                       spelled "▁word", continuations plain), is covered by
+**                       longest matches, or becomes UNK when it cannot be.
+** Token kinds: NORMAL, BYTE (SPM's "<0xXX>"), SPECIAL (control tokens: only
+** parsed from text with allow_special), USER (user-defined: always parsed
+** from text, before anything else) and UNUSED. Every piece must differ.
+** Decoding gives each token's text: byte-level pieces mapped back to bytes,
+** "▁" as a space (dropped at the start of a text or after a special token
+** when the tokenizer adds a space prefix), byte tokens their byte, special
+** and user tokens their text.
 */
 #ifndef LLM_TOKENIZER_H
 #define LLM_TOKENIZER_H
@@ -52,11 +82,38 @@ enum {
   LLM_TOKEN_BYTE = 0,
   LLM_TOKEN_MERGE = 1,
   LLM_TOKEN_SPECIAL = 2,
-  LLM_TOKEN_NORMAL = 3 /* scored tokenizers' ordinary pieces */
+  LLM_TOKEN_NORMAL = 3, /* scored and vocabulary tokenizers' ordinary pieces */
+  LLM_TOKEN_USER = 4,   /* user-defined: parsed from text before anything else */
+  LLM_TOKEN_UNUSED = 5
 };
 
 /* What llm_tokenizer_type returns. */
-enum { LLM_TOKENIZER_BPE = 0, LLM_TOKENIZER_SCORED = 1 };
+enum {
+  LLM_TOKENIZER_BPE = 0,
+  LLM_TOKENIZER_SCORED = 1,
+  LLM_TOKENIZER_SPM = 2,
+  LLM_TOKENIZER_WORDPIECE = 3
+};
+
+/* Roles of special tokens (llm_tokenizer_set_role). */
+enum {
+  LLM_ROLE_BOS = 0, LLM_ROLE_EOS, LLM_ROLE_EOT, LLM_ROLE_EOM, LLM_ROLE_UNK,
+  LLM_ROLE_SEP, LLM_ROLE_PAD, LLM_ROLE_CLS, LLM_ROLE_MASK, LLM_ROLE_COUNT
+};
+
+/* Options of vocabulary tokenizers (llm_tokenizer_set_flags). */
+enum {
+  LLM_TOK_ADD_BOS = 1,          /* ADD_SPECIAL encodes put BOS (WordPiece: CLS) first */
+  LLM_TOK_ADD_EOS = 2,          /* ... and EOS (WordPiece: SEP) last */
+  LLM_TOK_ADD_SPACE_PREFIX = 4, /* SPM: "▁" before text at the start and after specials */
+  LLM_TOK_IGNORE_MERGES = 8     /* BPE: a piece that is a token is not merged */
+};
+
+/* Flags of llm_tokenizer_encode. */
+enum {
+  LLM_ENCODE_ALLOW_SPECIAL = 1, /* special tokens' text becomes those tokens */
+  LLM_ENCODE_ADD_SPECIAL = 2    /* add BOS/EOS (CLS/SEP) as the tokenizer's flags say */
+};
 
 /* Scored tokenizers: the fixed ids, and the number of ids with a role. */
 enum {
@@ -95,6 +152,55 @@ int llm_tokenizer_set_scored(llm_tokenizer *t, int32_t id, int kind,
                              const uint8_t *bytes, size_t len, float score,
                              llm_err *err);
 
+/* A vocabulary tokenizer (LLM_TOKENIZER_BPE, _SPM or _WORDPIECE; see the top
+** of the file) of n_vocab ids, defined by llm_tokenizer_set_token, then
+** merges (BPE), patterns (BPE), roles and flags, then finished. */
+int llm_tokenizer_new_vocab(llm_tokenizer **out, int type, int32_t n_vocab,
+                            llm_err *err);
+
+/* Defines token id of a vocabulary tokenizer: kind NORMAL, BYTE (SPM:
+** "<0xXX>"), SPECIAL, USER or UNUSED; 1..LLM_TOKENIZER_MAX_PIECE bytes of
+** text as the vocabulary spells it; a finite score (SPM's merge priority). */
+int llm_tokenizer_set_token(llm_tokenizer *t, int32_t id, int kind,
+                            const uint8_t *text, size_t len, float score,
+                            llm_err *err);
+
+/* Vocabulary tokenizers: indexes the tokens by their text once all are
+** defined (finish does it too), so that llm_tokenizer_find works before
+** finish; fails on two tokens with the same text. */
+int llm_tokenizer_index(llm_tokenizer *t, llm_err *err);
+/* The id of the token spelled s[0..n) as the vocabulary spells it (scored
+** tokenizers: the lowest NORMAL id with that piece), or -1. */
+int32_t llm_tokenizer_find(const llm_tokenizer *t, const uint8_t *s, size_t n);
+
+/* BPE vocabulary tokenizers: the next merge (rank = merges added before it):
+** tokens left and right, whose concatenation must be a token. */
+int llm_tokenizer_add_merge(llm_tokenizer *t, int32_t left, int32_t right,
+                            llm_err *err);
+
+/* BPE vocabulary tokenizers: the pre-tokenizer, regular expressions applied
+** one after another, each splitting every piece of the previous one into
+** its matches and the text between them. Compiled here; an error names the
+** pattern that does not compile. */
+int llm_tokenizer_set_patterns(llm_tokenizer *t, const char *const *patterns,
+                               int n, llm_err *err);
+int llm_tokenizer_n_patterns(const llm_tokenizer *t);
+const char *llm_tokenizer_pattern(const llm_tokenizer *t, int i);
+
+/* The token that plays a role (LLM_ROLE_*), or -1 for none. */
+int llm_tokenizer_set_role(llm_tokenizer *t, int role, int32_t id,
+                           llm_err *err);
+int32_t llm_tokenizer_role(const llm_tokenizer *t, int role);
+const char *llm_tokenizer_role_name(int role);
+
+/* LLM_TOK_* options. */
+void llm_tokenizer_set_flags(llm_tokenizer *t, unsigned flags);
+unsigned llm_tokenizer_flags(const llm_tokenizer *t);
+/* Merges of a BPE vocabulary tokenizer, in rank order. */
+int32_t llm_tokenizer_n_merges(const llm_tokenizer *t);
+void llm_tokenizer_merge_at(const llm_tokenizer *t, int32_t rank,
+                            int32_t *left, int32_t *right);
+
 int llm_tokenizer_finish(llm_tokenizer *t, llm_err *err);
 
 void llm_tokenizer_free(llm_tokenizer *t);
@@ -113,17 +219,21 @@ int32_t llm_tokenizer_rank(const llm_tokenizer *t, int32_t id);
 /* Scored tokenizers: the token's score; 0 otherwise. */
 float llm_tokenizer_score(const llm_tokenizer *t, int32_t id);
 /* Beginning and end of a sequence: 1 and 2 for scored tokenizers; for BPE
-** both are the id of "<|endoftext|>", or -1 when there is none. */
+** both are the id of "<|endoftext|>", or -1 when there is none; for
+** vocabulary tokenizers their BOS (WordPiece: CLS) and EOS (WordPiece: SEP)
+** roles. */
 int32_t llm_tokenizer_bos_id(const llm_tokenizer *t);
 int32_t llm_tokenizer_eos_id(const llm_tokenizer *t);
 /* The id of the special token spelled s[0..n), or -1. */
 int32_t llm_tokenizer_special_id(const llm_tokenizer *t, const uint8_t *s,
                                  size_t n);
 
-/* Appends the ids of s[0..n) to out. With allow_special, occurrences of
-** special tokens' text become those tokens; otherwise they are plain text. */
+/* Appends the ids of s[0..n) to out. flags: LLM_ENCODE_ALLOW_SPECIAL makes
+** occurrences of special tokens' text those tokens (otherwise they are
+** plain text; user-defined tokens always are); LLM_ENCODE_ADD_SPECIAL adds
+** BOS/EOS as the tokenizer's flags say (scored tokenizers: BOS). */
 int llm_tokenizer_encode(llm_tokenizer *t, const uint8_t *s, size_t n,
-                         int allow_special, llm_ids *out, llm_err *err);
+                         int flags, llm_ids *out, llm_err *err);
 
 /* Appends the bytes of the given ids to out; fails on an id out of range.
 ** The first id is decoded as at the start of a text (prev = -1). */

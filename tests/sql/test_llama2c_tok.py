@@ -192,8 +192,8 @@ def test_corrupt_rows_are_reported(ctx):
     db.execute("UPDATE llm_tokenizers SET uid = uid + 1 WHERE name = 't'")
     ctx.error("SELECT llm_tokenize('t', 'x')", (), "llm_tokenize:", "corrupt", "token 300 has no score")
     db.execute("UPDATE llm_vocab SET score = -41.0 WHERE tokenizer = 't' AND id = 300")
-    db.execute("UPDATE llm_tokenizers SET kind = 'wordpiece', uid = uid + 1 WHERE name = 't'")
-    ctx.error("SELECT llm_tokenize('t', 'x')", (), "llm_tokenize:", "corrupt", "wordpiece")
+    db.execute("UPDATE llm_tokenizers SET kind = 'unigram', uid = uid + 1 WHERE name = 't'")
+    ctx.error("SELECT llm_tokenize('t', 'x')", (), "llm_tokenize:", "corrupt", "unigram")
 
 
 # ---------------------------------------------------------------- bad files

@@ -1,0 +1,76 @@
+/*
+** qtypes.h: the tensor element types of ggml (llama.cpp's tensor library),
+** as GGUF files number them: one table entry per type id, with its name,
+** its block (how many elements are stored together, and in how many
+** bytes) and whether this engine can run it.
+**
+** A row of n elements of a block type takes n / block * block_bytes bytes;
+** n must be a multiple of the block. "Known but not supported" types (the
+** i-quants, q8_1, q8_k, the integer types, ...) can be listed and sized but
+** not computed with. The kernels for each type (dequantize a row, dot
+** product) are meant to go into this same table, as function pointers
+** beside the sizes.
+*/
+#ifndef LLM_QTYPES_H
+#define LLM_QTYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ggml's type ids, as stored in GGUF tensor infos. Ids 4, 5, 31..33 and
+** 36..38 were used by types ggml has removed: they are unknown here. */
+enum {
+  LLM_QTYPE_F32 = 0,
+  LLM_QTYPE_F16 = 1,
+  LLM_QTYPE_Q4_0 = 2,
+  LLM_QTYPE_Q4_1 = 3,
+  LLM_QTYPE_Q5_0 = 6,
+  LLM_QTYPE_Q5_1 = 7,
+  LLM_QTYPE_Q8_0 = 8,
+  LLM_QTYPE_Q8_1 = 9,
+  LLM_QTYPE_Q2_K = 10,
+  LLM_QTYPE_Q3_K = 11,
+  LLM_QTYPE_Q4_K = 12,
+  LLM_QTYPE_Q5_K = 13,
+  LLM_QTYPE_Q6_K = 14,
+  LLM_QTYPE_Q8_K = 15,
+  LLM_QTYPE_IQ2_XXS = 16,
+  LLM_QTYPE_IQ2_XS = 17,
+  LLM_QTYPE_IQ3_XXS = 18,
+  LLM_QTYPE_IQ1_S = 19,
+  LLM_QTYPE_IQ4_NL = 20,
+  LLM_QTYPE_IQ3_S = 21,
+  LLM_QTYPE_IQ2_S = 22,
+  LLM_QTYPE_IQ4_XS = 23,
+  LLM_QTYPE_I8 = 24,
+  LLM_QTYPE_I16 = 25,
+  LLM_QTYPE_I32 = 26,
+  LLM_QTYPE_I64 = 27,
+  LLM_QTYPE_F64 = 28,
+  LLM_QTYPE_IQ1_M = 29,
+  LLM_QTYPE_BF16 = 30,
+  LLM_QTYPE_TQ1_0 = 34,
+  LLM_QTYPE_TQ2_0 = 35,
+  LLM_QTYPE_COUNT = 39 /* one past the largest id, known or not */
+};
+
+typedef struct llm_qtype {
+  uint32_t id;          /* the GGUF type id (LLM_QTYPE_*) */
+  const char *name;     /* lower case, as users write it: "q4_k", "bf16" */
+  uint32_t block;       /* elements per block (1 for the plain types) */
+  uint32_t block_bytes; /* bytes per block */
+  int supported;        /* 1: this engine computes with it; 0: known only */
+} llm_qtype;
+
+/* The entry for a type id, or NULL when the id is unknown. */
+const llm_qtype *llm_qtype_get(uint32_t type);
+
+/* The entry whose name is name (any case: "Q4_K" finds "q4_k"), or NULL. */
+const llm_qtype *llm_qtype_by_name(const char *name);
+
+/* *bytes = the size of n_elems elements of type. Returns LLM_OK, or
+** LLM_EINVAL when the type is unknown or n_elems is not a whole number of
+** blocks, LLM_ERANGE when the size overflows 64 bits (*bytes untouched). */
+int llm_qtype_row_bytes(uint32_t type, uint64_t n_elems, uint64_t *bytes);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+** tokenizer_wpm.c: BERT's WordPiece as llama.cpp runs it (the GGUF tokenizer
+** model "bert": BERT, BGE, MiniLM, nomic-embed).
+**
+** The text is decoded (an invalid byte stands for U+FFFD); each character
+** becomes the first character of its NFD decomposition (so precomposed
+** letters lose their accents, as llama.cpp's table does; combining marks
+** typed as such stay); then, character by character: White_Space ends a word; NUL, U+FFFD and
+** control characters (categories Cc, Cf, Co, Cs) are dropped; the rest is
+** lower-cased (the simple one-character mapping); punctuation (P*), ASCII
+** symbols (S*) and CJK ideographs are words of their own. Each word, with
+** "▁" in front (the vocabulary spells word-initial pieces so, and
+** continuations without a prefix), is covered left to right by the longest
+** tokens that match; a word that cannot be covered becomes UNK.
+*/
+#include <string.h>
+
+#include "text/pretok.h"
+#include "text/tokenizer_impl.h"
+#include "text/unicode.h"
+#include "text/utf8.h"
+
+/* The ranges of CJK ideographs that BERT isolates (the blocks BERT's
+** reference tokenizer lists). */
+static int is_cjk(int32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+         (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+         (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+}
+
+/* Covers the word in t->work (which starts with "▁") with the longest
+** matching tokens, or UNK. */
+static int encode_word(llm_tokenizer *t, llm_ids *out) {
+  const uint8_t *w = t->work.data;
+  size_t n = t->work.len, mark = out->len;
+  for (size_t i = 0; i < n;) {
+    size_t j = n - i > (size_t)t->max_len ? i + (size_t)t->max_len : n;
+    int32_t id = -1;
+    for (; j > i && (id = llm_tok_model_lookup(t, w + i, j - i)) < 0; j--) {
+    }
+    if (id < 0) {
+      out->len = mark;
+      break;
+    }
+    if (llm_ids_push(out, id)) return LLM_ENOMEM;
+    i = j;
+  }
+  if (out->len == mark && t->role[LLM_ROLE_UNK] >= 0)
+    return llm_ids_push(out, t->role[LLM_ROLE_UNK]);
+  return LLM_OK;
+}
+
+/* Ends the word being built in t->work (if any) and encodes it. */
+static int end_word(llm_tokenizer *t, llm_ids *out) {
+  int rc = t->work.len > 3 ? encode_word(t, out) : LLM_OK;
+  t->work.len = 3; /* the "▁" stays */
+  return rc;
+}
+
+static int append_cp(llm_buf *b, int32_t cp) {
+  uint8_t enc[4];
+  int k = llm_utf8_encode(enc, (uint32_t)cp);
+  return llm_buf_append(b, enc, (size_t)k);
+}
+
+/* The first character of cp's NFD decomposition. */
+static int32_t nfd_first(int32_t cp, llm_cps *tmp, int *rc) {
+  if (cp < 0xC0) return cp; /* nothing below decomposes */
+  tmp->len = 0;
+  *rc = llm_uni_normalize(LLM_NFD, &cp, 1, tmp);
+  return !*rc && tmp->len ? tmp->cp[0] : cp;
+}
+
+int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n,
+                       llm_ids *out) {
+  llm_cps tmp = {0};
+  int rc = LLM_OK;
+  t->work.len = 0;
+  if (llm_buf_append(&t->work, "\xE2\x96\x81", 3)) return LLM_ENOMEM;
+  for (size_t i = 0; i < n && !rc;) {
+    int len;
+    int32_t cp = llm_utf8_decode(s + i, n - i, &len);
+    i += (size_t)len;
+    cp = cp < 0 ? 0xFFFD : nfd_first(cp, &tmp, &rc);
+    if (llm_uni_is_space(cp)) {
+      rc = end_word(t, out);
+      continue;
+    }
+    int cat = llm_uni_category(cp);
+    if (cp == 0 || cp == 0xFFFD || cat == LLM_UC_Cc || cat == LLM_UC_Cf ||
+        cat == LLM_UC_Co || cat == LLM_UC_Cs)
+      continue;
+    int32_t low[3];
+    llm_uni_lower(cp, low);
+    if (llm_uni_is_punct(cp) || (cp < 0x7F && llm_uni_is_symbol(cp)) || is_cjk(cp)) {
+      rc = end_word(t, out);
+      if (!rc) rc = append_cp(&t->work, low[0]) ? LLM_ENOMEM : end_word(t, out);
+    } else {
+      rc = append_cp(&t->work, low[0]) ? LLM_ENOMEM : LLM_OK;
+    }
+  }
+  if (!rc) rc = end_word(t, out);
+  llm_cps_free(&tmp);
+  return rc;
+}

@@ -158,6 +158,14 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
 ** loader reads them back. */
 void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok);
 
+/* Imports a Hugging Face tokenizer.json as name (format 'hf'). */
+void llm_import_hf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,
+                             sqlite3_value *path_arg);
+
+/* Reads back an imported vocabulary's merges and config settings into the
+** unfinished tokenizer (ext/vocab_store.c). */
+int llm_vocab_settings_load(llm_conn *c, const char *name, llm_tokenizer *tok, llm_err *err);
+
 /* Imports the tokenizer of a GGUF file as name (llm_tokenizer_import's
 ** 'gguf' format); reports on ctx. */
 void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,

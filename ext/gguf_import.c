@@ -129,14 +129,7 @@ void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *na
   }
   int rc = llm_write_begin(c, &err);
   if (!rc) {
-    int e = llm_tokenizer_exists(c, name, &err);
-    if (e > 0)
-      rc = llm_fail(&err, LLM_EINVAL,
-                    "a tokenizer named '%s' already exists; drop it first with llm_tokenizer_drop('%s')",
-                    name, name);
-    else if (e < 0)
-      rc = err.code;
-    if (!rc) rc = llm_tokenizer_store(c, name, tok, "gguf", info.pre ? info.pre : "none", config, &err);
+    rc = llm_tokenizer_store(c, name, tok, "gguf", info.pre ? info.pre : "none", config, &err);
     rc = llm_write_end(c, rc == LLM_OK, &err);
   }
   sqlite3_free(config);

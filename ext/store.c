@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "formats/json.h"
 #include "text/pretok.h"
 #include "ext.h"
 #include "schema_sql.h"
@@ -98,31 +97,6 @@ static const char *const TYPE_NAMES[] = {"bpe", "sentencepiece", "spm", "wordpie
 ** text/tokenizer.h): llm_tokenizers.source names the format. */
 static int is_vocab_source(const char *source) {
   return source && (!strcmp(source, "gguf") || !strcmp(source, "hf"));
-}
-
-static const char *const FLAG_NAMES[] = {"add_bos", "add_eos", "add_space_prefix", "ignore_merges"};
-#define N_FLAGS (int)(sizeof FLAG_NAMES / sizeof FLAG_NAMES[0])
-
-void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok) {
-  sqlite3_str_appendall(js, "\"patterns\":[");
-  for (int i = 0; i < llm_tokenizer_n_patterns(tok); i++) {
-    const char *p = llm_tokenizer_pattern(tok, i);
-    if (i) sqlite3_str_appendall(js, ",");
-    llm_str_append_json(js, p, strlen(p));
-  }
-  sqlite3_str_appendall(js, "],\"flags\":{");
-  unsigned flags = llm_tokenizer_flags(tok);
-  for (int f = 0; f < N_FLAGS; f++)
-    sqlite3_str_appendf(js, "%s\"%s\":%s", f ? "," : "", FLAG_NAMES[f],
-                        flags & (1u << f) ? "true" : "false");
-  sqlite3_str_appendall(js, "},\"roles\":{");
-  int n = 0;
-  for (int r = 0; r < LLM_ROLE_COUNT; r++) {
-    int32_t id = llm_tokenizer_role(tok, r);
-    if (id >= 0)
-      sqlite3_str_appendf(js, "%s\"%s\":%d", n++ ? "," : "", llm_tokenizer_role_name(r), id);
-  }
-  sqlite3_str_appendall(js, "}");
 }
 
 /* Stores the merges of an imported byte-level BPE tokenizer. */
@@ -339,74 +313,6 @@ static int set_row(llm_tokenizer *tok, const tok_header *h, sqlite3_stmt *st,
                                   (float)sqlite3_column_double(st, 6), err);
 }
 
-/* An imported vocabulary's merges (llm_merges) and the settings its config
-** holds (see llm_tokenizer_config_append). */
-static int load_vocab_settings(llm_conn *c, const char *name, llm_tokenizer *tok,
-                               llm_err *err) {
-  int rc = llm_tokenizer_index(tok, err);
-  if (rc) return rc;
-  sqlite3_stmt *st;
-  llm_json_doc *doc = NULL;
-  if (sqlite3_prepare_v2(c->db, "SELECT config FROM llm_tokenizers WHERE name = ?", -1, &st, 0) != SQLITE_OK)
-    return llm_db_fail(c, err, "cannot read llm_tokenizers");
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) != SQLITE_ROW) rc = llm_db_fail(c, err, "cannot read llm_tokenizers");
-  else if (llm_json_parse((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), &doc, err))
-    rc = llm_fail(err, LLM_EINVAL, "its config is not JSON");
-  sqlite3_finalize(st);
-  if (rc) return rc;
-  if (sqlite3_prepare_v2(c->db, "SELECT rank, left_id, right_id FROM llm_merges WHERE tokenizer = ? ORDER BY rank",
-                         -1, &st, 0) != SQLITE_OK) {
-    llm_json_free(doc);
-    return llm_db_fail(c, err, "cannot read llm_merges");
-  }
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int step;
-  sqlite3_int64 expect = 0;
-  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sqlite3_column_int64(st, 0) != expect++) {
-      rc = llm_fail(err, LLM_EINVAL, "llm_merges has no rank %lld", expect - 1);
-      break;
-    }
-    rc = llm_tokenizer_add_merge(tok, (int32_t)sqlite3_column_int(st, 1),
-                                 (int32_t)sqlite3_column_int(st, 2), err);
-  }
-  sqlite3_finalize(st);
-  if (rc) {
-    llm_json_free(doc);
-    return rc;
-  }
-  const llm_json *root = llm_json_root(doc);
-  const llm_json *pats = llm_json_get(root, "patterns");
-  const llm_json *flags = llm_json_get(root, "flags");
-  const llm_json *roles = llm_json_get(root, "roles");
-  if (!pats || pats->type != LLM_JSON_ARRAY || !flags || flags->type != LLM_JSON_OBJECT ||
-      !roles || roles->type != LLM_JSON_OBJECT) {
-    llm_json_free(doc);
-    return llm_fail(err, LLM_EINVAL, "its config lacks patterns, flags or roles");
-  }
-  const char *list[64];
-  size_t np = pats->len < 64 ? pats->len : 64;
-  for (size_t i = 0; i < np && !rc; i++)
-    if (pats->items[i].type != LLM_JSON_STRING) rc = llm_fail(err, LLM_EINVAL, "a pattern is not a string");
-    else list[i] = pats->items[i].str;
-  if (!rc && np) rc = llm_tokenizer_set_patterns(tok, list, (int)np, err);
-  unsigned fl = 0;
-  for (int f = 0; f < N_FLAGS; f++) {
-    const llm_json *v = llm_json_get(flags, FLAG_NAMES[f]);
-    if (v && v->type == LLM_JSON_BOOL && v->boolean) fl |= 1u << f;
-  }
-  llm_tokenizer_set_flags(tok, fl);
-  for (int r = 0; r < LLM_ROLE_COUNT && !rc; r++) {
-    const llm_json *v = llm_json_get(roles, llm_tokenizer_role_name(r));
-    if (v) rc = v->type == LLM_JSON_NUMBER && v->is_int && v->i >= 0 && v->i < INT32_MAX
-                    ? llm_tokenizer_set_role(tok, r, (int32_t)v->i, err)
-                    : llm_fail(err, LLM_EINVAL, "role %s is not a token id", llm_tokenizer_role_name(r));
-  }
-  llm_json_free(doc);
-  return rc;
-}
-
 static int load_vocab(llm_conn *c, const char *name, const tok_header *h,
                       llm_tokenizer **out, llm_err *err) {
   llm_tokenizer *tok = NULL;
@@ -444,7 +350,7 @@ static int load_vocab(llm_conn *c, const char *name, const tok_header *h,
     rc = llm_db_fail(c, err, "cannot read llm_vocab");
     goto done;
   }
-  if (h->vocab) rc = load_vocab_settings(c, name, tok, err);
+  if (h->vocab) rc = llm_vocab_settings_load(c, name, tok, err);
   if (!rc) rc = llm_tokenizer_finish(tok, err);
 done:
   sqlite3_finalize(st);

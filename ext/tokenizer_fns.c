@@ -17,7 +17,12 @@
 **   llm_tokenizer_import(name, 'gguf', path)
 **       Imports the tokenizer of a GGUF file (ext/gguf_import.c). Returns a
 **       JSON summary.
+**   llm_tokenizer_import(name, 'hf', tokenizer_json_path)
+**       Imports a Hugging Face tokenizer.json (ext/hf_import.c). Returns a
+**       JSON summary.
 **   llm_tokenizer_drop(name)             1 if it existed (now gone), else 0.
+**   llm_tokenizer_info(name)             JSON: kind, n_vocab, merges, the
+**       memory the loaded tokenizer holds, its flags, special ids, template.
 **   llm_tokenize(name, text [, options]) ids as a JSON array.
 **   llm_detokenize(name, ids_json)       the text (exact bytes).
 **   llm_token_count(name, text [, options])
@@ -365,12 +370,14 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
   int is_gpt2 = format_type == SQLITE_TEXT && format && !strcmp(format, "gpt2");
   int is_llama2c = format_type == SQLITE_TEXT && format && !strcmp(format, "llama2c");
   int is_gguf = format_type == SQLITE_TEXT && format && !strcmp(format, "gguf");
-  if (!is_gpt2 && !is_llama2c && !is_gguf) {
+  int is_hf = format_type == SQLITE_TEXT && format && !strcmp(format, "hf");
+  if (!is_gpt2 && !is_llama2c && !is_gguf && !is_hf) {
     if (format_type == SQLITE_TEXT && format)
-      llm_result_errorf(ctx, "unknown format '%s': the supported formats are 'gguf' (path), 'gpt2' "
-                        "(encoder_json_path, vocab_bpe_path) and 'llama2c' (tokenizer_path)", format);
+      llm_result_errorf(ctx, "unknown format '%s': the supported formats are 'gguf' (path), 'hf' "
+                        "(tokenizer_json_path), 'gpt2' (encoder_json_path, vocab_bpe_path) and 'llama2c' "
+                        "(tokenizer_path)", format);
     else
-      llm_result_errorf(ctx, "the format must be the text 'gguf', 'gpt2' or 'llama2c'");
+      llm_result_errorf(ctx, "the format must be the text 'gguf', 'hf', 'gpt2' or 'llama2c'");
     return;
   }
   if (!is_gpt2 != (argc == 3)) {
@@ -385,8 +392,10 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
     import_llama2c(ctx, c, name, argv[2]);
     return;
   }
-  if (is_gguf) {
-    if (check_new_name(ctx, c, name)) llm_import_gguf_tokenizer(ctx, c, name, argv[2]);
+  if (is_gguf || is_hf) {
+    if (!check_new_name(ctx, c, name)) return;
+    if (is_gguf) llm_import_gguf_tokenizer(ctx, c, name, argv[2]);
+    else llm_import_hf_tokenizer(ctx, c, name, argv[2]);
     return;
   }
   const char *paths[2];
@@ -460,6 +469,28 @@ static void fn_tokenizer_drop(sqlite3_context *ctx, int argc, sqlite3_value **ar
     llm_result_llm_err(ctx, &err);
   else
     sqlite3_result_int(ctx, found);
+}
+
+/* ---- llm_tokenizer_info ------------------------------------------------ */
+
+static void fn_tokenizer_info(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  llm_conn *c = llm_ctx_conn(ctx);
+  const char *name = llm_arg_name(ctx, argv, 0, "tokenizer");
+  if (!name) return;
+  llm_tokenizer *tok;
+  llm_err err = {0};
+  if (llm_tokenizer_get(c, name, &tok, NULL, &err)) {
+    llm_result_llm_err(ctx, &err);
+    return;
+  }
+  static const char *const types[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
+  sqlite3_str *out = sqlite3_str_new(c->db);
+  sqlite3_str_appendf(out, "{\"kind\":\"%s\",\"n_vocab\":%d,\"merges\":%d,\"memory_bytes\":%lld,",
+                      types[llm_tokenizer_type(tok)], llm_tokenizer_n_vocab(tok), llm_tokenizer_n_merges(tok),
+                      (long long)llm_tokenizer_memory(tok));
+  llm_tokenizer_config_append(out, tok);
+  sqlite3_str_appendall(out, "}");
+  llm_result_str(ctx, out);
 }
 
 /* ---- encoding and decoding --------------------------------------------- */
@@ -589,6 +620,7 @@ int llm_register_tokenizer_fns(sqlite3 *db, llm_conn *c) {
       {"llm_tokenizer_import", 3, LLM_FN_WRITES, fn_tokenizer_import},
       {"llm_tokenizer_import", 4, LLM_FN_WRITES, fn_tokenizer_import},
       {"llm_tokenizer_drop", 1, LLM_FN_WRITES, fn_tokenizer_drop},
+      {"llm_tokenizer_info", 1, LLM_FN_READS, fn_tokenizer_info},
       {"llm_tokenize", 2, LLM_FN_READS, fn_tokenize},
       {"llm_tokenize", 3, LLM_FN_READS, fn_tokenize},
       {"llm_token_count", 2, LLM_FN_READS, fn_token_count},

@@ -180,7 +180,8 @@ static int set_roles_and_flags(const llm_gguf *g, llm_tokenizer *t, int type,
     int64_t v;
     int got = llm_gguf_get_int(g, flag_keys[i].key, &v, err);
     if (got < 0) return err->code;
-    if (got) flags = v ? flags | flag_keys[i].flag : flags & ~flag_keys[i].flag;
+    if (got && (flag_keys[i].flag != LLM_TOK_ADD_SPACE_PREFIX || type == LLM_TOKENIZER_SPM))
+      flags = v ? flags | flag_keys[i].flag : flags & ~flag_keys[i].flag;
   }
   llm_tokenizer_set_flags(t, flags);
   return LLM_OK;

@@ -811,3 +811,56 @@ int llm_json_parse_int_array(const char *text, size_t n, llm_ids *out,
   if (rc) out->len = orig;
   return rc;
 }
+
+/* ---- writing ------------------------------------------------------------ */
+
+int llm_json_write_str(const char *s, size_t n, llm_buf *out) {
+  static const char hex[] = "0123456789abcdef";
+  if (llm_buf_append(out, "\"", 1)) return LLM_ENOMEM;
+  size_t from = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+    size_t k = 2;
+    if (c == '\n') esc[1] = 'n';
+    else if (c == '\t') esc[1] = 't';
+    else if (c == '\r') esc[1] = 'r';
+    else if (c < 0x20) {
+      memcpy(esc + 1, "u00", 3);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      k = 6;
+    }
+    if (llm_buf_append(out, s + from, i - from) || llm_buf_append(out, esc, k)) return LLM_ENOMEM;
+    from = i + 1;
+  }
+  return llm_buf_append(out, s + from, n - from) || llm_buf_append(out, "\"", 1) ? LLM_ENOMEM : LLM_OK;
+}
+
+int llm_json_write(const llm_json *v, llm_buf *out) {
+  char num[40];
+  int rc = LLM_OK;
+  switch (v->type) {
+    case LLM_JSON_NULL: return llm_buf_append(out, "null", 4) ? LLM_ENOMEM : LLM_OK;
+    case LLM_JSON_BOOL:
+      return llm_buf_append(out, v->boolean ? "true" : "false", v->boolean ? 4 : 5) ? LLM_ENOMEM : LLM_OK;
+    case LLM_JSON_NUMBER: {
+      int k = v->is_int ? snprintf(num, sizeof num, "%lld", (long long)v->i)
+                        : snprintf(num, sizeof num, "%.17g", v->num);
+      return llm_buf_append(out, num, (size_t)k) ? LLM_ENOMEM : LLM_OK;
+    }
+    case LLM_JSON_STRING: return llm_json_write_str(v->str, v->len, out);
+    default: break;
+  }
+  int obj = v->type == LLM_JSON_OBJECT;
+  if (llm_buf_append(out, obj ? "{" : "[", 1)) return LLM_ENOMEM;
+  for (size_t i = 0; i < v->len && !rc; i++) {
+    if (i && llm_buf_append(out, ",", 1)) return LLM_ENOMEM;
+    if (obj && (llm_json_write_str(v->keys[i].s, v->keys[i].len, out) || llm_buf_append(out, ":", 1)))
+      return LLM_ENOMEM;
+    rc = llm_json_write(&v->items[i], out);
+  }
+  if (!rc && llm_buf_append(out, obj ? "}" : "]", 1)) rc = LLM_ENOMEM;
+  return rc;
+}

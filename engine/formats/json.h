@@ -31,6 +31,14 @@ enum {
   LLM_JSON_OBJECT = 5,
 };
 
+/* Appends v as compact JSON to out (numbers that are not integers with 17
+** significant digits, so they read back the same). LLM_OK or LLM_ENOMEM. */
+struct llm_json;
+int llm_json_write(const struct llm_json *v, llm_buf *out);
+
+/* Appends s[0..n) as a JSON string (quoted, escaped) to out. */
+int llm_json_write_str(const char *s, size_t n, llm_buf *out);
+
 /* Deepest nesting of arrays and objects accepted. */
 #define LLM_JSON_MAX_DEPTH 64
 

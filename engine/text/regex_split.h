@@ -63,7 +63,8 @@ int llm_regex_split(llm_regex *re, const uint8_t *s, size_t n,
 ** list of patterns applied one after another, each splitting every piece of
 ** the previous step with LLM_SPLIT_ISOLATED (matches and the text between
 ** matches both become pieces). NULL for an unknown name; *n_patterns is
-** set. */
+** set. They give llama.cpp's pieces: three are rewritten from llama.cpp's
+** text to do what its regex machinery does with them (see regex_split.c). */
 const char *const *llm_pretok_patterns(const char *name, int *n_patterns);
 
 /* The names llm_pretok_patterns knows, for error messages: a

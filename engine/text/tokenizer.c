@@ -100,7 +100,8 @@ void llm_tokenizer_free(llm_tokenizer *t) {
   llm_free(t->len);
   llm_buf_free(&t->pool);
   llm_map_free(&t->merges);
-  llm_free(t->specials);
+  llm_trie_free(&t->specials);
+  llm_free(t->tflags);
   llm_map_free(&t->cache);
   llm_buf_free(&t->cache_pool);
   llm_free(t->sym);
@@ -123,6 +124,9 @@ void llm_tokenizer_free(llm_tokenizer *t) {
   }
   llm_free(t->regex);
   llm_free(t->pattern);
+  llm_ids_free(&t->prefix);
+  llm_ids_free(&t->suffix);
+  llm_tok_free_hf(t);
   llm_spans_free(&t->spans[0]);
   llm_spans_free(&t->spans[1]);
   llm_free(t);
@@ -262,10 +266,6 @@ static int check_merge(llm_tokenizer *t, int32_t id, llm_err *err) {
   return LLM_OK;
 }
 
-static int cmp_special_len(const llm_tokenizer *t, int32_t a, int32_t b) {
-  return t->len[a] != t->len[b] ? (t->len[a] > t->len[b] ? -1 : 1)
-                                 : (a < b ? -1 : a > b);
-}
 
 static int finish_scored(llm_tokenizer *t, llm_err *err);
 
@@ -277,9 +277,6 @@ int llm_tokenizer_finish(llm_tokenizer *t, llm_err *err) {
   /* A call that failed (out of memory, say) may have filled these in part:
   ** start over, so that finish can be called again. */
   llm_map_free(&t->merges);
-  llm_free(t->specials);
-  t->specials = NULL;
-  t->n_special = 0;
   for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
   int n_special = 0;
   for (int32_t id = 0; id < t->n_vocab; id++) {
@@ -315,29 +312,23 @@ int llm_tokenizer_finish(llm_tokenizer *t, llm_err *err) {
   return LLM_OK;
 }
 
-/* Lists the n_special SPECIAL and USER tokens, longest text first; they
-** must differ. */
+/* Indexes the text of the SPECIAL and USER tokens (n_special of them,
+** checked); they must differ. */
 int llm_tok_build_specials(llm_tokenizer *t, int n_special, llm_err *err) {
-  if (n_special) {
-    t->specials = llm_malloc((size_t)n_special * sizeof(int32_t));
-    if (!t->specials) return llm_fail(err, LLM_ENOMEM, "out of memory");
-    for (int32_t id = 0; id < t->n_vocab; id++) {
-      if (!llm_tok_is_special(t->kind[id])) continue;
-      /* insertion sort: there are few special tokens */
-      int j = t->n_special++;
-      while (j > 0 && cmp_special_len(t, t->specials[j - 1], id) > 0) {
-        t->specials[j] = t->specials[j - 1];
-        j--;
-      }
-      t->specials[j] = id;
-    }
-    for (int i = 1; i < t->n_special; i++) {
-      int32_t a = t->specials[i - 1], b = t->specials[i];
-      if (t->len[a] == t->len[b] && !memcmp(tok_piece(t, a), tok_piece(t, b), t->len[a]))
-        return llm_fail(err, LLM_EINVAL,
-                        "special tokens %d and %d have the same text", a, b);
-    }
+  llm_trie_free(&t->specials);
+  memset(&t->specials, 0, sizeof t->specials);
+  t->n_special = 0;
+  for (int32_t id = 0; id < t->n_vocab; id++) {
+    if (!llm_tok_is_special(t->kind[id]) || !t->len[id]) continue;
+    int32_t had;
+    if (llm_trie_add(&t->specials, tok_piece(t, id), t->len[id], id, &had))
+      return llm_fail(err, LLM_ENOMEM, "out of memory");
+    if (had >= 0)
+      return llm_fail(err, LLM_EINVAL, "special tokens %d and %d have the same text", had, id);
+    t->n_special++;
   }
+  if (t->n_special != n_special)
+    return llm_fail(err, LLM_EINVAL, "%d special tokens, expected %d", t->n_special, n_special);
   return LLM_OK;
 }
 
@@ -383,9 +374,6 @@ int llm_tok_lookup_insert(llm_tokenizer *t, int32_t id, int unique,
 static int finish_scored(llm_tokenizer *t, llm_err *err) {
   llm_map_free(&t->lookup);
   llm_map_free(&t->pair_cache);
-  llm_free(t->specials);
-  t->specials = NULL;
-  t->n_special = 0;
   for (int32_t id = 0; id < t->n_vocab; id++)
     if (!t->is_set[id])
       return llm_fail(err, LLM_EINVAL, "token id %d is not defined", id);
@@ -410,6 +398,18 @@ static int finish_scored(llm_tokenizer *t, llm_err *err) {
 }
 
 int32_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
+
+size_t llm_tokenizer_memory(const llm_tokenizer *t) {
+  size_t n = (size_t)t->n_vocab;
+  size_t per_token = 2 + 3 * sizeof(int32_t) + sizeof(uint64_t) + sizeof(uint32_t) + /* kind .. len */
+                     (t->score ? sizeof(float) : 0) + (t->tflags ? 1 : 0) +
+                     (t->text_off ? sizeof(uint64_t) + sizeof(uint32_t) : 0);
+  size_t maps = (t->merges.cap + t->lookup.cap + t->cache.cap + t->pair_cache.cap +
+                 t->specials.edges.cap) * 2 * sizeof(uint64_t);
+  return sizeof *t + n * per_token + t->pool.cap + t->text.cap + t->cache_pool.cap + maps +
+         t->merge_list.cap * sizeof(int32_t) + t->specials.cap * sizeof(int32_t) +
+         t->scratch_cap * 5 * sizeof(int32_t) + t->heap_cap * sizeof(struct heap_item);
+}
 int llm_tokenizer_type(const llm_tokenizer *t) { return t->type; }
 int llm_tokenizer_pretok(const llm_tokenizer *t) { return t->pretok; }
 
@@ -456,7 +456,9 @@ int32_t llm_tokenizer_role(const llm_tokenizer *t, int role) {
   return role >= 0 && role < LLM_ROLE_COUNT ? t->role[role] : -1;
 }
 unsigned llm_tokenizer_flags(const llm_tokenizer *t) { return t->flags; }
-void llm_tokenizer_set_flags(llm_tokenizer *t, unsigned flags) { t->flags = flags; }
+void llm_tokenizer_set_flags(llm_tokenizer *t, unsigned flags) {
+  t->flags = (flags & ~(unsigned)LLM_TOK_HF) | (t->flags & LLM_TOK_HF); /* set with the pipeline */
+}
 int llm_tokenizer_n_patterns(const llm_tokenizer *t) { return t->n_regex; }
 const char *llm_tokenizer_pattern(const llm_tokenizer *t, int i) {
   return i >= 0 && i < t->n_regex ? t->pattern[i] : NULL;
@@ -472,42 +474,103 @@ void llm_tokenizer_merge_at(const llm_tokenizer *t, int32_t rank,
   *right = t->merge_list.data[2 * rank + 1];
 }
 
+/* llm_trie_walk callback: remembers the match that covers all n bytes. */
+static int exact_match(void *ctx, int32_t id, size_t len) {
+  int32_t *want = ctx; /* [0]: the length wanted, [1]: the id found */
+  if ((size_t)want[0] == len) want[1] = id;
+  return 0;
+}
+
 int32_t llm_tokenizer_special_id(const llm_tokenizer *t, const uint8_t *s,
                                  size_t n) {
-  for (int i = 0; i < t->n_special; i++) {
-    int32_t id = t->specials[i];
-    if (t->len[id] == n && !memcmp(tok_piece(t, id), s, n)) return id;
-  }
-  return -1;
+  if (n > LLM_TOKENIZER_MAX_PIECE) return -1;
+  int32_t want[2] = {(int32_t)n, -1};
+  llm_trie_walk(&t->specials, s, n, exact_match, want);
+  return want[1];
 }
 
 /* ---- encoding and decoding ---------------------------------------------- */
 
-/* Finds the first occurrence at or after pos of the text of a special
-** token (only user-defined ones unless allow_special), the longest at that
-** place. Returns its offset or n; sets *id (-1 when none). */
-static size_t find_special(const llm_tokenizer *t, const uint8_t *s, size_t n,
-                           size_t pos, int allow_special, int32_t *id) {
-  size_t best = n;
-  *id = -1;
-  for (int i = 0; i < t->n_special; i++) {
-    int32_t sid = t->specials[i];
-    if (!allow_special && t->kind[sid] != LLM_TOKEN_USER) continue;
-    const uint8_t *hit = memmem(s + pos, n - pos, tok_piece(t, sid), t->len[sid]);
-    if (!hit) continue;
-    size_t at = (size_t)(hit - s);
-    if (at < best) { /* specials are longest first: ties keep the longer */
-      best = at;
-      *id = sid;
-    }
+/* A special token found in a text. */
+typedef struct special_match {
+  const llm_tokenizer *t;
+  const uint8_t *s;
+  size_t n, at;  /* the text, and where the match starts */
+  int allow;     /* control tokens too, not just user-defined ones */
+  int32_t id;    /* the longest match so far, or -1 */
+  size_t len;
+} special_match;
+
+/* Whether the character that ends just before s[at] (before) or starts at
+** s[at] is a letter, a digit or '_': single-word tokens stand alone. */
+static int word_char_at(const uint8_t *s, size_t n, size_t at, int before) {
+  if (before) {
+    if (at == 0) return 0;
+    size_t b = at - 1;
+    while (b > 0 && (s[b] & 0xC0) == 0x80 && at - b < 4) b--;
+    at = b;
+  } else if (at >= n) {
+    return 0;
   }
-  return best;
+  int len;
+  int32_t cp = llm_utf8_decode(s + at, n - at, &len);
+  return cp == '_' || llm_uni_is_letter(cp) || llm_uni_is_number(cp);
 }
 
-/* Encodes text with no special tokens in it; prefix: it starts a text or
-** follows a special token (SentencePiece's dummy prefix goes there). */
-static int encode_plain(llm_tokenizer *t, const uint8_t *s, size_t n,
+static int take_match(void *ctx, int32_t id, size_t len) {
+  special_match *m = ctx;
+  const llm_tokenizer *t = m->t;
+  if (!m->allow && t->kind[id] != LLM_TOKEN_USER) return 0;
+  if (t->tflags && (t->tflags[id] & LLM_TOKF_SINGLE_WORD) &&
+      (word_char_at(m->s, m->n, m->at, 1) || word_char_at(m->s, m->n, m->at + len, 0)))
+    return 0;
+  m->id = id;
+  m->len = len;
+  return 0;
+}
+
+/* The first special token in s[pos..n) (only user-defined ones unless
+** allow_special), the longest at that place: its offset (n when none), id
+** and length in *m. */
+static size_t find_special(const llm_tokenizer *t, const uint8_t *s, size_t n,
+                           size_t pos, int allow_special, special_match *m) {
+  m->t = t;
+  m->s = s;
+  m->n = n;
+  m->allow = allow_special;
+  m->id = -1;
+  for (size_t at = pos; at < n; at++) {
+    if (!t->specials.first[s[at]]) continue;
+    m->at = at;
+    llm_trie_walk(&t->specials, s + at, n - at, take_match, m);
+    if (m->id >= 0) return at;
+  }
+  return n;
+}
+
+/* Whitespace before end (not before start) that an LSTRIP token takes, or
+** after start that an RSTRIP one takes: the new boundary. */
+static size_t skip_space(const uint8_t *s, size_t n, size_t at, size_t limit, int back) {
+  while (back ? at > limit : at < n) {
+    size_t c = at;
+    if (back) {
+      c = at - 1;
+      while (c > limit && (s[c] & 0xC0) == 0x80 && at - c < 4) c--;
+    }
+    int len;
+    int32_t cp = llm_utf8_decode(s + c, n - c, &len);
+    if (!llm_uni_is_space(cp)) break;
+    at = back ? c : at + (size_t)len;
+  }
+  return at;
+}
+
+/* Encodes text with no special tokens in it, found at offset base of the
+** whole text; prefix: it starts a text or follows a special token
+** (SentencePiece's dummy prefix goes there). */
+static int encode_plain(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base,
                         int prefix, llm_ids *out) {
+  if (t->flags & LLM_TOK_HF) return llm_tok_encode_hf(t, s, n, base, out);
   switch (t->type) {
     case LLM_TOKENIZER_SCORED: return llm_tok_encode_scored(t, s, n, prefix, out);
     case LLM_TOKENIZER_SPM: return llm_tok_encode_spm(t, s, n, prefix, out);
@@ -520,25 +583,36 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
                       llm_ids *out) {
   int allow = flags & LLM_ENCODE_ALLOW_SPECIAL, rc = LLM_OK, prefix = 1;
   int32_t bos = llm_tokenizer_bos_id(t), eos = llm_tokenizer_eos_id(t);
-  if ((flags & LLM_ENCODE_ADD_SPECIAL) && (t->flags & LLM_TOK_ADD_BOS) && bos >= 0)
+  int add = flags & LLM_ENCODE_ADD_SPECIAL;
+  if (add && t->has_template) {
+    for (size_t i = 0; i < t->prefix.len && !rc; i++) rc = llm_ids_push(out, t->prefix.data[i]);
+  } else if (add && (t->flags & LLM_TOK_ADD_BOS) && bos >= 0) {
     rc = llm_ids_push(out, bos);
+  }
   size_t pos = 0;
   while (pos < n && rc == LLM_OK) {
-    int32_t sid = -1;
-    size_t at = t->n_special ? find_special(t, s, n, pos, allow, &sid) : n;
-    if (at > pos) rc = encode_plain(t, s + pos, at - pos, prefix, out);
+    special_match m = {0};
+    m.id = -1;
+    size_t at = t->n_special ? find_special(t, s, n, pos, allow, &m) : n;
+    int32_t sid = m.id;
+    unsigned tf = sid >= 0 && t->tflags ? t->tflags[sid] : 0;
+    size_t text_end = tf & LLM_TOKF_LSTRIP ? skip_space(s, n, at, pos, 1) : at;
+    if (text_end > pos) rc = encode_plain(t, s + pos, text_end - pos, pos, prefix, out);
     if (rc == LLM_OK && sid >= 0) {
       rc = llm_ids_push(out, sid);
-      at += t->len[sid];
+      at += m.len;
+      if (tf & LLM_TOKF_RSTRIP) at = skip_space(s, n, at, n, 0);
       /* llama2.c puts the dummy prefix back only after <s>; llama.cpp after
       ** every special token */
       prefix = t->type != LLM_TOKENIZER_SCORED || sid == t->role[LLM_ROLE_BOS];
     }
     pos = at;
   }
-  if (rc == LLM_OK && (flags & LLM_ENCODE_ADD_SPECIAL) &&
-      (t->flags & LLM_TOK_ADD_EOS) && eos >= 0)
+  if (add && t->has_template) {
+    for (size_t i = 0; i < t->suffix.len && !rc; i++) rc = llm_ids_push(out, t->suffix.data[i]);
+  } else if (rc == LLM_OK && add && (t->flags & LLM_TOK_ADD_EOS) && eos >= 0) {
     rc = llm_ids_push(out, eos);
+  }
   return rc;
 }
 
@@ -560,8 +634,7 @@ int llm_tokenizer_encode(llm_tokenizer *t, const uint8_t *s, size_t n,
 ** after <s> (llama2.c) or any special token (llama.cpp). */
 static int drops_space(const llm_tokenizer *t, int32_t prev) {
   if (t->type == LLM_TOKENIZER_SCORED) return prev < 0 || prev == t->role[LLM_ROLE_BOS];
-  if (t->type == LLM_TOKENIZER_WORDPIECE ||
-      (t->type == LLM_TOKENIZER_SPM && (t->flags & LLM_TOK_ADD_SPACE_PREFIX)))
+  if (t->type == LLM_TOKENIZER_WORDPIECE || (t->flags & LLM_TOK_ADD_SPACE_PREFIX))
     return prev < 0 || (llm_tok_valid_id(t, prev) && llm_tok_is_special(t->kind[prev]));
   return 0;
 }
@@ -612,6 +685,7 @@ int llm_tokenizer_decode_next(const llm_tokenizer *t, int32_t prev,
 
 int llm_tokenizer_decode(const llm_tokenizer *t, const int32_t *ids, size_t n,
                          llm_buf *out, llm_err *err) {
+  if (t->hf_dec) return llm_tok_decode_hf(t, ids, n, out, err);
   for (size_t i = 0; i < n; i++) {
     int rc = decode_one(t, i ? ids[i - 1] : -1, ids[i], i, out, err);
     if (rc) return rc;

@@ -105,9 +105,20 @@ enum {
 enum {
   LLM_TOK_ADD_BOS = 1,          /* ADD_SPECIAL encodes put BOS (WordPiece: CLS) first */
   LLM_TOK_ADD_EOS = 2,          /* ... and EOS (WordPiece: SEP) last */
-  LLM_TOK_ADD_SPACE_PREFIX = 4, /* SPM: "▁" before text at the start and after specials */
-  LLM_TOK_IGNORE_MERGES = 8     /* BPE: a piece that is a token is not merged */
+  LLM_TOK_ADD_SPACE_PREFIX = 4, /* SPM: "▁" before text at the start and after specials;
+                                   decoding drops a leading space there (any kind) */
+  LLM_TOK_IGNORE_MERGES = 8,    /* BPE: a piece that is a token is not merged */
+  LLM_TOK_CHARS = 16,           /* BPE: symbols are characters, not GPT-2's byte map */
+  LLM_TOK_BYTE_FALLBACK = 32,   /* ... a character with no token becomes its <0xXX> tokens */
+  LLM_TOK_FUSE_UNK = 64,        /* ... else UNK, one for a run of them */
+  LLM_TOK_HF = 128              /* Hugging Face normalizer / pre-tokenizer / decoder attached */
 };
+
+/* How a special or user-defined token is parsed out of text (Hugging
+** Face's added-token options): LSTRIP and RSTRIP take the whitespace
+** before / after it along, SINGLE_WORD matches only where no letter, digit
+** or '_' touches it. */
+enum { LLM_TOKF_LSTRIP = 1, LLM_TOKF_RSTRIP = 2, LLM_TOKF_SINGLE_WORD = 4 };
 
 /* Flags of llm_tokenizer_encode. */
 enum {
@@ -187,11 +198,43 @@ int llm_tokenizer_set_patterns(llm_tokenizer *t, const char *const *patterns,
 int llm_tokenizer_n_patterns(const llm_tokenizer *t);
 const char *llm_tokenizer_pattern(const llm_tokenizer *t, int i);
 
+/* A special or user token's LLM_TOKF_* flags (before finish). */
+int llm_tokenizer_set_token_flags(llm_tokenizer *t, int32_t id, unsigned flags,
+                                  llm_err *err);
+unsigned llm_tokenizer_token_flags(const llm_tokenizer *t, int32_t id);
+
 /* The token that plays a role (LLM_ROLE_*), or -1 for none. */
 int llm_tokenizer_set_role(llm_tokenizer *t, int role, int32_t id,
                            llm_err *err);
 int32_t llm_tokenizer_role(const llm_tokenizer *t, int role);
 const char *llm_tokenizer_role_name(int role);
+
+/* What an ADD_SPECIAL encoding puts before and after the text (Hugging
+** Face's TemplateProcessing); without one, BOS and EOS as the flags say. */
+int llm_tokenizer_set_template(llm_tokenizer *t, const int32_t *prefix, size_t n_prefix,
+                               const int32_t *suffix, size_t n_suffix, llm_err *err);
+/* The template's ids (NULL when there is none). */
+const int32_t *llm_tokenizer_template(const llm_tokenizer *t, int suffix, size_t *n);
+
+/* Hugging Face WordPiece: continuation pieces start with prefix ("##");
+** words of more than max_chars characters are UNK. */
+int llm_tokenizer_set_wordpiece(llm_tokenizer *t, const char *prefix, int max_chars,
+                                llm_err *err);
+/* The prefix set so (NULL when none), and *max_chars. */
+const char *llm_tokenizer_wordpiece(const llm_tokenizer *t, int *max_chars);
+
+/* Attaches the parts of a Hugging Face pipeline (text/hf_pipeline.h; any
+** may be NULL), owned by the tokenizer from then on, also when this fails;
+** sets LLM_TOK_HF. Plain text then goes normalizer, pre-tokenizer, model;
+** llm_tokenizer_decode runs the decoder over the tokens' pieces. */
+struct llm_hf_norm;
+struct llm_hf_pretok;
+struct llm_hf_decoder;
+int llm_tokenizer_set_hf(llm_tokenizer *t, struct llm_hf_norm *norm,
+                         struct llm_hf_pretok *pre, struct llm_hf_decoder *dec,
+                         llm_err *err);
+/* Whether the attached pre-tokenizer is byte-level (then so is the BPE). */
+int llm_tokenizer_hf_bytelevel(const llm_tokenizer *t);
 
 /* LLM_TOK_* options. */
 void llm_tokenizer_set_flags(llm_tokenizer *t, unsigned flags);
@@ -206,6 +249,9 @@ int llm_tokenizer_finish(llm_tokenizer *t, llm_err *err);
 void llm_tokenizer_free(llm_tokenizer *t);
 
 int32_t llm_tokenizer_n_vocab(const llm_tokenizer *t);
+/* Bytes the tokenizer holds (its tables, indexes and caches; an estimate
+** within the allocator's rounding). */
+size_t llm_tokenizer_memory(const llm_tokenizer *t);
 /* LLM_TOKENIZER_BPE or LLM_TOKENIZER_SCORED. */
 int llm_tokenizer_type(const llm_tokenizer *t);
 int llm_tokenizer_pretok(const llm_tokenizer *t);

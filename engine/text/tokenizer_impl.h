@@ -9,6 +9,7 @@
 
 #include "hashmap.h"
 #include "text/regex_split.h"
+#include "text/trie.h"
 #include "text/tokenizer.h"
 
 /* A candidate merge, for every kind: nodes pos and next[pos] into id, with
@@ -41,8 +42,9 @@ struct llm_tokenizer {
   int32_t byte_id[256];
   llm_map merges; /* pair key -> (rank << 32) | merged id */
   llm_ids merge_list; /* BPE vocabulary: left, right of each rank */
-  int32_t *specials; /* special (and user) ids, longest text first */
+  llm_trie specials; /* the text of special and user tokens */
   int n_special;
+  uint8_t *tflags;   /* per token: LLM_TOKF_* (NULL: none set) */
   llm_map cache;     /* hash of piece -> offset of its entry in cache_pool */
   llm_buf cache_pool; /* entries, see tokenizer_merge.c */
   /* Scratch reused across calls to avoid per-piece allocation. */
@@ -64,6 +66,17 @@ struct llm_tokenizer {
   uint8_t byte_text[256];
   int max_len; /* longest piece, bytes */
   int indexed; /* lookup holds every token (vocabulary tokenizers) */
+  llm_ids prefix, suffix; /* the template, when has_template */
+  int has_template;
+  char wp_prefix[16];     /* Hugging Face WordPiece's continuation prefix */
+  int wp_max_chars;
+  /* Hugging Face pipelines (LLM_TOK_HF), see text/hf_pipeline.h */
+  struct llm_hf_norm *hf_norm;
+  struct llm_hf_pretok *hf_pre;
+  struct llm_hf_decoder *hf_dec;
+  llm_buf norm_buf;
+  struct llm_align *hf_align;
+  struct llm_hf_pieces *hf_pieces;
 };
 
 static inline const uint8_t *tok_piece(const llm_tokenizer *t, int32_t id) {
@@ -120,5 +133,14 @@ int llm_tok_encode_spm(llm_tokenizer *t, const uint8_t *s, size_t n,
                        int prefix, llm_ids *out);
 int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n,
                        llm_ids *out);
+/* One pre-tokenized piece, by each model. */
+int llm_tok_bpe_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out);
+int llm_tok_wpm_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out);
+/* Plain text through a Hugging Face pipeline (tokenizer_hf.c); base: its
+** offset in the whole text (Metaspace's "first" prefix goes only at 0). */
+int llm_tok_encode_hf(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base, llm_ids *out);
+void llm_tok_free_hf(llm_tokenizer *t);
+int llm_tok_decode_hf(const llm_tokenizer *t, const int32_t *ids, size_t n, llm_buf *out,
+                      llm_err *err);
 
 #endif

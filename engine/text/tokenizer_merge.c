@@ -227,6 +227,7 @@ static int push_ids(llm_ids *out, const int32_t *ids, size_t n) {
 
 /* With IGNORE_MERGES: the token whose text is the whole piece, or -1. */
 static int32_t whole_piece(llm_tokenizer *t, const uint8_t *s, size_t n) {
+  if (t->flags & LLM_TOK_CHARS) return llm_tok_model_lookup(t, s, n);
   t->work.len = 0;
   for (size_t i = 0; i < n; i++) {
     uint8_t enc[4];
@@ -236,10 +237,36 @@ static int32_t whole_piece(llm_tokenizer *t, const uint8_t *s, size_t n) {
   return llm_tok_model_lookup(t, t->work.data, t->work.len);
 }
 
+/* Character-level BPE's first symbols: each character's token, else its
+** bytes' <0xXX> tokens (BYTE_FALLBACK, when all exist), else UNK (one per
+** run with FUSE_UNK), else nothing. Returns the count. */
+static size_t char_symbols(llm_tokenizer *t, const uint8_t *s, size_t n) {
+  size_t m = 0;
+  int32_t unk = t->role[LLM_ROLE_UNK];
+  for (size_t i = 0; i < n;) {
+    int len;
+    if (llm_utf8_decode(s + i, n - i, &len) < 0) len = 1;
+    int32_t id = llm_tok_model_lookup(t, s + i, (size_t)len);
+    if (id >= 0) {
+      t->sym[m++] = id;
+    } else {
+      int all = t->flags & LLM_TOK_BYTE_FALLBACK;
+      for (int k = 0; k < len && all; k++) all = t->byte_id[s[i + k]] >= 0;
+      if (all) {
+        for (int k = 0; k < len; k++) t->sym[m++] = t->byte_id[s[i + k]];
+      } else if (unk >= 0 && !((t->flags & LLM_TOK_FUSE_UNK) && m && t->sym[m - 1] == unk)) {
+        t->sym[m++] = unk;
+      }
+    }
+    i += (size_t)len;
+  }
+  return m;
+}
+
 /* Encodes one pre-tokenized piece. */
 static int encode_piece(llm_tokenizer *t, const uint8_t *s, size_t n,
                         llm_ids *out) {
-  if (n == 1) return push_ids(out, &t->byte_id[s[0]], 1);
+  if (n == 1 && !(t->flags & LLM_TOK_CHARS)) return push_ids(out, &t->byte_id[s[0]], 1);
   uint64_t h = 0;
   if (n <= CACHE_PIECE) {
     h = llm_hash_bytes(s, n);
@@ -252,10 +279,15 @@ static int encode_piece(llm_tokenizer *t, const uint8_t *s, size_t n,
   if ((t->flags & LLM_TOK_IGNORE_MERGES) && (t->sym[0] = whole_piece(t, s, n)) >= 0) {
     /* the piece is a token */
   } else {
-    for (size_t i = 0; i < n; i++) t->sym[i] = t->byte_id[s[i]];
-    if (n <= SHORT_PIECE) {
-      m = merge_short(t, t->sym, t->pair_rank, n);
-    } else if (merge_heap(t, bpe_merge, n, &m)) {
+    if (t->flags & LLM_TOK_CHARS) {
+      m = char_symbols(t, s, n);
+    } else {
+      for (size_t i = 0; i < n; i++) t->sym[i] = t->byte_id[s[i]];
+      m = n;
+    }
+    if (m <= SHORT_PIECE) {
+      m = merge_short(t, t->sym, t->pair_rank, m);
+    } else if (merge_heap(t, bpe_merge, m, &m)) {
       return LLM_ENOMEM;
     }
   }
@@ -270,9 +302,19 @@ static int split_patterns(llm_tokenizer *t, const uint8_t *s, size_t n,
   llm_err err;
   llm_spans *cur = &t->spans[0];
   cur->len = 0;
-  if (llm_grow((void **)&cur->start, &cur->cap, 1, sizeof(size_t)) ||
-      !(cur->end = llm_realloc(cur->end, cur->cap * sizeof(size_t))))
-    return LLM_ENOMEM;
+  if (!cur->cap) { /* room for the one piece the splitting starts from */
+    size_t *a = llm_malloc(sizeof *a), *b = llm_malloc(sizeof *b);
+    if (!a || !b) {
+      llm_free(a);
+      llm_free(b);
+      return LLM_ENOMEM;
+    }
+    llm_free(cur->start);
+    llm_free(cur->end);
+    cur->start = a;
+    cur->end = b;
+    cur->cap = 1;
+  }
   cur->start[0] = 0;
   cur->end[0] = n;
   cur->len = 1;
@@ -289,10 +331,14 @@ static int split_patterns(llm_tokenizer *t, const uint8_t *s, size_t n,
   return LLM_OK;
 }
 
+int llm_tok_bpe_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out) {
+  return n ? encode_piece(t, s, n, out) : LLM_OK;
+}
+
 int llm_tok_encode_bpe(llm_tokenizer *t, const uint8_t *s, size_t n,
                        llm_ids *out) {
   if (t->n_regex) {
-    int w, rc = split_patterns(t, s, n, &w);
+    int w = 0, rc = split_patterns(t, s, n, &w);
     const llm_spans *sp = &t->spans[w];
     for (size_t i = 0; i < sp->len && !rc; i++)
       rc = encode_piece(t, s + sp->start[i], sp->end[i] - sp->start[i], out);

@@ -68,6 +68,57 @@ int llm_tokenizer_set_patterns(llm_tokenizer *t, const char *const *patterns,
   return LLM_OK;
 }
 
+int llm_tokenizer_set_token_flags(llm_tokenizer *t, int32_t id, unsigned flags,
+                                  llm_err *err) {
+  if (!llm_tok_valid_id(t, id) || t->finished)
+    return llm_fail(err, LLM_EINVAL, "token %d is not defined, or the tokenizer is finished", id);
+  if (flags & ~7u) return llm_fail(err, LLM_EINVAL, "unknown token flags 0x%x", flags);
+  if (!t->tflags && !(t->tflags = llm_calloc((size_t)t->n_vocab, 1)))
+    return llm_fail(err, LLM_ENOMEM, "out of memory");
+  t->tflags[id] = (uint8_t)flags;
+  return LLM_OK;
+}
+
+unsigned llm_tokenizer_token_flags(const llm_tokenizer *t, int32_t id) {
+  return t->tflags && llm_tok_valid_id(t, id) ? t->tflags[id] : 0;
+}
+
+int llm_tokenizer_set_template(llm_tokenizer *t, const int32_t *prefix, size_t n_prefix,
+                               const int32_t *suffix, size_t n_suffix, llm_err *err) {
+  t->prefix.len = t->suffix.len = 0;
+  for (size_t i = 0; i < n_prefix + n_suffix; i++) {
+    int32_t id = i < n_prefix ? prefix[i] : suffix[i - n_prefix];
+    if (id < 0 || id >= t->n_vocab)
+      return llm_fail(err, LLM_ERANGE, "template token id %d is out of range (0..%d)", id, t->n_vocab - 1);
+    if (llm_ids_push(i < n_prefix ? &t->prefix : &t->suffix, id))
+      return llm_fail(err, LLM_ENOMEM, "out of memory");
+  }
+  t->has_template = 1;
+  return LLM_OK;
+}
+
+const int32_t *llm_tokenizer_template(const llm_tokenizer *t, int suffix, size_t *n) {
+  const llm_ids *a = suffix ? &t->suffix : &t->prefix;
+  *n = t->has_template ? a->len : 0;
+  return t->has_template ? a->data : NULL;
+}
+
+int llm_tokenizer_set_wordpiece(llm_tokenizer *t, const char *prefix, int max_chars,
+                                llm_err *err) {
+  size_t n = strlen(prefix);
+  if (t->type != LLM_TOKENIZER_WORDPIECE || n >= sizeof t->wp_prefix)
+    return llm_fail(err, LLM_EINVAL, "WordPiece prefix '%.20s' is longer than %zu bytes, or not WordPiece",
+                    prefix, sizeof t->wp_prefix - 1);
+  memcpy(t->wp_prefix, prefix, n + 1);
+  t->wp_max_chars = max_chars;
+  return LLM_OK;
+}
+
+const char *llm_tokenizer_wordpiece(const llm_tokenizer *t, int *max_chars) {
+  *max_chars = t->wp_max_chars;
+  return t->type == LLM_TOKENIZER_WORDPIECE && t->wp_prefix[0] ? t->wp_prefix : NULL;
+}
+
 static const char *const ROLE_NAMES[LLM_ROLE_COUNT] = {
     "bos", "eos", "eot", "eom", "unk", "sep", "pad", "cls", "mask"};
 
@@ -100,24 +151,35 @@ static int byte_piece_value(const uint8_t *s, size_t n) {
   return v;
 }
 
+/* Whether pieces are spelled with GPT-2's byte map. */
+static int byte_level(const llm_tokenizer *t) {
+  return t->type == LLM_TOKENIZER_BPE && !(t->flags & LLM_TOK_CHARS);
+}
+
 /* Appends what token id decodes to (see tokenizer.h) to t->text. */
 static int append_text(llm_tokenizer *t, int32_t id) {
   const uint8_t *p = tok_piece(t, id);
   size_t n = t->len[id];
   int kind = t->kind[id];
   if (llm_tok_is_special(kind)) return llm_buf_append(&t->text, p, n);
-  if (t->type == LLM_TOKENIZER_SPM && kind == LLM_TOKEN_BYTE) {
+  if (kind == LLM_TOKEN_BYTE && !byte_level(t)) {
     uint8_t b = (uint8_t)byte_piece_value(p, n);
     return llm_buf_append(&t->text, &b, 1);
+  }
+  if (t->type == LLM_TOKENIZER_WORDPIECE && t->wp_prefix[0]) {
+    /* Hugging Face WordPiece: "##ing" continues a word, others start one */
+    size_t np = strlen(t->wp_prefix);
+    if (n >= np && !memcmp(p, t->wp_prefix, np)) return llm_buf_append(&t->text, p + np, n - np);
+    return llm_buf_append(&t->text, " ", 1) || llm_buf_append(&t->text, p, n);
   }
   for (size_t i = 0; i < n;) {
     int len;
     int32_t cp = llm_utf8_decode(p + i, n - i, &len);
     int rc;
-    if (t->type == LLM_TOKENIZER_BPE && llm_bytelevel_byte(cp) >= 0) {
+    if (byte_level(t) && llm_bytelevel_byte(cp) >= 0) {
       uint8_t b = (uint8_t)llm_bytelevel_byte(cp);
       rc = llm_buf_append(&t->text, &b, 1);
-    } else if (t->type != LLM_TOKENIZER_BPE && len == 3 && !memcmp(p + i, SPACE_MARK, 3)) {
+    } else if (!byte_level(t) && len == 3 && !memcmp(p + i, SPACE_MARK, 3)) {
       rc = llm_buf_append(&t->text, " ", 1);
     } else { /* kept as it is spelled */
       rc = llm_buf_append(&t->text, p + i, (size_t)len);
@@ -147,7 +209,7 @@ static int build_texts(llm_tokenizer *t, llm_err *err) {
 ** byte's character; SentencePiece, the "<0xXX>" BYTE token. */
 static int build_byte_ids(llm_tokenizer *t, llm_err *err) {
   for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
-  if (t->type == LLM_TOKENIZER_BPE) {
+  if (byte_level(t)) {
     for (int b = 0; b < 256; b++) {
       uint8_t enc[4];
       int k = llm_utf8_encode(enc, llm_bytelevel_cp((uint8_t)b));
@@ -157,7 +219,7 @@ static int build_byte_ids(llm_tokenizer *t, llm_err *err) {
   }
   for (int32_t id = 0; id < t->n_vocab; id++) {
     if (t->kind[id] != LLM_TOKEN_BYTE) continue;
-    int b = t->type == LLM_TOKENIZER_SPM ? byte_piece_value(tok_piece(t, id), t->len[id]) : -1;
+    int b = byte_piece_value(tok_piece(t, id), t->len[id]);
     if (b < 0)
       return llm_fail(err, LLM_EINVAL, "byte token %d is \"%.*s\", not <0xXX>", id,
                       (int)(t->len[id] < 40 ? t->len[id] : 40), (const char *)tok_piece(t, id));
@@ -219,9 +281,6 @@ int32_t llm_tokenizer_find(const llm_tokenizer *t, const uint8_t *s, size_t n) {
 int llm_tok_finish_vocab(llm_tokenizer *t, llm_err *err) {
   int rc = llm_tokenizer_index(t, err);
   if (rc) return rc;
-  llm_free(t->specials);
-  t->specials = NULL;
-  t->n_special = 0;
   t->max_len = 0;
   int n_special = 0;
   for (int32_t id = 0; id < t->n_vocab; id++) {

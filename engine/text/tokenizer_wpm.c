@@ -12,6 +12,10 @@
 ** "▁" in front (the vocabulary spells word-initial pieces so, and
 ** continuations without a prefix), is covered left to right by the longest
 ** tokens that match; a word that cannot be covered becomes UNK.
+**
+** Hugging Face's WordPiece (llm_tok_wpm_piece) covers each pre-tokenized
+** piece the same way, continuation pieces spelled "##piece", and makes a
+** piece of more than max_input_chars_per_word characters UNK.
 */
 #include <string.h>
 
@@ -29,26 +33,55 @@ static int is_cjk(int32_t cp) {
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
-/* Covers the word in t->work (which starts with "▁") with the longest
-** matching tokens, or UNK. */
-static int encode_word(llm_tokenizer *t, llm_ids *out) {
-  const uint8_t *w = t->work.data;
-  size_t n = t->work.len, mark = out->len;
+/* Covers w[0..n) with the longest matching tokens, left to right, pieces
+** after the first spelled with prefix[0..np) in front (Hugging Face's
+** "##"; none for llama.cpp's spelling); a word that cannot be covered is
+** UNK. */
+static int cover_word(llm_tokenizer *t, const uint8_t *w, size_t n, const char *prefix,
+                      size_t np, llm_ids *out) {
+  size_t mark = out->len;
+  uint8_t *buf = NULL;
+  int rc = LLM_OK;
+  if (np && !(buf = llm_malloc(np + (size_t)t->max_len))) return LLM_ENOMEM;
   for (size_t i = 0; i < n;) {
     size_t j = n - i > (size_t)t->max_len ? i + (size_t)t->max_len : n;
     int32_t id = -1;
-    for (; j > i && (id = llm_tok_model_lookup(t, w + i, j - i)) < 0; j--) {
+    for (; j > i; j--) {
+      if (i && np) { /* a continuation: the prefix, then the piece */
+        if (np + (j - i) > np + (size_t)t->max_len) continue;
+        memcpy(buf, prefix, np);
+        memcpy(buf + np, w + i, j - i);
+        id = llm_tok_model_lookup(t, buf, np + (j - i));
+      } else {
+        id = llm_tok_model_lookup(t, w + i, j - i);
+      }
+      if (id >= 0) break;
     }
     if (id < 0) {
       out->len = mark;
       break;
     }
-    if (llm_ids_push(out, id)) return LLM_ENOMEM;
+    if ((rc = llm_ids_push(out, id))) break;
     i = j;
   }
-  if (out->len == mark && t->role[LLM_ROLE_UNK] >= 0)
-    return llm_ids_push(out, t->role[LLM_ROLE_UNK]);
-  return LLM_OK;
+  llm_free(buf);
+  if (!rc && out->len == mark && t->role[LLM_ROLE_UNK] >= 0)
+    rc = llm_ids_push(out, t->role[LLM_ROLE_UNK]);
+  return rc;
+}
+
+/* Covers the word in t->work (which starts with "▁"). */
+static int encode_word(llm_tokenizer *t, llm_ids *out) {
+  return cover_word(t, t->work.data, t->work.len, NULL, 0, out);
+}
+
+int llm_tok_wpm_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out) {
+  if (!n) return LLM_OK;
+  size_t chars = 0;
+  for (size_t i = 0; i < n; i++) chars += (s[i] & 0xC0) != 0x80;
+  if (t->wp_max_chars > 0 && chars > (size_t)t->wp_max_chars)
+    return t->role[LLM_ROLE_UNK] >= 0 ? llm_ids_push(out, t->role[LLM_ROLE_UNK]) : LLM_OK;
+  return cover_word(t, s, n, t->wp_prefix, strlen(t->wp_prefix), out);
 }
 
 /* Ends the word being built in t->work (if any) and encodes it. */

@@ -25,6 +25,8 @@
 #include "base.h"
 #include "text/bpe_train.h"
 #include "check.h"
+#include "formats/gguf.h"
+#include "formats/gguf_vocab.h"
 #include "text/gpt2_vocab.h"
 #include "formats/json.h"
 #include "text/pretok.h"
@@ -615,6 +617,55 @@ static void test_oom_bpe_train(void) {
   for (int c = 0; c < 3; c++) sb_free(&corpus[c]);
 }
 
+/* ---------------------------------------------------------------------- */
+/* GGUF vocabulary tokenizers (the small files fuzz/seeds/fuzz_gguf_vocab   */
+/* holds: one per model kind), read, built, used.                          */
+
+static sbuf gguf_file;
+
+static int op_gguf_vocab(sbuf *out, sbuf *again, llm_err *err) {
+  (void)again;
+  llm_gguf *g = NULL;
+  llm_tokenizer *t = NULL;
+  llm_gguf_vocab_info info;
+  arm();
+  int rc = llm_gguf_open_memory(&g, gguf_file.d, gguf_file.len, err);
+  if (!rc) rc = llm_gguf_vocab_load(g, &t, &info, err);
+  llm_ids ids = {0};
+  llm_buf dec = {0};
+  if (!rc) rc = llm_tokenizer_encode(t, text.d, text.len, LLM_ENCODE_ADD_SPECIAL, &ids, err);
+  if (!rc) rc = llm_tokenizer_decode(t, ids.data, ids.len, &dec, err);
+  disarm();
+  if (!rc) {
+    sb_put(out, ids.data, ids.len * sizeof *ids.data);
+    sb_put(out, dec.data, dec.len);
+  }
+  llm_ids_free(&ids);
+  llm_buf_free(&dec);
+  llm_tokenizer_free(t);
+  llm_gguf_free(g);
+  return rc;
+}
+
+static void test_oom_gguf_vocab(void) {
+  static const char *const files[] = {"fuzz/seeds/fuzz_gguf_vocab/gpt2.gguf",
+                                      "fuzz/seeds/fuzz_gguf_vocab/llama.gguf",
+                                      "fuzz/seeds/fuzz_gguf_vocab/bert.gguf"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    FILE *f = fopen(files[i], "rb");
+    CHECK(f != NULL);
+    if (!f) continue;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    gguf_file.len = 0;
+    sb_put(&gguf_file, buf, n);
+    /* Encoding does without its piece cache when there is no memory for it. */
+    oom_loop(files[i], op_gguf_vocab, 1);
+  }
+  sb_free(&gguf_file);
+}
+
 int main(void) {
   make_vocab();
   make_text();
@@ -624,6 +675,7 @@ int main(void) {
   RUN(test_oom_tokenizer);
   RUN(test_oom_gpt2_vocab);
   RUN(test_oom_bpe_train);
+  RUN(test_oom_gguf_vocab);
   sb_free(&text);
   sb_free(&enc_json);
   sb_free(&vocab_bpe);

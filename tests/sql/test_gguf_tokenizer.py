@@ -99,6 +99,11 @@ def test_import_summary_and_tables(ctx):
     assert s["user_tokens"] == 254, s
     s = import_vocab(ctx, "bert-bge")
     assert s["kind"] == "wordpiece" and s["n_vocab"] == 30522, s
+    info = json.loads(ctx.one("SELECT llm_tokenizer_info('gpt-2')"))
+    assert info["kind"] == "bpe" and info["n_vocab"] == 50257 and info["merges"] == 50000, info
+    # its pieces (over 300 KB), merges index and per-token tables, but not more than a few MB
+    assert 1_000_000 < info["memory_bytes"] < 20_000_000, info["memory_bytes"]
+    assert info["roles"] == {"bos": 50256, "eos": 50256} and info["flags"]["add_bos"] is False, info
 
 
 def test_every_vocab_file_imports(ctx):

@@ -1,0 +1,111 @@
+/*
+** tokenizer_hf.c: vocabulary tokenizers with a Hugging Face pipeline
+** (LLM_TOK_HF, from tokenizer.json): plain text (special and added tokens
+** already taken out) goes through the normalizer, then the pre-tokenizer,
+** and each piece through the model (BPE or WordPiece); decoding a whole
+** id list runs the decoder chain over the tokens' pieces. See
+** text/hf_pipeline.h for the pipeline parts.
+*/
+#include <string.h>
+
+#include "text/hf_pipeline.h"
+#include "text/tokenizer_impl.h"
+
+int llm_tokenizer_set_hf(llm_tokenizer *t, llm_hf_norm *norm, llm_hf_pretok *pre,
+                         llm_hf_decoder *dec, llm_err *err) {
+  if (!t->vocab || t->finished || (t->flags & LLM_TOK_HF)) {
+    llm_hf_norm_free(norm);
+    llm_hf_pretok_free(pre);
+    llm_hf_decoder_free(dec);
+    return llm_fail(err, LLM_EINVAL, "a pipeline belongs to an unfinished vocabulary tokenizer, once");
+  }
+  t->hf_pieces = llm_calloc(1, sizeof *t->hf_pieces);
+  t->hf_align = llm_calloc(1, sizeof *t->hf_align);
+  if (!t->hf_pieces || !t->hf_align) {
+    llm_hf_norm_free(norm);
+    llm_hf_pretok_free(pre);
+    llm_hf_decoder_free(dec);
+    return llm_fail(err, LLM_ENOMEM, "out of memory");
+  }
+  t->hf_norm = norm;
+  t->hf_pre = pre;
+  t->hf_dec = dec;
+  t->flags |= LLM_TOK_HF;
+  return LLM_OK;
+}
+
+int llm_tokenizer_hf_bytelevel(const llm_tokenizer *t) {
+  return t->hf_pre && llm_hf_pretok_is_bytelevel(t->hf_pre);
+}
+
+void llm_tok_free_hf(llm_tokenizer *t) {
+  llm_hf_norm_free(t->hf_norm);
+  llm_hf_pretok_free(t->hf_pre);
+  llm_hf_decoder_free(t->hf_dec);
+  if (t->hf_pieces) llm_hf_pieces_free(t->hf_pieces);
+  llm_free(t->hf_pieces);
+  if (t->hf_align) llm_align_free(t->hf_align);
+  llm_free(t->hf_align);
+  llm_buf_free(&t->norm_buf);
+}
+
+static int model_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out) {
+  return t->type == LLM_TOKENIZER_WORDPIECE ? llm_tok_wpm_piece(t, s, n, out)
+                                            : llm_tok_bpe_piece(t, s, n, out);
+}
+
+/* The alignment of the text to the whole text, for text at offset base:
+** from the normalizer, or the identity, shifted by base. */
+static int base_align(llm_tokenizer *t, size_t n, size_t base, int normalized) {
+  llm_align *a = t->hf_align;
+  if (!normalized) {
+    if (llm_grow((void **)&a->start, &a->cap, n, sizeof(size_t))) return LLM_ENOMEM;
+    size_t *end = llm_realloc(a->end, a->cap * sizeof(size_t));
+    if (!end) return LLM_ENOMEM;
+    a->end = end;
+    for (size_t i = 0; i < n; i++) a->start[i] = i, a->end[i] = i + 1;
+    a->len = n;
+  }
+  for (size_t i = 0; i < a->len; i++) a->start[i] += base, a->end[i] += base;
+  return LLM_OK;
+}
+
+int llm_tok_encode_hf(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base, llm_ids *out) {
+  llm_err err;
+  int rc;
+  /* Offsets matter only after a special token (base > 0): a Metaspace
+  ** pre-tokenizer prepends its "first" replacement at offset 0 only. */
+  llm_align *a = base ? t->hf_align : NULL;
+  if (t->hf_norm) {
+    if ((rc = llm_hf_normalize(t->hf_norm, s, n, &t->norm_buf, a, &err))) return rc;
+    s = t->norm_buf.data;
+    n = t->norm_buf.len;
+  }
+  if (!t->hf_pre) return model_piece(t, s, n, out);
+  llm_hf_pieces *p = t->hf_pieces;
+  if (a && (rc = base_align(t, n, base, t->hf_norm != NULL))) return rc;
+  rc = a ? llm_hf_pretokenize_aligned(t->hf_pre, s, n, a, p, &err)
+         : llm_hf_pretokenize(t->hf_pre, s, n, p, &err);
+  if (rc) return rc;
+  for (size_t i = 0; i < p->n && !rc; i++)
+    rc = model_piece(t, p->text.data + p->off[i], p->off[i + 1] - p->off[i], out);
+  return rc;
+}
+
+int llm_tok_decode_hf(const llm_tokenizer *t, const int32_t *ids, size_t n, llm_buf *out,
+                      llm_err *err) {
+  llm_str_ref *refs = n ? llm_malloc(n * sizeof *refs) : NULL;
+  if (n && !refs) return llm_fail(err, LLM_ENOMEM, "out of memory while decoding");
+  for (size_t i = 0; i < n; i++) {
+    if (!llm_tok_valid_id(t, ids[i])) {
+      llm_free(refs);
+      return llm_fail(err, LLM_ERANGE, "token id %d at position %zu is out of range (0..%d)", ids[i], i,
+                      t->n_vocab - 1);
+    }
+    refs[i].s = tok_piece(t, ids[i]);
+    refs[i].len = t->len[ids[i]];
+  }
+  int rc = llm_hf_decode(t->hf_dec, refs, n, out, err);
+  llm_free(refs);
+  return rc;
+}

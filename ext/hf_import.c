@@ -1,0 +1,109 @@
+/*
+** hf_import.c: Hugging Face tokenizers into the database.
+**
+**   SELECT llm_tokenizer_import('qwen3', 'hf', 'tokenizer.json');
+**
+** imports a tokenizer.json (the format of the Hugging Face tokenizers
+** library and of every model repository on the Hub): BPE (byte-level, as
+** Llama 3, Qwen, GPT-2 and RoBERTa; or over characters with byte fallback,
+** as Llama 2, Mistral and Gemma) or WordPiece (BERT, BGE, MiniLM), with
+** its normalizer, pre-tokenizer, added tokens, post-processor and decoder,
+** in one transaction. The tokenizer then encodes token for token as the
+** Hugging Face library does (text/tokenizer.h, formats/hf_tokenizer.h).
+*/
+#include <string.h>
+
+#include "formats/hf_tokenizer.h"
+#include "formats/json.h"
+#include "ext.h"
+
+/* Appends "key": <the member as the file has it> when root has it. */
+static int append_member(llm_buf *b, const llm_json *root, const char *key, int *first) {
+  const llm_json *v = llm_json_get(root, key);
+  if (!v) return LLM_OK;
+  if ((!*first && llm_buf_append(b, ",", 1)) || llm_json_write_str(key, strlen(key), b) ||
+      llm_buf_append(b, ":", 1) || llm_json_write(v, b))
+    return LLM_ENOMEM;
+  *first = 0;
+  return LLM_OK;
+}
+
+static char *tokenizer_config(sqlite3 *db, const char *path, const llm_tokenizer *tok, const llm_json *root) {
+  llm_buf hf = {0};
+  int first = 1;
+  static const char *const parts[] = {"normalizer", "pre_tokenizer", "decoder"};
+  int rc = LLM_OK;
+  for (size_t i = 0; i < 3 && !rc; i++) rc = append_member(&hf, root, parts[i], &first);
+  if (rc) {
+    llm_buf_free(&hf);
+    return NULL;
+  }
+  static const char *const types[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
+  sqlite3_str *js = sqlite3_str_new(db);
+  sqlite3_str_appendall(js, "{\"format\":\"hf\",\"file\":");
+  llm_str_append_json(js, path, strlen(path));
+  sqlite3_str_appendf(js, ",\"model\":\"%s\",", types[llm_tokenizer_type(tok)]);
+  llm_tokenizer_config_append(js, tok);
+  sqlite3_str_appendall(js, ",\"hf\":{");
+  if (hf.len) sqlite3_str_append(js, (const char *)hf.data, (int)hf.len);
+  sqlite3_str_appendall(js, "}}");
+  llm_buf_free(&hf);
+  return sqlite3_str_finish(js);
+}
+
+static void summary(sqlite3_context *ctx, llm_conn *c, const char *name, const llm_tokenizer *tok) {
+  static const char *const types[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
+  int counts[6] = {0};
+  for (int32_t id = 0; id < llm_tokenizer_n_vocab(tok); id++) {
+    int k = llm_tokenizer_kind(tok, id);
+    if (k >= 0 && k < 6) counts[k]++;
+  }
+  unsigned flags = llm_tokenizer_flags(tok);
+  sqlite3_str *out = sqlite3_str_new(c->db);
+  sqlite3_str_appendall(out, "{\"name\":");
+  llm_str_append_json(out, name, strlen(name));
+  sqlite3_str_appendf(out,
+                      ",\"kind\":\"%s\",\"byte_level\":%s,\"n_vocab\":%d,\"merges\":%d,\"special_tokens\":%d,"
+                      "\"user_tokens\":%d,\"byte_tokens\":%d}",
+                      types[llm_tokenizer_type(tok)],
+                      llm_tokenizer_type(tok) == LLM_TOKENIZER_BPE && !(flags & LLM_TOK_CHARS) ? "true" : "false",
+                      llm_tokenizer_n_vocab(tok), llm_tokenizer_n_merges(tok), counts[LLM_TOKEN_SPECIAL],
+                      counts[LLM_TOKEN_USER], counts[LLM_TOKEN_BYTE]);
+  llm_result_str(ctx, out);
+}
+
+void llm_import_hf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name, sqlite3_value *path_arg) {
+  if (sqlite3_value_type(path_arg) != SQLITE_TEXT || !sqlite3_value_bytes(path_arg)) {
+    llm_result_errorf(ctx, "the tokenizer.json path must be a file path");
+    return;
+  }
+  const char *path = (const char *)sqlite3_value_text(path_arg);
+  llm_err err = {0};
+  char *data = NULL;
+  size_t len = 0;
+  llm_json_doc *doc = NULL;
+  llm_tokenizer *tok = NULL;
+  char *config = NULL;
+  if (llm_read_file(path, &data, &len, &err) || llm_json_parse(data, len, &doc, &err) ||
+      llm_hf_tokenizer_build(llm_json_root(doc), &tok, &err)) {
+    if (err.code == LLM_ENOMEM) sqlite3_result_error_nomem(ctx);
+    else llm_result_errorf(ctx, "'%s': %s", path, err.msg);
+    goto done;
+  }
+  if (!(config = tokenizer_config(c->db, path, tok, llm_json_root(doc)))) {
+    sqlite3_result_error_nomem(ctx);
+    goto done;
+  }
+  int rc = llm_write_begin(c, &err);
+  if (!rc) {
+    rc = llm_tokenizer_store(c, name, tok, "hf", "hf", config, &err);
+    rc = llm_write_end(c, rc == LLM_OK, &err);
+  }
+  if (rc) llm_result_llm_err(ctx, &err);
+  else summary(ctx, c, name, tok);
+done:
+  sqlite3_free(config);
+  llm_tokenizer_free(tok);
+  llm_json_free(doc);
+  llm_free(data);
+}

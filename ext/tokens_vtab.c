@@ -8,15 +8,18 @@
 ** One row per token of the text: position (0-based), id, piece (the
 ** token's piece in the vocabulary, as TEXT), bytes (the text it stands
 ** for, as a BLOB), and the byte offsets start and "end" of that text in
-** the input (end exclusive), so that substr(CAST(text AS BLOB), start + 1,
-** "end" - start) is bytes. For byte-level BPE, bytes is the piece. For
-** SentencePiece-style tokenizers (llama2.c) it differs in two ways: a
-** byte-fallback token's piece is "<0xXX>" and its bytes that one byte, and
-** the first token's piece starts with the dummy-prefix space, which is not
-** in the text (nor in its bytes): start and end never count it.
+** the input (end exclusive): bytes is substr(CAST(text AS BLOB), start + 1,
+** "end" - start). For byte-level BPE, bytes is the piece. For
+** SentencePiece-style tokenizers it differs in two ways: a byte-fallback
+** token's piece is "<0xXX>" and its bytes that one byte, and the first
+** token's piece starts with the dummy-prefix space, which is not in the
+** text (nor in its bytes): start and end never count it. Tokenizers that
+** normalize (WordPiece's lower case, NFC, ...) give the span of the input
+** each token came from, so bytes is the text as it was typed.
 */
 #include <string.h>
 
+#include "text/regex_split.h"
 #include "ext.h"
 
 enum { COL_POSITION, COL_ID, COL_PIECE, COL_BYTES, COL_START, COL_END, COL_NAME, COL_TEXT, COL_OPTIONS };
@@ -31,8 +34,9 @@ typedef struct tokens_cursor {
   sqlite3_vtab_cursor base;
   llm_tokenizer *tok;
   llm_ids ids;
+  llm_spans spans; /* each token's source bytes in text */
+  uint8_t *text;   /* a copy of the text */
   size_t pos;
-  sqlite3_int64 offset; /* byte offset of the current token */
 } tokens_cursor;
 
 static int tv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err) {
@@ -70,6 +74,8 @@ static int tv_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
 static int tv_close(sqlite3_vtab_cursor *cur) {
   tokens_cursor *c = (tokens_cursor *)cur;
   llm_ids_free(&c->ids);
+  llm_spans_free(&c->spans);
+  llm_free(c->text);
   sqlite3_free(c);
   return SQLITE_OK;
 }
@@ -85,8 +91,8 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   tokens_cursor *c = (tokens_cursor *)cur;
   tokens_vtab *vt = (tokens_vtab *)cur->pVtab;
   c->ids.len = 0;
+  c->spans.len = 0;
   c->pos = 0;
-  c->offset = 0;
   c->tok = NULL;
   sqlite3_value *name = argv[0], *text = argv[1];
   sqlite3_value *options = (idx_num & 4) ? argv[2] : NULL;
@@ -108,23 +114,16 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   if (llm_tokenizer_get(vt->conn, (const char *)sqlite3_value_text(name), &c->tok, NULL, &err)) return cursor_error(c, err.msg);
   const uint8_t *p = sqlite3_value_blob(text);
   int n = sqlite3_value_bytes(text);
-  if (llm_tokenizer_encode(c->tok, p ? p : (const uint8_t *)"", (size_t)n, allow_special, &c->ids, &err))
+  llm_free(c->text);
+  if (!(c->text = llm_malloc((size_t)n + 1))) return SQLITE_NOMEM;
+  if (n) memcpy(c->text, p, (size_t)n);
+  if (llm_tokenizer_encode_spans(c->tok, c->text, (size_t)n, allow_special, &c->ids, &c->spans, &err))
     return err.code == LLM_ENOMEM ? SQLITE_NOMEM : cursor_error(c, err.msg);
   return SQLITE_OK;
 }
 
-/* The text of the current token (it depends on the one before it). */
-static const uint8_t *token_text(const tokens_cursor *c, size_t *len) {
-  int32_t prev = c->pos ? c->ids.data[c->pos - 1] : -1;
-  return llm_tokenizer_token_text(c->tok, prev, c->ids.data[c->pos], len);
-}
-
 static int tv_next(sqlite3_vtab_cursor *cur) {
-  tokens_cursor *c = (tokens_cursor *)cur;
-  size_t len;
-  token_text(c, &len);
-  c->offset += (sqlite3_int64)len;
-  c->pos++;
+  ((tokens_cursor *)cur)->pos++;
   return SQLITE_OK;
 }
 
@@ -136,16 +135,16 @@ static int tv_eof(sqlite3_vtab_cursor *cur) {
 static int tv_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
   tokens_cursor *c = (tokens_cursor *)cur;
   int32_t id = c->ids.data[c->pos];
-  size_t plen, len;
+  size_t plen, start = c->spans.start[c->pos], len = c->spans.end[c->pos] - start;
   const uint8_t *piece = llm_tokenizer_piece(c->tok, id, &plen);
-  const uint8_t *bytes = token_text(c, &len);
+  const uint8_t *bytes = c->text + start;
   switch (col) {
     case COL_POSITION: sqlite3_result_int64(ctx, (sqlite3_int64)c->pos); break;
     case COL_ID: sqlite3_result_int(ctx, id); break;
     case COL_PIECE: sqlite3_result_text(ctx, plen ? (const char *)piece : "", (int)plen, SQLITE_TRANSIENT); break;
     case COL_BYTES: sqlite3_result_blob(ctx, len ? (const void *)bytes : "", (int)len, SQLITE_TRANSIENT); break;
-    case COL_START: sqlite3_result_int64(ctx, c->offset); break;
-    case COL_END: sqlite3_result_int64(ctx, c->offset + (sqlite3_int64)len); break;
+    case COL_START: sqlite3_result_int64(ctx, (sqlite3_int64)start); break;
+    case COL_END: sqlite3_result_int64(ctx, (sqlite3_int64)(start + len)); break;
     default: break; /* hidden argument columns are never read back */
   }
   return SQLITE_OK;

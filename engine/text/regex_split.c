@@ -360,6 +360,13 @@ static int spans_reserve(llm_spans *s, size_t need) {
   return LLM_OK;
 }
 
+int llm_spans_push(llm_spans *s, size_t start, size_t end) {
+  if (spans_reserve(s, s->len + 1)) return LLM_ENOMEM;
+  s->start[s->len] = start;
+  s->end[s->len++] = end;
+  return LLM_OK;
+}
+
 void llm_spans_free(llm_spans *s) {
   if (!s) return;
   llm_free(s->start);

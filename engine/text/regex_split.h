@@ -47,6 +47,8 @@ typedef struct llm_spans {
 } llm_spans;
 
 void llm_spans_free(llm_spans *s);
+/* Appends [start, end). LLM_OK or LLM_ENOMEM. */
+int llm_spans_push(llm_spans *s, size_t start, size_t end);
 
 /* Splits each piece of `in` (spans into s[0..n)) by the pattern as Hugging
 ** Face's Split(pattern, behavior, invert) does, appending the resulting

@@ -127,6 +127,7 @@ void llm_tokenizer_free(llm_tokenizer *t) {
   llm_ids_free(&t->prefix);
   llm_ids_free(&t->suffix);
   llm_tok_free_hf(t);
+  llm_spans_free(&t->wsrc);
   llm_spans_free(&t->spans[0]);
   llm_spans_free(&t->spans[1]);
   llm_free(t);
@@ -574,9 +575,30 @@ static int encode_plain(llm_tokenizer *t, const uint8_t *s, size_t n, size_t bas
   switch (t->type) {
     case LLM_TOKENIZER_SCORED: return llm_tok_encode_scored(t, s, n, prefix, out);
     case LLM_TOKENIZER_SPM: return llm_tok_encode_spm(t, s, n, prefix, out);
-    case LLM_TOKENIZER_WORDPIECE: return llm_tok_encode_wpm(t, s, n, out);
+    case LLM_TOKENIZER_WORDPIECE: return llm_tok_encode_wpm(t, s, n, base, out);
     default: return llm_tok_encode_bpe(t, s, n, out);
   }
+}
+
+/* Records the span of each id out->data[k0..) when spans are wanted. */
+static int record_fixed(llm_tokenizer *t, const llm_ids *out, size_t k0, size_t start, size_t end) {
+  for (size_t k = k0; t->rec && k < out->len; k++)
+    if (llm_spans_push(t->rec, start, end)) return LLM_ENOMEM;
+  return LLM_OK;
+}
+
+/* Lossless tokenizers: each id stands for its decoded text, in order,
+** from base (SentencePiece's dummy prefix stands for nothing). */
+static int record_by_text(llm_tokenizer *t, const llm_ids *out, size_t k0, size_t base, size_t end) {
+  size_t at = base;
+  for (size_t k = k0; k < out->len; k++) {
+    size_t len;
+    llm_tokenizer_token_text(t, k ? out->data[k - 1] : -1, out->data[k], &len);
+    size_t e = at + len < end ? at + len : end;
+    if (llm_spans_push(t->rec, at, e)) return LLM_ENOMEM;
+    at = e;
+  }
+  return LLM_OK;
 }
 
 static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
@@ -589,6 +611,7 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
   } else if (add && (t->flags & LLM_TOK_ADD_BOS) && bos >= 0) {
     rc = llm_ids_push(out, bos);
   }
+  if (!rc) rc = record_fixed(t, out, 0, 0, 0);
   size_t pos = 0;
   while (pos < n && rc == LLM_OK) {
     special_match m = {0};
@@ -597,9 +620,14 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
     int32_t sid = m.id;
     unsigned tf = sid >= 0 && t->tflags ? t->tflags[sid] : 0;
     size_t text_end = tf & LLM_TOKF_LSTRIP ? skip_space(s, n, at, pos, 1) : at;
+    size_t k0 = out->len;
     if (text_end > pos) rc = encode_plain(t, s + pos, text_end - pos, pos, prefix, out);
+    /* HF pipelines and WordPiece record their own spans (they rewrite text) */
+    if (!rc && t->rec && !(t->flags & LLM_TOK_HF) && t->type != LLM_TOKENIZER_WORDPIECE)
+      rc = record_by_text(t, out, k0, pos, text_end);
     if (rc == LLM_OK && sid >= 0) {
       rc = llm_ids_push(out, sid);
+      if (!rc) rc = record_fixed(t, out, out->len - 1, at, at + m.len);
       at += m.len;
       if (tf & LLM_TOKF_RSTRIP) at = skip_space(s, n, at, n, 0);
       /* llama2.c puts the dummy prefix back only after <s>; llama.cpp after
@@ -608,11 +636,13 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
     }
     pos = at;
   }
+  size_t k0 = out->len;
   if (add && t->has_template) {
     for (size_t i = 0; i < t->suffix.len && !rc; i++) rc = llm_ids_push(out, t->suffix.data[i]);
   } else if (rc == LLM_OK && add && (t->flags & LLM_TOK_ADD_EOS) && eos >= 0) {
     rc = llm_ids_push(out, eos);
   }
+  if (!rc) rc = record_fixed(t, out, k0, n, n);
   return rc;
 }
 
@@ -637,6 +667,19 @@ static int drops_space(const llm_tokenizer *t, int32_t prev) {
   if (t->type == LLM_TOKENIZER_WORDPIECE || (t->flags & LLM_TOK_ADD_SPACE_PREFIX))
     return prev < 0 || (llm_tok_valid_id(t, prev) && llm_tok_is_special(t->kind[prev]));
   return 0;
+}
+
+int llm_tokenizer_encode_spans(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
+                               llm_ids *out, llm_spans *spans, llm_err *err) {
+  size_t k0 = out->len;
+  spans->len = 0;
+  t->rec = spans;
+  int rc = llm_tokenizer_encode(t, s, n, flags, out, err);
+  t->rec = NULL;
+  if (!rc && spans->len != out->len - k0)
+    return llm_fail(err, LLM_EINVAL, "%zu offsets for %zu tokens (a bug: please report it)", spans->len,
+                    out->len - k0);
+  return rc;
 }
 
 const uint8_t *llm_tokenizer_token_text(const llm_tokenizer *t, int32_t prev,

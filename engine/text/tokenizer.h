@@ -281,6 +281,14 @@ int32_t llm_tokenizer_special_id(const llm_tokenizer *t, const uint8_t *s,
 int llm_tokenizer_encode(llm_tokenizer *t, const uint8_t *s, size_t n,
                          int flags, llm_ids *out, llm_err *err);
 
+/* As llm_tokenizer_encode, and spans (emptied first) gets for each id the
+** [start, end) byte offsets in s of the text it stands for, also when the
+** tokenizer normalizes the text (lower case, NFC, ...): a special token
+** its text, tokens a template adds an empty span at 0 or n. */
+struct llm_spans;
+int llm_tokenizer_encode_spans(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
+                               llm_ids *out, struct llm_spans *spans, llm_err *err);
+
 /* Appends the bytes of the given ids to out; fails on an id out of range.
 ** The first id is decoded as at the start of a text (prev = -1). */
 int llm_tokenizer_decode(const llm_tokenizer *t, const int32_t *ids, size_t n,

@@ -73,22 +73,30 @@ static int base_align(llm_tokenizer *t, size_t n, size_t base, int normalized) {
 int llm_tok_encode_hf(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base, llm_ids *out) {
   llm_err err;
   int rc;
-  /* Offsets matter only after a special token (base > 0): a Metaspace
-  ** pre-tokenizer prepends its "first" replacement at offset 0 only. */
-  llm_align *a = base ? t->hf_align : NULL;
+  /* Offsets matter after a special token (base > 0: a Metaspace
+  ** pre-tokenizer prepends its "first" replacement at offset 0 only) and
+  ** when the spans of the tokens are wanted. */
+  llm_align *a = base || t->rec ? t->hf_align : NULL;
   if (t->hf_norm) {
     if ((rc = llm_hf_normalize(t->hf_norm, s, n, &t->norm_buf, a, &err))) return rc;
     s = t->norm_buf.data;
     n = t->norm_buf.len;
   }
-  if (!t->hf_pre) return model_piece(t, s, n, out);
-  llm_hf_pieces *p = t->hf_pieces;
   if (a && (rc = base_align(t, n, base, t->hf_norm != NULL))) return rc;
+  if (!t->hf_pre) {
+    size_t k0 = out->len;
+    rc = model_piece(t, s, n, out);
+    return rc || !t->rec ? rc : llm_tok_record(t, out, k0, s, n, a->start, a->end);
+  }
+  llm_hf_pieces *p = t->hf_pieces;
   rc = a ? llm_hf_pretokenize_aligned(t->hf_pre, s, n, a, p, &err)
          : llm_hf_pretokenize(t->hf_pre, s, n, p, &err);
-  if (rc) return rc;
-  for (size_t i = 0; i < p->n && !rc; i++)
-    rc = model_piece(t, p->text.data + p->off[i], p->off[i + 1] - p->off[i], out);
+  for (size_t i = 0; i < p->n && !rc; i++) {
+    size_t k0 = out->len, off = p->off[i], len = p->off[i + 1] - off;
+    rc = model_piece(t, p->text.data + off, len, out);
+    if (!rc && t->rec)
+      rc = llm_tok_record(t, out, k0, p->text.data + off, len, p->align.start + off, p->align.end + off);
+  }
   return rc;
 }
 

@@ -76,6 +76,10 @@ struct llm_tokenizer {
   struct llm_hf_decoder *hf_dec;
   llm_buf norm_buf;
   struct llm_align *hf_align;
+  /* While llm_tokenizer_encode_spans runs: where each id's source text
+  ** goes; wsrc: the source of each byte of work (WordPiece's words). */
+  llm_spans *rec;
+  llm_spans wsrc;
   struct llm_hf_pieces *hf_pieces;
 };
 
@@ -118,6 +122,12 @@ static inline int32_t llm_tok_model_lookup(const llm_tokenizer *t, const uint8_t
   return id >= 0 && t->kind[id] == LLM_TOKEN_SPECIAL ? -1 : id;
 }
 
+/* Records [start, end) source offsets for the ids out->data[k0..len) of a
+** piece or word: each id's width in the piece's bytes (see
+** llm_tok_width), then src maps a byte of the piece to its source span. */
+int llm_tok_record(llm_tokenizer *t, const llm_ids *out, size_t k0, const uint8_t *piece,
+                   size_t plen, const size_t *src_start, const size_t *src_end);
+
 /* Scratch arrays for n symbols. */
 int llm_tok_reserve(llm_tokenizer *t, size_t n);
 
@@ -131,7 +141,7 @@ int llm_tok_encode_scored(llm_tokenizer *t, const uint8_t *s, size_t n,
                           int prefix, llm_ids *out);
 int llm_tok_encode_spm(llm_tokenizer *t, const uint8_t *s, size_t n,
                        int prefix, llm_ids *out);
-int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n,
+int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base,
                        llm_ids *out);
 /* One pre-tokenized piece, by each model. */
 int llm_tok_bpe_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out);

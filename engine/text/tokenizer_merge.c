@@ -302,22 +302,7 @@ static int split_patterns(llm_tokenizer *t, const uint8_t *s, size_t n,
   llm_err err;
   llm_spans *cur = &t->spans[0];
   cur->len = 0;
-  if (!cur->cap) { /* room for the one piece the splitting starts from */
-    size_t *a = llm_malloc(sizeof *a), *b = llm_malloc(sizeof *b);
-    if (!a || !b) {
-      llm_free(a);
-      llm_free(b);
-      return LLM_ENOMEM;
-    }
-    llm_free(cur->start);
-    llm_free(cur->end);
-    cur->start = a;
-    cur->end = b;
-    cur->cap = 1;
-  }
-  cur->start[0] = 0;
-  cur->end[0] = n;
-  cur->len = 1;
+  if (llm_spans_push(cur, 0, n)) return LLM_ENOMEM;
   int w = 0;
   for (int i = 0; i < t->n_regex; i++) {
     llm_spans *nxt = &t->spans[1 - w];

@@ -70,9 +70,13 @@ static int cover_word(llm_tokenizer *t, const uint8_t *w, size_t n, const char *
   return rc;
 }
 
-/* Covers the word in t->work (which starts with "▁"). */
+/* Covers the word in t->work (which starts with "▁"); with spans wanted,
+** t->wsrc has the source of each byte. */
 static int encode_word(llm_tokenizer *t, llm_ids *out) {
-  return cover_word(t, t->work.data, t->work.len, NULL, 0, out);
+  size_t k0 = out->len;
+  int rc = cover_word(t, t->work.data, t->work.len, NULL, 0, out);
+  if (!rc && t->rec) rc = llm_tok_record(t, out, k0, t->work.data, t->work.len, t->wsrc.start, t->wsrc.end);
+  return rc;
 }
 
 int llm_tok_wpm_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out) {
@@ -88,13 +92,22 @@ int llm_tok_wpm_piece(llm_tokenizer *t, const uint8_t *s, size_t n, llm_ids *out
 static int end_word(llm_tokenizer *t, llm_ids *out) {
   int rc = t->work.len > 3 ? encode_word(t, out) : LLM_OK;
   t->work.len = 3; /* the "▁" stays */
+  if (t->rec) t->wsrc.len = 3;
   return rc;
 }
 
-static int append_cp(llm_buf *b, int32_t cp) {
+/* Appends cp to the word, which came from the source bytes [a, b) (kept
+** when spans are wanted; the "▁" stands for nothing, at the word's start). */
+static int append_cp(llm_tokenizer *t, int32_t cp, size_t a, size_t b) {
   uint8_t enc[4];
   int k = llm_utf8_encode(enc, (uint32_t)cp);
-  return llm_buf_append(b, enc, (size_t)k);
+  if (llm_buf_append(&t->work, enc, (size_t)k)) return LLM_ENOMEM;
+  if (!t->rec) return LLM_OK;
+  if (t->work.len == 3 + (size_t)k) /* the word's first character */
+    for (size_t i = 0; i < 3; i++) t->wsrc.start[i] = t->wsrc.end[i] = a;
+  for (int i = 0; i < k; i++)
+    if (llm_spans_push(&t->wsrc, a, b)) return LLM_ENOMEM;
+  return LLM_OK;
 }
 
 /* The first character of cp's NFD decomposition. */
@@ -105,15 +118,18 @@ static int32_t nfd_first(int32_t cp, llm_cps *tmp, int *rc) {
   return !*rc && tmp->len ? tmp->cp[0] : cp;
 }
 
-int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n,
+int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base,
                        llm_ids *out) {
   llm_cps tmp = {0};
   int rc = LLM_OK;
-  t->work.len = 0;
+  t->work.len = t->wsrc.len = 0;
   if (llm_buf_append(&t->work, "\xE2\x96\x81", 3)) return LLM_ENOMEM;
+  for (int k = 0; k < 3 && t->rec; k++)
+    if (llm_spans_push(&t->wsrc, base, base)) return LLM_ENOMEM;
   for (size_t i = 0; i < n && !rc;) {
     int len;
     int32_t cp = llm_utf8_decode(s + i, n - i, &len);
+    size_t a = base + i;
     i += (size_t)len;
     cp = cp < 0 ? 0xFFFD : nfd_first(cp, &tmp, &rc);
     if (llm_uni_is_space(cp)) {
@@ -128,9 +144,10 @@ int llm_tok_encode_wpm(llm_tokenizer *t, const uint8_t *s, size_t n,
     llm_uni_lower(cp, low);
     if (llm_uni_is_punct(cp) || (cp < 0x7F && llm_uni_is_symbol(cp)) || is_cjk(cp)) {
       rc = end_word(t, out);
-      if (!rc) rc = append_cp(&t->work, low[0]) ? LLM_ENOMEM : end_word(t, out);
+      if (!rc) rc = append_cp(t, low[0], a, base + i);
+      if (!rc) rc = end_word(t, out);
     } else {
-      rc = append_cp(&t->work, low[0]) ? LLM_ENOMEM : LLM_OK;
+      rc = append_cp(t, low[0], a, base + i);
     }
   }
   if (!rc) rc = end_word(t, out);

@@ -205,3 +205,22 @@ def test_bad_files(ctx):
                       base_kvs(toks) + [("tokenizer.ggml.merges", ("arr", "str"), ["a b"])])
     assert json.loads(ctx.one("SELECT llm_tokenizer_import('x', 'gguf', ?)", (path,)))["merges"] == 1
     ctx.error("SELECT llm_tokenizer_import('x', 'gguf', ?)", (path,), "already exists")
+
+
+def test_token_offsets(ctx):
+    """llm_tokens' start and end point into the original text also when the
+    tokenizer rewrites it: SentencePiece's '▁' for spaces and prefix, and
+    WordPiece's lower case and accents."""
+    import_vocab(ctx, "bert-bge")
+    text = "Hello WORLD, F\u00fchrer!"
+    rows = ctx.db.execute("SELECT CAST(piece AS TEXT), start, \"end\", CAST(bytes AS TEXT) FROM "
+                          "llm_tokens('bert-bge', ?)", (text,)).fetchall()
+    assert [r[3] for r in rows] == ["Hello", "WORLD", ",", "F\u00fc", "hrer", "!"], rows
+    assert [r[0] for r in rows] == ["\u2581hello", "\u2581world", "\u2581,", "\u2581fu", "hrer", "\u2581!"], rows
+    b = text.encode("utf-8")
+    assert all(b[r[1]:r[2]].decode("utf-8") == r[3] for r in rows)
+    import_vocab(ctx, "llama-spm")
+    for text in ["Hello world", "  two  spaces", "caf\u00e9 \U0001F600!"]:
+        rows = ctx.db.execute("SELECT start, \"end\", bytes FROM llm_tokens('llama-spm', ?)", (text,)).fetchall()
+        assert b"".join(bytes(r[2]) for r in rows) == text.encode("utf-8"), (text, rows)
+        assert all(rows[i][1] == rows[i + 1][0] for i in range(len(rows) - 1)), rows

@@ -31,7 +31,7 @@ def tokenizer_json(model, ctx=None):
     return path
 
 
-def oracle(path, texts, decode=False, add_special=False):
+def oracle(path, texts, decode=False, add_special=False, offsets=False):
     """The Hugging Face library's ids (and decoded texts) for each text."""
     node = shutil.which("node")
     assert node, "node is not on PATH: the Hugging Face oracle (tests/oracle/hf_ref.js) needs it"
@@ -41,7 +41,7 @@ def oracle(path, texts, decode=False, add_special=False):
     try:
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         args = ([node, os.path.join(ORACLE_DIR, "hf_ref.js"), path, name] + (["--decode"] if decode else [])
-                + (["--add-special"] if add_special else []))
+                + (["--add-special"] if add_special else []) + (["--offsets"] if offsets else []))
         p = subprocess.run(args, capture_output=True, text=True, cwd=ORACLE_DIR, env=env)
     finally:
         os.unlink(name)
@@ -162,3 +162,31 @@ def test_bad_files(ctx):
         json.dump(good, f)
     assert json.loads(ctx.one("SELECT llm_tokenizer_import('x', 'hf', ?)", (path,)))["merges"] == 1
     assert tokenize(ctx.db, "x", "ab") == [2]
+
+
+def char_offsets(text, start, end):
+    """Byte offsets in text's UTF-8 as the library gives them: code points,
+    a token inside a character covering the whole character."""
+    b = text.encode("utf-8")
+    first = len(b[:start].decode("utf-8", "ignore"))
+    last = len(b[:end].decode("utf-8", "ignore")) if end > start else first
+    if end > start and len(b[:end].decode("utf-8", "ignore").encode("utf-8")) < end:
+        last += 1  # ends inside a character: up to its end
+    return [first, last]
+
+
+def test_token_offsets(ctx):
+    """llm_tokens' start and end point into the original text, also after
+    normalization (NFC, lower case, accents off, spaces as U+2581): the same
+    spans the library gives (it counts code points; converted here)."""
+    texts = hf_texts.texts(6, 300) + ["Caf\u0065\u0301 \u00c5ngstr\u00f6m F\u00fchrer", "HELLO  World\u00a0!"]
+    for model in ("llama3", "qwen3", "gemma3", "bert"):
+        import_hf(ctx, model, model)
+        refs = oracle(tokenizer_json(model, ctx), texts, offsets=True)
+        for t, ref in zip(texts, refs):
+            rows = ctx.db.execute("SELECT id, start, \"end\", bytes FROM llm_tokens(?, ?)", (model, t)).fetchall()
+            assert [r[0] for r in rows] == ref["ids"], (model, t)
+            got = [char_offsets(t, r[1], r[2]) for r in rows]
+            assert got == ref["offsets"], (model, t, got, ref["offsets"])
+            b = t.encode("utf-8")
+            assert all(bytes(r[3]) == b[r[1]:r[2]] for r in rows), (model, t)

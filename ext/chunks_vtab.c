@@ -19,6 +19,7 @@
 */
 #include <string.h>
 
+#include "text/regex_split.h"
 #include "ext.h"
 
 enum {
@@ -135,27 +136,25 @@ static int cv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   size_t len = (size_t)sqlite3_value_bytes(argv[1]);
   const uint8_t *p = sqlite3_value_blob(argv[1]);
   llm_ids ids = {0};
+  llm_spans spans = {0};
   c->text = sqlite3_malloc64(len + 1);
-  if (!c->text || llm_tokenizer_encode(tok, p ? p : (const uint8_t *)"", len, 0, &ids, &err)) {
+  if (c->text && len) memcpy(c->text, p, len);
+  if (!c->text || llm_tokenizer_encode_spans(tok, c->text, len, 0, &ids, &spans, &err)) {
     llm_ids_free(&ids);
+    llm_spans_free(&spans);
     return !c->text || err.code == LLM_ENOMEM ? SQLITE_NOMEM : cursor_error(c, err.msg);
   }
-  if (len) memcpy(c->text, p, len);
   c->n = ids.len;
   c->off = sqlite3_malloc64((ids.len + 1) * sizeof *c->off);
-  if (!c->off) {
-    llm_ids_free(&ids);
-    return SQLITE_NOMEM;
+  if (c->off) {
+    /* each token starts where its source text does (tokenizers that
+    ** normalize may skip text between tokens: it goes with the one before) */
+    for (size_t i = 0; i < ids.len; i++) c->off[i] = spans.start[i];
+    c->off[ids.len] = len;
   }
-  size_t at = 0;
-  for (size_t i = 0; i < ids.len; i++) {
-    size_t plen;
-    llm_tokenizer_token_text(tok, i ? ids.data[i - 1] : -1, ids.data[i], &plen);
-    c->off[i] = at;
-    at += plen;
-  }
-  c->off[ids.len] = at;
   llm_ids_free(&ids);
+  llm_spans_free(&spans);
+  if (!c->off) return SQLITE_NOMEM;
   c->eof = c->n == 0;
   if (!c->eof) window_at(c, 0);
   return SQLITE_OK;

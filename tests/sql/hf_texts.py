@@ -3,18 +3,22 @@ Hugging Face tokenizers library: random Unicode from every script, mixed
 scripts, whitespace and newline runs, digits of every length, code, emoji
 and ZWJ sequences, combining marks, contractions.
 
-Code points are drawn only among those assigned by Unicode 7.0 (from
-DerivedAge.txt, Debian's unicode-data package), so that no text depends on
-which Unicode version an implementation's tables come from (ours: 17 and
-PCRE2's 14; the Rust library's crates: older ones). Surrogates and
+Code points are drawn only among those assigned by Unicode 9.0 (from
+DerivedAge.txt, Debian's unicode-data package), and not among those whose
+properties the Rust library's own older tables see otherwise than ours
+(Unicode 17): the list tests/oracle/hf_oracle.js keeps (EXCLUDED, found by
+probing the library, tests/oracle/hf_probe.js). So no text depends on which
+Unicode version an implementation's tables come from. Surrogates and
 noncharacters are never drawn.
 """
 import json
 import os
 import random
+import re
 
 AGE_FILE = "/usr/share/unicode/DerivedAge.txt"
-MAX_AGE = (7, 0)
+MAX_AGE = (9, 0)
+EXCLUDED_FROM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "oracle", "hf_oracle.js")
 BLOCK_FILE = "/usr/share/unicode/Blocks.txt"
 
 _pools = None
@@ -34,14 +38,29 @@ def _ranges(path, parse):
     return out
 
 
+def excluded():
+    """The code points of hf_oracle.js's EXCLUDED list of [lo, hi] ranges."""
+    with open(EXCLUDED_FROM, encoding="utf-8") as f:
+        src = f.read()
+    block = re.search(r"const EXCLUDED = \[(.*?)\];", src, re.S)
+    assert block, f"{EXCLUDED_FROM} has no EXCLUDED list"
+    out = set()
+    for lo, hi in re.findall(r"\[0x([0-9A-Fa-f]+), 0x([0-9A-Fa-f]+)\]", block.group(1)):
+        out.update(range(int(lo, 16), int(hi, 16) + 1))
+    assert len(out) > 100, "the EXCLUDED list did not parse"
+    return out
+
+
 def pools():
-    """{block name: [code points assigned by Unicode 9.0]}, for blocks with any."""
+    """{block name: [code points assigned by Unicode 9.0, not excluded]}, for
+    blocks with any."""
     global _pools
     if _pools is None:
         old = set()
         for lo, hi, age in _ranges(AGE_FILE, lambda v: tuple(int(x) for x in v.split("."))):
             if age <= MAX_AGE:
                 old.update(range(lo, hi + 1))
+        old -= excluded()
         _pools = {}
         for lo, hi, name in _ranges(BLOCK_FILE, str):
             if "Surrogate" in name or "Private Use" in name:

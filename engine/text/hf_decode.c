@@ -193,6 +193,24 @@ static int toks_end(toks *t) {
 static void toks_free(toks *t) {
   llm_buf_free(&t->b);
   llm_free(t->off);
+  memset(t, 0, sizeof *t);
+}
+
+/* Work memory of one decode call. A decoder keeps none between calls (token
+** lists are short), so one without a regex may decode in several threads
+** at once. */
+typedef struct dwork {
+  toks t[2];
+  llm_buf tmp;
+  llm_spans m;
+} dwork;
+
+static void dwork_free(dwork *w) {
+  toks_free(&w->t[0]);
+  toks_free(&w->t[1]);
+  llm_buf_free(&w->tmp);
+  llm_spans_free(&w->m);
+  memset(w, 0, sizeof *w);
 }
 
 /* ---- steps --------------------------------------------------------------- */
@@ -294,7 +312,9 @@ static int run_step(const dstep *st, const toks *in, toks *o, llm_buf *tmp,
   if (toks_reset(o)) return LLM_ENOMEM;
   tmp->len = 0;
   for (size_t i = 0; i < in->n; i++) {
-    const uint8_t *s = in->b.data + in->off[i];
+    /* (no pointer arithmetic on a NULL buffer: all tokens may be empty) */
+    const uint8_t *s = in->b.data ? in->b.data + in->off[i]
+                                  : (const uint8_t *)"";
     size_t n = in->off[i + 1] - in->off[i];
     size_t from = o->b.len;
     int rc = LLM_OK;
@@ -405,30 +425,27 @@ static int run_step(const dstep *st, const toks *in, toks *o, llm_buf *tmp,
 
 int llm_hf_decode(const llm_hf_decoder *d, const llm_str_ref *tokens,
                   size_t n, llm_buf *out, llm_err *err) {
-  size_t steps = d ? d->n : 0;
+  size_t steps = d ? d->n : 0, at = out->len;
+  int rc = LLM_OK;
   if (steps == 0) {
-    for (size_t i = 0; i < n; i++)
-      if (llm_buf_append(out, tokens[i].s, tokens[i].len)) goto nomem;
-    return LLM_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+      rc = llm_buf_append(out, tokens[i].s, tokens[i].len);
+  } else {
+    dwork ws, *w = &ws;
+    memset(w, 0, sizeof *w);
+    toks *t = w->t;
+    int cur = 0;
+    rc = toks_reset(&t[0]);
+    for (size_t i = 0; i < n && !rc; i++)
+      rc = toks_put(&t[0], tokens[i].s, tokens[i].len) || toks_end(&t[0]);
+    for (size_t k = 0; k < steps && !rc; k++) {
+      rc = run_step(&d->steps[k], &t[cur], &t[!cur], &w->tmp, &w->m, err);
+      cur = !cur;
+    }
+    if (!rc && llm_buf_append(out, t[cur].b.data, t[cur].off[t[cur].n]))
+      rc = LLM_ENOMEM;
+    dwork_free(w);
   }
-  toks t[2];
-  llm_buf tmp = {0};
-  llm_spans m = {0};
-  memset(t, 0, sizeof t);
-  int rc = toks_reset(&t[0]), cur = 0;
-  for (size_t i = 0; i < n && !rc; i++)
-    rc = toks_put(&t[0], tokens[i].s, tokens[i].len) || toks_end(&t[0]);
-  for (size_t k = 0; k < steps && !rc; k++) {
-    rc = run_step(&d->steps[k], &t[cur], &t[!cur], &tmp, &m, err);
-    cur = !cur;
-  }
-  size_t at = out->len;
-  if (!rc && llm_buf_append(out, t[cur].b.data, t[cur].off[t[cur].n]))
-    rc = LLM_ENOMEM;
-  toks_free(&t[0]);
-  toks_free(&t[1]);
-  llm_buf_free(&tmp);
-  llm_spans_free(&m);
   if (rc) out->len = at;
   if (rc == LLM_ENOMEM) goto nomem;
   return rc;

@@ -24,6 +24,10 @@
 #include "text/regex_split.h"
 #include "text/utf8.h"
 
+/* Work memory a parsed component keeps between calls, unless a call needed
+** more than this (then it is given back). */
+#define HF_KEEP_BYTES ((size_t)4 << 20)
+
 /* ---- JSON fields --------------------------------------------------------- */
 
 /* Where a component sits in tokenizer.json, e.g. "pre_tokenizer" or

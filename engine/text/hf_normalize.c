@@ -50,9 +50,36 @@ typedef struct nstep {
   size_t str_len;
 } nstep;
 
+/* Work memory, kept in the parsed normalizer from call to call (so it is
+** used by one thread at a time, like its regexes). */
+typedef struct scratch {
+  llm_buf tmp;      /* the text between steps, with out */
+  llm_align tmpa;
+  int32_t *cp;      /* the input as code points */
+  size_t cp_cap;
+  llm_cps d, c;     /* decomposed, composed */
+  long *change;     /* per output code point */
+  size_t change_cap;
+  uint8_t *seen;    /* per input code point */
+  size_t seen_cap;
+  llm_spans m;      /* Replace's matches */
+} scratch;
+
+static void scratch_free(scratch *w) {
+  llm_buf_free(&w->tmp);
+  llm_align_free(&w->tmpa);
+  llm_free(w->cp);
+  llm_cps_free(&w->d);
+  llm_cps_free(&w->c);
+  llm_free(w->change);
+  llm_free(w->seen);
+  llm_spans_free(&w->m);
+}
+
 struct llm_hf_norm {
   nstep *steps;
   size_t n, cap;
+  scratch *ws;
 };
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -97,7 +124,7 @@ static int parse_node(llm_hf_norm *n, const llm_json *node, hf_ctx *c,
     return LLM_OK;
   }
   if (!strcmp(t, "Prepend") || !strcmp(t, "Replace")) {
-    int rep = t[1] == 'e' && t[2] == 'p' && t[3] == 'l';
+    int rep = !strcmp(t, "Replace");
     hf_pattern pat = {0};
     const char *str;
     size_t len;
@@ -160,6 +187,8 @@ void llm_hf_norm_free(llm_hf_norm *n) {
     llm_free(n->steps[i].str);
   }
   llm_free(n->steps);
+  if (n->ws) scratch_free(n->ws);
+  llm_free(n->ws);
   llm_free(n);
 }
 
@@ -168,7 +197,11 @@ int llm_hf_norm_parse(const llm_json *node, llm_hf_norm **out,
   *out = NULL;
   if (node && node->type == LLM_JSON_NULL) return LLM_OK;
   llm_hf_norm *n = llm_calloc(1, sizeof *n);
-  if (!n) return llm_fail(err, LLM_ENOMEM, "normalizer: out of memory");
+  if (n) n->ws = llm_calloc(1, sizeof *n->ws);
+  if (!n || !n->ws) {
+    llm_free(n);
+    return llm_fail(err, LLM_ENOMEM, "normalizer: out of memory");
+  }
   hf_ctx c = {"normalizer", NULL};
   int rc = parse_node(n, node, &c, 0, err);
   if (rc) {
@@ -183,37 +216,27 @@ int llm_hf_norm_parse(const llm_json *node, llm_hf_norm **out,
 
 /* ---- running ------------------------------------------------------------- */
 
-/* Memory one normalize call reuses from step to step. */
-typedef struct scratch {
-  int32_t *cp;      /* the input as code points */
-  size_t cp_cap;
-  llm_cps d, c;     /* decomposed, composed */
-  long *change;     /* per output code point */
-  size_t change_cap;
-  uint8_t *seen;    /* per input code point */
-  size_t seen_cap;
-  llm_spans m;      /* Replace's matches */
-} scratch;
-
-static void scratch_free(scratch *w) {
-  llm_free(w->cp);
-  llm_cps_free(&w->d);
-  llm_cps_free(&w->c);
-  llm_free(w->change);
-  llm_free(w->seen);
-  llm_spans_free(&w->m);
-}
-
 /* A rewrite with the reference's change counts (see the top): cur is the
 ** next input character to replace, [las, lae) the alignment of the last
-** one passed. */
+** one passed. Output characters that are the input character they replace
+** are not written one by one: [run, cur) is copied when the run ends. */
+#define NO_RUN ((size_t)-1)
 typedef struct tx {
   const uint8_t *s;
   size_t n;
   const llm_align *sa;
   size_t cur, las, lae;
+  size_t run, last; /* the run's start, and its last character's */
   hf_out *o;
 } tx;
+
+static int tx_flush(tx *t) {
+  if (t->run == NO_RUN) return LLM_OK;
+  hf_align_at(t->s, t->n, t->sa, t->last, &t->las, &t->lae);
+  int rc = hf_put_copy(t->o, t->s, t->n, t->sa, t->run, t->cur);
+  t->run = NO_RUN;
+  return rc;
+}
 
 static void tx_skip(tx *t, long k) {
   while (k-- > 0 && t->cur < t->n) {
@@ -226,7 +249,16 @@ static void tx_skip(tx *t, long k) {
 
 static int tx_emit(tx *t, int32_t c, long change) {
   size_t as = 0, ae = 0;
-  if (!t->o->a) return hf_put_char(t->o, c, 0, 0);
+  if (change == 0 && t->cur < t->n) {
+    int len;
+    if (hf_char(t->s, t->n, t->cur, &len) == c) { /* itself */
+      if (t->run == NO_RUN) t->run = t->cur;
+      t->last = t->cur;
+      t->cur += (size_t)len;
+      return LLM_OK;
+    }
+  }
+  if (tx_flush(t)) return LLM_ENOMEM;
   if (change > 0) {
     if (t->cur > 0) {
       as = t->las;
@@ -243,29 +275,24 @@ static int tx_emit(tx *t, int32_t c, long change) {
   return hf_put_char(t->o, c, as, ae);
 }
 
-static int is_ascii(const uint8_t *s, size_t n) {
-  uint8_t acc = 0;
-  for (size_t i = 0; i < n; i++) acc |= s[i];
-  return acc < 0x80;
-}
-
-/* NFC, NFD, NFKC or NFKD with the reference's alignment. */
-static int run_form(int form, const uint8_t *s, size_t n,
-                    const llm_align *sa, hf_out *o, scratch *w) {
-  if (is_ascii(s, n)) return hf_put_copy(o, s, n, sa, 0, n);
+/* NFC, NFD, NFKC or NFKD with the reference's alignment, of the segment
+** [a, b) of s (see run_form). */
+static int run_form_seg(int form, const uint8_t *s, size_t n,
+                        const llm_align *sa, size_t a, size_t b, hf_out *o,
+                        scratch *w) {
   size_t m = 0;
-  if (llm_grow((void **)&w->cp, &w->cp_cap, n, sizeof(int32_t)))
+  if (llm_grow((void **)&w->cp, &w->cp_cap, b - a, sizeof(int32_t)))
     return LLM_ENOMEM;
-  for (size_t i = 0; i < n;) {
+  for (size_t i = a; i < b;) {
     int len;
-    w->cp[m++] = hf_char(s, n, i, &len);
+    w->cp[m++] = hf_char(s, b, i, &len);
     i += (size_t)len;
   }
   int comp = form == LLM_NFC || form == LLM_NFKC;
   llm_cps *r = comp ? &w->c : &w->d;
   if (llm_uni_normalize(form, w->cp, m, r)) return LLM_ENOMEM;
   if (r->len == m && !memcmp(r->cp, w->cp, m * sizeof(int32_t)))
-    return hf_put_copy(o, s, n, sa, 0, n); /* already in the form */
+    return hf_put_copy(o, s, n, sa, a, b); /* already in the form */
   if (comp && llm_uni_normalize(form == LLM_NFC ? LLM_NFD : LLM_NFKD, w->cp,
                                 m, &w->d))
     return LLM_ENOMEM;
@@ -280,11 +307,12 @@ static int run_form(int form, const uint8_t *s, size_t n,
     w->change[k] = w->seen[d->src[k]];
     w->seen[d->src[k]] = 1;
   }
-  tx t = {s, n, sa, 0, 0, 0, o};
+  tx t = {s, b, sa, a, 0, 0, NO_RUN, 0, o};
+  if (a > 0) hf_align_at(s, n, sa, a - 1, &t.las, &t.lae); /* ASCII there */
   if (!comp) {
     for (size_t k = 0; k < d->len; k++)
       if (tx_emit(&t, d->cp[k], w->change[k])) return LLM_ENOMEM;
-    return LLM_OK;
+    return tx_flush(&t);
   }
   /* compose the decomposition (it is in canonical order, so NFC of it only
   ** composes); c->src indexes d. A code point of d that no output comes
@@ -306,7 +334,30 @@ static int run_form(int form, const uint8_t *s, size_t n,
   }
   for (k = 0; k < c->len; k++)
     if (tx_emit(&t, c->cp[k], out_change[k])) return LLM_ENOMEM;
-  return LLM_OK;
+  return tx_flush(&t);
+}
+
+/* The forms cut the text before ASCII characters: nothing before one
+** interacts with it or after it (it is a starter, without decomposition,
+** never the second of a composition pair). So the ASCII between segments
+** is copied, and each segment (an ASCII character, when there is one,
+** and the non-ASCII after it) is normalized on its own: the same result,
+** alignment included, as the whole text in one piece. */
+static int run_form(int form, const uint8_t *s, size_t n,
+                    const llm_align *sa, hf_out *o, scratch *w) {
+  size_t pos = 0;
+  while (pos < n) {
+    size_t j = pos;
+    while (j < n && s[j] < 0x80) j++;
+    if (j == n) break;
+    size_t a = j > pos ? j - 1 : j, b = j;
+    while (b < n && s[b] >= 0x80) b++;
+    if (hf_put_copy(o, s, n, sa, pos, a) ||
+        run_form_seg(form, s, n, sa, a, b, o, w))
+      return LLM_ENOMEM;
+    pos = b;
+  }
+  return hf_put_copy(o, s, n, sa, pos, n);
 }
 
 static int run_lower(const uint8_t *s, size_t n, const llm_align *sa,
@@ -493,28 +544,27 @@ int llm_hf_normalize(const llm_hf_norm *nz, const uint8_t *s, size_t len,
     return LLM_OK;
   }
   /* ping-pong between out and tmp so that the last step writes out */
-  llm_buf tmp = {0};
-  llm_align tmpa = {0};
-  scratch w;
-  memset(&w, 0, sizeof w);
+  scratch *w = nz->ws;
   const uint8_t *src = s;
   size_t n = len;
   const llm_align *sa = NULL; /* the input is aligned to itself */
   int rc = LLM_OK;
   for (size_t i = 0; i < steps && !rc; i++) {
     int into_out = (steps - i) % 2 == 1;
-    hf_out d = {into_out ? out : &tmp, align ? (into_out ? align : &tmpa)
-                                             : NULL};
+    hf_out d = {into_out ? out : &w->tmp,
+                align ? (into_out ? align : &w->tmpa) : NULL};
     d.b->len = 0;
     if (d.a) d.a->len = 0;
-    rc = run_step(&nz->steps[i], src, n, sa, &d, &w, err);
+    rc = run_step(&nz->steps[i], src, n, sa, &d, w, err);
     src = d.b->data;
     n = d.b->len;
     sa = d.a;
   }
-  llm_buf_free(&tmp);
-  llm_align_free(&tmpa);
-  scratch_free(&w);
+  /* a huge text's memory is not kept */
+  if (w->tmp.cap > HF_KEEP_BYTES || w->cp_cap > HF_KEEP_BYTES / 4) {
+    scratch_free(w);
+    memset(w, 0, sizeof *w);
+  }
   if (rc == LLM_ENOMEM) goto nomem;
   if (rc) {
     out->len = 0;

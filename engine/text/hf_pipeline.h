@@ -14,7 +14,9 @@
 **   decoders        ByteLevel Metaspace WordPiece ByteFallback Fuse Replace
 **                   Strip BPEDecoder Sequence
 ** Not supported: Precompiled and the ByteLevel normalizer; UnicodeScripts
-** and FixedLength pre-tokenizers; the CTC decoder.
+** and FixedLength pre-tokenizers, and any pre-tokenizer after a ByteLevel
+** one (the reference runs it on GPT-2's byte characters; here the text
+** stays bytes); the CTC decoder.
 **
 ** Where the reference's Unicode tables are older than ours (it uses several
 ** crates, of Unicode 8 to 16; ours are Unicode 17), we follow ours: code
@@ -23,16 +25,20 @@
 ** (normalizer or decoder) regex's empty matches replace nothing here (the
 ** reference inserts the content there); and where the reference panics (the
 ** Strip decoder asked to strip more than a token that is made only of its
-** content character), we give the empty token.
+** content character, or to cut its start past its end), we give the empty
+** token.
 **
 ** Text may be any bytes: a byte that is not part of valid UTF-8 passes
 ** through every normalizer and pre-tokenizer as a character of its own that
 ** nothing matches, maps or removes (splitters count it as neither space,
 ** letter, digit nor punctuation), aligned to itself.
 **
-** A parsed component holds compiled regexes with match buffers of their own:
-** use it from one thread at a time (parse one per thread to run in
-** parallel). The functions keep no other state.
+** Threads: a parsed normalizer or pre-tokenizer keeps work memory between
+** calls (given back after a call on a text of megabytes), and any
+** component with a regex has the regex's match buffers: use each from one
+** thread at a time (parse one per thread to run in parallel). A decoder
+** without a Replace regex keeps nothing and may decode in several threads
+** at once. No function keeps any other state.
 */
 #ifndef LLM_HF_PIPELINE_H
 #define LLM_HF_PIPELINE_H
@@ -64,7 +70,8 @@ int llm_hf_norm_parse(const llm_json *node, llm_hf_norm **out, llm_err *err);
 void llm_hf_norm_free(llm_hf_norm *n);
 
 /* Normalizes s[0..len) into out (replacing its contents; n NULL copies);
-** align, when not NULL, gets one entry per output byte, offsets into s.
+** align, when not NULL, gets one entry per output byte, offsets into s
+** (and costs time: leave it NULL when offsets are not wanted).
 ** s must not point into out. */
 int llm_hf_normalize(const llm_hf_norm *n, const uint8_t *s, size_t len,
                      llm_buf *out, llm_align *align, llm_err *err);

@@ -42,10 +42,35 @@ typedef struct pstep {
   hf_pattern pat;   /* SPLIT */
 } pstep;
 
+/* A text with its alignment to the input (the two texts the rewriting
+** steps alternate between). */
+typedef struct text {
+  llm_buf b;
+  llm_align al;
+} text;
+
+/* Work memory, kept in the parsed pre-tokenizer from call to call (so it
+** is used by one thread at a time, like its regexes). */
+typedef struct work {
+  text t[2];
+  llm_spans sp[2], m;
+} work;
+
+static void work_free(work *w) {
+  for (int k = 0; k < 2; k++) {
+    llm_buf_free(&w->t[k].b);
+    llm_align_free(&w->t[k].al);
+    llm_spans_free(&w->sp[k]);
+  }
+  llm_spans_free(&w->m);
+  memset(w, 0, sizeof *w);
+}
+
 struct llm_hf_pretok {
   pstep *steps;
   size_t n, cap;
   int bytelevel;
+  work *ws;
 };
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -131,6 +156,8 @@ void llm_hf_pretok_free(llm_hf_pretok *p) {
   if (!p) return;
   for (size_t i = 0; i < p->n; i++) hf_pattern_free(&p->steps[i].pat);
   llm_free(p->steps);
+  if (p->ws) work_free(p->ws);
+  llm_free(p->ws);
   llm_free(p);
 }
 
@@ -139,7 +166,11 @@ int llm_hf_pretok_parse(const llm_json *node, llm_hf_pretok **out,
   *out = NULL;
   if (node && node->type == LLM_JSON_NULL) return LLM_OK;
   llm_hf_pretok *p = llm_calloc(1, sizeof *p);
-  if (!p) return llm_fail(err, LLM_ENOMEM, "pre_tokenizer: out of memory");
+  if (p) p->ws = llm_calloc(1, sizeof *p->ws);
+  if (!p || !p->ws) {
+    llm_free(p);
+    return llm_fail(err, LLM_ENOMEM, "pre_tokenizer: out of memory");
+  }
   hf_ctx c = {"pre_tokenizer", NULL};
   int rc = parse_node(p, node, &c, 0, err);
   for (size_t i = 0; !rc && i + 1 < p->n; i++)
@@ -189,13 +220,6 @@ static int is_digit(int32_t c) {
 }
 
 /* ---- the work ------------------------------------------------------------ */
-
-/* A text with its alignment to the input (the two texts the rewriting
-** steps alternate between). */
-typedef struct text {
-  llm_buf b;
-  llm_align al;
-} text;
 
 typedef struct run {
   const uint8_t *t;      /* the current text */
@@ -420,33 +444,36 @@ int llm_hf_pretokenize_aligned(const llm_hf_pretok *p, const uint8_t *s,
   if (orig && orig->len != len)
     return llm_fail(err, LLM_EINVAL, "pre_tokenizer: the alignment has %zu "
                     "entries for a text of %zu bytes", orig->len, len);
-  text t[2];
-  llm_spans sp[2], m = {0};
-  memset(t, 0, sizeof t);
-  memset(sp, 0, sizeof sp);
   run r = {s, len, NULL, orig, err};
-  int rc = LLM_OK, cur = 0, ti = 1; /* t[ti] is free to write */
-  if (len > 0 && hf_spans_push(&sp[0], 0, len)) rc = LLM_ENOMEM;
-  for (size_t i = 0; p && i < p->n && !rc && sp[cur].len; i++) {
-    int rewrote;
-    sp[!cur].len = 0;
-    rc = run_step(&p->steps[i], &r, &sp[cur], &sp[!cur], &t[ti], &m,
-                  &rewrote);
-    if (!rc && rewrote) {
-      r.t = t[ti].b.data;
-      r.n = t[ti].b.len;
-      r.sa = &t[ti].al;
-      ti = !ti;
+  int rc = LLM_OK;
+  if (!p || p->n == 0) { /* the whole text, one piece */
+    size_t a = 0, b = len;
+    llm_spans whole = {&a, &b, len > 0, 1};
+    rc = collect(&r, &whole, out);
+  } else {
+    work *w = p->ws;
+    int cur = 0, ti = 1; /* w->t[ti] is free to write */
+    w->sp[0].len = 0;
+    if (len > 0 && hf_spans_push(&w->sp[0], 0, len)) rc = LLM_ENOMEM;
+    for (size_t i = 0; i < p->n && !rc && w->sp[cur].len; i++) {
+      int rewrote;
+      w->sp[!cur].len = 0;
+      rc = run_step(&p->steps[i], &r, &w->sp[cur], &w->sp[!cur], &w->t[ti],
+                    &w->m, &rewrote);
+      if (!rc && rewrote) {
+        r.t = w->t[ti].b.data;
+        r.n = w->t[ti].b.len;
+        r.sa = &w->t[ti].al;
+        ti = !ti;
+      }
+      cur = !cur;
     }
-    cur = !cur;
+    if (!rc) rc = collect(&r, &w->sp[cur], out);
+    /* a huge text's memory is not kept */
+    if (w->t[0].b.cap > HF_KEEP_BYTES || w->t[1].b.cap > HF_KEEP_BYTES ||
+        w->sp[0].cap > HF_KEEP_BYTES / 16 || w->sp[1].cap > HF_KEEP_BYTES / 16)
+      work_free(w);
   }
-  if (!rc) rc = collect(&r, &sp[cur], out);
-  for (int k = 0; k < 2; k++) {
-    llm_buf_free(&t[k].b);
-    llm_align_free(&t[k].al);
-    llm_spans_free(&sp[k]);
-  }
-  llm_spans_free(&m);
   if (rc) {
     out->text.len = out->align.len = 0;
     out->n = 0;

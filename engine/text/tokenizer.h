@@ -117,8 +117,13 @@ enum {
 /* How a special or user-defined token is parsed out of text (Hugging
 ** Face's added-token options): LSTRIP and RSTRIP take the whitespace
 ** before / after it along, SINGLE_WORD matches only where no letter, digit
-** or '_' touches it. */
-enum { LLM_TOKF_LSTRIP = 1, LLM_TOKF_RSTRIP = 2, LLM_TOKF_SINGLE_WORD = 4 };
+** or '_' touches it; NORMALIZED tokens of a tokenizer with a Hugging Face
+** normalizer are looked for in the normalized text, the others in the text
+** as given; NOT_MODEL tokens (Hugging Face added tokens that the model's
+** vocabulary lacks) are never produced by the model. */
+enum { LLM_TOKF_LSTRIP = 1, LLM_TOKF_RSTRIP = 2, LLM_TOKF_SINGLE_WORD = 4,
+       LLM_TOKF_NORMALIZED = 8, /* matched in the normalized text (HF pipelines) */
+       LLM_TOKF_NOT_MODEL = 16  /* not in the model's vocabulary: only parsed from text */ };
 
 /* Flags of llm_tokenizer_encode. */
 enum {

@@ -70,19 +70,12 @@ static int base_align(llm_tokenizer *t, size_t n, size_t base, int normalized) {
   return LLM_OK;
 }
 
-int llm_tok_encode_hf(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base, llm_ids *out) {
+/* Normalized text s[0..n) with no special tokens in it: pre-tokenizer and
+** model; a: its alignment to the whole text (NULL when offsets do not
+** matter: it then counts as the start of the text). */
+static int encode_segment(llm_tokenizer *t, const uint8_t *s, size_t n, const llm_align *a, llm_ids *out) {
   llm_err err;
   int rc;
-  /* Offsets matter after a special token (base > 0: a Metaspace
-  ** pre-tokenizer prepends its "first" replacement at offset 0 only) and
-  ** when the spans of the tokens are wanted. */
-  llm_align *a = base || t->rec ? t->hf_align : NULL;
-  if (t->hf_norm) {
-    if ((rc = llm_hf_normalize(t->hf_norm, s, n, &t->norm_buf, a, &err))) return rc;
-    s = t->norm_buf.data;
-    n = t->norm_buf.len;
-  }
-  if (a && (rc = base_align(t, n, base, t->hf_norm != NULL))) return rc;
   if (!t->hf_pre) {
     size_t k0 = out->len;
     rc = model_piece(t, s, n, out);
@@ -96,6 +89,41 @@ int llm_tok_encode_hf(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base,
     rc = model_piece(t, p->text.data + off, len, out);
     if (!rc && t->rec)
       rc = llm_tok_record(t, out, k0, p->text.data + off, len, p->align.start + off, p->align.end + off);
+  }
+  return rc;
+}
+
+int llm_tok_encode_hf(llm_tokenizer *t, const uint8_t *s, size_t n, size_t base, llm_ids *out) {
+  llm_err err;
+  int rc;
+  /* Offsets matter after a special token (base > 0: a Metaspace
+  ** pre-tokenizer prepends its "first" replacement at offset 0 only), when
+  ** the spans of the tokens are wanted, and around added tokens found in
+  ** the normalized text. */
+  int norm_tokens = t->hf_norm && t->has_norm_tokens;
+  llm_align *a = base || t->rec || norm_tokens ? t->hf_align : NULL;
+  if (t->hf_norm) {
+    if ((rc = llm_hf_normalize(t->hf_norm, s, n, &t->norm_buf, a, &err))) return rc;
+    s = t->norm_buf.data;
+    n = t->norm_buf.len;
+  }
+  if (a && (rc = base_align(t, n, base, t->hf_norm != NULL))) return rc;
+  if (!norm_tokens) return encode_segment(t, s, n, a, out);
+  /* added tokens that match the normalized text split it first */
+  size_t pos = 0;
+  while (pos < n && !rc) {
+    int32_t id;
+    size_t text_end, at, next;
+    llm_tok_next_special(t, s, n, pos, 1, &id, &text_end, &at, &next);
+    if (text_end > pos) {
+      llm_align view = {a->start + pos, a->end + pos, text_end - pos, text_end - pos};
+      rc = encode_segment(t, s + pos, text_end - pos, &view, out);
+    }
+    if (!rc && id >= 0) {
+      rc = llm_ids_push(out, id);
+      if (!rc && t->rec) rc = llm_spans_push(t->rec, a->start[at], a->end[at + t->len[id] - 1]);
+    }
+    pos = next;
   }
   return rc;
 }

@@ -80,6 +80,8 @@ struct llm_tokenizer {
   ** goes; wsrc: the source of each byte of work (WordPiece's words). */
   llm_spans *rec;
   llm_spans wsrc;
+  int allow_now;       /* the encoding in progress parses control tokens */
+  int has_norm_tokens; /* some special or user token has LLM_TOKF_NORMALIZED */
   struct llm_hf_pieces *hf_pieces;
 };
 
@@ -96,6 +98,16 @@ int32_t llm_tok_lookup(const llm_tokenizer *t, const uint8_t *s, size_t n);
 static inline int llm_tok_is_special(int kind) {
   return kind == LLM_TOKEN_SPECIAL || kind == LLM_TOKEN_USER;
 }
+
+/* The next special or user token in s[pos..n) that an encoding may parse
+** (control tokens only when t->allow_now), the longest at its place: in
+** the text as given (normalized 0) or in normalized text (1, the
+** NORMALIZED tokens of a tokenizer with a normalizer). Returns 1 with *id,
+** *text_end (where the text before it ends: whitespace an LSTRIP token
+** takes is left out) and *next (where the text after it starts, after
+** what an RSTRIP one takes); 0 when there is none (*text_end = n). */
+int llm_tok_next_special(const llm_tokenizer *t, const uint8_t *s, size_t n, size_t pos, int normalized,
+                         int32_t *id, size_t *text_end, size_t *at, size_t *next);
 
 /* Building (tokenizer.c): the checks a token's definition starts with
 ** (type -1: any vocabulary tokenizer), recording it, indexing its piece
@@ -116,10 +128,11 @@ int llm_tok_finish_vocab(llm_tokenizer *t, llm_err *err);
 /* The token a model may produce for the text s[0..n): as llm_tok_lookup,
 ** but never a control token, so that text becomes one only when special
 ** tokens are parsed (llama.cpp would let merges reach one; no real
-** vocabulary does). */
+** vocabulary does), nor one the model's vocabulary lacks. */
 static inline int32_t llm_tok_model_lookup(const llm_tokenizer *t, const uint8_t *s, size_t n) {
   int32_t id = llm_tok_lookup(t, s, n);
-  return id >= 0 && t->kind[id] == LLM_TOKEN_SPECIAL ? -1 : id;
+  if (id < 0 || t->kind[id] == LLM_TOKEN_SPECIAL) return -1;
+  return t->tflags && (t->tflags[id] & LLM_TOKF_NOT_MODEL) ? -1 : id;
 }
 
 /* Records [start, end) source offsets for the ids out->data[k0..len) of a

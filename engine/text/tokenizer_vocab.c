@@ -72,7 +72,7 @@ int llm_tokenizer_set_token_flags(llm_tokenizer *t, int32_t id, unsigned flags,
                                   llm_err *err) {
   if (!llm_tok_valid_id(t, id) || t->finished)
     return llm_fail(err, LLM_EINVAL, "token %d is not defined, or the tokenizer is finished", id);
-  if (flags & ~7u) return llm_fail(err, LLM_EINVAL, "unknown token flags 0x%x", flags);
+  if (flags & ~31u) return llm_fail(err, LLM_EINVAL, "unknown token flags 0x%x", flags);
   if (!t->tflags && !(t->tflags = llm_calloc((size_t)t->n_vocab, 1)))
     return llm_fail(err, LLM_ENOMEM, "out of memory");
   t->tflags[id] = (uint8_t)flags;

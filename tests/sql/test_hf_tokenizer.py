@@ -190,3 +190,31 @@ def test_token_offsets(ctx):
             assert got == ref["offsets"], (model, t, got, ref["offsets"])
             b = t.encode("utf-8")
             assert all(bytes(r[3]) == b[r[1]:r[2]] for r in rows), (model, t)
+
+
+def test_added_token_flags(ctx):
+    """Added tokens with normalized, lstrip, rstrip and single_word, on a
+    lower-casing (BERT) and a byte-level (Qwen3) tokenizer: the library's ids."""
+    def token(tid, content, special=False, **flags):
+        return {"id": tid, "content": content, "special": special, "single_word": flags.get("single_word", False),
+                "lstrip": flags.get("lstrip", False), "rstrip": flags.get("rstrip", False),
+                "normalized": flags.get("normalized", False)}
+
+    texts = ["Hello World, hello world!", "HELLO WORLD and Fqzoo fqzoo", "this zqxw it; zqxwn't this <zqx>  spaced  <zqx> out",
+             "[MYTOK] and [mytok]x [mytok]", "a<zqx>b zqxw", "Zqxw zqxwland zqxw"] + \
+        [t.replace(" ", " hello world ", 1).replace("a", " <zqx> ", 1) for t in hf_texts.texts(9, 150)]
+    for model in ("bert", "qwen3"):
+        with open(tokenizer_json(model, ctx), encoding="utf-8") as f:
+            doc = json.load(f)
+        n = max(max(doc["model"]["vocab"].values()), max(a["id"] for a in doc["added_tokens"])) + 1
+        doc["added_tokens"] += [token(n, "hello world", normalized=True), token(n + 1, "Fqzoo"),
+                                token(n + 2, "[mytok]", special=True, normalized=True, rstrip=True),
+                                token(n + 3, "<zqx>", lstrip=True, rstrip=True), token(n + 4, "zqxw", single_word=True)]
+        path = os.path.join(ctx.tmp, f"{model}-added.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        ctx.db.execute("SELECT llm_tokenizer_import(?, 'hf', ?)", (model + "x", path)).fetchone()
+        refs = oracle(path, texts)
+        for t, ref in zip(texts, refs):
+            assert tokenize(ctx.db, model + "x", t, '{"allow_special": true}') == ref, (model, t)
+        assert n in refs[0] and n + 3 in refs[2] and n + 4 in refs[2], (model, refs[0], refs[2])

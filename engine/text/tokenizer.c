@@ -318,7 +318,7 @@ int llm_tokenizer_finish(llm_tokenizer *t, llm_err *err) {
 int llm_tok_build_specials(llm_tokenizer *t, int n_special, llm_err *err) {
   llm_trie_free(&t->specials);
   memset(&t->specials, 0, sizeof t->specials);
-  t->n_special = 0;
+  t->n_special = t->n_user = 0;
   t->has_norm_tokens = 0;
   for (int32_t id = 0; id < t->n_vocab; id++) {
     if (!llm_tok_is_special(t->kind[id]) || !t->len[id]) continue;
@@ -328,6 +328,7 @@ int llm_tok_build_specials(llm_tokenizer *t, int n_special, llm_err *err) {
     if (had >= 0)
       return llm_fail(err, LLM_EINVAL, "special tokens %d and %d have the same text", had, id);
     t->n_special++;
+    t->n_user += t->kind[id] == LLM_TOKEN_USER;
     if (t->tflags && (t->tflags[id] & LLM_TOKF_NORMALIZED)) t->has_norm_tokens = 1;
   }
   if (t->n_special != n_special)
@@ -644,7 +645,7 @@ static int encode_all(llm_tokenizer *t, const uint8_t *s, size_t n, int flags,
   while (pos < n && rc == LLM_OK) {
     int32_t sid = -1;
     size_t text_end = n, at = n, next = n;
-    if (t->n_special) llm_tok_next_special(t, s, n, pos, 0, &sid, &text_end, &at, &next);
+    if (allow ? t->n_special : t->n_user) llm_tok_next_special(t, s, n, pos, 0, &sid, &text_end, &at, &next);
     size_t k0 = out->len;
     if (text_end > pos) rc = encode_plain(t, s + pos, text_end - pos, pos, prefix, out);
     /* HF pipelines and WordPiece record their own spans (they rewrite text) */

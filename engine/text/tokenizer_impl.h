@@ -43,7 +43,7 @@ struct llm_tokenizer {
   llm_map merges; /* pair key -> (rank << 32) | merged id */
   llm_ids merge_list; /* BPE vocabulary: left, right of each rank */
   llm_trie specials; /* the text of special and user tokens */
-  int n_special;
+  int n_special, n_user; /* how many; n_user of them user-defined */
   uint8_t *tflags;   /* per token: LLM_TOKF_* (NULL: none set) */
   llm_map cache;     /* hash of piece -> offset of its entry in cache_pool */
   llm_buf cache_pool; /* entries, see tokenizer_merge.c */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "node_oracle.h"
 #include "formats/json.h"
 #include "text/hf_pipeline.h"
 #include "text/pretok.h"
@@ -366,25 +367,10 @@ static void load_real(void) {
 }
 
 static void test_oracle(void) {
-  char path[] = "/tmp/llm_hf_oracle_XXXXXX";
-  int fd = mkstemp(path);
-  CHECK(fd >= 0);
-  if (fd < 0) return;
-  close(fd);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "node " ORACLE " %s", path);
-  int status = system(cmd);
-  if (status != 0)
-    printf("  `%s` failed (status %d): is node on PATH, are the packages "
-           "installed (npm ci in tests/oracle), and are we in the "
-           "repository root?\n", cmd, status);
-  CHECK(status == 0);
-  FILE *f = status == 0 ? fopen(path, "r") : NULL;
-  if (!f) {
-    unlink(path);
-    CHECK(0);
-    return;
-  }
+  char path[64];
+  FILE *f = node_oracle_run(ORACLE, path);
+  CHECK(f != NULL);
+  if (!f) return;
   load_real();
   list inputs[3], sweep[3], toklines = {0};
   memset(inputs, 0, sizeof inputs);

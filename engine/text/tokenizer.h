@@ -49,7 +49,11 @@
 **                       regex patterns (llm_tokenizer_set_patterns), each
 **                       piece's bytes become the tokens of their characters,
 **                       then merged lowest rank first. With IGNORE_MERGES a
-**                       piece that is a whole token is that token.
+**                       piece that is a whole token is that token. With
+**                       CHARS (Hugging Face BPE without ByteLevel: Llama 2,
+**                       Mistral, Gemma) the first symbols are characters,
+**                       spelled as such, and a character with no token
+**                       becomes its "<0xXX>" tokens (BYTE_FALLBACK) or UNK.
 **   LLM_TOKENIZER_SPM   SentencePiece BPE as llama.cpp runs it: spaces become
 **                       U+2581 ("▁"), a "▁" goes before text at the start and
 **                       after a special token (ADD_SPACE_PREFIX), characters
@@ -61,7 +65,11 @@
 **                       spaces and punctuation (each CJK ideograph alone);
 **                       each word, with "▁" before it (word-initial pieces are
 **                       spelled "▁word", continuations plain), is covered by
-**                       longest matches, or becomes UNK when it cannot be.
+**                       longest matches, or becomes UNK when it cannot be;
+**                       or as Hugging Face spells it (llm_tokenizer_set_
+**                       wordpiece: continuations "##piece").
+** A Hugging Face pipeline (llm_tokenizer_set_hf: normalizer, pre-tokenizer,
+** decoder) replaces the built-in text handling of any of them.
 ** Token kinds: NORMAL, BYTE (SPM's "<0xXX>"), SPECIAL (control tokens: only
 ** parsed from text with allow_special), USER (user-defined: always parsed
 ** from text, before anything else) and UNUSED. Every piece must differ.

@@ -162,6 +162,10 @@ void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok);
 void llm_import_hf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,
                              sqlite3_value *path_arg);
 
+/* Appends the members an import's JSON summary shares: "kind", "n_vocab",
+** "merges", "special_tokens", "user_tokens", "byte_tokens". */
+void llm_vocab_summary_append(sqlite3_str *out, const llm_tokenizer *tok);
+
 /* Reads back an imported vocabulary's merges and config settings into the
 ** unfinished tokenizer (ext/vocab_store.c). */
 int llm_vocab_settings_load(llm_conn *c, const char *name, llm_tokenizer *tok, llm_err *err);

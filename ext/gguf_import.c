@@ -79,27 +79,20 @@ static char *tokenizer_config(sqlite3 *db, const char *path, const llm_tokenizer
 }
 
 /* The JSON summary llm_tokenizer_import returns. */
-static void summary(sqlite3_context *ctx, llm_conn *c, const char *name, const char *kind,
-                    const llm_tokenizer *tok, const llm_gguf_vocab_info *info) {
-  int counts[6] = {0};
-  for (int32_t id = 0; id < llm_tokenizer_n_vocab(tok); id++) {
-    int k = llm_tokenizer_kind(tok, id);
-    if (k >= 0 && k < 6) counts[k]++;
-  }
+static void summary(sqlite3_context *ctx, llm_conn *c, const char *name, const llm_tokenizer *tok,
+                    const llm_gguf_vocab_info *info) {
   sqlite3_str *out = sqlite3_str_new(c->db);
   sqlite3_str_appendall(out, "{\"name\":");
   llm_str_append_json(out, name, strlen(name));
-  sqlite3_str_appendf(out, ",\"kind\":\"%s\",\"model\":", kind);
+  sqlite3_str_appendall(out, ",");
+  llm_vocab_summary_append(out, tok);
+  sqlite3_str_appendall(out, ",\"model\":");
   llm_str_append_json(out, info->model, strlen(info->model));
   if (info->pre) {
     sqlite3_str_appendall(out, ",\"pre\":");
     llm_str_append_json(out, info->pre, strlen(info->pre));
   }
-  sqlite3_str_appendf(out,
-                      ",\"n_vocab\":%d,\"merges\":%d,\"special_tokens\":%d,\"user_tokens\":%d,"
-                      "\"byte_tokens\":%d,\"chat_template\":%s}",
-                      llm_tokenizer_n_vocab(tok), llm_tokenizer_n_merges(tok), counts[LLM_TOKEN_SPECIAL],
-                      counts[LLM_TOKEN_USER], counts[LLM_TOKEN_BYTE], info->chat_template ? "true" : "false");
+  sqlite3_str_appendf(out, ",\"chat_template\":%s}", info->chat_template ? "true" : "false");
   llm_result_str(ctx, out);
 }
 
@@ -120,8 +113,6 @@ void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *na
     else llm_result_errorf(ctx, "'%s': %s", path, err.msg);
     goto done;
   }
-  static const char *const kinds[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
-  const char *kind = kinds[llm_tokenizer_type(tok)];
   char *config = tokenizer_config(c->db, path, tok, &info);
   if (!config) {
     sqlite3_result_error_nomem(ctx);
@@ -134,7 +125,7 @@ void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *na
   }
   sqlite3_free(config);
   if (rc) llm_result_llm_err(ctx, &err);
-  else summary(ctx, c, name, kind, tok, &info);
+  else summary(ctx, c, name, tok, &info);
 done:
   llm_tokenizer_free(tok);
   llm_gguf_free(g);

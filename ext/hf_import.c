@@ -38,11 +38,10 @@ static char *tokenizer_config(sqlite3 *db, const char *path, const llm_tokenizer
     llm_buf_free(&hf);
     return NULL;
   }
-  static const char *const types[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
   sqlite3_str *js = sqlite3_str_new(db);
   sqlite3_str_appendall(js, "{\"format\":\"hf\",\"file\":");
   llm_str_append_json(js, path, strlen(path));
-  sqlite3_str_appendf(js, ",\"model\":\"%s\",", types[llm_tokenizer_type(tok)]);
+  sqlite3_str_appendf(js, ",\"model\":\"%s\",", llm_tokenizer_type_name(llm_tokenizer_type(tok)));
   llm_tokenizer_config_append(js, tok);
   sqlite3_str_appendall(js, ",\"hf\":{");
   if (hf.len) sqlite3_str_append(js, (const char *)hf.data, (int)hf.len);
@@ -52,23 +51,13 @@ static char *tokenizer_config(sqlite3 *db, const char *path, const llm_tokenizer
 }
 
 static void summary(sqlite3_context *ctx, llm_conn *c, const char *name, const llm_tokenizer *tok) {
-  static const char *const types[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
-  int counts[6] = {0};
-  for (int32_t id = 0; id < llm_tokenizer_n_vocab(tok); id++) {
-    int k = llm_tokenizer_kind(tok, id);
-    if (k >= 0 && k < 6) counts[k]++;
-  }
-  unsigned flags = llm_tokenizer_flags(tok);
+  int byte_level = llm_tokenizer_type(tok) == LLM_TOKENIZER_BPE && !(llm_tokenizer_flags(tok) & LLM_TOK_CHARS);
   sqlite3_str *out = sqlite3_str_new(c->db);
   sqlite3_str_appendall(out, "{\"name\":");
   llm_str_append_json(out, name, strlen(name));
-  sqlite3_str_appendf(out,
-                      ",\"kind\":\"%s\",\"byte_level\":%s,\"n_vocab\":%d,\"merges\":%d,\"special_tokens\":%d,"
-                      "\"user_tokens\":%d,\"byte_tokens\":%d}",
-                      types[llm_tokenizer_type(tok)],
-                      llm_tokenizer_type(tok) == LLM_TOKENIZER_BPE && !(flags & LLM_TOK_CHARS) ? "true" : "false",
-                      llm_tokenizer_n_vocab(tok), llm_tokenizer_n_merges(tok), counts[LLM_TOKEN_SPECIAL],
-                      counts[LLM_TOKEN_USER], counts[LLM_TOKEN_BYTE]);
+  sqlite3_str_appendall(out, ",");
+  llm_vocab_summary_append(out, tok);
+  sqlite3_str_appendf(out, ",\"byte_level\":%s}", byte_level ? "true" : "false");
   llm_result_str(ctx, out);
 }
 

@@ -7,7 +7,10 @@
 ** 'sentencepiece' (scored, from llama2.c: rows 'special' for ids 0..2,
 ** 'byte' for the fallback tokens 3..258 with their piece spelled "<0xXX>"
 ** as SentencePiece names them, 'normal' for the rest; every row has its
-** score, rank/left_id/right_id are NULL).
+** score, rank/left_id/right_id are NULL). Imported vocabularies (source
+** 'gguf' or 'hf': kinds 'bpe', 'spm', 'wordpiece') keep their files'
+** pieces, kinds 'normal', 'byte', 'special', 'user', 'unused' and scores;
+** their merges and settings are read back by vocab_store.c.
 **
 ** Every write runs inside a savepoint, so a failed or interrupted call
 ** leaves nothing half-written; the schema is created inside the same
@@ -89,10 +92,6 @@ static int kind_of(const char *name) {
   return -1;
 }
 
-/* llm_tokenizers.kind of each tokenizer type (LLM_TOKENIZER_* is the index). */
-static const char *const TYPE_NAMES[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
-#define N_TYPES (int)(sizeof TYPE_NAMES / sizeof TYPE_NAMES[0])
-
 /* Imported vocabularies are kept as their files spell them (see
 ** text/tokenizer.h): llm_tokenizers.source names the format. */
 static int is_vocab_source(const char *source) {
@@ -127,7 +126,7 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
                         const char *pretok_name, const char *config_json,
                         llm_err *err) {
   int32_t eot_id = llm_tokenizer_eos_id(tok);
-  int scored = llm_tokenizer_type(tok) != LLM_TOKENIZER_BPE || is_vocab_source(source);
+  int has_score = llm_tokenizer_type(tok) != LLM_TOKENIZER_BPE || is_vocab_source(source);
   sqlite3_int64 uid;
   sqlite3_randomness(sizeof uid, &uid);
   sqlite3_stmt *st = NULL;
@@ -147,7 +146,7 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
     if (eot_id >= 0) sqlite3_bind_int(st, 5, eot_id);
     sqlite3_bind_text(st, 6, config_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, uid);
-    sqlite3_bind_text(st, 8, TYPE_NAMES[llm_tokenizer_type(tok)], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, llm_tokenizer_type_name(llm_tokenizer_type(tok)), -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
   }
   sqlite3_finalize(st);
@@ -175,7 +174,7 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
     } else {
       for (int k = 5; k <= 7; k++) sqlite3_bind_null(st, k);
     }
-    if (scored)
+    if (has_score)
       sqlite3_bind_double(st, 8, (double)llm_tokenizer_score(tok, id));
     else
       sqlite3_bind_null(st, 8);
@@ -247,8 +246,8 @@ typedef struct tok_header {
 } tok_header;
 
 static int type_of(const char *kind) {
-  for (int k = 0; kind && k < N_TYPES; k++)
-    if (!strcmp(kind, TYPE_NAMES[k])) return k;
+  for (int k = 0; kind && llm_tokenizer_type_name(k); k++)
+    if (!strcmp(kind, llm_tokenizer_type_name(k))) return k;
   return -1;
 }
 

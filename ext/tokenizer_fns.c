@@ -483,10 +483,9 @@ static void fn_tokenizer_info(sqlite3_context *ctx, int argc, sqlite3_value **ar
     llm_result_llm_err(ctx, &err);
     return;
   }
-  static const char *const types[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
   sqlite3_str *out = sqlite3_str_new(c->db);
   sqlite3_str_appendf(out, "{\"kind\":\"%s\",\"n_vocab\":%d,\"merges\":%d,\"memory_bytes\":%lld,",
-                      types[llm_tokenizer_type(tok)], llm_tokenizer_n_vocab(tok), llm_tokenizer_n_merges(tok),
+                      llm_tokenizer_type_name(llm_tokenizer_type(tok)), llm_tokenizer_n_vocab(tok), llm_tokenizer_n_merges(tok),
                       (long long)llm_tokenizer_memory(tok));
   llm_tokenizer_config_append(out, tok);
   sqlite3_str_appendall(out, "}");

@@ -75,6 +75,20 @@ void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok) {
   if (n) sqlite3_str_appendall(js, "}");
 }
 
+void llm_vocab_summary_append(sqlite3_str *out, const llm_tokenizer *tok) {
+  int counts[LLM_TOKEN_UNUSED + 1] = {0};
+  for (int32_t id = 0; id < llm_tokenizer_n_vocab(tok); id++) {
+    int k = llm_tokenizer_kind(tok, id);
+    if (k >= 0 && k <= LLM_TOKEN_UNUSED) counts[k]++;
+  }
+  sqlite3_str_appendf(out,
+                      "\"kind\":\"%s\",\"n_vocab\":%d,\"merges\":%d,\"special_tokens\":%d,"
+                      "\"user_tokens\":%d,\"byte_tokens\":%d",
+                      llm_tokenizer_type_name(llm_tokenizer_type(tok)), llm_tokenizer_n_vocab(tok),
+                      llm_tokenizer_n_merges(tok), counts[LLM_TOKEN_SPECIAL], counts[LLM_TOKEN_USER],
+                      counts[LLM_TOKEN_BYTE]);
+}
+
 /* The merges of llm_merges, in rank order. */
 static int load_merges(llm_conn *c, const char *name, llm_tokenizer *tok, llm_err *err) {
   sqlite3_stmt *st;

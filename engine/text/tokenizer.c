@@ -415,6 +415,11 @@ size_t llm_tokenizer_memory(const llm_tokenizer *t) {
          t->scratch_cap * 5 * sizeof(int32_t) + t->heap_cap * sizeof(struct heap_item);
 }
 int llm_tokenizer_type(const llm_tokenizer *t) { return t->type; }
+
+const char *llm_tokenizer_type_name(int type) {
+  static const char *const names[] = {"bpe", "sentencepiece", "spm", "wordpiece"};
+  return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : NULL;
+}
 int llm_tokenizer_pretok(const llm_tokenizer *t) { return t->pretok; }
 
 int llm_tok_valid_id(const llm_tokenizer *t, int32_t id) {

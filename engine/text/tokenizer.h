@@ -265,8 +265,11 @@ int32_t llm_tokenizer_n_vocab(const llm_tokenizer *t);
 /* Bytes the tokenizer holds (its tables, indexes and caches; an estimate
 ** within the allocator's rounding). */
 size_t llm_tokenizer_memory(const llm_tokenizer *t);
-/* LLM_TOKENIZER_BPE or LLM_TOKENIZER_SCORED. */
+/* LLM_TOKENIZER_*. */
 int llm_tokenizer_type(const llm_tokenizer *t);
+/* The name of an LLM_TOKENIZER_* type as llm_tokenizers.kind spells it
+** ("bpe", "sentencepiece", "spm", "wordpiece"), or NULL. */
+const char *llm_tokenizer_type_name(int type);
 int llm_tokenizer_pretok(const llm_tokenizer *t);
 int llm_tokenizer_kind(const llm_tokenizer *t, int32_t id);
 const uint8_t *llm_tokenizer_piece(const llm_tokenizer *t, int32_t id,

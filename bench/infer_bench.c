@@ -185,7 +185,7 @@ static int run(const bench_cfg *b, const uint64_t *buf, int reps) {
   llm_rng rng;
   llm_rng_seed(&rng, 1);
   llm_model_init(m, &rng);
-  if (llm_infer_new(m, &s, &err)) goto done;
+  if (llm_infer_new_model(m, &s, &err)) goto done;
   if (!(tok = malloc(sizeof *tok * (size_t)b->T))) {
     llm_fail(&err, LLM_ENOMEM, "out of memory");
     goto done;

@@ -7,8 +7,11 @@
 #define LLM_EXT_H
 
 #include <sqlite3ext.h>
+#include <stdio.h>
 
 #include "base.h"
+#include "formats/gguf.h"
+#include "formats/gguf_vocab.h"
 #include "formats/json.h"
 #include "nn/generate.h"
 #include "nn/infer.h"
@@ -32,13 +35,17 @@ typedef struct llm_model_info {
   char tokenizer[256];
   llm_config config;
   sqlite3_int64 step, uid;
+  int gguf; /* imported from GGUF: per-layer tensors in GGUF's names and types */
 } llm_model_info;
 
 /* A model's weights, loaded for inference; reference-counted (see
-** ext/model_cache.c). */
+** ext/model_cache.c). A model trained here is an llm_model; an imported
+** one is its tensors in one allocation (mem); net views either. */
 typedef struct llm_loaded {
   int refs;
   llm_model *model;
+  void *mem;
+  llm_net net;
 } llm_loaded;
 
 /* A model kept for inference: its row, weights, KV cache and generator. */
@@ -170,6 +177,26 @@ void llm_vocab_summary_append(sqlite3_str *out, const llm_tokenizer *tok);
 ** unfinished tokenizer (ext/vocab_store.c). */
 int llm_vocab_settings_load(llm_conn *c, const char *name, llm_tokenizer *tok, llm_err *err);
 
+/* ---- GGUF files (ext/gguf_import.c, ext/gguf_model.c) ---- */
+
+/* An open GGUF file, read through llm_gguf_file_read. */
+typedef struct llm_gguf_file {
+  FILE *f;
+  const char *path;
+} llm_gguf_file;
+int llm_gguf_file_read(void *ctx, uint64_t off, void *buf, size_t n, llm_err *err);
+/* Opens path and reads its GGUF metadata; on success the caller closes
+** gf->f and frees *out. */
+int llm_gguf_file_open(const char *path, llm_gguf_file *gf, llm_gguf **out, llm_err *err);
+/* Stores a tokenizer read from a GGUF file (inside the caller's write). */
+int llm_gguf_tokenizer_store(llm_conn *c, const char *name, const char *path, const llm_tokenizer *tok,
+                             const llm_gguf_vocab_info *info, llm_err *err);
+/* llm_import(name, 'gguf', path): the model and its tokenizer. */
+void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, const char *path);
+/* Loads an imported model's tensors (info->gguf) into w->mem and w->net. */
+int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *info, llm_loaded *w,
+                          llm_err *err);
+
 /* Imports the tokenizer of a GGUF file as name (llm_tokenizer_import's
 ** 'gguf' format); reports on ctx. */
 void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,
@@ -248,6 +275,8 @@ int llm_check_memory(const char *what, double bytes, int64_t limit_mb,
 /* Binds data[0..n) compressed as BLOB parameter col of st. */
 int llm_zblob_bind(sqlite3_stmt *st, int col, const void *data, size_t n,
                    llm_err *err);
+/* The uncompressed size a BLOB records. */
+int llm_zblob_size(const void *blob, size_t n, uint64_t *size, const char *what, llm_err *err);
 /* Decompresses a stored BLOB into dst, which must receive exactly expected
 ** bytes; what names the BLOB in error messages. */
 int llm_zblob_read(const void *blob, size_t n, void *dst, size_t expected,
@@ -277,6 +306,8 @@ int llm_model_resolve(llm_conn *c, sqlite3_value *v, const char **name, llm_err 
 int llm_conn_pool(llm_conn *c, llm_pool **out, llm_err *err);
 void llm_loaded_ref(llm_loaded *w);
 void llm_loaded_unref(llm_loaded *w);
+/* A new inference sequence over loaded weights. */
+int llm_loaded_infer(const llm_loaded *w, llm_infer **out, llm_err *err);
 /* Frees the cached models, the pool and the default (at close). */
 void llm_model_cache_clear(llm_conn *c);
 

@@ -125,7 +125,7 @@ static int tokenizer(gen_cursor *c, llm_err *err) {
   if (c->tok && c->tok_gen == c->conn->cache_gen) return LLM_OK;
   c->tok = NULL;
   if (llm_tokenizer_get(c->conn, c->tok_name, &c->tok, NULL, err)) return err->code;
-  if (llm_tokenizer_n_vocab(c->tok) > llm_model_config(c->weights->model)->vocab_size)
+  if (llm_tokenizer_n_vocab(c->tok) > c->weights->net.cfg.vocab_size)
     return llm_fail(err, LLM_EINVAL, "tokenizer '%s' was replaced during the generation", c->tok_name);
   c->tok_gen = c->conn->cache_gen;
   return LLM_OK;
@@ -211,6 +211,7 @@ static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   if (!rc) rc = llm_text_tokens(c->conn, e, prompt ? prompt : (const uint8_t *)"", (size_t)n, &ids, &tok,
                                 &c->o.bos_id, &err);
   if (!rc) c->o.eos_id = llm_tokenizer_eos_id(tok);
+  if (!rc && e->info.gguf) c->o.bos_id = -1; /* an imported model stops at its end-of-generation tokens only */
   if (!rc && ids.len == 0)
     rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
   if (!rc) {
@@ -221,7 +222,7 @@ static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     c->tok_name = sqlite3_mprintf("%s", e->info.tokenizer);
     if (!c->tok_name) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
   }
-  if (!rc) rc = llm_infer_new(c->weights->model, &c->infer, &err);
+  if (!rc) rc = llm_loaded_infer(c->weights, &c->infer, &err);
   if (!rc) rc = llm_gen_new(c->infer, &c->gen, &err);
   if (!rc) rc = llm_conn_pool(c->conn, &pool, &err);
   if (!rc) rc = llm_gen_start(c->gen, &c->o, ids.data, ids.len, pool, &stop, &err);

@@ -23,22 +23,15 @@
 
 /* ---- reading a file through the GGUF reader's callback ------------------ */
 
-typedef struct gguf_file {
-  FILE *f;
-  const char *path;
-} gguf_file;
-
-static int read_at(void *ctx, uint64_t off, void *buf, size_t n, llm_err *err) {
-  gguf_file *gf = ctx;
+int llm_gguf_file_read(void *ctx, uint64_t off, void *buf, size_t n, llm_err *err) {
+  llm_gguf_file *gf = ctx;
   if (fseeko(gf->f, (off_t)off, SEEK_SET) != 0 || fread(buf, 1, n, gf->f) != n)
     return llm_fail(err, LLM_EIO, "cannot read %zu bytes at offset %llu of '%s': %s", n,
                     (unsigned long long)off, gf->path, ferror(gf->f) ? strerror(errno) : "end of file");
   return LLM_OK;
 }
 
-/* Opens path and reads its GGUF metadata; on success the caller closes
-** gf->f and frees *out. */
-static int open_gguf(const char *path, gguf_file *gf, llm_gguf **out, llm_err *err) {
+int llm_gguf_file_open(const char *path, llm_gguf_file *gf, llm_gguf **out, llm_err *err) {
   *out = NULL;
   gf->path = path;
   gf->f = fopen(path, "rb");
@@ -47,7 +40,7 @@ static int open_gguf(const char *path, gguf_file *gf, llm_gguf **out, llm_err *e
   off_t size = -1;
   if (fseeko(gf->f, 0, SEEK_END) != 0 || (size = ftello(gf->f)) < 0)
     rc = llm_fail(err, LLM_EIO, "cannot find the size of '%s': %s", path, strerror(errno));
-  if (!rc) rc = llm_gguf_open(out, read_at, gf, (uint64_t)size, err);
+  if (!rc) rc = llm_gguf_open(out, llm_gguf_file_read, gf, (uint64_t)size, err);
   if (rc) {
     fclose(gf->f);
     gf->f = NULL;
@@ -96,6 +89,15 @@ static void summary(sqlite3_context *ctx, llm_conn *c, const char *name, const l
   llm_result_str(ctx, out);
 }
 
+int llm_gguf_tokenizer_store(llm_conn *c, const char *name, const char *path, const llm_tokenizer *tok,
+                             const llm_gguf_vocab_info *info, llm_err *err) {
+  char *config = tokenizer_config(c->db, path, tok, info);
+  if (!config) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  int rc = llm_tokenizer_store(c, name, tok, "gguf", info->pre ? info->pre : "none", config, err);
+  sqlite3_free(config);
+  return rc;
+}
+
 void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,
                                sqlite3_value *path_arg) {
   if (sqlite3_value_type(path_arg) != SQLITE_TEXT || !sqlite3_value_bytes(path_arg)) {
@@ -104,26 +106,20 @@ void llm_import_gguf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *na
   }
   const char *path = (const char *)sqlite3_value_text(path_arg);
   llm_err err = {0};
-  gguf_file gf = {0};
+  llm_gguf_file gf = {0};
   llm_gguf *g = NULL;
   llm_tokenizer *tok = NULL;
   llm_gguf_vocab_info info;
-  if (open_gguf(path, &gf, &g, &err) || llm_gguf_vocab_load(g, &tok, &info, &err)) {
+  if (llm_gguf_file_open(path, &gf, &g, &err) || llm_gguf_vocab_load(g, &tok, &info, &err)) {
     if (err.code == LLM_ENOMEM) sqlite3_result_error_nomem(ctx);
     else llm_result_errorf(ctx, "'%s': %s", path, err.msg);
     goto done;
   }
-  char *config = tokenizer_config(c->db, path, tok, &info);
-  if (!config) {
-    sqlite3_result_error_nomem(ctx);
-    goto done;
-  }
   int rc = llm_write_begin(c, &err);
   if (!rc) {
-    rc = llm_tokenizer_store(c, name, tok, "gguf", info.pre ? info.pre : "none", config, &err);
+    rc = llm_gguf_tokenizer_store(c, name, path, tok, &info, &err);
     rc = llm_write_end(c, rc == LLM_OK, &err);
   }
-  sqlite3_free(config);
   if (rc) llm_result_llm_err(ctx, &err);
   else summary(ctx, c, name, tok, &info);
 done:

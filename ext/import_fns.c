@@ -25,12 +25,16 @@
 #include "formats/llama2c_ckpt.h"
 #include "ext.h"
 
-/* The format argument: only 'llama2c' so far. */
+/* The format argument of llama2c's import and export. */
 static int check_format(sqlite3_context *ctx, sqlite3_value *v) {
   const char *f = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
   if (f && !strcmp(f, "llama2c")) return 1;
-  llm_result_errorf(ctx, "the format must be 'llama2c' (got %s)", f ? f : "a non-text value");
+  llm_result_errorf(ctx, "the format must be 'llama2c' or 'gguf' (got %s)", f ? f : "a non-text value");
   return 0;
+}
+
+static int is_format(sqlite3_value *v, const char *name) {
+  return sqlite3_value_type(v) == SQLITE_TEXT && !strcmp((const char *)sqlite3_value_text(v), name);
 }
 
 static const char *path_arg(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *what) {
@@ -64,9 +68,34 @@ static int name_free(llm_conn *c, const char *name, llm_err *err) {
   return LLM_OK;
 }
 
+/* llm_import(name, 'gguf', path) */
+static void import_gguf(sqlite3_context *ctx, int argc, sqlite3_value **argv, const char *name) {
+  llm_conn *c = llm_ctx_conn(ctx);
+  llm_err err = {0};
+  const char *path;
+  if (argc != 3) {
+    llm_result_errorf(ctx, "llm_import(name, 'gguf', path) takes the file's path only (the tokenizer is inside)");
+    return;
+  }
+  if (!(path = path_arg(ctx, argv, 2, "GGUF"))) return;
+  if (llm_check_can_write(c, &err) || name_free(c, name, &err)) {
+    llm_result_llm_err(ctx, &err);
+    return;
+  }
+  llm_import_gguf_model(ctx, c, name, path);
+}
+
 static void fn_import(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_conn *c = llm_ctx_conn(ctx);
   const char *name = llm_arg_name(ctx, argv, 0, "model"), *ckpt, *tok_path;
+  if (name && is_format(argv[1], "gguf")) {
+    import_gguf(ctx, argc, argv, name);
+    return;
+  }
+  if (name && argc != 4 && is_format(argv[1], "llama2c")) {
+    llm_result_errorf(ctx, "llm_import(name, 'llama2c', checkpoint_path, tokenizer_path) needs both paths");
+    return;
+  }
   if (!name || !check_format(ctx, argv[1]) || !(ckpt = path_arg(ctx, argv, 2, "checkpoint")) ||
       !(tok_path = path_arg(ctx, argv, 3, "tokenizer")))
     return;
@@ -161,7 +190,7 @@ static void fn_export(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_int64 bytes = 0;
   /* everything is checked before the first file is written */
   if (llm_model_get(c, name, &e, &err) || (tok_path && llm_model_tokenizer(c, e, &tok, &bos, &err))) goto fail;
-  if (llm_model_config(e->weights->model)->arch != LLM_ARCH_LLAMA) {
+  if (!e->weights->model || llm_model_config(e->weights->model)->arch != LLM_ARCH_LLAMA) {
     llm_fail(&err, LLM_EINVAL, "model '%s' is not of the Llama architecture: only those can be written as llama2.c "
              "checkpoints", name);
     goto fail;
@@ -182,6 +211,7 @@ fail:
 
 int llm_register_import_fns(sqlite3 *db, llm_conn *c) {
   static const llm_fn_spec specs[] = {
+      {"llm_import", 3, LLM_FN_WRITES, fn_import},
       {"llm_import", 4, LLM_FN_WRITES, fn_import},
       {"llm_export", 3, LLM_FN_WRITES, fn_export},
       {"llm_export", 4, LLM_FN_WRITES, fn_export},

@@ -82,7 +82,8 @@ int llm_text_tokens(llm_conn *c, llm_model_entry *e, const uint8_t *text, size_t
   if (llm_model_tokenizer(c, e, &tok, &bos, err)) return err->code;
   out->len = 0;
   if (bos >= 0 && llm_ids_push(out, bos)) return llm_fail(err, LLM_ENOMEM, "out of memory");
-  if (llm_tokenizer_encode(tok, text, n, 0, out, err)) return err->code;
+  int encoder = !e->weights->net.tr->decoder; /* [CLS] text [SEP], all embedded */
+  if (llm_tokenizer_encode(tok, text, n, encoder ? LLM_ENCODE_ADD_SPECIAL : 0, out, err)) return err->code;
   if (tok_out) *tok_out = tok;
   if (bos_out) *bos_out = bos;
   return LLM_OK;
@@ -164,7 +165,7 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int rc = llm_text_tokens(c, e, prompt, (size_t)n, &ids, &tok, &bos, &err);
   if (!rc && ids.len == 0)
     rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
-  o.bos_id = bos;
+  o.bos_id = e->info.gguf ? -1 : bos; /* an imported model stops at its end-of-generation tokens only */
   o.eos_id = rc ? -1 : llm_tokenizer_eos_id(tok);
   if (!rc) rc = llm_conn_pool(c, &pool, &err);
   if (!rc) rc = llm_gen_start(e->gen, &o, ids.data, ids.len, pool, &stop, &err);

@@ -18,11 +18,17 @@
 static void weights_unref(llm_loaded *w) {
   if (!w || --w->refs > 0) return;
   llm_model_free(w->model);
+  llm_net_free(&w->net);
+  llm_free(w->mem);
   sqlite3_free(w);
 }
 
 void llm_loaded_ref(llm_loaded *w) { w->refs++; }
 void llm_loaded_unref(llm_loaded *w) { weights_unref(w); }
+
+int llm_loaded_infer(const llm_loaded *w, llm_infer **out, llm_err *err) {
+  return llm_infer_new(&w->net, out, err);
+}
 
 static void entry_free(llm_model_entry *e) {
   llm_gen_free(e->gen);
@@ -58,11 +64,16 @@ static int load_weights(llm_conn *c, const char *name, const llm_model_info *inf
   if (!w) return llm_fail(err, LLM_ENOMEM, "out of memory");
   memset(w, 0, sizeof *w);
   w->refs = 1;
-  int found = 0;
-  int rc = llm_model_new(&info->config, &w->model, err);
-  if (!rc)
-    rc = llm_weights_load(c, name, w->model, LLM_ROLE_PARAM, llm_model_params(w->model), &found, err);
-  if (!rc && !found) rc = llm_fail(err, LLM_EINVAL, "model '%s' has no weights in llm_weights", name);
+  int found = 0, rc;
+  if (info->gguf) {
+    rc = llm_gguf_weights_load(c, name, info, w, err);
+  } else {
+    rc = llm_model_new(&info->config, &w->model, err);
+    if (!rc)
+      rc = llm_weights_load(c, name, w->model, LLM_ROLE_PARAM, llm_model_params(w->model), &found, err);
+    if (!rc && !found) rc = llm_fail(err, LLM_EINVAL, "model '%s' has no weights in llm_weights", name);
+    if (!rc) rc = llm_net_from_model(&w->net, w->model, err);
+  }
   if (rc) {
     weights_unref(w);
     return rc;
@@ -95,11 +106,13 @@ int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err 
     memset(e, 0, sizeof *e);
     e->info = info;
     e->name = sqlite3_mprintf("%s", name);
-    double bytes = (double)llm_config_n_params(&info.config) * sizeof(float) + (double)llm_infer_bytes(&info.config);
+    /* (an imported model's loader checks its own size) */
+    double bytes = (info.gguf ? 0 : (double)llm_config_n_params(&info.config) * sizeof(float)) +
+                   (double)llm_infer_bytes(&info.config);
     int rc = !e->name ? llm_fail(err, LLM_ENOMEM, "out of memory")
                       : llm_check_memory("running this model", bytes, llm_memory_limit_mb(), err);
     if (!rc) rc = load_weights(c, name, &info, &e->weights, err);
-    if (!rc) rc = llm_infer_new(e->weights->model, &e->infer, err);
+    if (!rc) rc = llm_loaded_infer(e->weights, &e->infer, err);
     if (!rc) rc = llm_gen_new(e->infer, &e->gen, err);
     if (rc) {
       entry_free(e);
@@ -122,6 +135,9 @@ int llm_model_tokenizer(llm_conn *c, llm_model_entry *e, llm_tokenizer **tok, in
                     "the tokenizer was replaced after the model was made",
                     e->name, e->info.config.vocab_size, e->info.tokenizer, llm_tokenizer_n_vocab(*tok));
   *bos = llm_tokenizer_bos_id(*tok);
+  /* an imported model's start token only as its file says (Qwen has none);
+  ** an encoder's tokens come with their [CLS] and [SEP] (llm_text_tokens) */
+  if (e->info.gguf && (!(llm_tokenizer_flags(*tok) & LLM_TOK_ADD_BOS) || !e->weights->net.tr->decoder)) *bos = -1;
   return LLM_OK;
 }
 

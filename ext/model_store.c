@@ -15,14 +15,28 @@ static const char *const ROLE_NAMES[] = {"param", "adam_m", "adam_v"};
 
 /* ---- config <-> JSON --------------------------------------------------- */
 
-void llm_config_append_json(sqlite3_str *s, const llm_config *c) {
+/* The config's fields, without the braces. */
+static void config_fields(sqlite3_str *s, const llm_config *c) {
   sqlite3_str_appendf(s,
-                      "{\"arch\":\"%s\",\"n_layer\":%d,\"n_head\":%d,\"n_kv_head\":%d,\"n_embd\":%d,"
+                      "\"arch\":\"%s\",\"n_layer\":%d,\"n_head\":%d,\"n_kv_head\":%d,\"n_embd\":%d,"
                       "\"n_hidden\":%d,\"block_size\":%d,\"vocab_size\":%d,\"tied_head\":%s,\"norm_eps\":%!.9g",
-                      c->arch == LLM_ARCH_GPT ? "gpt" : "llama", c->n_layer, c->n_head, c->n_kv_head,
-                      c->n_embd, c->n_hidden, c->block_size, c->vocab_size, c->tied_head != -1 ? "true" : "false",
-                      (double)c->norm_eps);
-  if (c->arch == LLM_ARCH_LLAMA) sqlite3_str_appendf(s, ",\"rope_theta\":%!.9g", (double)c->rope_theta);
+                      llm_arch_name(c->arch), c->n_layer, c->n_head, c->n_kv_head, c->n_embd, c->n_hidden,
+                      c->block_size, c->vocab_size, c->tied_head != -1 ? "true" : "false", (double)c->norm_eps);
+  if (c->arch != LLM_ARCH_GPT && c->rope_theta) sqlite3_str_appendf(s, ",\"rope_theta\":%!.9g", (double)c->rope_theta);
+  /* the fields of imported architectures, when set */
+  static const char *const INTS[] = {"head_dim", "n_rot", "sliding_window", "swa_period", "pooling", "n_token_types"};
+  const int32_t ints[] = {c->head_dim, c->n_rot, c->sliding_window, c->swa_period, c->pooling, c->n_token_types};
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    if (ints[i]) sqlite3_str_appendf(s, ",\"%s\":%d", INTS[i], ints[i]);
+  static const char *const FLOATS[] = {"rope_scale", "rope_theta_local", "attn_scale"};
+  const float floats[] = {c->rope_scale, c->rope_theta_local, c->attn_scale};
+  for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+    if (floats[i] != 0) sqlite3_str_appendf(s, ",\"%s\":%!.9g", FLOATS[i], (double)floats[i]);
+}
+
+void llm_config_append_json(sqlite3_str *s, const llm_config *c) {
+  sqlite3_str_appendall(s, "{");
+  config_fields(s, c);
   sqlite3_str_appendall(s, "}");
 }
 
@@ -36,20 +50,17 @@ static int cfg_int(const llm_json *o, const char *key, int64_t lo, int64_t hi, i
 }
 
 int llm_config_from_json(const llm_json *o, llm_config *c, llm_err *err) {
-  const char *arch = c->arch == LLM_ARCH_LLAMA ? "llama" : "gpt";
+  const char *arch = llm_arch_name(c->arch);
   if (llm_opt_str(o, "arch", &arch, err)) return err->code;
-  if (!strcmp(arch, "gpt"))
-    c->arch = LLM_ARCH_GPT;
-  else if (!strcmp(arch, "llama"))
-    c->arch = LLM_ARCH_LLAMA;
-  else
+  c->arch = llm_arch_by_name(arch);
+  if (c->arch < 0)
     return llm_fail(err, LLM_EINVAL, "\"arch\" must be \"gpt\" (or \"llama\"), not \"%.40s\"", arch);
   if (cfg_int(o, "n_layer", 1, LLM_MAX_LAYERS, &c->n_layer, err) ||
       cfg_int(o, "n_head", 1, LLM_MAX_EMBD, &c->n_head, err) ||
       cfg_int(o, "n_kv_head", 0, LLM_MAX_EMBD, &c->n_kv_head, err) ||
       cfg_int(o, "n_embd", 1, LLM_MAX_EMBD, &c->n_embd, err) ||
       cfg_int(o, "n_hidden", 0, 16 * LLM_MAX_EMBD, &c->n_hidden, err) ||
-      cfg_int(o, "block_size", 1, LLM_MAX_BLOCK, &c->block_size, err) ||
+      cfg_int(o, "block_size", 1, INT32_MAX, &c->block_size, err) ||
       cfg_int(o, "vocab_size", 1, LLM_TOKENIZER_MAX_VOCAB, &c->vocab_size, err))
     return err->code;
   int tied = c->tied_head != -1;
@@ -61,12 +72,25 @@ int llm_config_from_json(const llm_json *o, llm_config *c, llm_err *err) {
       return llm_fail(err, LLM_ERANGE, "\"norm_eps\" must be a number in (0, 1)");
     c->norm_eps = (float)eps->num;
   }
-  const llm_json *theta = llm_json_get(o, "rope_theta");
-  if (theta) {
-    if (theta->type != LLM_JSON_NUMBER || !(theta->num >= 1 && theta->num < 1e9))
-      return llm_fail(err, LLM_ERANGE, "\"rope_theta\" must be a number in [1, 1e9)");
-    c->rope_theta = (float)theta->num;
+  struct { const char *key; float *v; double lo, hi; } f[] = {
+      {"rope_theta", &c->rope_theta, 1, 1e12},        {"rope_scale", &c->rope_scale, 1e-6, 1e6},
+      {"rope_theta_local", &c->rope_theta_local, 1, 1e12}, {"attn_scale", &c->attn_scale, 1e-6, 1e3},
+  };
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    const llm_json *v = llm_json_get(o, f[i].key);
+    if (!v) continue;
+    if (v->type != LLM_JSON_NUMBER || !(v->num >= f[i].lo && v->num < f[i].hi))
+      return llm_fail(err, LLM_ERANGE, "\"%s\" must be a number in [%g, %g)", f[i].key, f[i].lo, f[i].hi);
+    *f[i].v = (float)v->num;
   }
+  /* the fields of imported architectures (bounds checked by llm_net_config_check) */
+  if (cfg_int(o, "head_dim", 0, LLM_MAX_EMBD, &c->head_dim, err) ||
+      cfg_int(o, "n_rot", 0, LLM_MAX_EMBD, &c->n_rot, err) ||
+      cfg_int(o, "sliding_window", 0, INT32_MAX, &c->sliding_window, err) ||
+      cfg_int(o, "swa_period", 0, LLM_MAX_LAYERS, &c->swa_period, err) ||
+      cfg_int(o, "pooling", 0, LLM_POOL_CLS, &c->pooling, err) ||
+      cfg_int(o, "n_token_types", 0, 1024, &c->n_token_types, err))
+    return err->code;
   return LLM_OK;
 }
 
@@ -98,8 +122,12 @@ int llm_model_info_get(llm_conn *c, const char *name, llm_model_info *info, int 
     info->uid = sqlite3_column_int64(st, 3);
     llm_json_doc *doc = NULL;
     rc = SQLITE_DONE;
+    const char *layout = "stacked";
     if (!cfg || llm_json_parse(cfg, strlen(cfg), &doc, err) || llm_json_root(doc)->type != LLM_JSON_OBJECT ||
-        llm_config_from_json(llm_json_root(doc), &info->config, err) || llm_config_check(&info->config, err)) {
+        llm_config_from_json(llm_json_root(doc), &info->config, err) ||
+        llm_opt_str(llm_json_root(doc), "layout", &layout, err) ||
+        ((info->gguf = !strcmp(layout, "gguf")) ? llm_net_config_check(&info->config, err)
+                                                 : llm_config_check(&info->config, err))) {
       char why[sizeof err->msg];
       memcpy(why, err->msg, sizeof why);
       llm_fail(err, LLM_EINVAL, "model '%s' has a corrupt config in llm_models: %s", name, cfg ? why : "NULL");
@@ -132,7 +160,11 @@ int llm_model_uid_get(llm_conn *c, const char *name, sqlite3_int64 *uid, int *fo
 int llm_model_info_put(llm_conn *c, const char *name, const llm_model_info *info, size_t n_params, llm_err *err) {
   sqlite3_stmt *st;
   sqlite3_str *js = sqlite3_str_new(c->db);
-  llm_config_append_json(js, &info->config);
+  sqlite3_str_appendall(js, "{");
+  config_fields(js, &info->config);
+  /* the tensors' names and layout: GGUF's, per layer, or this engine's stacked ones */
+  if (info->gguf) sqlite3_str_appendall(js, ",\"layout\":\"gguf\"");
+  sqlite3_str_appendall(js, "}");
   char *cfg = sqlite3_str_finish(js);
   if (!cfg) return llm_fail(err, LLM_ENOMEM, "out of memory");
   sqlite3_int64 uid;
@@ -149,7 +181,7 @@ int llm_model_info_put(llm_conn *c, const char *name, const llm_model_info *info
   }
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, info->tokenizer, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, info->config.arch == LLM_ARCH_GPT ? "gpt" : "llama", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, llm_arch_name(info->config.arch), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, cfg, -1, sqlite3_free);
   sqlite3_bind_int64(st, 5, (sqlite3_int64)n_params);
   sqlite3_bind_int64(st, 6, info->step);
@@ -347,7 +379,7 @@ int llm_corpus_put(llm_conn *c, const char *model, const char *corpus_sql, sqlit
 
 int llm_model_delete(llm_conn *c, const char *name, llm_err *err) {
   static const char *const sqls[] = {
-      "DELETE FROM llm_weights WHERE model = ?",   "DELETE FROM llm_train_state WHERE model = ?",
+      "DELETE FROM llm_weights WHERE model = ?",   "DELETE FROM llm_weight_parts WHERE model = ?",   "DELETE FROM llm_train_state WHERE model = ?",
       "DELETE FROM llm_corpus WHERE model = ?",    "DELETE FROM llm_train_log WHERE model = ?",
       "DELETE FROM llm_models WHERE name = ?",
   };

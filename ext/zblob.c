@@ -33,6 +33,14 @@ int llm_zblob_bind(sqlite3_stmt *st, int col, const void *data, size_t n,
   return LLM_OK;
 }
 
+int llm_zblob_size(const void *blob, size_t n, uint64_t *size, const char *what, llm_err *err) {
+  unsigned long long z = blob && n ? ZSTD_getFrameContentSize(blob, n) : ZSTD_CONTENTSIZE_ERROR;
+  if (z == ZSTD_CONTENTSIZE_ERROR || z == ZSTD_CONTENTSIZE_UNKNOWN)
+    return llm_fail(err, LLM_EINVAL, "%s: the BLOB is not zstd data with a size (corrupt?)", what);
+  *size = z;
+  return LLM_OK;
+}
+
 int llm_zblob_read(const void *blob, size_t n, void *dst, size_t expected,
                    const char *what, llm_err *err) {
   if (!blob || n == 0)

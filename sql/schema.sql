@@ -71,9 +71,24 @@ CREATE TABLE IF NOT EXISTS llm_weights (
   role   TEXT NOT NULL,  -- 'param', or 'adam_m' / 'adam_v' (optimizer moments)
   name   TEXT NOT NULL,  -- tensor name, e.g. 'blocks.attn.qkv.weight'
   shape  TEXT NOT NULL,  -- JSON array of dimensions, e.g. [4, 384, 128]
-  dtype  TEXT NOT NULL,  -- element type: 'f32' (IEEE float32, little-endian)
-  data   BLOB NOT NULL,  -- the elements in row-major order, zstd-compressed
+  dtype  TEXT NOT NULL,  -- element type: 'f32' (IEEE float32, little-endian), or for models imported
+                         -- from GGUF any ggml type, as llama.cpp stores it: 'f16', 'bf16', 'q8_0',
+                         -- 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k' .. 'q6_k' (blocks of 32 or 256)
+  data   BLOB NOT NULL,  -- the elements in row-major order, zstd-compressed (the first piece of a
+                         -- tensor too big for one BLOB; the rest are in llm_weight_parts)
   UNIQUE (model, role, name)
+) STRICT;
+
+-- The further pieces of tensors bigger than one BLOB may be (SQLite's limit,
+-- 1 GB by default): piece 1, 2, ... of the tensor whose piece 0 is in
+-- llm_weights. The uncompressed pieces, in order, are the tensor's bytes.
+CREATE TABLE IF NOT EXISTS llm_weight_parts (
+  model  TEXT NOT NULL,     -- llm_weights.model
+  role   TEXT NOT NULL,     -- llm_weights.role
+  name   TEXT NOT NULL,     -- llm_weights.name
+  part   INTEGER NOT NULL,  -- 1, 2, ...
+  data   BLOB NOT NULL,     -- zstd-compressed bytes
+  PRIMARY KEY (model, role, name, part)
 ) STRICT;
 
 -- The resumable state of a model's training run (one row per model).

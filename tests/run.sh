@@ -45,6 +45,10 @@ if [ "$mode" = --asan ]; then
   preload=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
 fi
 
+# The tiny GGUF models of tests/models are generated here, and must be the
+# very bytes their llama.cpp records (tests/data/llamacpp) were made from.
+run make_models /usr/bin/python3 tests/models/make_models.py "$build/models"
+
 for t in "$build"/test_*; do
   [ -x "$t" ] || continue
   run "$(basename "$t")" "$t"

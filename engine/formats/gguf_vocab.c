@@ -166,12 +166,15 @@ static int set_roles_and_flags(const llm_gguf *g, llm_tokenizer *t, int type,
     int64_t v;
     int got = llm_gguf_get_int(g, ROLE_KEYS[i].key, &v, err);
     if (got < 0) return err->code;
-    if (!got) continue;
-    if (v < 0 || v >= n)
-      return llm_fail(err, LLM_ERANGE, "%s is %lld, out of range (0..%d)", ROLE_KEYS[i].key,
-                      (long long)v, n - 1);
+    /* an id outside the vocabulary (files write 0xFFFFFFFF for "none")
+    ** leaves the default, as llama.cpp does */
+    if (!got || v < 0 || v >= n) continue;
     llm_tokenizer_set_role(t, ROLE_KEYS[i].role, (int32_t)v, err);
   }
+  /* llama.cpp starts a WordPiece text with the bos id (files write [CLS]'s
+  ** id there) and never reads cls_token_id */
+  if (type == LLM_TOKENIZER_WORDPIECE && llm_tokenizer_role(t, LLM_ROLE_BOS) >= 0)
+    llm_tokenizer_set_role(t, LLM_ROLE_CLS, llm_tokenizer_role(t, LLM_ROLE_BOS), err);
   static const struct { const char *key; unsigned flag; } flag_keys[] = {
       {"tokenizer.ggml.add_bos_token", LLM_TOK_ADD_BOS},
       {"tokenizer.ggml.add_eos_token", LLM_TOK_ADD_EOS},

@@ -1,8 +1,9 @@
 /*
-** qtypes.c: the table of ggml tensor types (see qtypes.h).
+** qtypes.c: the table of ggml tensor types (see qtypes.h), pointing at the
+** kernels of quant_ref.c and quant_k.c, and the reference dot product.
 **
 ** The sizes are the ones ggml's block layouts have (ggml-common.h at
-** llama.cpp commit c392e50): QK_K = 256 elements for the k-quants, the
+** llama.cpp commit d32676d): QK_K = 256 elements for the k-quants, the
 ** i-quants but iq4_nl, and the ternary types; 32 for the older quants.
 ** A block's bytes are its scales (2-byte halves unless noted) and packed
 ** values, e.g. q4_0 = half d + 16 bytes of nibbles = 18, q4_k = 2 halves
@@ -12,42 +13,92 @@
 #include "kernels/qtypes.h"
 
 #include "base.h"
+#include "kernels/quant_impl.h"
 
 #define QK_K 256
 
+/* The table, defined below; the dot products read their type's entry. */
+static const llm_qtype QTYPES[LLM_QTYPE_COUNT];
+
+/* Elements dequantized at a time by dot: a multiple of every block. */
+#define DOT_CHUNK 256
+
+/* The reference dot product: dequantize DOT_CHUNK elements (a whole number
+** of blocks) into a buffer on the stack, sum their products with x in
+** float, and the chunks' sums in double. */
+static float dot_by_chunks(const llm_qtype *q, const void *row, const float *x, int64_t n) {
+  const uint8_t *p = row;
+  float buf[DOT_CHUNK];
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += DOT_CHUNK) {
+    int64_t take = n - i < DOT_CHUNK ? n - i : DOT_CHUNK;
+    q->to_float(p, buf, take);
+    p += take / q->block * q->block_bytes;
+    float part = 0.0f;
+    for (int64_t j = 0; j < take; j++) part += buf[j] * x[i + j];
+    sum += part;
+  }
+  return (float)sum;
+}
+
+#define DOT(name, id) \
+  static float dot_##name(const void *row, const float *x, int64_t n) { \
+    return dot_by_chunks(&QTYPES[id], row, x, n); \
+  }
+DOT(f32, LLM_QTYPE_F32)
+DOT(f16, LLM_QTYPE_F16)
+DOT(bf16, LLM_QTYPE_BF16)
+DOT(q4_0, LLM_QTYPE_Q4_0)
+DOT(q4_1, LLM_QTYPE_Q4_1)
+DOT(q5_0, LLM_QTYPE_Q5_0)
+DOT(q5_1, LLM_QTYPE_Q5_1)
+DOT(q8_0, LLM_QTYPE_Q8_0)
+DOT(q2_k, LLM_QTYPE_Q2_K)
+DOT(q3_k, LLM_QTYPE_Q3_K)
+DOT(q4_k, LLM_QTYPE_Q4_K)
+DOT(q5_k, LLM_QTYPE_Q5_K)
+DOT(q6_k, LLM_QTYPE_Q6_K)
+
+/* A supported type: its kernels are llm_NAME_to_float, dot_NAME and
+** from_float (NULL unless it quantizes). */
+#define SUPPORTED(id, name, block, bytes, from_float) \
+  [id] = {id, #name, block, bytes, 1, llm_##name##_to_float, dot_##name, from_float}
+/* A type known by id, name and size only. */
+#define KNOWN(id, name, block, bytes) [id] = {id, #name, block, bytes, 0, NULL, NULL, NULL}
+
 /* Indexed by id; entries without a name are unknown ids. */
 static const llm_qtype QTYPES[LLM_QTYPE_COUNT] = {
-    [LLM_QTYPE_F32] = {LLM_QTYPE_F32, "f32", 1, 4, 1},
-    [LLM_QTYPE_F16] = {LLM_QTYPE_F16, "f16", 1, 2, 1},
-    [LLM_QTYPE_Q4_0] = {LLM_QTYPE_Q4_0, "q4_0", 32, 18, 1},
-    [LLM_QTYPE_Q4_1] = {LLM_QTYPE_Q4_1, "q4_1", 32, 20, 1},
-    [LLM_QTYPE_Q5_0] = {LLM_QTYPE_Q5_0, "q5_0", 32, 22, 1},
-    [LLM_QTYPE_Q5_1] = {LLM_QTYPE_Q5_1, "q5_1", 32, 24, 1},
-    [LLM_QTYPE_Q8_0] = {LLM_QTYPE_Q8_0, "q8_0", 32, 34, 1},
-    [LLM_QTYPE_Q8_1] = {LLM_QTYPE_Q8_1, "q8_1", 32, 36, 0},
-    [LLM_QTYPE_Q2_K] = {LLM_QTYPE_Q2_K, "q2_k", QK_K, 84, 1},
-    [LLM_QTYPE_Q3_K] = {LLM_QTYPE_Q3_K, "q3_k", QK_K, 110, 1},
-    [LLM_QTYPE_Q4_K] = {LLM_QTYPE_Q4_K, "q4_k", QK_K, 144, 1},
-    [LLM_QTYPE_Q5_K] = {LLM_QTYPE_Q5_K, "q5_k", QK_K, 176, 1},
-    [LLM_QTYPE_Q6_K] = {LLM_QTYPE_Q6_K, "q6_k", QK_K, 210, 1},
-    [LLM_QTYPE_Q8_K] = {LLM_QTYPE_Q8_K, "q8_k", QK_K, 292, 0}, /* f32 d */
-    [LLM_QTYPE_IQ2_XXS] = {LLM_QTYPE_IQ2_XXS, "iq2_xxs", QK_K, 66, 0},
-    [LLM_QTYPE_IQ2_XS] = {LLM_QTYPE_IQ2_XS, "iq2_xs", QK_K, 74, 0},
-    [LLM_QTYPE_IQ3_XXS] = {LLM_QTYPE_IQ3_XXS, "iq3_xxs", QK_K, 98, 0},
-    [LLM_QTYPE_IQ1_S] = {LLM_QTYPE_IQ1_S, "iq1_s", QK_K, 50, 0},
-    [LLM_QTYPE_IQ4_NL] = {LLM_QTYPE_IQ4_NL, "iq4_nl", 32, 18, 0},
-    [LLM_QTYPE_IQ3_S] = {LLM_QTYPE_IQ3_S, "iq3_s", QK_K, 110, 0},
-    [LLM_QTYPE_IQ2_S] = {LLM_QTYPE_IQ2_S, "iq2_s", QK_K, 82, 0},
-    [LLM_QTYPE_IQ4_XS] = {LLM_QTYPE_IQ4_XS, "iq4_xs", QK_K, 136, 0},
-    [LLM_QTYPE_I8] = {LLM_QTYPE_I8, "i8", 1, 1, 0},
-    [LLM_QTYPE_I16] = {LLM_QTYPE_I16, "i16", 1, 2, 0},
-    [LLM_QTYPE_I32] = {LLM_QTYPE_I32, "i32", 1, 4, 0},
-    [LLM_QTYPE_I64] = {LLM_QTYPE_I64, "i64", 1, 8, 0},
-    [LLM_QTYPE_F64] = {LLM_QTYPE_F64, "f64", 1, 8, 0},
-    [LLM_QTYPE_IQ1_M] = {LLM_QTYPE_IQ1_M, "iq1_m", QK_K, 56, 0},
-    [LLM_QTYPE_BF16] = {LLM_QTYPE_BF16, "bf16", 1, 2, 1},
-    [LLM_QTYPE_TQ1_0] = {LLM_QTYPE_TQ1_0, "tq1_0", QK_K, 54, 0},
-    [LLM_QTYPE_TQ2_0] = {LLM_QTYPE_TQ2_0, "tq2_0", QK_K, 66, 0},
+    SUPPORTED(LLM_QTYPE_F32, f32, 1, 4, llm_f32_from_float),
+    SUPPORTED(LLM_QTYPE_F16, f16, 1, 2, llm_f16_from_float),
+    SUPPORTED(LLM_QTYPE_Q4_0, q4_0, 32, 18, NULL),
+    SUPPORTED(LLM_QTYPE_Q4_1, q4_1, 32, 20, NULL),
+    SUPPORTED(LLM_QTYPE_Q5_0, q5_0, 32, 22, NULL),
+    SUPPORTED(LLM_QTYPE_Q5_1, q5_1, 32, 24, NULL),
+    SUPPORTED(LLM_QTYPE_Q8_0, q8_0, 32, 34, llm_q8_0_from_float),
+    KNOWN(LLM_QTYPE_Q8_1, q8_1, 32, 36),
+    SUPPORTED(LLM_QTYPE_Q2_K, q2_k, QK_K, 84, NULL),
+    SUPPORTED(LLM_QTYPE_Q3_K, q3_k, QK_K, 110, NULL),
+    SUPPORTED(LLM_QTYPE_Q4_K, q4_k, QK_K, 144, NULL),
+    SUPPORTED(LLM_QTYPE_Q5_K, q5_k, QK_K, 176, NULL),
+    SUPPORTED(LLM_QTYPE_Q6_K, q6_k, QK_K, 210, NULL),
+    KNOWN(LLM_QTYPE_Q8_K, q8_k, QK_K, 292), /* f32 d */
+    KNOWN(LLM_QTYPE_IQ2_XXS, iq2_xxs, QK_K, 66),
+    KNOWN(LLM_QTYPE_IQ2_XS, iq2_xs, QK_K, 74),
+    KNOWN(LLM_QTYPE_IQ3_XXS, iq3_xxs, QK_K, 98),
+    KNOWN(LLM_QTYPE_IQ1_S, iq1_s, QK_K, 50),
+    KNOWN(LLM_QTYPE_IQ4_NL, iq4_nl, 32, 18),
+    KNOWN(LLM_QTYPE_IQ3_S, iq3_s, QK_K, 110),
+    KNOWN(LLM_QTYPE_IQ2_S, iq2_s, QK_K, 82),
+    KNOWN(LLM_QTYPE_IQ4_XS, iq4_xs, QK_K, 136),
+    KNOWN(LLM_QTYPE_I8, i8, 1, 1),
+    KNOWN(LLM_QTYPE_I16, i16, 1, 2),
+    KNOWN(LLM_QTYPE_I32, i32, 1, 4),
+    KNOWN(LLM_QTYPE_I64, i64, 1, 8),
+    KNOWN(LLM_QTYPE_F64, f64, 1, 8),
+    KNOWN(LLM_QTYPE_IQ1_M, iq1_m, QK_K, 56),
+    SUPPORTED(LLM_QTYPE_BF16, bf16, 1, 2, llm_bf16_from_float),
+    KNOWN(LLM_QTYPE_TQ1_0, tq1_0, QK_K, 54),
+    KNOWN(LLM_QTYPE_TQ2_0, tq2_0, QK_K, 66),
 };
 
 const llm_qtype *llm_qtype_get(uint32_t type) {

@@ -2,14 +2,23 @@
 ** qtypes.h: the tensor element types of ggml (llama.cpp's tensor library),
 ** as GGUF files number them: one table entry per type id, with its name,
 ** its block (how many elements are stored together, and in how many
-** bytes) and whether this engine can run it.
+** bytes), whether this engine can run it, and its kernels.
 **
 ** A row of n elements of a block type takes n / block * block_bytes bytes;
 ** n must be a multiple of the block. "Known but not supported" types (the
 ** i-quants, q8_1, q8_k, the integer types, ...) can be listed and sized but
-** not computed with. The kernels for each type (dequantize a row, dot
-** product) are meant to go into this same table, as function pointers
-** beside the sizes.
+** not computed with: their kernels are NULL. Every supported type has
+** to_float and dot; from_float (quantizing) exists for f32, f16, bf16 and
+** q8_0 only.
+**
+**   const llm_qtype *q = llm_qtype_get(tensor_type);
+**   q->to_float(row, out, n);        // n floats, bit for bit as ggml's
+**   float s = q->dot(row, x, n);     // sum of row[i] * x[i]
+**
+** Rows are read byte by byte: they need no alignment (a GGUF row is only
+** 32-byte aligned and a q4_0 block is 18 bytes). The kernels here are the
+** portable reference; to_float's results equal ggml's dequantization
+** exactly, dot's are within float rounding of the exact sum.
 */
 #ifndef LLM_QTYPES_H
 #define LLM_QTYPES_H
@@ -60,6 +69,14 @@ typedef struct llm_qtype {
   uint32_t block;       /* elements per block (1 for the plain types) */
   uint32_t block_bytes; /* bytes per block */
   int supported;        /* 1: this engine computes with it; 0: known only */
+  /* The kernels, NULL when the type has none; n is a multiple of block.
+  ** to_float: dst[0, n) = the n elements encoded at src.
+  ** dot: the sum over i < n of element i of row times x[i].
+  ** from_float: encodes src[0, n) at dst (n / block * block_bytes bytes),
+  ** as ggml's reference quantizer does, bit for bit. */
+  void (*to_float)(const void *src, float *dst, int64_t n);
+  float (*dot)(const void *row, const float *x, int64_t n);
+  void (*from_float)(const float *src, void *dst, int64_t n);
 } llm_qtype;
 
 /* The entry for a type id, or NULL when the id is unknown. */
@@ -72,5 +89,15 @@ const llm_qtype *llm_qtype_by_name(const char *name);
 ** LLM_EINVAL when the type is unknown or n_elems is not a whole number of
 ** blocks, LLM_ERANGE when the size overflows 64 bits (*bytes untouched). */
 int llm_qtype_row_bytes(uint32_t type, uint64_t n_elems, uint64_t *bytes);
+
+/* Conversions of one value between float and the 16-bit floats, equal to
+** ggml's bit for bit. To f16 and bf16: rounding to nearest, ties to even,
+** subnormals kept, too large to inf; a NaN stays a NaN of the same sign
+** (f16: the quiet NaN 0x7e00, payload dropped; bf16: the top of the
+** payload, made quiet). From f16, a NaN comes back quiet with its payload. */
+float llm_f16_to_f32(uint16_t h);
+uint16_t llm_f32_to_f16(float f);
+float llm_bf16_to_f32(uint16_t h);
+uint16_t llm_f32_to_bf16(float f);
 
 #endif

@@ -234,7 +234,7 @@ struct llm_gen {
 
 int llm_gen_new(llm_infer *s, llm_gen **out, llm_err *err) {
   *out = NULL;
-  int32_t V = llm_model_config(llm_infer_model(s))->vocab_size;
+  int32_t V = llm_infer_config(s)->vocab_size;
   llm_gen *g = llm_calloc(1, sizeof *g);
   if (!g) return llm_fail(err, LLM_ENOMEM, "out of memory");
   g->s = s;
@@ -261,7 +261,7 @@ void llm_gen_free(llm_gen *g) {
 /* Runs ctx[from..) through the model from an empty cache, and keeps the
 ** logits of its last token. */
 static int run_from(llm_gen *g, size_t from, llm_pool *pool, llm_err *err) {
-  const llm_config *c = llm_model_config(llm_infer_model(g->s));
+  const llm_config *c = llm_infer_config(g->s);
   llm_infer_reset(g->s);
   int rc = llm_infer_forward(g->s, g->ctx.data + from, (int)(g->ctx.len - from), pool, err);
   if (rc) return rc;
@@ -272,7 +272,7 @@ static int run_from(llm_gen *g, size_t from, llm_pool *pool, llm_err *err) {
 
 /* Runs the newest token of ctx, sliding the window when the cache is full. */
 static int run_next(llm_gen *g, llm_pool *pool, llm_err *err) {
-  const llm_config *c = llm_model_config(llm_infer_model(g->s));
+  const llm_config *c = llm_infer_config(g->s);
   if (llm_infer_pos(g->s) < c->block_size) {
     int rc = llm_infer_forward(g->s, g->ctx.data + g->ctx.len - 1, 1, pool, err);
     if (rc) return rc;
@@ -301,7 +301,7 @@ int llm_gen_start(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size
     return LLM_OK;
   }
   if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
-  size_t P = (size_t)llm_model_config(llm_infer_model(g->s))->block_size;
+  size_t P = (size_t)llm_infer_config(g->s)->block_size;
   return run_from(g, n > P ? n - P : 0, pool, err);
 }
 
@@ -330,14 +330,14 @@ int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool, int32_t *
   *token = -1;
   if (logprob) *logprob = 0;
   if (g->finish) return LLM_OK;
-  int32_t V = llm_model_config(llm_infer_model(g->s))->vocab_size;
+  int32_t V = llm_infer_config(g->s)->vocab_size;
   /* ids past the tokenizer's (a padded table) have no text: never sample them */
   for (int32_t i = llm_tokenizer_n_vocab(tok); i < V; i++) g->logits[i] = -INFINITY;
   int32_t t = llm_sample(g->smp, &g->o.sample, g->logits, g->ctx.data, g->ctx.len, &g->rng,
                          logprob);
   *token = t;
   g->count++;
-  if ((t == g->o.eos_id || t == g->o.bos_id) && t >= 0) {
+  if ((t == g->o.eos_id || t == g->o.bos_id || llm_tokenizer_is_eog(tok, t)) && t >= 0) {
     g->finish = LLM_FINISH_EOS;
     return LLM_OK;
   }

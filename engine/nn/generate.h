@@ -69,7 +69,8 @@ typedef struct llm_gen_opts {
   uint64_t seed;
   /* Generation ends when either is sampled (-1: none): the end-of-text
   ** token, and the start token, which in llama2.c-style training data
-  ** separates one text from the next. */
+  ** separates one text from the next; and at any of the tokenizer's
+  ** end-of-generation tokens (llm_tokenizer_is_eog). */
   int32_t eos_id, bos_id;
   const llm_bytes *stops; /* not copied: must outlive the generation */
   size_t n_stops;

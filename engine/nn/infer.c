@@ -1,13 +1,20 @@
 /*
-** infer.c: the KV-cache forward pass of infer.h.
+** infer.c: the KV-cache forward pass of infer.h, over the weight views of
+** net.h (one pass for every architecture: the traits choose the steps).
 **
-** Memory: one allocation, carved into 64-byte aligned arrays: the cache
-** k, v [L, block_size, KV] (KV = n_kv_head * HS, the width of keys and
-** values), the activations of up to P = block_size rows (x, ln, qkv, atty,
-** fch (the MLP's first product: H wide for GPT, 2H for SwiGLU), act (its
-** activation), hidden, mean, rstd), the attention scores [NH, QB,
-** block_size] of one block of queries, and the logits
-** [LLM_INFER_LOGIT_ROWS, V].
+** Memory grows with use, so that a model declaring a context of 128k
+** tokens costs what the texts it runs need:
+**   the cache k, v [L, cap, KW] (KW = n_kv_head * head_dim), cap doubling
+**     up to the context as positions are used;
+**   the activations of up to R rows (x, ln, qkv, atty, tmp, fch, act,
+**     mean, rstd, the rotary cos/sin of the rows), R growing to the
+**     largest pass; a forward of more than UB tokens of a decoder runs in
+**     passes of UB (each attends to the cache the earlier ones filled);
+**     an encoder's tokens all go in one pass (they see each other);
+**   hidden [n, C], the final states of the last forward's n tokens;
+**   per pool thread, attention scores [QB, cap] and the dequantized
+**     weight panel of the typed products (linear.h).
+** A decode step after the first allocates nothing.
 **
 ** Threads: the products go to the pool only when a matrix is big enough
 ** that splitting it beats the cost of waking the workers (a few
@@ -19,305 +26,500 @@
 #include <string.h>
 
 #include "kernels/blas.h"
-#include "nn/layers.h"
 #include "kernels/vec.h"
+#include "nn/layers.h"
 
 /* Queries per block in prefill attention (bounds the score scratch). */
 #define QB 64
 /* Products of fewer weights than this run on the calling thread. */
 #define PAR_MIN_WEIGHTS (1 << 16)
-
-/* The tensors the forward reads (those of either architecture), found by
-** name once, in llm_infer_new. */
-enum {
-  W_WTE, W_WPE, W_LN1W, W_LN1B, W_QKVW, W_QKVB, W_PROJW, W_PROJB, W_LN2W, W_LN2B, W_FCW, W_FCB, W_FCPW, W_FCPB, W_LNFW, W_LNFB, W_ATTN_NORM, W_MLP_NORM, W_NORM, W_HEAD, W_COUNT
-};
-static const char *const W_NAMES[W_COUNT] = {
-    "wte",
-    "wpe",
-    "blocks.ln1.weight",
-    "blocks.ln1.bias",
-    "blocks.attn.qkv.weight",
-    "blocks.attn.qkv.bias",
-    "blocks.attn.proj.weight",
-    "blocks.attn.proj.bias",
-    "blocks.ln2.weight",
-    "blocks.ln2.bias",
-    "blocks.mlp.fc.weight",
-    "blocks.mlp.fc.bias",
-    "blocks.mlp.proj.weight",
-    "blocks.mlp.proj.bias",
-    "lnf.weight",
-    "lnf.bias",
-    "blocks.attn_norm.weight",
-    "blocks.mlp_norm.weight",
-    "norm.weight",
-    "lm_head.weight",
-};
+/* Rows per pass of a decoder's forward. */
+#define UB 512
+/* The cache's first capacity, in positions. */
+#define KV_FIRST 256
 
 struct llm_infer {
-  const llm_model *m;
-  const float *p; /* the model's parameters */
-  const float *w[W_COUNT]; /* NULL for the other architecture's */
-  llm_config cfg;
-  int simd, kv, pos;
-  float *mem;
-  float *k, *v, *x, *ln, *qkv, *atty, *fch, *act, *hidden, *mean, *rstd, *att;
+  const llm_net *net;
+  llm_net *own_net; /* llm_infer_new_model's views */
+  const llm_config *cfg;
+  const llm_arch_traits *tr;
+  int simd, pos;
+  int hd, qw, kw, qkvw, fw; /* head size; widths of q, k (= v), q+k+v, the MLP's first product */
+  int n_rope;               /* rotary bases in use: 1, or 2 with local layers */
+  size_t kv_cap;            /* positions the cache holds */
+  float *k, *v;
+  size_t rows_cap;          /* rows the activations hold */
+  float *act_mem;
+  float *x, *ln, *qkv, *atty, *tmp, *fch, *act, *mean, *rstd, *rope_cs;
+  size_t hidden_cap;
+  float *hidden;
   float *logits;
+  size_t att_cap, lin_cap; /* floats of the per-thread scratch */
+  float *att, *lin;
 };
 
-typedef struct layout {
-  size_t k, v, x, ln, qkv, atty, fch, act, hidden, mean, rstd, att, logits, total;
-} layout;
+/* ---- memory --------------------------------------------------------- */
 
-static size_t take(size_t *total, size_t n) {
-  size_t at = *total;
-  *total += (n + 15) / 16 * 16;
-  return at;
-}
-
-/* Sizes are bounded by llm_config_check (each below 2^31, products of
-** two or three of them fit in 64 bits). */
-static layout infer_layout(const llm_config *c) {
-  size_t L = (size_t)c->n_layer, P = (size_t)c->block_size;
-  size_t C = (size_t)c->n_embd, H = (size_t)c->n_hidden;
-  size_t KV = C / (size_t)c->n_head * (size_t)c->n_kv_head;
-  size_t qkv = C + 2 * KV;
-  layout a = {0};
-  a.k = take(&a.total, L * P * KV);
-  a.v = take(&a.total, L * P * KV);
-  a.x = take(&a.total, P * C);
-  a.ln = take(&a.total, P * C);
-  a.qkv = take(&a.total, P * qkv);
-  a.atty = take(&a.total, P * C);
-  a.fch = take(&a.total, P * H * (c->arch == LLM_ARCH_LLAMA ? 2 : 1));
-  a.act = take(&a.total, c->arch == LLM_ARCH_LLAMA ? P * H : 0);
-  a.hidden = take(&a.total, P * C);
-  a.mean = take(&a.total, P);
-  a.rstd = take(&a.total, P);
-  a.att = take(&a.total, (size_t)c->n_head * QB * P);
-  a.logits = take(&a.total, (size_t)LLM_INFER_LOGIT_ROWS * (size_t)c->vocab_size);
-  return a;
+/* Floats of the activations of one row. */
+static size_t row_floats(const llm_infer *s) {
+  size_t C = (size_t)s->cfg->n_embd, H = (size_t)s->cfg->n_hidden;
+  return 4 * C + (size_t)s->qkvw + (size_t)s->qw + (size_t)s->fw + H + 2 +
+         (size_t)s->n_rope * (size_t)s->cfg->n_rot + 8 * 16; /* + alignment of each array */
 }
 
 size_t llm_infer_bytes(const llm_config *c) {
-  return infer_layout(c).total * sizeof(float) + 64;
+  /* the first allocations: a cache of KV_FIRST positions, one pass of
+  ** rows, the logits (an estimate of the config's size, not a bound) */
+  size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, H = (size_t)c->n_hidden;
+  size_t hd = c->head_dim ? (size_t)c->head_dim : C / (size_t)c->n_head;
+  size_t kw = hd * (size_t)(c->n_kv_head ? c->n_kv_head : c->n_head), qw = hd * (size_t)c->n_head;
+  size_t cap = (size_t)c->block_size < KV_FIRST ? (size_t)c->block_size : KV_FIRST;
+  size_t rows = (size_t)c->block_size < UB ? (size_t)c->block_size : UB;
+  size_t per_row = 5 * C + 2 * qw + 2 * kw + 3 * H;
+  return (2 * L * cap * kw + rows * per_row + (size_t)LLM_INFER_LOGIT_ROWS * (size_t)c->vocab_size) *
+         sizeof(float);
 }
 
-int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err) {
+/* *p holds at least n floats (old contents dropped). */
+static int ensure(float **p, size_t *cap, size_t n) {
+  if (n <= *cap) return LLM_OK;
+  llm_free(*p);
+  *cap = 0;
+  if (!(*p = llm_malloc(n * sizeof(float)))) return LLM_ENOMEM;
+  *cap = n;
+  return LLM_OK;
+}
+
+static float *carve(float **at, size_t n) {
+  float *p = *at;
+  *at += (n + 15) / 16 * 16;
+  return p;
+}
+
+static int ensure_rows(llm_infer *s, size_t rows, llm_err *err) {
+  if (rows <= s->rows_cap) return LLM_OK;
+  size_t cap = 0;
+  float *mem = NULL;
+  if (ensure(&mem, &cap, rows * row_floats(s) + 16))
+    return llm_fail(err, LLM_ENOMEM, "out of memory for the activations of %zu tokens", rows);
+  llm_free(s->act_mem);
+  s->act_mem = mem;
+  s->rows_cap = rows;
+  const llm_config *c = s->cfg;
+  size_t C = (size_t)c->n_embd, H = (size_t)c->n_hidden;
+  float *at = (float *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+  s->x = carve(&at, rows * C);
+  s->ln = carve(&at, rows * C);
+  s->qkv = carve(&at, rows * (size_t)s->qkvw);
+  s->atty = carve(&at, rows * (size_t)s->qw);
+  s->tmp = carve(&at, rows * C);
+  s->fch = carve(&at, rows * (size_t)s->fw);
+  s->act = carve(&at, rows * H);
+  s->mean = carve(&at, rows);
+  s->rstd = carve(&at, rows);
+  s->rope_cs = carve(&at, rows * (size_t)s->n_rope * (size_t)c->n_rot);
+  return LLM_OK;
+}
+
+/* The cache holds positions [0, need): grows by doubling, keeping the
+** positions in use. */
+static int ensure_kv(llm_infer *s, size_t need, llm_err *err) {
+  if (need <= s->kv_cap) return LLM_OK;
+  size_t P = (size_t)s->cfg->block_size, cap = s->kv_cap ? s->kv_cap : KV_FIRST;
+  while (cap < need) cap *= 2;
+  if (cap > P) cap = P;
+  size_t L = (size_t)s->cfg->n_layer, KW = (size_t)s->kw, used = (size_t)s->pos * KW;
+  float *k = llm_malloc(L * cap * KW * sizeof(float)), *v = llm_malloc(L * cap * KW * sizeof(float));
+  if (!k || !v) {
+    llm_free(k);
+    llm_free(v);
+    return llm_fail(err, LLM_ENOMEM, "out of memory for a KV cache of %zu tokens (%.1f MB)", cap,
+                    2.0 * (double)(L * cap * KW) * sizeof(float) / 1e6);
+  }
+  for (size_t l = 0; l < L && used; l++) {
+    memcpy(k + l * cap * KW, s->k + l * s->kv_cap * KW, used * sizeof(float));
+    memcpy(v + l * cap * KW, s->v + l * s->kv_cap * KW, used * sizeof(float));
+  }
+  llm_free(s->k);
+  llm_free(s->v);
+  s->k = k;
+  s->v = v;
+  s->kv_cap = cap;
+  return LLM_OK;
+}
+
+int llm_infer_new(const llm_net *net, llm_infer **out, llm_err *err) {
   *out = NULL;
-  const llm_config *c = llm_model_config(m);
-  layout a = infer_layout(c);
   llm_infer *s = llm_calloc(1, sizeof *s);
   if (!s) return llm_fail(err, LLM_ENOMEM, "out of memory");
-  s->mem = llm_malloc(a.total * sizeof(float) + 64);
-  if (!s->mem) {
-    llm_free(s);
-    return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of KV cache and scratch",
-                    (double)a.total * sizeof(float) / 1e6);
-  }
-  float *base = (float *)(((uintptr_t)s->mem + 63) & ~(uintptr_t)63);
-  s->m = m;
-  s->p = llm_model_params((llm_model *)m);
-  for (int i = 0; i < W_COUNT; i++) {
-    const llm_tensor *t = llm_model_find(m, W_NAMES[i]);
-    s->w[i] = t ? s->p + t->offset : NULL;
-  }
-  if (!s->w[W_HEAD]) s->w[W_HEAD] = s->w[W_WTE]; /* tied */
-  s->cfg = *c;
+  const llm_config *c = &net->cfg;
+  s->net = net;
+  s->cfg = c;
+  s->tr = net->tr;
   s->simd = llm_simd_best();
-  s->kv = c->n_embd / c->n_head * c->n_kv_head;
-  s->k = base + a.k;
-  s->v = base + a.v;
-  s->x = base + a.x;
-  s->ln = base + a.ln;
-  s->qkv = base + a.qkv;
-  s->atty = base + a.atty;
-  s->fch = base + a.fch;
-  s->act = c->arch == LLM_ARCH_LLAMA ? base + a.act : s->fch;
-  s->hidden = base + a.hidden;
-  s->mean = base + a.mean;
-  s->rstd = base + a.rstd;
-  s->att = base + a.att;
-  s->logits = base + a.logits;
+  s->hd = c->head_dim;
+  s->qw = s->hd * c->n_head;
+  s->kw = s->hd * c->n_kv_head;
+  s->qkvw = s->qw + 2 * s->kw;
+  s->fw = c->n_hidden * (s->tr->gated ? 2 : 1);
+  s->n_rope = 0;
+  if (s->tr->rope) {
+    s->n_rope = 1;
+    for (int l = 0; l < c->n_layer; l++)
+      if (net->layers[l].local && c->rope_theta_local != c->rope_theta) s->n_rope = 2;
+  }
+  s->logits = llm_malloc((size_t)LLM_INFER_LOGIT_ROWS * (size_t)c->vocab_size * sizeof(float));
+  int rc = s->logits ? LLM_OK : llm_fail(err, LLM_ENOMEM, "out of memory for the logits");
+  if (!rc) rc = ensure_kv(s, 1, err);
+  if (!rc) rc = ensure_rows(s, 1, err);
+  if (rc) {
+    llm_infer_free(s);
+    return rc;
+  }
   *out = s;
+  return LLM_OK;
+}
+
+int llm_infer_new_model(const llm_model *m, llm_infer **out, llm_err *err) {
+  *out = NULL;
+  llm_net *net = llm_calloc(1, sizeof *net);
+  if (!net) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  int rc = llm_net_from_model(net, m, err);
+  if (!rc) rc = llm_infer_new(net, out, err);
+  if (rc) {
+    llm_net_free(net);
+    llm_free(net);
+    return rc;
+  }
+  (*out)->own_net = net;
   return LLM_OK;
 }
 
 void llm_infer_free(llm_infer *s) {
   if (!s) return;
-  llm_free(s->mem);
+  llm_net_free(s->own_net);
+  llm_free(s->own_net);
+  llm_free(s->k);
+  llm_free(s->v);
+  llm_free(s->act_mem);
+  llm_free(s->hidden);
+  llm_free(s->logits);
+  llm_free(s->att);
+  llm_free(s->lin);
   llm_free(s);
 }
 
-const llm_model *llm_infer_model(const llm_infer *s) { return s->m; }
+const llm_net *llm_infer_net(const llm_infer *s) { return s->net; }
+const llm_config *llm_infer_config(const llm_infer *s) { return s->cfg; }
 void llm_infer_reset(llm_infer *s) { s->pos = 0; }
 int llm_infer_pos(const llm_infer *s) { return s->pos; }
 const float *llm_infer_hidden(const llm_infer *s) { return s->hidden; }
 
-/* ---------------------------------------------------------------------- */
-/* Attention over the cache                                                */
+/* ---- attention over the cache ------------------------------------------ */
 
 typedef struct att_ctx {
   llm_infer *s;
   const float *k, *v; /* this layer's cache */
-  int r0, r1;         /* the block of new tokens [r0, r1) */
+  int r0, r1;         /* the block of new rows [r0, r1) */
+  int p0, n;          /* position of row 0; rows of the pass */
+  int window;         /* keys a query sees (0: all) */
 } att_ctx;
 
-/* Head h for queries r0..r1-1 (positions pos + r): scores against keys
-** 0..pos+r, softmax, weighted sum of values. */
+/* The keys query row r sees: [*lo, *hi). */
+static void key_range(const att_ctx *a, int r, int *lo, int *hi) {
+  int q = a->p0 + r;
+  *hi = a->s->tr->causal ? q + 1 : a->p0 + a->n; /* an encoder's pass: all its tokens */
+  *lo = a->window && q - a->window + 1 > 0 ? q - a->window + 1 : 0;
+}
+
+/* Head h for the block's queries: scores against the keys each sees,
+** softmax, weighted sum of values. */
 static void att_heads(void *p, size_t lo, size_t hi, int tid) {
-  (void)tid;
   const att_ctx *a = p;
   llm_infer *s = a->s;
-  const llm_config *c = &s->cfg;
-  int C = c->n_embd, HS = C / c->n_head, KV = s->kv, P = c->block_size;
-  int QKV = C + 2 * KV, group = c->n_head / c->n_kv_head;
-  int M = a->r1 - a->r0, keys = s->pos + a->r1;
-  float scale = 1.0f / sqrtf((float)HS);
+  const llm_config *c = s->cfg;
+  int HD = s->hd, KW = s->kw, QKVW = s->qkvw, group = c->n_head / c->n_kv_head;
+  int M = a->r1 - a->r0, klo, khi, last_lo, last_hi;
+  key_range(a, a->r0, &klo, &khi);
+  key_range(a, a->r1 - 1, &last_lo, &last_hi);
+  int K = last_hi - klo; /* keys of the block: [klo, last_hi) */
+  float *sc = s->att + (size_t)tid * (size_t)QB * s->kv_cap;
   for (size_t h = lo; h < hi; h++) {
-    const float *q = s->qkv + (size_t)a->r0 * QKV + h * (size_t)HS;
-    const float *k = a->k + (h / (size_t)group) * (size_t)HS;
-    const float *v = a->v + (h / (size_t)group) * (size_t)HS;
-    float *sc = s->att + h * (size_t)QB * P;
-    float *y = s->atty + (size_t)a->r0 * C + h * (size_t)HS;
+    const float *q = s->qkv + (size_t)a->r0 * QKVW + h * (size_t)HD;
+    size_t kv_off = (h / (size_t)group) * (size_t)HD;
+    const float *k = a->k + (size_t)klo * KW + kv_off, *v = a->v + (size_t)klo * KW + kv_off;
+    float *y = s->atty + (size_t)a->r0 * s->qw + h * (size_t)HD;
     if (M == 1) { /* decode: one pass over the cache beats two calls into BLAS */
-      llm_vattend(s->simd, y, sc, q, k, v, (size_t)KV, (size_t)keys, (size_t)HS, scale);
+      llm_vattend(s->simd, y, sc, q, k, v, (size_t)KW, (size_t)K, (size_t)HD, c->attn_scale);
       continue;
     }
-    llm_sgemm(0, 1, M, keys, HS, scale, q, QKV, k, KV, 0.0f, sc, P);
+    llm_sgemm(0, 1, M, K, HD, c->attn_scale, q, QKVW, k, KW, 0.0f, sc, K);
     for (int i = 0; i < M; i++) {
-      float *row = sc + (size_t)i * P;
-      size_t len = (size_t)(s->pos + a->r0 + i + 1);
-      float mx = llm_vmax(s->simd, row, len);
-      float sum = llm_vexp_sum(s->simd, row, row, len, mx);
-      llm_vscale(s->simd, row, len, 1.0f / sum);
-      memset(row + len, 0, (size_t)(keys - (int)len) * sizeof *row);
+      float *row = sc + (size_t)i * K;
+      int rlo, rhi;
+      key_range(a, a->r0 + i, &rlo, &rhi);
+      size_t b = (size_t)(rlo - klo), len = (size_t)(rhi - rlo);
+      float mx = llm_vmax(s->simd, row + b, len);
+      float sum = llm_vexp_sum(s->simd, row + b, row + b, len, mx);
+      llm_vscale(s->simd, row + b, len, 1.0f / sum);
+      memset(row, 0, b * sizeof *row);
+      memset(row + b + len, 0, ((size_t)K - b - len) * sizeof *row);
     }
-    llm_sgemm(0, 0, M, HS, keys, 1.0f, sc, P, v, KV, 0.0f, y, C);
+    llm_sgemm(0, 0, M, HD, K, 1.0f, sc, K, v, KW, 0.0f, y, s->qw);
   }
 }
 
-static void attention(llm_infer *s, const float *k, const float *v, int n,
-                      llm_pool *pool) {
-  const llm_config *c = &s->cfg;
-  att_ctx a = {.s = s, .k = k, .v = v};
+static void attention(llm_infer *s, const float *k, const float *v, int n, int window, llm_pool *pool) {
+  const llm_config *c = s->cfg;
+  att_ctx a = {.s = s, .k = k, .v = v, .p0 = s->pos, .n = n, .window = window};
   for (a.r0 = 0; a.r0 < n; a.r0 = a.r1) {
     a.r1 = a.r0 + QB < n ? a.r0 + QB : n;
-    size_t work = (size_t)(a.r1 - a.r0) * (size_t)(s->pos + a.r1) * (size_t)c->n_embd;
+    size_t work = (size_t)(a.r1 - a.r0) * (size_t)(s->pos + n) * (size_t)s->qw;
     llm_pool_for(work >= PAR_MIN_WEIGHTS / 4 ? pool : NULL, (size_t)c->n_head, att_heads, &a);
   }
 }
 
-/* ---------------------------------------------------------------------- */
-/* The forward pass                                                        */
+/* ---- the forward pass ---------------------------------------------------- */
 
-/* A tensor of the model (for the blocks' stacked ones, layer 0's slice). */
-#define W(s, i) ((s)->w[W_##i])
-
-/* inp[n, IN] -> out[n, OUT] (+ bias, + res), on the pool when worth it. */
-static void linear(const llm_infer *s, llm_pool *pool, float *out, const float *inp,
-                   const float *w, const float *bias, const float *res, int n, int IN,
-                   int OUT) {
-  size_t weights = (size_t)IN * (size_t)OUT;
+/* inp[n, w.cols] -> out (row stride ldo), on the pool when worth it. */
+static void linear(const llm_infer *s, llm_pool *pool, float *out, size_t ldo, const float *inp, int n,
+                   const llm_wmat *w, const float *bias, int acc) {
+  size_t weights = (size_t)w->rows * (size_t)w->cols;
   llm_exec x = {weights >= PAR_MIN_WEIGHTS ? pool : NULL, s->simd};
-  llm_matmul_forward(&x, out, inp, w, bias, res, (size_t)n, IN, OUT);
+  llm_linear(&x, out, ldo, inp, (size_t)n, w, bias, acc, s->lin);
 }
 
-/* Copies the keys and values of the n new rows into layer l's cache and
-** attends over it. */
-static void cache_and_attend(llm_infer *s, int l, int n, llm_pool *pool) {
-  const llm_config *c = &s->cfg;
-  int C = c->n_embd, KV = s->kv, Q = C + 2 * KV, P = c->block_size;
-  float *kc = s->k + (size_t)l * P * KV, *vc = s->v + (size_t)l * P * KV;
-  for (int i = 0; i < n; i++) {
-    const float *row = s->qkv + (size_t)i * Q;
-    memcpy(kc + (size_t)(s->pos + i) * KV, row + C, (size_t)KV * sizeof(float));
-    memcpy(vc + (size_t)(s->pos + i) * KV, row + C + KV, (size_t)KV * sizeof(float));
+/* Products of the same input with matrices whose outputs sit side by side
+** in out's rows (q, k, v; gate, up): matrices adjacent in memory (and
+** their biases, if any, adjacent too) run as one product. */
+static void linear_group(const llm_infer *s, llm_pool *pool, float *out, size_t ldo, const float *inp,
+                         int n, const llm_wmat *w, const float *const *bias, int count) {
+  for (int i = 0; i < count;) {
+    llm_wmat m = w[i];
+    int j = i + 1;
+    for (; j < count && llm_wmat_adjacent(&w[j - 1], &w[j]) &&
+           (bias[i] ? bias[j - 1] && bias[j] == bias[j - 1] + w[j - 1].rows : !bias[j]);
+         j++)
+      m.rows += w[j].rows;
+    linear(s, pool, out, ldo, inp, n, &m, bias[i], 0);
+    for (int k = i; k < j; k++) out += w[k].rows;
+    i = j;
   }
-  attention(s, kc, vc, n, pool);
 }
 
-static void gpt_layer(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
-  const llm_config *c = &s->cfg;
-  int C = c->n_embd, H = c->n_hidden, Q = C + 2 * s->kv;
-  size_t lc = (size_t)l * C, lh = (size_t)l * H;
-  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, LN1W) + lc,
-                        W(s, LN1B) + lc, (size_t)n, C, c->norm_eps);
-  linear(s, pool, s->qkv, s->ln, W(s, QKVW) + lc * Q,
-         W(s, QKVB) + (size_t)l * Q, NULL, n, C, Q);
-  cache_and_attend(s, l, n, pool);
-  linear(s, pool, s->x, s->atty, W(s, PROJW) + lc * C,
-         W(s, PROJB) + lc, s->x, n, C, C);
-  llm_layernorm_forward(xr, s->ln, s->mean, s->rstd, s->x, W(s, LN2W) + lc,
-                        W(s, LN2B) + lc, (size_t)n, C, c->norm_eps);
-  linear(s, pool, s->fch, s->ln, W(s, FCW) + lh * C,
-         W(s, FCB) + lh, NULL, n, C, H);
-  llm_gelu_forward(xr, s->fch, s->fch, (size_t)n * H);
-  linear(s, pool, s->x, s->fch, W(s, FCPW) + lc * H,
-         W(s, FCPB) + lc, s->x, n, H, C);
+/* The norm of the architecture: out = norm(inp) rowwise. */
+static void norm(const llm_infer *s, const llm_exec *xr, float *out, const float *inp, const float *w,
+                 const float *b, int n, int width) {
+  if (s->tr->layer_norm)
+    llm_layernorm_forward(xr, out, s->mean, s->rstd, inp, w, b, (size_t)n, width, s->cfg->norm_eps);
+  else
+    llm_rmsnorm_forward(xr, out, s->rstd, inp, w, (size_t)n, width, s->cfg->norm_eps);
 }
 
-static void llama_layer(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
-  const llm_config *c = &s->cfg;
-  int C = c->n_embd, H = c->n_hidden, KV = s->kv, Q = C + 2 * KV;
-  size_t lc = (size_t)l * C, lh = (size_t)l * H;
-  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, ATTN_NORM) + lc,
-                      (size_t)n, C, c->norm_eps);
-  linear(s, pool, s->qkv, s->ln, W(s, QKVW) + lc * Q, NULL, NULL, n, C, Q);
-  llm_rope_forward(xr, s->qkv, llm_model_rope(s->m), (size_t)n, n, s->pos, C, KV,
-                   C / c->n_head);
-  cache_and_attend(s, l, n, pool);
-  linear(s, pool, s->x, s->atty, W(s, PROJW) + lc * C, NULL, s->x, n, C, C);
-  llm_rmsnorm_forward(xr, s->ln, s->rstd, s->x, W(s, MLP_NORM) + lc, (size_t)n,
-                      C, c->norm_eps);
-  linear(s, pool, s->fch, s->ln, W(s, FCW) + 2 * lh * C, NULL, NULL, n, C,
-         2 * H);
-  llm_swiglu_forward(xr, s->act, s->fch, (size_t)n, H);
-  linear(s, pool, s->x, s->act, W(s, FCPW) + lc * H, NULL, s->x, n, H, C);
+/* The rotary cos/sin of the pass's rows for each base in use:
+** rope_cs[base][row][i] = (cos, sin) of position * frequency i. */
+static void rope_angles(llm_infer *s, int n) {
+  const llm_config *c = s->cfg;
+  int half = c->n_rot / 2;
+  for (int b = 0; b < s->n_rope; b++) {
+    float theta = b ? c->rope_theta_local : c->rope_theta;
+    for (int r = 0; r < n; r++) {
+      float *cs = s->rope_cs + ((size_t)b * (size_t)n + (size_t)r) * (size_t)c->n_rot;
+      float p = (float)(s->pos + r) / c->rope_scale;
+      for (int i = 0; i < half; i++) {
+        /* in float, as llama2.c computes it (models trained here and
+        ** imported from it see the angles they were trained with) */
+        float freq = 1.0f / powf(theta, (float)(2 * i) / (float)c->n_rot);
+        if (s->net->rope_freqs) freq /= s->net->rope_freqs[i];
+        float a = p * freq;
+        cs[2 * i] = cosf(a);
+        cs[2 * i + 1] = sinf(a);
+      }
+    }
+  }
 }
 
-int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool,
-                      llm_err *err) {
-  const llm_config *c = &s->cfg;
-  if (n < 1 || n > c->block_size - s->pos)
-    return llm_fail(err, LLM_EINVAL,
-                    "%d tokens do not fit: %d of the context's %d positions are in use", n,
-                    s->pos, c->block_size);
-  for (int i = 0; i < n; i++)
-    if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
-      return llm_fail(err, LLM_EINVAL, "token %d = %ld is not an id in [0, %d)", i,
-                      (long)tokens[i], c->vocab_size);
-  int C = c->n_embd, gpt = c->arch == LLM_ARCH_GPT;
+/* Rotates the first n_rot dimensions of each of `heads` heads of the n
+** rows (stride ld) by the angles of base b. */
+static void rope_apply(const llm_infer *s, float *x, size_t ld, int n, int heads, int b) {
+  const llm_config *c = s->cfg;
+  int half = c->n_rot / 2, halves = s->tr->rope == LLM_ROPE_HALVES;
+  for (int r = 0; r < n; r++) {
+    const float *cs = s->rope_cs + ((size_t)b * (size_t)n + (size_t)r) * (size_t)c->n_rot;
+    for (int h = 0; h < heads; h++) {
+      float *v = x + (size_t)r * ld + (size_t)h * (size_t)s->hd;
+      for (int i = 0; i < half; i++) {
+        int i0 = halves ? i : 2 * i, i1 = halves ? i + half : 2 * i + 1;
+        float v0 = v[i0], v1 = v[i1], co = cs[2 * i], sn = cs[2 * i + 1];
+        v[i0] = v0 * co - v1 * sn;
+        v[i1] = v0 * sn + v1 * co;
+      }
+    }
+  }
+}
+
+/* RMSNorm of each head-wide piece of the n rows' `heads` heads. */
+static void head_norm(const llm_infer *s, float *x, size_t ld, int n, int heads, const float *w) {
+  int HD = s->hd;
+  for (int r = 0; r < n; r++)
+    for (int h = 0; h < heads; h++) {
+      float *v = x + (size_t)r * ld + (size_t)h * (size_t)HD;
+      float ss = llm_vdot(s->simd, v, v, (size_t)HD) / (float)HD;
+      float rs = 1.0f / sqrtf(ss + s->cfg->norm_eps);
+      for (int i = 0; i < HD; i++) v[i] = w[i] * (v[i] * rs);
+    }
+}
+
+/* out[n, H] = act(g) * u over fch's [g | u] rows, or act(u) in place when
+** not gated. */
+static void mlp_activation(const llm_infer *s, const llm_exec *xr, int n) {
+  size_t H = (size_t)s->cfg->n_hidden;
+  if (!s->tr->gated) {
+    if (s->tr->gelu)
+      llm_gelu_forward(xr, s->act, s->fch, (size_t)n * H);
+    else
+      for (size_t i = 0; i < (size_t)n * H; i++) s->act[i] = s->fch[i] / (1.0f + expf(-s->fch[i]));
+    return;
+  }
+  if (!s->tr->gelu) {
+    llm_swiglu_forward(xr, s->act, s->fch, (size_t)n, (int)H);
+    return;
+  }
+  for (int r = 0; r < n; r++) {
+    const float *g = s->fch + (size_t)r * 2 * H, *u = g + H;
+    float *o = s->act + (size_t)r * H;
+    llm_vgelu(s->simd, o, g, H);
+    for (size_t i = 0; i < H; i++) o[i] *= u[i];
+  }
+}
+
+static void layer_forward(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
+  const llm_config *c = s->cfg;
+  const llm_arch_traits *tr = s->tr;
+  const llm_net_layer *y = &s->net->layers[l];
+  int C = c->n_embd, QW = s->qw, KW = s->kw, QKVW = s->qkvw;
+  size_t cap = s->kv_cap;
+  /* attention */
+  const float *in = s->x;
+  if (!tr->post_norm) {
+    norm(s, xr, s->ln, s->x, y->attn_norm, y->attn_norm_b, n, C);
+    in = s->ln;
+  }
+  const llm_wmat qkv[3] = {y->q, y->k, y->v};
+  const float *const qkv_b[3] = {y->bq, y->bk, y->bv};
+  linear_group(s, pool, s->qkv, (size_t)QKVW, in, n, qkv, qkv_b, 3);
+  if (y->q_norm) head_norm(s, s->qkv, (size_t)QKVW, n, c->n_head, y->q_norm);
+  if (y->k_norm) head_norm(s, s->qkv + QW, (size_t)QKVW, n, c->n_kv_head, y->k_norm);
+  if (tr->rope) {
+    int b = y->local && s->n_rope > 1;
+    rope_apply(s, s->qkv, (size_t)QKVW, n, c->n_head, b);
+    rope_apply(s, s->qkv + QW, (size_t)QKVW, n, c->n_kv_head, b);
+  }
+  float *kc = s->k + (size_t)l * cap * KW, *vc = s->v + (size_t)l * cap * KW;
+  for (int i = 0; i < n; i++) {
+    const float *row = s->qkv + (size_t)i * QKVW;
+    memcpy(kc + (size_t)(s->pos + i) * KW, row + QW, (size_t)KW * sizeof(float));
+    memcpy(vc + (size_t)(s->pos + i) * KW, row + QW + KW, (size_t)KW * sizeof(float));
+  }
+  attention(s, kc, vc, n, y->local ? c->sliding_window : 0, pool);
+  if (y->attn_post_norm) {
+    linear(s, pool, s->tmp, (size_t)C, s->atty, n, &y->o, y->bo, 0);
+    llm_rmsnorm_forward(xr, s->tmp, s->rstd, s->tmp, y->attn_post_norm, (size_t)n, C, c->norm_eps);
+    llm_vadd(s->simd, s->x, s->tmp, (size_t)n * C);
+  } else {
+    linear(s, pool, s->x, (size_t)C, s->atty, n, &y->o, y->bo, 1);
+  }
+  if (tr->post_norm) norm(s, xr, s->x, s->x, y->attn_norm, y->attn_norm_b, n, C);
+  /* MLP */
+  in = s->x;
+  if (!tr->post_norm) {
+    norm(s, xr, s->ln, s->x, y->ffn_norm, y->ffn_norm_b, n, C);
+    in = s->ln;
+  }
+  const llm_wmat gu[2] = {y->gate, y->up};
+  const float *const gu_b[2] = {y->b_gate, y->b_up};
+  if (tr->gated)
+    linear_group(s, pool, s->fch, (size_t)s->fw, in, n, gu, gu_b, 2);
+  else
+    linear(s, pool, s->fch, (size_t)s->fw, in, n, &y->up, y->b_up, 0);
+  mlp_activation(s, xr, n);
+  if (y->ffn_post_norm) {
+    linear(s, pool, s->tmp, (size_t)C, s->act, n, &y->down, y->b_down, 0);
+    llm_rmsnorm_forward(xr, s->tmp, s->rstd, s->tmp, y->ffn_post_norm, (size_t)n, C, c->norm_eps);
+    llm_vadd(s->simd, s->x, s->tmp, (size_t)n * C);
+  } else {
+    linear(s, pool, s->x, (size_t)C, s->act, n, &y->down, y->b_down, 1);
+  }
+  if (tr->post_norm) norm(s, xr, s->x, s->x, y->ffn_norm, y->ffn_norm_b, n, C);
+}
+
+/* x[i] = the embedding of tokens[i] at position pos + i. */
+static void embed_tokens(llm_infer *s, const int32_t *tokens, int n, const llm_exec *xr) {
+  const llm_net *net = s->net;
+  const llm_config *c = s->cfg;
+  size_t C = (size_t)c->n_embd;
+  for (int i = 0; i < n; i++) {
+    float *x = s->x + (size_t)i * C;
+    llm_wmat_rows(&net->tok_embd, tokens[i], tokens[i] + 1, x);
+    if (s->tr->embd_scale) llm_vscale(s->simd, x, C, sqrtf((float)C));
+    if (net->pos_embd.data) {
+      llm_wmat_rows(&net->pos_embd, s->pos + i, s->pos + i + 1, s->tmp);
+      llm_vadd(s->simd, x, s->tmp, C);
+    }
+    if (net->type_embd.data) { /* every token is of type 0 */
+      llm_wmat_rows(&net->type_embd, 0, 1, s->tmp);
+      llm_vadd(s->simd, x, s->tmp, C);
+    }
+  }
+  if (net->embd_norm) norm(s, xr, s->x, s->x, net->embd_norm, net->embd_norm_b, n, (int)C);
+}
+
+/* One pass of n <= rows_cap tokens at positions pos.., final states into
+** hidden rows [at, at + n). */
+static void pass(llm_infer *s, const int32_t *tokens, int n, size_t at, llm_pool *pool) {
+  const llm_config *c = s->cfg;
+  size_t C = (size_t)c->n_embd;
   /* row-wise work is worth the pool only for a batch of rows */
   llm_exec xr = {n > 1 ? pool : NULL, s->simd};
-  const float *wte = W(s, WTE), *wpe = gpt ? W(s, WPE) : NULL;
-  for (int i = 0; i < n; i++) {
-    const float *e = wte + (size_t)tokens[i] * C;
-    if (wpe)
-      llm_vadd3(s->simd, s->x + (size_t)i * C, e, wpe + (size_t)(s->pos + i) * C, (size_t)C);
-    else
-      memcpy(s->x + (size_t)i * C, e, (size_t)C * sizeof(float));
-  }
-  for (int l = 0; l < c->n_layer; l++) {
-    if (gpt)
-      gpt_layer(s, l, n, &xr, pool);
-    else
-      llama_layer(s, l, n, &xr, pool);
-  }
-  if (gpt)
-    llm_layernorm_forward(&xr, s->hidden, s->mean, s->rstd, s->x, W(s, LNFW),
-                          W(s, LNFB), (size_t)n, C, c->norm_eps);
+  embed_tokens(s, tokens, n, &xr);
+  if (s->tr->rope) rope_angles(s, n);
+  for (int l = 0; l < c->n_layer; l++) layer_forward(s, l, n, &xr, pool);
+  float *h = s->hidden + at * C;
+  if (s->net->out_norm)
+    norm(s, &xr, h, s->x, s->net->out_norm, s->net->out_norm_b, n, (int)C);
   else
-    llm_rmsnorm_forward(&xr, s->hidden, s->rstd, s->x, W(s, NORM), (size_t)n, C,
-                        c->norm_eps);
+    memcpy(h, s->x, (size_t)n * C * sizeof *h);
   s->pos += n;
+}
+
+int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool, llm_err *err) {
+  const llm_config *c = s->cfg;
+  if (n < 1 || n > c->block_size - s->pos)
+    return llm_fail(err, LLM_EINVAL, "%d tokens do not fit: %d of the context's %d positions are in use", n,
+                    s->pos, c->block_size);
+  if (!s->tr->causal && s->pos)
+    return llm_fail(err, LLM_EINVAL, "an encoder takes all its tokens in one forward (after a reset)");
+  for (int i = 0; i < n; i++)
+    if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+      return llm_fail(err, LLM_EINVAL, "token %d = %ld is not an id in [0, %d)", i, (long)tokens[i],
+                      c->vocab_size);
+  int ub = s->tr->causal ? UB : c->block_size, rows = n < ub ? n : ub;
+  size_t threads = (size_t)llm_pool_threads(pool);
+  if (ensure_kv(s, (size_t)(s->pos + n), err) || ensure_rows(s, (size_t)rows, err)) return err->code;
+  if (ensure(&s->hidden, &s->hidden_cap, (size_t)n * (size_t)c->n_embd) ||
+      ensure(&s->att, &s->att_cap, threads * QB * s->kv_cap) ||
+      ensure(&s->lin, &s->lin_cap, threads * llm_linear_scratch(s->net->max_cols)))
+    return llm_fail(err, LLM_ENOMEM, "out of memory for the scratch of %d tokens", n);
+  for (int done = 0; done < n; done += rows) {
+    int m = n - done < rows ? n - done : rows;
+    pass(s, tokens + done, m, (size_t)done, pool);
+  }
   return LLM_OK;
 }
 
 const float *llm_infer_logits(llm_infer *s, int row0, int nrows, llm_pool *pool) {
-  const llm_config *c = &s->cfg;
-  linear(s, pool, s->logits, s->hidden + (size_t)row0 * c->n_embd, W(s, HEAD), NULL, NULL, nrows,
-         c->n_embd, c->vocab_size);
+  const llm_config *c = s->cfg;
+  linear(s, pool, s->logits, (size_t)c->vocab_size, s->hidden + (size_t)row0 * c->n_embd, nrows,
+         &s->net->output, NULL, 0);
   return s->logits;
 }

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "base.h"
-#include "nn/model.h"
+#include "nn/net.h"
 #include "pool.h"
 
 typedef struct llm_infer llm_infer;
@@ -34,13 +34,20 @@ typedef struct llm_infer llm_infer;
 /* Rows of logits llm_infer_logits computes per call, at most. */
 #define LLM_INFER_LOGIT_ROWS 32
 
-/* Bytes llm_infer_new allocates for this config (for memory limits). */
+/* Bytes llm_infer_new and a first short text allocate for this config
+** (for memory limits; the cache and scratch grow with longer texts). */
 size_t llm_infer_bytes(const llm_config *c);
 
-int llm_infer_new(const llm_model *m, llm_infer **out, llm_err *err);
+/* A sequence over the weights of net, which must outlive it (and is only
+** read: several llm_infer may share one net). */
+int llm_infer_new(const llm_net *net, llm_infer **out, llm_err *err);
+/* The same over a model trained here (the sequence keeps its own views of
+** the model's tensors; the model must outlive it). */
+int llm_infer_new_model(const llm_model *m, llm_infer **out, llm_err *err);
 void llm_infer_free(llm_infer *s);
 
-const llm_model *llm_infer_model(const llm_infer *s);
+const llm_net *llm_infer_net(const llm_infer *s);
+const llm_config *llm_infer_config(const llm_infer *s);
 
 /* Empties the sequence. */
 void llm_infer_reset(llm_infer *s);
@@ -49,7 +56,9 @@ int llm_infer_pos(const llm_infer *s);
 
 /* Appends tokens[0..n) at positions pos..pos+n-1 and runs them through the
 ** model. Fails (changing nothing) unless 1 <= n and pos + n <= block_size
-** and every id is in [0, vocab_size). */
+** and every id is in [0, vocab_size), or when memory for a longer cache
+** cannot be had. An encoder (bidirectional attention) takes all of a
+** text's tokens in one forward from position 0. */
 int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n,
                       llm_pool *pool, llm_err *err);
 
@@ -71,16 +80,16 @@ const float *llm_infer_logits(llm_infer *s, int row0, int nrows,
 ** the first window). */
 
 /* Sum of log p(tokens[t] | tokens[..t]) over t in [first, n), first >= 1:
-** tokens[0..first) are context only (a start token, a prefix). */
+** tokens[0..first) are context only (a start token, a prefix). Decoders
+** only. */
 int llm_score(llm_infer *s, const int32_t *tokens, size_t n, size_t first,
               llm_pool *pool, const llm_stop *stop, double *logprob,
               llm_err *err);
 
-enum { LLM_POOL_MEAN = 0, LLM_POOL_LAST = 1 };
-
-/* out[C]: the mean (or the last) of the final hidden states of tokens[t],
-** t in [first, n) (first < n), then divided by its L2 norm when normalize
-** is set (a zero vector stays zero). */
+/* out[C]: the pooling (LLM_POOL_*, model.h) of the final hidden states of
+** tokens[t], t in [first, n) (first < n): their mean, the last one, or
+** (CLS) the first one; then divided by its L2 norm when normalize is set
+** (a zero vector stays zero). An encoder's text must fit its context. */
 int llm_embed(llm_infer *s, const int32_t *tokens, size_t n, size_t first,
               int pooling, int normalize, llm_pool *pool, const llm_stop *stop,
               float *out, llm_err *err);

@@ -107,7 +107,11 @@ struct llm_model {
 
 int llm_config_check(llm_config *c, llm_err *err) {
   if (c->arch != LLM_ARCH_GPT && c->arch != LLM_ARCH_LLAMA)
-    return llm_fail(err, LLM_EINVAL, "unknown architecture %d", c->arch);
+    return llm_fail(err, LLM_EINVAL, "only the gpt and llama architectures train here (got %s)",
+                    llm_arch_name(c->arch));
+  if (c->head_dim || c->n_rot || c->rope_scale || c->rope_theta_local || c->sliding_window ||
+      c->attn_scale || c->n_token_types)
+    return llm_fail(err, LLM_EINVAL, "this configuration runs for inference only");
   if (c->n_kv_head == 0) c->n_kv_head = c->n_head;
   /* (only from an n_embd in range, so that 4 n_embd cannot overflow) */
   if (c->n_hidden == 0 && c->n_embd > 0 && c->n_embd <= LLM_MAX_EMBD)

@@ -58,7 +58,19 @@
 #include "pool.h"
 #include "rng.h"
 
-enum { LLM_ARCH_GPT = 0, LLM_ARCH_LLAMA = 1 };
+/* Architectures. GPT and LLAMA are trained here (this file); the others
+** come from GGUF files and run for inference only, as configurations of
+** the same forward pass (nn/net.h describes what each one adds). */
+enum {
+  LLM_ARCH_GPT = 0,
+  LLM_ARCH_LLAMA = 1,
+  LLM_ARCH_QWEN2 = 2,
+  LLM_ARCH_QWEN3 = 3,
+  LLM_ARCH_GEMMA3 = 4,
+  LLM_ARCH_BERT = 5,
+  LLM_ARCH_NOMIC_BERT = 6,
+  LLM_ARCH_COUNT = 7
+};
 
 typedef struct llm_config {
   int32_t arch;
@@ -68,7 +80,26 @@ typedef struct llm_config {
                       ** separate lm_head (Llama only); 0: default (1) */
   float norm_eps;     /* LayerNorm / RMSNorm epsilon */
   float rope_theta;   /* Llama only */
+  /* Imported models only (0 for models trained here; nn/net.h): */
+  int32_t head_dim;       /* width of a query/key/value head; 0: n_embd / n_head */
+  int32_t n_rot;          /* rotary dimensions of a head; 0: head_dim */
+  float rope_scale;       /* linear rotary scaling: positions divided by it; 0: 1 */
+  float rope_theta_local; /* the rotary base of sliding-window layers; 0: rope_theta */
+  int32_t sliding_window; /* keys a sliding-window layer attends to; 0: none */
+  int32_t swa_period;     /* with a window: layer l is global when (l + 1) % swa_period == 0 */
+  float attn_scale;       /* 0: 1 / sqrt(head_dim) */
+  int32_t pooling;        /* the file's pooling of embeddings: LLM_POOL_* */
+  int32_t n_token_types;  /* encoders: rows of the token type embedding */
 } llm_config;
+
+/* Poolings of embeddings: DEFAULT is the model's own (config.pooling, else
+** MEAN); CLS takes the first token. */
+enum { LLM_POOL_DEFAULT = 0, LLM_POOL_MEAN = 1, LLM_POOL_LAST = 2, LLM_POOL_CLS = 3 };
+
+/* The name of an architecture ("gpt", "llama", "qwen2", ...: GGUF's
+** general.architecture), and the id of a name (-1 when unknown). */
+const char *llm_arch_name(int arch);
+int llm_arch_by_name(const char *name);
 
 /* Upper bounds checked by llm_config_check. */
 #define LLM_MAX_LAYERS 256

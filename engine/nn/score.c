@@ -21,7 +21,7 @@ typedef struct windows {
 
 static int next_window(windows *w, llm_pool *pool, const llm_stop *stop, size_t *lo,
                        size_t *hi, llm_err *err, int *rc) {
-  size_t W = (size_t)llm_model_config(llm_infer_model(w->s))->block_size;
+  size_t W = (size_t)llm_infer_config(w->s)->block_size;
   size_t S = W / 2 ? W / 2 : 1;
   *rc = LLM_OK;
   if (w->started && w->end >= w->n) return 0;
@@ -46,7 +46,9 @@ int llm_score(llm_infer *s, const int32_t *tokens, size_t n, size_t first, llm_p
   if (first < 1 || first > n)
     return llm_fail(err, LLM_EINVAL, "scoring needs 1 <= first <= n (got %zu, %zu)", first, n);
   if (first == n) return LLM_OK;
-  int V = llm_model_config(llm_infer_model(s))->vocab_size, simd = llm_simd_best();
+  if (!llm_infer_net(s)->tr->decoder)
+    return llm_fail(err, LLM_EINVAL, "an encoder model does not predict tokens: it has no log-probabilities");
+  int V = llm_infer_config(s)->vocab_size, simd = llm_simd_best();
   windows w = {.s = s, .tokens = tokens, .n = n};
   size_t lo, hi;
   int rc;
@@ -75,11 +77,21 @@ int llm_embed(llm_infer *s, const int32_t *tokens, size_t n, size_t first, int p
               int normalize, llm_pool *pool, const llm_stop *stop, float *out, llm_err *err) {
   if (first >= n)
     return llm_fail(err, LLM_EINVAL, "embedding needs first < n (got %zu, %zu)", first, n);
-  size_t C = (size_t)llm_model_config(llm_infer_model(s))->n_embd;
-  size_t W = (size_t)llm_model_config(llm_infer_model(s))->block_size;
+  const llm_config *c = llm_infer_config(s);
+  size_t C = (size_t)c->n_embd, W = (size_t)c->block_size;
   int simd = llm_simd_best(), rc;
+  if (pooling == LLM_POOL_DEFAULT) pooling = c->pooling ? c->pooling : LLM_POOL_MEAN;
+  if (!llm_infer_net(s)->tr->causal && n > W)
+    return llm_fail(err, LLM_EINVAL, "the text is %zu tokens, longer than the model's context of %zu (llm_chunks "
+                    "cuts a text into pieces that fit)", n, W);
   memset(out, 0, C * sizeof *out);
-  if (pooling == LLM_POOL_LAST) {
+  if (pooling == LLM_POOL_CLS) {
+    if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
+    size_t end = llm_infer_net(s)->tr->causal ? first + 1 : n; /* an encoder's first token sees them all */
+    llm_infer_reset(s);
+    if ((rc = llm_infer_forward(s, tokens, (int)end, pool, err))) return rc;
+    memcpy(out, llm_infer_hidden(s) + first * C, C * sizeof *out);
+  } else if (pooling == LLM_POOL_LAST) {
     /* only the last token matters: one window, with all the context */
     size_t begin = n > W ? n - W : 0;
     if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");

@@ -461,6 +461,22 @@ int32_t llm_tokenizer_eos_id(const llm_tokenizer *t) {
   return t->type == LLM_TOKENIZER_WORDPIECE && t->role[LLM_ROLE_SEP] >= 0
              ? t->role[LLM_ROLE_SEP] : t->role[LLM_ROLE_EOS];
 }
+int llm_tokenizer_is_eog(const llm_tokenizer *t, int32_t id) {
+  if (id < 0) return 0;
+  if (id == t->role[LLM_ROLE_EOS] || id == t->role[LLM_ROLE_EOT] || id == t->role[LLM_ROLE_EOM]) return 1;
+  if (id >= t->n_vocab || llm_tokenizer_kind(t, id) != LLM_TOKEN_SPECIAL) return 0;
+  /* control tokens that end a turn in the chat formats of the common
+  ** models, which files do not always name as eot (llama.cpp's list) */
+  static const char *const EOG[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                                    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<|return|>",
+                                    "<|call|>", "<|end\xe2\x96\x81of\xe2\x96\x81sentence|>"};
+  size_t len;
+  const uint8_t *p = llm_tokenizer_piece(t, id, &len);
+  for (size_t i = 0; p && i < sizeof EOG / sizeof EOG[0]; i++)
+    if (strlen(EOG[i]) == len && !memcmp(EOG[i], p, len)) return 1;
+  return 0;
+}
+
 int32_t llm_tokenizer_role(const llm_tokenizer *t, int role) {
   return role >= 0 && role < LLM_ROLE_COUNT ? t->role[role] : -1;
 }

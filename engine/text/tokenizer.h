@@ -286,6 +286,10 @@ float llm_tokenizer_score(const llm_tokenizer *t, int32_t id);
 ** roles. */
 int32_t llm_tokenizer_bos_id(const llm_tokenizer *t);
 int32_t llm_tokenizer_eos_id(const llm_tokenizer *t);
+/* Whether generating id ends the generation: the EOS, EOT and EOM roles,
+** and the special tokens that end a turn in common chat formats
+** ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", ...). */
+int llm_tokenizer_is_eog(const llm_tokenizer *t, int32_t id);
 /* The id of the special token spelled s[0..n), or -1. */
 int32_t llm_tokenizer_special_id(const llm_tokenizer *t, const uint8_t *s,
                                  size_t n);

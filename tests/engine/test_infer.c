@@ -78,7 +78,7 @@ static double chunked_diff(llm_model *m, llm_pool *pool, const int *chunks, int 
   float *want = train_logits(m, tok, P);
   llm_infer *s;
   llm_err err;
-  if (llm_infer_new(m, &s, &err)) return 1e9;
+  if (llm_infer_new_model(m, &s, &err)) return 1e9;
   double d = 0;
   int at = 0;
   for (int k = 0; k < n_chunks; k++) {
@@ -104,7 +104,7 @@ static void test_prefill_matches_training_forward(void) {
   float *want = train_logits(m, tok, P);
   llm_infer *s;
   llm_err err;
-  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_new_model(m, &s, &err) == LLM_OK);
   CHECK(llm_infer_forward(s, tok, P, pool2, &err) == LLM_OK);
   CHECK(max_diff(llm_infer_logits(s, 0, P, pool2), want, (size_t)P * V) < 2e-4);
   llm_infer_free(s);
@@ -128,7 +128,7 @@ static void test_forward_rejects_bad_calls(void) {
   llm_err err;
   int32_t tok[P + 1], bad = V;
   random_tokens(tok, P + 1, 1);
-  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_new_model(m, &s, &err) == LLM_OK);
   CHECK(llm_infer_forward(s, tok, 0, NULL, &err) == LLM_EINVAL);
   CHECK(llm_infer_forward(s, tok, P + 1, NULL, &err) == LLM_EINVAL);
   CHECK(llm_infer_forward(s, &bad, 1, NULL, &err) == LLM_EINVAL);
@@ -171,7 +171,7 @@ static void test_score_over_windows(void) {
   llm_err err;
   int32_t tok[70];
   random_tokens(tok, 70, 9);
-  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_new_model(m, &s, &err) == LLM_OK);
   int cases[][2] = {{2, 1}, {P, 1}, {P, 5}, {P + 1, 1}, {40, 1}, {40, 20}, {70, 3}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     double got, want = expected_score(m, tok, cases[k][0], cases[k][1]);
@@ -192,7 +192,7 @@ static void test_embed_pooling(void) {
   int C = 32;
   int32_t tok[40];
   random_tokens(tok, 40, 11);
-  CHECK(llm_infer_new(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_new_model(m, &s, &err) == LLM_OK);
   float e[32], want[32];
   /* one window: the mean of the hidden states of tokens 1..n-1 */
   CHECK(llm_embed(s, tok, 10, 1, LLM_POOL_MEAN, 0, NULL, NULL, e, &err) == LLM_OK);
@@ -379,7 +379,7 @@ static int gen_fix_new(gen_fix *f, llm_gen_opts *o) {
   o->eos_id = o->bos_id = -1;
   f->m = new_model();
   f->tok = byte_tokenizer();
-  return f->m && f->tok && llm_infer_new(f->m, &f->s, &err) == LLM_OK && llm_gen_new(f->s, &f->g, &err) == LLM_OK;
+  return f->m && f->tok && llm_infer_new_model(f->m, &f->s, &err) == LLM_OK && llm_gen_new(f->s, &f->g, &err) == LLM_OK;
 }
 
 static void gen_fix_free(gen_fix *f) {

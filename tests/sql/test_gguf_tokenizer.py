@@ -191,8 +191,16 @@ def test_bad_files(ctx):
                           ("tokenizer.ggml.scores", ("arr", "f32"), [0.0, 1.0])],
         "tokenizer.ggml.scores has 2 entries")
     bad(base_kvs(["a", "b", "a"]) + [("tokenizer.ggml.merges", ("arr", "str"), [])], "same text")
-    bad(base_kvs(toks) + [("tokenizer.ggml.merges", ("arr", "str"), ["a b"]),
-                          ("tokenizer.ggml.eos_token_id", "u32", 99)], "eos_token_id", "out of range")
+    # an id outside the vocabulary (0xFFFFFFFF is how files say "none")
+    # leaves the role unset, as llama.cpp does
+    for eos in (99, 0xFFFFFFFF):
+        path = write_gguf(os.path.join(ctx.tmp, "eos.gguf"),
+                          base_kvs(toks) + [("tokenizer.ggml.merges", ("arr", "str"), ["a b"]),
+                                            ("tokenizer.ggml.eos_token_id", "u32", eos)])
+        ctx.db.execute("SELECT llm_tokenizer_drop('e')")
+        ctx.db.execute("SELECT llm_tokenizer_import('e', 'gguf', ?)", (path,))
+        info = json.loads(ctx.one("SELECT llm_tokenizer_info('e')"))
+        assert "eos" not in info.get("roles", {}), info
     bad(base_kvs(toks) + [("tokenizer.ggml.merges", ("arr", "str"), ["a b"]),
                           ("tokenizer.ggml.bos_token_id", "str", "1")], "bos_token_id")
     bad(base_kvs(toks), "tokenizer.ggml.merges")

@@ -222,7 +222,9 @@ def test_malformed_files_are_rejected(ctx):
     ctx.error("SELECT llm_import('x', 'llama2c', ?, ?)", (ckpt, t), "llm_import:")
     ctx.error("SELECT llm_import('x', 'llama2c', ?, ?)", (os.path.join(ctx.tmp, "missing.bin"), tok),
               "llm_import:", "cannot open")
-    ctx.error("SELECT llm_import('x', 'gguf', ?, ?)", (ckpt, tok), "llm_import:", "llama2c")
+    ctx.error("SELECT llm_import('x', 'onnx', ?, ?)", (ckpt, tok), "llm_import:", "llama2c", "gguf")
+    ctx.error("SELECT llm_import('x', 'gguf', ?, ?)", (ckpt, tok), "llm_import:", "path only")
+    ctx.error("SELECT llm_import('x', 'gguf', ?)", (ckpt,), "llm_import:", "GGUF")
     ctx.error("SELECT llm_import('x', 'llama2c', NULL, ?)", (tok,), "llm_import:", "path")
     # nothing of the failed imports was stored
     assert ctx.db.execute("SELECT name FROM sqlite_master WHERE name = 'llm_models'").fetchone() is None or \

@@ -1,0 +1,185 @@
+/*
+** quant_ref.c: the reference kernels of the plain types (f32, f16, bf16)
+** and of ggml's 32-element blocks (q4_0, q4_1, q5_0, q5_1, q8_0), and the
+** scalar half and bfloat16 conversions (declared in qtypes.h).
+**
+** A 32-element block is a half d (the step), for q4_1/q5_1 a half m (the
+** minimum), for q5_* 4 bytes qh holding bit 4 of element j in bit j, then
+** the low bits: q8_0 has 32 int8; the others 16 bytes whose low nibbles
+** are elements 0..15 and high nibbles 16..31. An element is q * d with q
+** centered (q4_0: nibble - 8, q5_0: 5 bits - 16), or q * d + m.
+** Values are stored little-endian; the f32 rows are copied, which assumes
+** a little-endian machine like the rest of the engine.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "kernels/quant_impl.h"
+
+static uint32_t float_bits(float f) {
+  uint32_t w;
+  memcpy(&w, &f, sizeof w);
+  return w;
+}
+
+static float bits_float(uint32_t w) {
+  float f;
+  memcpy(&f, &w, sizeof f);
+  return f;
+}
+
+/* ---- scalar conversions ------------------------------------------------- */
+
+float llm_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = h >> 10 & 0x1f, mant = h & 0x3ff;
+  if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in float */
+    float v = (float)mant * 0x1p-24f;
+    return sign ? -v : v;
+  }
+  /* inf, or a NaN that keeps its payload and is made quiet: ggml's does,
+  ** since the x86 multiply it goes through quiets it. */
+  if (exp == 0x1f) return bits_float(sign | 0x7f800000 | mant << 13 | (mant ? 0x400000 : 0));
+  return bits_float(sign | (exp + 127 - 15) << 23 | mant << 13);
+}
+
+/* v >> shift rounded to nearest, ties to even (1 <= shift <= 31). */
+static uint32_t shift_round_even(uint32_t v, int shift) {
+  uint32_t kept = v >> shift, rest = v & ((1u << shift) - 1), half = 1u << (shift - 1);
+  return kept + (rest > half || (rest == half && (kept & 1)));
+}
+
+uint16_t llm_f32_to_f16(float f) {
+  uint32_t w = float_bits(f), a = w & 0x7fffffff;
+  uint16_t sign = (uint16_t)(w >> 16 & 0x8000);
+  if (a > 0x7f800000) return sign | 0x7e00; /* NaN */
+  if (a >= 0x477ff000) return sign | 0x7c00; /* >= 65520, half-way past 65504: inf */
+  if (a <= 0x33000000) return sign; /* <= 2^-25, half of the smallest half: 0 */
+  if (a < 0x38800000) { /* below 2^-14: a subnormal half, in units of 2^-24 */
+    uint32_t exp = a >> 23, mant = (a & 0x7fffff) | 0x800000;
+    return sign | (uint16_t)shift_round_even(mant, (int)(126 - exp));
+  }
+  /* Rebias the exponent and drop 13 mantissa bits; a carry out of the
+  ** mantissa correctly moves the value to the next binade. */
+  return sign | (uint16_t)shift_round_even(a - ((127u - 15) << 23), 13);
+}
+
+float llm_bf16_to_f32(uint16_t h) { return bits_float((uint32_t)h << 16); }
+
+uint16_t llm_f32_to_bf16(float f) {
+  uint32_t w = float_bits(f);
+  if ((w & 0x7fffffff) > 0x7f800000) return (uint16_t)(w >> 16 | 0x40); /* NaN, quiet */
+  return (uint16_t)shift_round_even(w, 16); /* carries into inf when too large */
+}
+
+/* ---- plain types ---------------------------------------------------------- */
+
+void llm_f32_to_float(const void *src, float *dst, int64_t n) {
+  memcpy(dst, src, (size_t)n * sizeof *dst);
+}
+
+void llm_f32_from_float(const float *src, void *dst, int64_t n) {
+  memcpy(dst, src, (size_t)n * sizeof *src);
+}
+
+void llm_f16_to_float(const void *src, float *dst, int64_t n) {
+  const uint8_t *p = src;
+  for (int64_t i = 0; i < n; i++) dst[i] = llm_half_at(p + 2 * i);
+}
+
+void llm_bf16_to_float(const void *src, float *dst, int64_t n) {
+  const uint8_t *p = src;
+  for (int64_t i = 0; i < n; i++) dst[i] = llm_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+}
+
+static void put_u16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+void llm_f16_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  for (int64_t i = 0; i < n; i++) put_u16(p + 2 * i, llm_f32_to_f16(src[i]));
+}
+
+void llm_bf16_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  for (int64_t i = 0; i < n; i++) put_u16(p + 2 * i, llm_f32_to_bf16(src[i]));
+}
+
+/* ---- 32-element blocks --------------------------------------------------- */
+
+/* The layout of a 4- or 5-bit block type (see the top of the file). */
+typedef struct nibble_block {
+  int bytes;    /* block size */
+  int has_min;  /* a half m follows d: elements are q * d + m */
+  int has_high; /* 4 bytes of fifth bits follow the halves */
+  int center;   /* subtracted from q when there is no m */
+} nibble_block;
+
+static void nibbles_to_float(const nibble_block *t, const uint8_t *src, float *dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; b++, src += t->bytes, dst += 32) {
+    float d = llm_half_at(src), m = t->has_min ? llm_half_at(src + 2) : 0.0f;
+    const uint8_t *p = src + (t->has_min ? 4 : 2);
+    uint32_t high = 0;
+    if (t->has_high) {
+      high = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+      p += 4;
+    }
+    for (int j = 0; j < 32; j++) {
+      int q = (j < 16 ? p[j] & 15 : p[j - 16] >> 4) | (int)(high >> j & 1) << 4;
+      if (t->has_min)
+        dst[j] = q * d + m;
+      else
+        dst[j] = (q - t->center) * d;
+    }
+  }
+}
+
+void llm_q4_0_to_float(const void *src, float *dst, int64_t n) {
+  static const nibble_block t = {18, 0, 0, 8};
+  nibbles_to_float(&t, src, dst, n);
+}
+
+void llm_q4_1_to_float(const void *src, float *dst, int64_t n) {
+  static const nibble_block t = {20, 1, 0, 0};
+  nibbles_to_float(&t, src, dst, n);
+}
+
+void llm_q5_0_to_float(const void *src, float *dst, int64_t n) {
+  static const nibble_block t = {22, 0, 1, 16};
+  nibbles_to_float(&t, src, dst, n);
+}
+
+void llm_q5_1_to_float(const void *src, float *dst, int64_t n) {
+  static const nibble_block t = {24, 1, 1, 0};
+  nibbles_to_float(&t, src, dst, n);
+}
+
+void llm_q8_0_to_float(const void *src, float *dst, int64_t n) {
+  const uint8_t *p = src;
+  for (int64_t b = 0; b < n / 32; b++, p += 34, dst += 32) {
+    float d = llm_half_at(p);
+    for (int j = 0; j < 32; j++) dst[j] = (int8_t)p[2 + j] * d;
+  }
+}
+
+/* ggml's reference: d = amax / 127, q = round(x / d) computed as x * (1 / d).
+** amax is taken as ggml does: a NaN replaces it, and the next value then
+** replaces the NaN. */
+void llm_q8_0_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  for (int64_t b = 0; b < n / 32; b++, p += 34, src += 32) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = amax > fabsf(src[j]) ? amax : fabsf(src[j]);
+    float d = amax / 127, inv = d != 0.0f ? 1.0f / d : 0.0f;
+    put_u16(p, llm_f32_to_f16(d));
+    for (int j = 0; j < 32; j++) {
+      /* |x| <= amax keeps x / d within +-127, unless x / d is not a number
+      ** (an inf or NaN in the block, 1 / d overflowing) or a NaN hid part
+      ** of the block from amax. ggml converts without a check; on x86 it
+      ** gives 0 for the non-numbers, and so does this for all of these. */
+      float r = roundf(src[j] * inv);
+      p[2 + j] = (uint8_t)(r >= -127.0f && r <= 127.0f ? (int8_t)r : 0);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/*
+** linear.c: the typed products of linear.h.
+*/
+#include "nn/linear.h"
+
+#include <string.h>
+
+#include "kernels/blas.h"
+#include "kernels/qtypes.h"
+#include "kernels/vec.h"
+
+/* Below this many activation rows per thread, threads split the weight
+** rows (as the training layers' products do). */
+#define MIN_ROWS_PER_THREAD 16
+/* From this many activation rows, quantized weights are dequantized in
+** panels for sgemm rather than dotted row by row. */
+#define PANEL_MIN_N 4
+
+llm_wmat llm_wmat_f32(const float *w, int64_t rows, int64_t cols) {
+  llm_wmat m = {w, LLM_QTYPE_F32, rows, cols, (size_t)cols * sizeof(float)};
+  return m;
+}
+
+int llm_wmat_init(llm_wmat *w, const char *name, const void *data, uint32_t type, int64_t rows,
+                  int64_t cols, llm_err *err) {
+  const llm_qtype *q = llm_qtype_get(type);
+  if (!q || !q->supported)
+    return llm_fail(err, LLM_EINVAL, "tensor '%s' has type %s, which this engine does not run", name,
+                    q ? q->name : "(unknown)");
+  uint64_t bytes;
+  if (rows < 1 || cols < 1 || llm_qtype_row_bytes(type, (uint64_t)cols, &bytes))
+    return llm_fail(err, LLM_EINVAL, "tensor '%s' of type %s: rows of %lld elements are not whole blocks of %u",
+                    name, q->name, (long long)cols, q->block);
+  *w = (llm_wmat){data, type, rows, cols, (size_t)bytes};
+  return LLM_OK;
+}
+
+void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst) {
+  const char *src = (const char *)w->data + (size_t)r0 * w->row_bytes;
+  if (w->type == LLM_QTYPE_F32) {
+    memcpy(dst, src, (size_t)(r1 - r0) * (size_t)w->cols * sizeof(float));
+    return;
+  }
+  /* rows are contiguous: one call dequantizes them all */
+  llm_qtype_get(w->type)->to_float(src, dst, (r1 - r0) * w->cols);
+}
+
+int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
+  return a->data && b->data && a->type == b->type && a->cols == b->cols &&
+         (const char *)a->data + (size_t)a->rows * a->row_bytes == (const char *)b->data;
+}
+
+size_t llm_linear_scratch(int64_t max_cols) { return (size_t)LLM_LINEAR_PANEL * (size_t)max_cols; }
+
+typedef struct lin_ctx {
+  const llm_exec *x;
+  float *out, *scratch;
+  const float *inp, *bias;
+  const llm_wmat *w;
+  size_t n, ldo;
+  int acc;
+} lin_ctx;
+
+/* out[r, lo..hi) = (acc ? out : 0) + bias, for every row r: the start of
+** each output slice, which the products then add to. */
+static void start_cols(const lin_ctx *c, size_t lo, size_t hi) {
+  for (size_t r = 0; r < c->n; r++) {
+    float *o = c->out + r * c->ldo + lo;
+    if (!c->acc && !c->bias)
+      memset(o, 0, (hi - lo) * sizeof *o);
+    else if (!c->acc)
+      memcpy(o, c->bias + lo, (hi - lo) * sizeof *o);
+    else if (c->bias)
+      llm_vadd(c->x->simd, o, c->bias + lo, hi - lo);
+  }
+}
+
+/* Weight rows [lo, hi) against every activation row. */
+static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
+  const lin_ctx *c = p;
+  const llm_wmat *w = c->w;
+  size_t cols = (size_t)w->cols;
+  start_cols(c, lo, hi);
+  if (w->type == LLM_QTYPE_F32) {
+    const float *wr = (const float *)w->data + lo * cols;
+    if (c->n == 1)
+      llm_vmatvec(c->x->simd, c->out + lo, wr, c->inp, hi - lo, cols);
+    else
+      llm_sgemm(0, 1, (int)c->n, (int)(hi - lo), (int)cols, 1.0f, c->inp, (int)cols, wr, (int)cols, 1.0f,
+                c->out + lo, (int)c->ldo);
+    return;
+  }
+  if (c->n < PANEL_MIN_N) {
+    float (*dot)(const void *, const float *, int64_t) = llm_qtype_get(w->type)->dot;
+    for (size_t j = lo; j < hi; j++) {
+      const void *row = (const char *)w->data + j * w->row_bytes;
+      for (size_t r = 0; r < c->n; r++) c->out[r * c->ldo + j] += dot(row, c->inp + r * cols, (int64_t)cols);
+    }
+    return;
+  }
+  float *panel = c->scratch + (size_t)tid * llm_linear_scratch(w->cols);
+  for (size_t j = lo; j < hi; j += LLM_LINEAR_PANEL) {
+    size_t m = hi - j < LLM_LINEAR_PANEL ? hi - j : LLM_LINEAR_PANEL;
+    llm_wmat_rows(w, (int64_t)j, (int64_t)(j + m), panel);
+    llm_sgemm(0, 1, (int)c->n, (int)m, (int)cols, 1.0f, c->inp, (int)cols, panel, (int)cols, 1.0f, c->out + j,
+              (int)c->ldo);
+  }
+}
+
+/* Activation rows [lo, hi) against the whole (float32) matrix. */
+static void lin_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
+  const lin_ctx *c = p;
+  size_t rows = (size_t)c->w->rows, cols = (size_t)c->w->cols;
+  for (size_t r = lo; r < hi; r++) {
+    float *o = c->out + r * c->ldo;
+    if (c->acc && c->bias)
+      llm_vadd(c->x->simd, o, c->bias, rows);
+    else if (!c->acc && c->bias)
+      memcpy(o, c->bias, rows * sizeof *o);
+  }
+  llm_sgemm(0, 1, (int)(hi - lo), (int)rows, (int)cols, 1.0f, c->inp + lo * cols, (int)cols, c->w->data,
+            (int)cols, c->acc || c->bias ? 1.0f : 0.0f, c->out + lo * c->ldo, (int)c->ldo);
+}
+
+void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n, const llm_wmat *w,
+                const float *bias, int acc, float *scratch) {
+  lin_ctx c = {.x = x, .out = out, .scratch = scratch, .inp = inp, .bias = bias, .w = w, .n = n,
+               .ldo = ldo, .acc = acc};
+  if (w->type == LLM_QTYPE_F32 && n >= (size_t)MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
+    llm_pool_for(x->pool, n, lin_rows, &c);
+  else
+    llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
+}

@@ -1,0 +1,67 @@
+/*
+** linear.h: products of activations with weight matrices stored in any of
+** the ggml types the engine runs (float32, the halves, the block-quantized
+** types of kernels/qtypes.h), without a float32 copy of the weights.
+**
+** A weight matrix W is [rows, cols] = [out, in], row-major, each row
+** row_bytes long (PyTorch's nn.Linear layout, GGUF's ne = {cols, rows}):
+** the product of n activation rows x[n, cols] is y[n, rows] = x W^T.
+**
+** How the product runs depends on n and the type:
+**   float32: as the training layers do (sgemm; matrix-vector for one row);
+**   other types, few rows (decode): each thread takes a slice of the
+**     weight rows and takes the type's dot product of each with every
+**     activation row, reading the blocks directly;
+**   other types, many rows (prefill): each thread dequantizes panels of
+**     LLM_LINEAR_PANEL weight rows into its scratch and multiplies the
+**     panel with all n activation rows by sgemm, so the dequantizing is
+**     paid once per n rows.
+** Threads split the weight rows, so each writes its own output columns.
+*/
+#ifndef LLM_LINEAR_H
+#define LLM_LINEAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "nn/layers.h"
+
+typedef struct llm_wmat {
+  const void *data;   /* NULL: the matrix is absent */
+  uint32_t type;      /* LLM_QTYPE_* */
+  int64_t rows, cols; /* out, in */
+  size_t row_bytes;
+} llm_wmat;
+
+/* Weight rows dequantized per panel in the many-rows product. */
+#define LLM_LINEAR_PANEL 32
+
+/* A float32 matrix view. */
+llm_wmat llm_wmat_f32(const float *w, int64_t rows, int64_t cols);
+
+/* Fills *w for data of a type: checks that the type is one the engine
+** computes with and that cols is a whole number of its blocks. name is
+** for messages. */
+int llm_wmat_init(llm_wmat *w, const char *name, const void *data, uint32_t type, int64_t rows,
+                  int64_t cols, llm_err *err);
+
+/* Rows [r0, r1) of w as float32 [r1 - r0, cols]. */
+void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst);
+
+/* Whether b's rows follow a's in memory (same type and width), so that
+** the two can run as one product of a.rows + b.rows rows. */
+int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b);
+
+/* Floats of scratch each pool thread needs for products with matrices of
+** at most max_cols columns (0 when every matrix is float32). */
+size_t llm_linear_scratch(int64_t max_cols);
+
+/* out[n, w.rows] (row stride ldo) = (acc ? out : 0) + bias + inp[n, w.cols]
+** (row stride w.cols) W^T. bias [w.rows] may be NULL. scratch: per pool
+** thread (tid) llm_linear_scratch floats, contiguous; may be NULL for
+** float32 weights. */
+void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n,
+                const llm_wmat *w, const float *bias, int acc, float *scratch);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+** net.c: architecture traits, inference configurations, and the weight
+** views of net.h, from GGUF-named tensors or from a model trained here.
+*/
+#include "nn/net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/qtypes.h"
+
+/* Indexed by LLM_ARCH_*: name, layer_norm, post_norm, gated, gelu, causal,
+** rope, qk_norm, sandwich, embd_scale, embd_norm, token_types, decoder. */
+static const llm_arch_traits TRAITS[LLM_ARCH_COUNT] = {
+    [LLM_ARCH_GPT] = {"gpt2", 1, 0, 0, 1, 1, LLM_ROPE_NONE, 0, 0, 0, 0, 0, 1},
+    [LLM_ARCH_LLAMA] = {"llama", 0, 0, 1, 0, 1, LLM_ROPE_PAIRS, 0, 0, 0, 0, 0, 1},
+    [LLM_ARCH_QWEN2] = {"qwen2", 0, 0, 1, 0, 1, LLM_ROPE_HALVES, 0, 0, 0, 0, 0, 1},
+    [LLM_ARCH_QWEN3] = {"qwen3", 0, 0, 1, 0, 1, LLM_ROPE_HALVES, 1, 0, 0, 0, 0, 1},
+    [LLM_ARCH_GEMMA3] = {"gemma3", 0, 0, 1, 1, 1, LLM_ROPE_HALVES, 1, 1, 1, 0, 0, 1},
+    [LLM_ARCH_BERT] = {"bert", 1, 1, 0, 1, 0, LLM_ROPE_NONE, 0, 0, 0, 1, 1, 0},
+    [LLM_ARCH_NOMIC_BERT] = {"nomic-bert", 1, 1, 1, 0, 0, LLM_ROPE_HALVES, 0, 0, 0, 1, 1, 0},
+};
+
+const llm_arch_traits *llm_arch_traits_get(int arch) {
+  return arch >= 0 && arch < LLM_ARCH_COUNT ? &TRAITS[arch] : NULL;
+}
+
+/* Models trained here call GPT "gpt" (their config's "arch"); GGUF calls
+** it "gpt2". */
+const char *llm_arch_name(int arch) {
+  return arch == LLM_ARCH_GPT ? "gpt" : arch > 0 && arch < LLM_ARCH_COUNT ? TRAITS[arch].name : "(unknown)";
+}
+
+int llm_arch_by_name(const char *name) {
+  if (!strcmp(name, "gpt")) return LLM_ARCH_GPT;
+  for (int a = 0; a < LLM_ARCH_COUNT; a++)
+    if (!strcmp(name, TRAITS[a].name)) return a;
+  return -1;
+}
+
+/* The longest context an imported model may declare (its KV cache grows
+** with use, so a long declared context costs nothing until it is used). */
+#define MAX_CONTEXT (1 << 24)
+
+int llm_net_head_dim(const llm_config *c) { return c->head_dim ? c->head_dim : c->n_embd / c->n_head; }
+
+int llm_net_config_check(llm_config *c, llm_err *err) {
+  const llm_arch_traits *tr = llm_arch_traits_get(c->arch);
+  if (!tr) return llm_fail(err, LLM_EINVAL, "unknown architecture %d", c->arch);
+  if (c->n_kv_head == 0) c->n_kv_head = c->n_head;
+  struct { const char *name; int32_t v, max; } f[] = {
+      {"n_layer", c->n_layer, LLM_MAX_LAYERS},       {"n_embd", c->n_embd, LLM_MAX_EMBD},
+      {"n_head", c->n_head, LLM_MAX_EMBD},           {"n_kv_head", c->n_kv_head, LLM_MAX_EMBD},
+      {"n_hidden", c->n_hidden, 16 * LLM_MAX_EMBD}, {"context length", c->block_size, MAX_CONTEXT},
+      {"vocab_size", c->vocab_size, INT32_MAX},
+  };
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    if (f[i].v < 1 || f[i].v > f[i].max)
+      return llm_fail(err, LLM_EINVAL, "%s must be in [1, %ld] (got %ld)", f[i].name, (long)f[i].max,
+                      (long)f[i].v);
+  if (c->n_kv_head < 1 || c->n_head % c->n_kv_head)
+    return llm_fail(err, LLM_EINVAL, "the head count (%d) must be a multiple of the key/value head count (%d)",
+                    c->n_head, c->n_kv_head);
+  if (!c->head_dim && c->n_embd % c->n_head)
+    return llm_fail(err, LLM_EINVAL, "n_embd (%d) must be divisible by n_head (%d)", c->n_embd, c->n_head);
+  int hd = llm_net_head_dim(c);
+  if (hd < 1 || hd > LLM_MAX_EMBD || (int64_t)hd * c->n_head > 4 * LLM_MAX_EMBD)
+    return llm_fail(err, LLM_EINVAL, "head size %d is out of range", hd);
+  c->head_dim = hd;
+  if (tr->rope) {
+    if (!c->n_rot) c->n_rot = hd;
+    if (c->n_rot < 2 || c->n_rot > hd || c->n_rot % 2)
+      return llm_fail(err, LLM_EINVAL, "rotary dimensions (%d) must be even and in [2, head size %d]",
+                      c->n_rot, hd);
+    if (c->rope_theta == 0) c->rope_theta = 10000.0f;
+    if (c->rope_theta_local == 0) c->rope_theta_local = c->rope_theta;
+    if (c->rope_scale == 0) c->rope_scale = 1.0f;
+    if (!(c->rope_theta >= 1 && c->rope_theta < 1e12f) || !(c->rope_theta_local >= 1 && c->rope_theta_local < 1e12f))
+      return llm_fail(err, LLM_EINVAL, "the rotary base must be in [1, 1e12) (got %g)", (double)c->rope_theta);
+    if (!(c->rope_scale > 0 && c->rope_scale <= 1e6f))
+      return llm_fail(err, LLM_EINVAL, "the rotary scale factor must be in (0, 1e6] (got %g)", (double)c->rope_scale);
+  } else if (c->n_rot) {
+    return llm_fail(err, LLM_EINVAL, "the %s architecture has no rotary embeddings", llm_arch_name(c->arch));
+  }
+  if (c->norm_eps == 0) c->norm_eps = 1e-5f;
+  if (!(c->norm_eps > 0 && c->norm_eps < 1))
+    return llm_fail(err, LLM_EINVAL, "norm_eps must be in (0, 1) (got %g)", (double)c->norm_eps);
+  if (c->attn_scale == 0) c->attn_scale = 1.0f / sqrtf((float)hd);
+  if (!(c->attn_scale > 0 && c->attn_scale < 1e3f))
+    return llm_fail(err, LLM_EINVAL, "the attention scale must be in (0, 1e3) (got %g)", (double)c->attn_scale);
+  if (c->sliding_window < 0 || c->swa_period < 0)
+    return llm_fail(err, LLM_EINVAL, "the sliding window and its period must not be negative");
+  if (c->tied_head == 0) c->tied_head = 1;
+  if (c->tied_head != 1 && c->tied_head != -1) return llm_fail(err, LLM_EINVAL, "tied_head must be 1 or -1");
+  if (c->pooling < LLM_POOL_DEFAULT || c->pooling > LLM_POOL_CLS)
+    return llm_fail(err, LLM_EINVAL, "unknown pooling %d", c->pooling);
+  return LLM_OK;
+}
+
+/* ---- views from GGUF-named tensors ------------------------------------ */
+
+typedef struct finder {
+  llm_net_find find;
+  void *ctx;
+  llm_err *err;
+  int64_t max_cols;
+} finder;
+
+/* A tensor by name: 1 found (into *t), 0 absent (an error when required),
+** -1 on error. */
+static int get(finder *f, const char *name, int required, llm_net_tensor *t) {
+  memset(t, 0, sizeof *t);
+  if (f->find(f->ctx, name, t)) return 1;
+  if (required) llm_fail(f->err, LLM_EINVAL, "the model has no tensor '%s'", name);
+  return required ? -1 : 0;
+}
+
+static int shape_error(finder *f, const char *name, const llm_net_tensor *t, int64_t a, int64_t b) {
+  char got[96] = "";
+  for (int d = 0; d < t->n_dims && d < 4; d++)
+    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->ne[d]);
+  if (b)
+    return llm_fail(f->err, LLM_EINVAL, "tensor '%s' has dimensions [%s]; the configuration needs [%lld, %lld]",
+                    name, got, (long long)a, (long long)b);
+  return llm_fail(f->err, LLM_EINVAL, "tensor '%s' has dimensions [%s]; the configuration needs [%lld]", name,
+                  got, (long long)a);
+}
+
+/* A matrix [rows, cols] (GGUF ne {cols, rows}). */
+static int mat(finder *f, llm_wmat *w, const char *name, int64_t rows, int64_t cols, int required) {
+  llm_net_tensor t;
+  int found = get(f, name, required, &t);
+  memset(w, 0, sizeof *w);
+  if (found <= 0) return found < 0 ? f->err->code : LLM_OK;
+  if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) return shape_error(f, name, &t, cols, rows);
+  if (llm_wmat_init(w, name, t.data, t.type, rows, cols, f->err)) return f->err->code;
+  if (cols > f->max_cols) f->max_cols = cols;
+  return LLM_OK;
+}
+
+/* A float32 vector of n. */
+static int vec(finder *f, const float **v, const char *name, int64_t n, int required) {
+  llm_net_tensor t;
+  int found = get(f, name, required, &t);
+  *v = NULL;
+  if (found <= 0) return found < 0 ? f->err->code : LLM_OK;
+  if (t.n_dims != 1 || t.ne[0] != n) return shape_error(f, name, &t, n, 0);
+  if (t.type != LLM_QTYPE_F32) {
+    const llm_qtype *q = llm_qtype_get(t.type);
+    return llm_fail(f->err, LLM_EINVAL, "tensor '%s' is %s; vectors must be f32", name, q ? q->name : "unknown");
+  }
+  *v = t.data;
+  return LLM_OK;
+}
+
+/* name of layer l's tensor: "blk.<l>.<what>.<kind>" */
+static const char *lname(char *buf, size_t n, int l, const char *what, const char *kind) {
+  snprintf(buf, n, "blk.%d.%s.%s", l, what, kind);
+  return buf;
+}
+
+static int layer_from_tensors(finder *f, const llm_net *net, int l, llm_net_layer *y) {
+  const llm_config *c = &net->cfg;
+  const llm_arch_traits *tr = net->tr;
+  int64_t C = c->n_embd, H = c->n_hidden, HD = c->head_dim;
+  int64_t QW = HD * c->n_head, KW = HD * c->n_kv_head;
+  char n[64];
+#define W(field, what, rows, cols, req) mat(f, &y->field, lname(n, sizeof n, l, what, "weight"), rows, cols, req)
+#define V(field, what, kind, len, req) vec(f, &y->field, lname(n, sizeof n, l, what, kind), len, req)
+  int ln = tr->layer_norm;
+  const char *attn_norm = tr->post_norm ? "attn_output_norm" : "attn_norm";
+  const char *ffn_norm = tr->post_norm ? "layer_output_norm" : "ffn_norm";
+  if (V(attn_norm, attn_norm, "weight", C, 1) || V(attn_norm_b, attn_norm, "bias", C, ln) ||
+      V(ffn_norm, ffn_norm, "weight", C, 1) || V(ffn_norm_b, ffn_norm, "bias", C, ln))
+    return f->err->code;
+  llm_net_tensor t;
+  int fused = get(f, lname(n, sizeof n, l, "attn_qkv", "weight"), 0, &t);
+  if (fused) {
+    /* one [q; k; v] matrix: views of its row ranges */
+    llm_wmat qkv;
+    const float *b = NULL;
+    if (W(q, "attn_qkv", QW + 2 * KW, C, 1) || V(bq, "attn_qkv", "bias", QW + 2 * KW, 0)) return f->err->code;
+    qkv = y->q;
+    b = y->bq;
+    y->q.rows = QW;
+    y->k = y->v = y->q;
+    y->k.rows = y->v.rows = KW;
+    if (qkv.data) {
+      y->k.data = (const char *)qkv.data + (size_t)QW * qkv.row_bytes;
+      y->v.data = (const char *)qkv.data + (size_t)(QW + KW) * qkv.row_bytes;
+    }
+    if (b) y->bk = b + QW, y->bv = b + QW + KW;
+  } else if (W(q, "attn_q", QW, C, 1) || W(k, "attn_k", KW, C, 1) || W(v, "attn_v", KW, C, 1) ||
+             V(bq, "attn_q", "bias", QW, 0) || V(bk, "attn_k", "bias", KW, 0) || V(bv, "attn_v", "bias", KW, 0)) {
+    return f->err->code;
+  }
+  if (W(o, "attn_output", C, QW, 1) || V(bo, "attn_output", "bias", C, 0) ||
+      V(q_norm, "attn_q_norm", "weight", HD, tr->qk_norm) || V(k_norm, "attn_k_norm", "weight", HD, tr->qk_norm) ||
+      V(attn_post_norm, "post_attention_norm", "weight", C, tr->sandwich) ||
+      W(gate, "ffn_gate", H, C, tr->gated) || V(b_gate, "ffn_gate", "bias", H, 0) ||
+      W(up, "ffn_up", H, C, 1) || V(b_up, "ffn_up", "bias", H, 0) ||
+      W(down, "ffn_down", C, H, 1) || V(b_down, "ffn_down", "bias", C, 0) ||
+      V(ffn_post_norm, "post_ffw_norm", "weight", C, tr->sandwich))
+    return f->err->code;
+#undef W
+#undef V
+  y->local = c->sliding_window > 0 && !(c->swa_period > 0 && (l + 1) % c->swa_period == 0);
+  return LLM_OK;
+}
+
+int llm_net_from_tensors(llm_net *net, const llm_config *cfg, llm_net_find find, void *ctx, llm_err *err) {
+  memset(net, 0, sizeof *net);
+  net->cfg = *cfg;
+  llm_config *c = &net->cfg;
+  int rc = llm_net_config_check(c, err);
+  if (rc) return rc;
+  const llm_arch_traits *tr = net->tr = llm_arch_traits_get(c->arch);
+  finder f = {find, ctx, err, 0};
+  int64_t C = c->n_embd, V = c->vocab_size;
+  llm_net_tensor t;
+  int has_types = tr->token_types ? get(&f, "token_types.weight", 0, &t) : 0;
+  if (has_types < 0) return err->code;
+  if (has_types && t.n_dims == 2 && t.ne[1] >= 1 && t.ne[1] <= 1024) c->n_token_types = (int32_t)t.ne[1];
+  if (mat(&f, &net->tok_embd, "token_embd.weight", V, C, 1) ||
+      (tr->rope == LLM_ROPE_NONE && mat(&f, &net->pos_embd, "position_embd.weight", c->block_size, C, 1)) ||
+      (has_types && mat(&f, &net->type_embd, "token_types.weight", c->n_token_types ? c->n_token_types : 1, C, 1)) ||
+      (tr->embd_norm && (vec(&f, &net->embd_norm, "token_embd_norm.weight", C, 1) ||
+                         vec(&f, &net->embd_norm_b, "token_embd_norm.bias", C, 1))) ||
+      (!tr->post_norm && (vec(&f, &net->out_norm, "output_norm.weight", C, 1) ||
+                          vec(&f, &net->out_norm_b, "output_norm.bias", C, tr->layer_norm))) ||
+      (tr->rope && vec(&f, &net->rope_freqs, "rope_freqs.weight", c->n_rot / 2, 0)))
+    return err->code;
+  if (tr->decoder) {
+    if ((rc = mat(&f, &net->output, "output.weight", V, C, 0))) return rc;
+    c->tied_head = net->output.rows ? -1 : 1;
+    if (c->tied_head == 1) net->output = net->tok_embd;
+  }
+  net->layers = llm_calloc((size_t)c->n_layer, sizeof *net->layers);
+  if (!net->layers) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  for (int l = 0; l < c->n_layer; l++)
+    if ((rc = layer_from_tensors(&f, net, l, &net->layers[l]))) {
+      llm_net_free(net);
+      return rc;
+    }
+  net->max_cols = f.max_cols;
+  return LLM_OK;
+}
+
+/* ---- views of a model trained here ------------------------------------ */
+
+/* Rows [r0, r0 + rows) of layer l's slice of a stacked [L, R, cols] tensor. */
+static llm_wmat slice(const float *p, const llm_tensor *t, int l, int64_t r0, int64_t rows) {
+  int64_t R = t->shape[1], cols = t->shape[2];
+  return llm_wmat_f32(p + t->offset + ((size_t)l * (size_t)R + (size_t)r0) * (size_t)cols, rows, cols);
+}
+
+static const float *vslice(const float *p, const llm_tensor *t, int l, int64_t at) {
+  return t ? p + t->offset + (size_t)l * (size_t)t->shape[1] + (size_t)at : NULL;
+}
+
+int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err) {
+  memset(net, 0, sizeof *net);
+  net->cfg = *llm_model_config(m);
+  llm_config *c = &net->cfg;
+  int rc = llm_net_config_check(c, err);
+  if (rc) return rc;
+  net->tr = llm_arch_traits_get(c->arch);
+  const float *p = llm_model_params((llm_model *)m);
+  int gpt = c->arch == LLM_ARCH_GPT;
+  int64_t C = c->n_embd, H = c->n_hidden, KV = (int64_t)c->head_dim * c->n_kv_head;
+#define T(name) llm_model_find(m, name)
+  net->tok_embd = llm_wmat_f32(p + T("wte")->offset, c->vocab_size, C);
+  if (gpt) net->pos_embd = llm_wmat_f32(p + T("wpe")->offset, c->block_size, C);
+  const llm_tensor *head = T("lm_head.weight");
+  net->output = head ? llm_wmat_f32(p + head->offset, c->vocab_size, C) : net->tok_embd;
+  const llm_tensor *nw = T(gpt ? "lnf.weight" : "norm.weight"), *nb = T("lnf.bias");
+  net->out_norm = p + nw->offset;
+  net->out_norm_b = nb ? p + nb->offset : NULL;
+  net->layers = llm_calloc((size_t)c->n_layer, sizeof *net->layers);
+  if (!net->layers) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  const llm_tensor *qkv = T("blocks.attn.qkv.weight"), *qkvb = T("blocks.attn.qkv.bias");
+  const llm_tensor *proj = T("blocks.attn.proj.weight"), *projb = T("blocks.attn.proj.bias");
+  const llm_tensor *fc = T("blocks.mlp.fc.weight"), *fcb = T("blocks.mlp.fc.bias");
+  const llm_tensor *down = T("blocks.mlp.proj.weight"), *downb = T("blocks.mlp.proj.bias");
+  const llm_tensor *n1 = T(gpt ? "blocks.ln1.weight" : "blocks.attn_norm.weight"), *n1b = T("blocks.ln1.bias");
+  const llm_tensor *n2 = T(gpt ? "blocks.ln2.weight" : "blocks.mlp_norm.weight"), *n2b = T("blocks.ln2.bias");
+#undef T
+  for (int l = 0; l < c->n_layer; l++) {
+    llm_net_layer *y = &net->layers[l];
+    y->attn_norm = vslice(p, n1, l, 0);
+    y->attn_norm_b = vslice(p, n1b, l, 0);
+    y->q = slice(p, qkv, l, 0, C);
+    y->k = slice(p, qkv, l, C, KV);
+    y->v = slice(p, qkv, l, C + KV, KV);
+    y->bq = vslice(p, qkvb, l, 0);
+    y->bk = vslice(p, qkvb, l, C);
+    y->bv = vslice(p, qkvb, l, C + KV);
+    y->o = slice(p, proj, l, 0, C);
+    y->bo = vslice(p, projb, l, 0);
+    y->ffn_norm = vslice(p, n2, l, 0);
+    y->ffn_norm_b = vslice(p, n2b, l, 0);
+    if (gpt) {
+      y->up = slice(p, fc, l, 0, H);
+      y->b_up = vslice(p, fcb, l, 0);
+    } else {
+      y->gate = slice(p, fc, l, 0, H);
+      y->up = slice(p, fc, l, H, H);
+    }
+    y->down = slice(p, down, l, 0, C);
+    y->b_down = vslice(p, downb, l, 0);
+  }
+  net->max_cols = H > C ? H : C;
+  return LLM_OK;
+}
+
+void llm_net_free(llm_net *net) {
+  if (!net) return;
+  llm_free(net->layers);
+  net->layers = NULL;
+}

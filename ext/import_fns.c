@@ -178,9 +178,31 @@ static int write_file(const char *path, write_fn fn, const void *obj, sqlite3_in
   return rc;
 }
 
+/* llm_export(name, 'gguf', path) */
+static void export_gguf(sqlite3_context *ctx, int argc, sqlite3_value **argv, const char *name) {
+  llm_conn *c = llm_ctx_conn(ctx);
+  llm_err err = {0};
+  llm_model_entry *e;
+  sqlite3_int64 bytes = 0;
+  const char *path;
+  if (argc != 3) {
+    llm_result_errorf(ctx, "llm_export(name, 'gguf', path) takes one path (the tokenizer goes inside)");
+    return;
+  }
+  if (!(path = path_arg(ctx, argv, 2, "GGUF"))) return;
+  if (llm_model_get(c, name, &e, &err) || llm_gguf_export(c, e, path, &bytes, &err))
+    llm_result_llm_err(ctx, &err);
+  else
+    sqlite3_result_int64(ctx, bytes);
+}
+
 static void fn_export(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_conn *c = llm_ctx_conn(ctx);
   const char *name = llm_arg_name(ctx, argv, 0, "model"), *ckpt, *tok_path = NULL;
+  if (name && is_format(argv[1], "gguf")) {
+    export_gguf(ctx, argc, argv, name);
+    return;
+  }
   if (!name || !check_format(ctx, argv[1]) || !(ckpt = path_arg(ctx, argv, 2, "checkpoint"))) return;
   if (argc == 4 && !(tok_path = path_arg(ctx, argv, 3, "tokenizer"))) return;
   llm_err err = {0};

@@ -51,9 +51,9 @@ int llm_gguf_model_config(const llm_gguf *g, llm_config *c, llm_err *err) {
   if (found < 0) return err->code;
   if (!found) return llm_fail(err, LLM_EINVAL, "the file has no general.architecture key");
   c->arch = llm_arch_by_name(arch);
-  if (c->arch <= LLM_ARCH_GPT)
+  if (c->arch < 0 || !strcmp(arch, "gpt")) /* ("gpt" is only our name for GPT-2) */
     return llm_fail(err, LLM_EINVAL,
-                    "architecture '%.40s' is not supported (supported: llama, qwen2, qwen3, gemma3, bert, "
+                    "architecture '%.40s' is not supported (supported: llama, qwen2, qwen3, gemma3, gpt2, bert, "
                     "nomic-bert)", arch);
   const llm_arch_traits *tr = llm_arch_traits_get(c->arch);
   const llm_gguf_tensor *embd = llm_gguf_find_tensor(g, "token_embd.weight");

@@ -3,7 +3,7 @@
 ** runs it: its configuration from the file's metadata, and its tensors
 ** for the net builder (nn/net.h).
 **
-** Architectures: llama, qwen2, qwen3, gemma3, bert, nomic-bert (the
+** Architectures: llama, qwen2, qwen3, gemma3, gpt2, bert, nomic-bert (the
 ** message for another names them). The metadata keys read, with ARCH the
 ** value of general.architecture:
 **   ARCH.context_length, .embedding_length, .block_count,

@@ -166,7 +166,7 @@ def test_bad_files_store_nothing(ctx):
     bad("magic.gguf", b"GGUX" + data[4:], "magic")
     bad("version.gguf", data[:4] + struct.pack("<I", 9) + data[8:], "version")
     bad("truncated.gguf", data[:len(data) - 100], "")
-    bad("arch.gguf", gguf_bytes(*small_model("mamba")), "mamba", "llama, qwen2, qwen3, gemma3, bert, nomic-bert")
+    bad("arch.gguf", gguf_bytes(*small_model("mamba")), "mamba", "llama, qwen2, qwen3, gemma3, gpt2, bert, nomic-bert")
     bad("nan.gguf", gguf_bytes(*small_model(nan=True)), "NaN", "token_embd.weight")
     bad("iq.gguf", gguf_bytes(*small_model(qtype=16)), "iq2_xxs", "blk.0.ffn_up.weight")
     bad("yarn.gguf", gguf_bytes(*small_model(extra=[("llama.rope.scaling.type", "str", "yarn")])), "yarn")

@@ -67,6 +67,20 @@ for type in F32 F16 Q8_0 Q4_0 Q4_K_M Q6_K; do
   } > "$out/shakespeare-$type.json"
 done
 
+# models made in SQL, written by llm_export(..., 'gguf') (needs ./llm.so: make)
+/usr/bin/python3 tests/models/make_exports.py ./llm.so "$tmp/exports"
+for m in llama gpt2; do
+  f=$tmp/exports/export-$m.gguf
+  {
+    printf '{"model": "export-%s.gguf", "sha256": "%s", "score_text": "tests/models/story_text.txt",\n"greedy": ' \
+      "$m" "$(sha256sum "$f" | cut -d' ' -f1)"
+    "$ref" greedy "$f" "Once upon a time" 24
+    printf ',\n"score": '
+    "$ref" score "$f" tests/models/story_text.txt
+    printf '}\n'
+  } > "$out/export-$m.json"
+done
+
 for f in "$out"/*.json; do
   /usr/bin/python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$f"
 done

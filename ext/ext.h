@@ -42,10 +42,14 @@ typedef struct llm_model_info {
 ** ext/model_cache.c). A model trained here is an llm_model; an imported
 ** one is its tensors in one allocation (mem); net views either. */
 typedef struct llm_loaded {
-  int refs;
+  int refs; /* changed under shared_weights.c's lock */
   llm_model *model;
   void *mem;
   llm_net net;
+  /* the registry's key (file NULL: not shared) and link */
+  char *file, *name;
+  sqlite3_int64 uid;
+  struct llm_loaded *next;
 } llm_loaded;
 
 /* A model kept for inference: its row, weights, KV cache and generator. */
@@ -309,6 +313,13 @@ int llm_model_resolve(llm_conn *c, sqlite3_value *v, const char **name, llm_err 
 int llm_conn_pool(llm_conn *c, llm_pool **out, llm_err *err);
 void llm_loaded_ref(llm_loaded *w);
 void llm_loaded_unref(llm_loaded *w);
+/* The process's loaded copy of model name at checkpoint uid of database
+** file (referenced), or NULL (ext/shared_weights.c). */
+llm_loaded *llm_loaded_find(const char *file, const char *name, sqlite3_int64 uid);
+/* Registers w (with one reference) under that key and returns it, or, when
+** another connection registered the same meanwhile, drops w and returns
+** that one (referenced). Files without a path share nothing. */
+llm_loaded *llm_loaded_publish(llm_loaded *w, const char *file, const char *name, sqlite3_int64 uid);
 /* A new inference sequence over loaded weights. */
 int llm_loaded_infer(const llm_loaded *w, llm_infer **out, llm_err *err);
 /* Frees the cached models, the pool and the default (at close). */

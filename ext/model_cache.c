@@ -7,24 +7,14 @@
 ** rows pays for loading once. Every use reads the model's row in
 ** llm_models (one indexed lookup): a new uid there means a new checkpoint
 ** (a training run, or a write by another connection), and the model is
-** loaded again. Loaded weights are reference-counted: a generation that is
-** streaming rows keeps the weights it started with even if the cache moves
-** on to a newer checkpoint meanwhile.
+** loaded again. Loaded weights are reference-counted and shared by the
+** process's connections (shared_weights.c): a generation that is streaming
+** rows keeps the weights it started with even if the cache moves on to a
+** newer checkpoint meanwhile.
 */
 #include <string.h>
 
 #include "ext.h"
-
-static void weights_unref(llm_loaded *w) {
-  if (!w || --w->refs > 0) return;
-  llm_model_free(w->model);
-  llm_net_free(&w->net);
-  llm_free(w->mem);
-  sqlite3_free(w);
-}
-
-void llm_loaded_ref(llm_loaded *w) { w->refs++; }
-void llm_loaded_unref(llm_loaded *w) { weights_unref(w); }
 
 int llm_loaded_infer(const llm_loaded *w, llm_infer **out, llm_err *err) {
   return llm_infer_new(&w->net, out, err);
@@ -33,7 +23,7 @@ int llm_loaded_infer(const llm_loaded *w, llm_infer **out, llm_err *err) {
 static void entry_free(llm_model_entry *e) {
   llm_gen_free(e->gen);
   llm_infer_free(e->infer);
-  weights_unref(e->weights);
+  llm_loaded_unref(e->weights);
   sqlite3_free(e->name);
   sqlite3_free(e);
 }
@@ -57,9 +47,15 @@ int llm_conn_pool(llm_conn *c, llm_pool **out, llm_err *err) {
   return LLM_OK;
 }
 
-/* Loads the weights of a model whose row is info. */
+/* Loads the weights of a model whose row is info (already in memory when
+** another connection of the process has them: shared_weights.c). */
 static int load_weights(llm_conn *c, const char *name, const llm_model_info *info,
                         llm_loaded **out, llm_err *err) {
+  const char *file = sqlite3_db_filename(c->db, "main");
+  if ((*out = llm_loaded_find(file, name, info->uid))) return LLM_OK;
+  /* (an imported model's loader checks its own size) */
+  double bytes = info->gguf ? 0 : (double)llm_config_n_params(&info->config) * sizeof(float);
+  if (llm_check_memory("this model's weights", bytes, llm_memory_limit_mb(), err)) return err->code;
   llm_loaded *w = sqlite3_malloc(sizeof *w);
   if (!w) return llm_fail(err, LLM_ENOMEM, "out of memory");
   memset(w, 0, sizeof *w);
@@ -75,10 +71,10 @@ static int load_weights(llm_conn *c, const char *name, const llm_model_info *inf
     if (!rc) rc = llm_net_from_model(&w->net, w->model, err);
   }
   if (rc) {
-    weights_unref(w);
+    llm_loaded_unref(w);
     return rc;
   }
-  *out = w;
+  *out = llm_loaded_publish(w, file, name, info->uid);
   return LLM_OK;
 }
 
@@ -106,11 +102,9 @@ int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err 
     memset(e, 0, sizeof *e);
     e->info = info;
     e->name = sqlite3_mprintf("%s", name);
-    /* (an imported model's loader checks its own size) */
-    double bytes = (info.gguf ? 0 : (double)llm_config_n_params(&info.config) * sizeof(float)) +
-                   (double)llm_infer_bytes(&info.config);
     int rc = !e->name ? llm_fail(err, LLM_ENOMEM, "out of memory")
-                      : llm_check_memory("running this model", bytes, llm_memory_limit_mb(), err);
+                      : llm_check_memory("running this model", (double)llm_infer_bytes(&info.config),
+                                         llm_memory_limit_mb(), err);
     if (!rc) rc = load_weights(c, name, &info, &e->weights, err);
     if (!rc) rc = llm_loaded_infer(e->weights, &e->infer, err);
     if (!rc) rc = llm_gen_new(e->infer, &e->gen, err);

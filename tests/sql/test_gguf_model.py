@@ -184,3 +184,40 @@ def test_bad_files_store_nothing(ctx):
     # names already taken
     ctx.db.execute("SELECT llm_import('ok', 'gguf', ?)", (good,))
     ctx.error("SELECT llm_import('ok', 'gguf', ?)", (good,), "already exists")
+
+
+def resident_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_connections_share_one_copy_of_the_weights(ctx):
+    path = os.path.join(ctx.shared, "gguf", "shakespeare-4L-F32.gguf")
+    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (path,))
+    size = os.path.getsize(path)
+    dbfile = os.path.join(ctx.tmp, "test.db")
+    text = "ROMEO: What light through yonder window breaks?"
+    conns = [ctx.connect(dbfile) for _ in range(5)]
+    before = resident_bytes()
+    first = conns[0].execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
+    loaded = resident_bytes()
+    for db in conns[1:]:
+        assert db.execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0] == first
+    after = resident_bytes()
+    # the first connection's load brings the weights in; four more add only their caches
+    assert loaded - before > 0.8 * size, (loaded - before, size)
+    assert after - loaded < 0.3 * size, (after - loaded, size)
+    # a new checkpoint (here: the model replaced) is loaded afresh, not confused with the old
+    ctx.db.execute("SELECT llm_model_drop('m')")
+    ctx.db.execute("SELECT llm_tokenizer_drop('m')")
+    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (os.path.join(ctx.shared, "gguf", "shakespeare-4L-Q8_0.gguf"),))
+    q8 = conns[1].execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
+    assert q8 != first and abs(q8 / first - 1) < 0.05, (q8, first)
+    for db in conns:
+        db.close()
+
+
+def test_fine_tuning_an_import_is_a_clear_error(ctx):
+    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (os.path.join(ctx.shared, "gguf", "stories260K-f32.gguf"),))
+    ctx.error("SELECT * FROM llm_train('m', 'SELECT ''Once upon a time''', '{\"steps\": 1}')", (),
+              "imported from a GGUF file", "inference only")

@@ -98,3 +98,15 @@ SELECT round(llm_perplexity('demo', 'Everyone is permitted to copy and distribut
        AS licence_like,
        round(llm_perplexity('demo', 'copies verbatim distribute and copy to permitted is Everyone'), 1)
        AS shuffled;
+
+-- 11. Share the model with llama.cpp and Ollama: write it as a GGUF file
+--     (with its tokenizer), and import that file back as a second model, the
+--     way any GGUF file is imported (llm_import(name, 'gguf', path) also takes
+--     the Llama, Qwen, Gemma, BERT ... files people download, quantized or
+--     not). Both give the same text.
+SELECT llm_export('demo', 'gguf', 'demo.gguf') AS gguf_bytes;
+SELECT llm_model_drop('demo_gguf'), llm_tokenizer_drop('demo_gguf');
+SELECT json_extract(llm_import('demo_gguf', 'gguf', 'demo.gguf'), '$.arch') AS imported_arch;
+SELECT llm_generate('demo', 'This program is free software', '{"max_tokens": 12, "temperature": 0}')
+     = llm_generate('demo_gguf', 'This program is free software', '{"max_tokens": 12, "temperature": 0}')
+       AS same_text;

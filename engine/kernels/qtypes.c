@@ -1,6 +1,7 @@
 /*
 ** qtypes.c: the table of ggml tensor types (see qtypes.h), pointing at the
-** kernels of quant_ref.c and quant_k.c, and the reference dot product.
+** kernels of quant_ref.c, quant_k.c and quant_dot.c, and the reference dot
+** product.
 **
 ** The sizes are the ones ggml's block layouts have (ggml-common.h at
 ** llama.cpp commit d32676d): QK_K = 256 elements for the k-quants, the
@@ -14,8 +15,6 @@
 
 #include "base.h"
 #include "kernels/quant_impl.h"
-
-#define QK_K 256
 
 /* The table, defined below; the dot products read their type's entry. */
 static const llm_qtype QTYPES[LLM_QTYPE_COUNT];
@@ -59,46 +58,54 @@ DOT(q4_k, LLM_QTYPE_Q4_K)
 DOT(q5_k, LLM_QTYPE_Q5_K)
 DOT(q6_k, LLM_QTYPE_Q6_K)
 
-/* A supported type: its kernels are llm_NAME_to_float, dot_NAME and
-** from_float (NULL unless it quantizes). */
-#define SUPPORTED(id, name, block, bytes, from_float) \
-  [id] = {id, #name, block, bytes, 1, llm_##name##_to_float, dot_##name, from_float}
+/* A supported type: its kernels are llm_NAME_to_float, dot_NAME,
+** from_float (NULL unless it quantizes), llm_NAME_vec_dot with activations
+** of vec_type, and vec_from_float (NULL unless it is an activation type). */
+#define SUPPORTED(id, name, block, bytes, from_float, vec_type, vec_from_float)             \
+  [id] = {id, #name, block, bytes, 1, llm_##name##_to_float, dot_##name, from_float, vec_type, \
+          llm_##name##_vec_dot, vec_from_float}
 /* A type known by id, name and size only. */
-#define KNOWN(id, name, block, bytes) [id] = {id, #name, block, bytes, 0, NULL, NULL, NULL}
+#define KNOWN(id, name, block, bytes) \
+  [id] = {id, #name, block, bytes, 0, NULL, NULL, NULL, 0, NULL, NULL}
+/* A type only activations are converted to (weights of it are not
+** supported): known, with a vec_from_float. */
+#define ACTIVATION(id, name, block, bytes) \
+  [id] = {id, #name, block, bytes, 0, NULL, NULL, NULL, 0, NULL, llm_##name##_vec_from_float}
 
 /* Indexed by id; entries without a name are unknown ids. */
 static const llm_qtype QTYPES[LLM_QTYPE_COUNT] = {
-    SUPPORTED(LLM_QTYPE_F32, f32, 1, 4, llm_f32_from_float),
-    SUPPORTED(LLM_QTYPE_F16, f16, 1, 2, llm_f16_from_float),
-    SUPPORTED(LLM_QTYPE_Q4_0, q4_0, 32, 18, NULL),
-    SUPPORTED(LLM_QTYPE_Q4_1, q4_1, 32, 20, NULL),
-    SUPPORTED(LLM_QTYPE_Q5_0, q5_0, 32, 22, NULL),
-    SUPPORTED(LLM_QTYPE_Q5_1, q5_1, 32, 24, NULL),
-    SUPPORTED(LLM_QTYPE_Q8_0, q8_0, 32, 34, llm_q8_0_from_float),
-    KNOWN(LLM_QTYPE_Q8_1, q8_1, 32, 36),
-    SUPPORTED(LLM_QTYPE_Q2_K, q2_k, QK_K, 84, NULL),
-    SUPPORTED(LLM_QTYPE_Q3_K, q3_k, QK_K, 110, NULL),
-    SUPPORTED(LLM_QTYPE_Q4_K, q4_k, QK_K, 144, NULL),
-    SUPPORTED(LLM_QTYPE_Q5_K, q5_k, QK_K, 176, NULL),
-    SUPPORTED(LLM_QTYPE_Q6_K, q6_k, QK_K, 210, NULL),
-    KNOWN(LLM_QTYPE_Q8_K, q8_k, QK_K, 292), /* f32 d */
-    KNOWN(LLM_QTYPE_IQ2_XXS, iq2_xxs, QK_K, 66),
-    KNOWN(LLM_QTYPE_IQ2_XS, iq2_xs, QK_K, 74),
-    KNOWN(LLM_QTYPE_IQ3_XXS, iq3_xxs, QK_K, 98),
-    KNOWN(LLM_QTYPE_IQ1_S, iq1_s, QK_K, 50),
+    SUPPORTED(LLM_QTYPE_F32, f32, 1, 4, llm_f32_from_float, LLM_QTYPE_F32, llm_f32_from_float),
+    SUPPORTED(LLM_QTYPE_F16, f16, 1, 2, llm_f16_from_float, LLM_QTYPE_F16, llm_f16_from_float),
+    SUPPORTED(LLM_QTYPE_Q4_0, q4_0, 32, 18, NULL, LLM_QTYPE_Q8_0, NULL),
+    SUPPORTED(LLM_QTYPE_Q4_1, q4_1, 32, 20, NULL, LLM_QTYPE_Q8_1, NULL),
+    SUPPORTED(LLM_QTYPE_Q5_0, q5_0, 32, 22, NULL, LLM_QTYPE_Q8_0, NULL),
+    SUPPORTED(LLM_QTYPE_Q5_1, q5_1, 32, 24, NULL, LLM_QTYPE_Q8_1, NULL),
+    SUPPORTED(LLM_QTYPE_Q8_0, q8_0, 32, 34, llm_q8_0_from_float, LLM_QTYPE_Q8_0,
+              llm_q8_0_vec_from_float),
+    ACTIVATION(LLM_QTYPE_Q8_1, q8_1, 32, 36),
+    SUPPORTED(LLM_QTYPE_Q2_K, q2_k, LLM_QK_K, 84, NULL, LLM_QTYPE_Q8_K, NULL),
+    SUPPORTED(LLM_QTYPE_Q3_K, q3_k, LLM_QK_K, 110, NULL, LLM_QTYPE_Q8_K, NULL),
+    SUPPORTED(LLM_QTYPE_Q4_K, q4_k, LLM_QK_K, 144, NULL, LLM_QTYPE_Q8_K, NULL),
+    SUPPORTED(LLM_QTYPE_Q5_K, q5_k, LLM_QK_K, 176, NULL, LLM_QTYPE_Q8_K, NULL),
+    SUPPORTED(LLM_QTYPE_Q6_K, q6_k, LLM_QK_K, 210, NULL, LLM_QTYPE_Q8_K, NULL),
+    ACTIVATION(LLM_QTYPE_Q8_K, q8_k, LLM_QK_K, 292), /* f32 d */
+    KNOWN(LLM_QTYPE_IQ2_XXS, iq2_xxs, LLM_QK_K, 66),
+    KNOWN(LLM_QTYPE_IQ2_XS, iq2_xs, LLM_QK_K, 74),
+    KNOWN(LLM_QTYPE_IQ3_XXS, iq3_xxs, LLM_QK_K, 98),
+    KNOWN(LLM_QTYPE_IQ1_S, iq1_s, LLM_QK_K, 50),
     KNOWN(LLM_QTYPE_IQ4_NL, iq4_nl, 32, 18),
-    KNOWN(LLM_QTYPE_IQ3_S, iq3_s, QK_K, 110),
-    KNOWN(LLM_QTYPE_IQ2_S, iq2_s, QK_K, 82),
-    KNOWN(LLM_QTYPE_IQ4_XS, iq4_xs, QK_K, 136),
+    KNOWN(LLM_QTYPE_IQ3_S, iq3_s, LLM_QK_K, 110),
+    KNOWN(LLM_QTYPE_IQ2_S, iq2_s, LLM_QK_K, 82),
+    KNOWN(LLM_QTYPE_IQ4_XS, iq4_xs, LLM_QK_K, 136),
     KNOWN(LLM_QTYPE_I8, i8, 1, 1),
     KNOWN(LLM_QTYPE_I16, i16, 1, 2),
     KNOWN(LLM_QTYPE_I32, i32, 1, 4),
     KNOWN(LLM_QTYPE_I64, i64, 1, 8),
     KNOWN(LLM_QTYPE_F64, f64, 1, 8),
-    KNOWN(LLM_QTYPE_IQ1_M, iq1_m, QK_K, 56),
-    SUPPORTED(LLM_QTYPE_BF16, bf16, 1, 2, llm_bf16_from_float),
-    KNOWN(LLM_QTYPE_TQ1_0, tq1_0, QK_K, 54),
-    KNOWN(LLM_QTYPE_TQ2_0, tq2_0, QK_K, 66),
+    KNOWN(LLM_QTYPE_IQ1_M, iq1_m, LLM_QK_K, 56),
+    SUPPORTED(LLM_QTYPE_BF16, bf16, 1, 2, llm_bf16_from_float, LLM_QTYPE_BF16, llm_bf16_from_float),
+    KNOWN(LLM_QTYPE_TQ1_0, tq1_0, LLM_QK_K, 54),
+    KNOWN(LLM_QTYPE_TQ2_0, tq2_0, LLM_QK_K, 66),
 };
 
 const llm_qtype *llm_qtype_get(uint32_t type) {

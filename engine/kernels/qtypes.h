@@ -7,13 +7,28 @@
 ** A row of n elements of a block type takes n / block * block_bytes bytes;
 ** n must be a multiple of the block. "Known but not supported" types (the
 ** i-quants, q8_1, q8_k, the integer types, ...) can be listed and sized but
-** not computed with: their kernels are NULL. Every supported type has
+** weights of theirs not computed with: their kernels are NULL, but for
+** vec_from_float in q8_1 and q8_k (below). Every supported type has
 ** to_float and dot; from_float (quantizing) exists for f32, f16, bf16 and
 ** q8_0 only.
 **
 **   const llm_qtype *q = llm_qtype_get(tensor_type);
 **   q->to_float(row, out, n);        // n floats, bit for bit as ggml's
 **   float s = q->dot(row, x, n);     // sum of row[i] * x[i]
+**
+** Matrix products as llama.cpp computes them: ggml's CPU backend first
+** converts each activation row to the weight type's vec_type (q8_0 for
+** q4_0, q5_0, q8_0; q8_1 for q4_1, q5_1; q8_k for the k-quants; f16, bf16
+** and f32 for themselves), then takes integer (or half) dot products. Every
+** supported type has vec_type and vec_dot, and the entry of its vec_type
+** has vec_from_float; those six entries (f32, f16, bf16, q8_0, q8_1, q8_k)
+** are the activation types, and q8_1 and q8_k are nothing else (not
+** supported: no weights of theirs can be computed with).
+**
+**   const llm_qtype *a = llm_qtype_get(q->vec_type);
+**   uint64_t bytes;                  // llm_qtype_row_bytes(a->id, n, &bytes)
+**   a->vec_from_float(x, act, n);    // act: bytes bytes, any alignment
+**   float s = q->vec_dot(row, act, n);
 **
 ** Rows are read byte by byte: they need no alignment (a GGUF row is only
 ** 32-byte aligned and a q4_0 block is 18 bytes). The kernels here are the
@@ -77,6 +92,22 @@ typedef struct llm_qtype {
   void (*to_float)(const void *src, float *dst, int64_t n);
   float (*dot)(const void *row, const float *x, int64_t n);
   void (*from_float)(const float *src, void *dst, int64_t n);
+  /* Products with converted activations (see the top of the file).
+  ** vec_type: of a supported type, the type its activations are converted
+  ** to (LLM_QTYPE_*); 0 in the other entries.
+  ** vec_dot: the dot of a row of this type with an activation row of
+  ** vec_type, both of n elements, computed as ggml's portable kernels do
+  ** (integer sums per block; within float rounding of the exact sum).
+  ** vec_from_float: of an activation type, converts src[0, n) into dst
+  ** (n / block * block_bytes bytes) as ggml's CPU backend does on x86
+  ** (AVX2 or later), bit for bit but for NaN payloads in halves (x86's
+  ** conversion keeps their top bits; ggml's reference and this drop them);
+  ** for q8_0 this differs from from_float, which is ggml's reference
+  ** quantizer (used for weights): it rounds ties to even where roundf goes
+  ** away from zero. */
+  uint32_t vec_type;
+  float (*vec_dot)(const void *row, const void *act, int64_t n);
+  void (*vec_from_float)(const float *src, void *dst, int64_t n);
 } llm_qtype;
 
 /* The entry for a type id, or NULL when the id is unknown. */

@@ -10,6 +10,9 @@
 ** centered (q4_0: nibble - 8, q5_0: 5 bits - 16), or q * d + m.
 ** Values are stored little-endian; the f32 rows are copied, which assumes
 ** a little-endian machine like the rest of the engine.
+**
+** At the end: the q8_0 and q8_1 quantizers of activations (vec_from_float),
+** which follow ggml's x86 CPU backend rather than its reference.
 */
 #include <math.h>
 #include <string.h>
@@ -88,7 +91,8 @@ void llm_f16_to_float(const void *src, float *dst, int64_t n) {
 
 void llm_bf16_to_float(const void *src, float *dst, int64_t n) {
   const uint8_t *p = src;
-  for (int64_t i = 0; i < n; i++) dst[i] = llm_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+  for (int64_t i = 0; i < n; i++)
+    dst[i] = llm_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
 }
 
 static void put_u16(uint8_t *p, uint16_t v) {
@@ -108,51 +112,48 @@ void llm_bf16_from_float(const float *src, void *dst, int64_t n) {
 
 /* ---- 32-element blocks --------------------------------------------------- */
 
-/* The layout of a 4- or 5-bit block type (see the top of the file). */
-typedef struct nibble_block {
-  int bytes;    /* block size */
-  int has_min;  /* a half m follows d: elements are q * d + m */
-  int has_high; /* 4 bytes of fifth bits follow the halves */
-  int center;   /* subtracted from q when there is no m */
-} nibble_block;
+const llm_nibble_layout llm_q4_0_layout = {18, 0, 0, 8};
+const llm_nibble_layout llm_q4_1_layout = {20, 1, 0, 0};
+const llm_nibble_layout llm_q5_0_layout = {22, 0, 1, 16};
+const llm_nibble_layout llm_q5_1_layout = {24, 1, 1, 0};
 
-static void nibbles_to_float(const nibble_block *t, const uint8_t *src, float *dst, int64_t n) {
+void llm_nibble_unpack(const llm_nibble_layout *t, const uint8_t *src, int8_t q[32]) {
+  const uint8_t *p = src + (t->has_min ? 4 : 2);
+  uint32_t high = 0;
+  if (t->has_high) {
+    high = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    p += 4;
+  }
+  for (int j = 0; j < 32; j++) {
+    int v = (j < 16 ? p[j] & 15 : p[j - 16] >> 4) | (int)(high >> j & 1) << 4;
+    q[j] = (int8_t)(t->has_min ? v : v - t->center);
+  }
+}
+
+static void nibbles_to_float(const llm_nibble_layout *t, const uint8_t *src, float *dst,
+                             int64_t n) {
+  int8_t q[32];
   for (int64_t b = 0; b < n / 32; b++, src += t->bytes, dst += 32) {
     float d = llm_half_at(src), m = t->has_min ? llm_half_at(src + 2) : 0.0f;
-    const uint8_t *p = src + (t->has_min ? 4 : 2);
-    uint32_t high = 0;
-    if (t->has_high) {
-      high = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-      p += 4;
-    }
-    for (int j = 0; j < 32; j++) {
-      int q = (j < 16 ? p[j] & 15 : p[j - 16] >> 4) | (int)(high >> j & 1) << 4;
-      if (t->has_min)
-        dst[j] = q * d + m;
-      else
-        dst[j] = (q - t->center) * d;
-    }
+    llm_nibble_unpack(t, src, q);
+    for (int j = 0; j < 32; j++) dst[j] = t->has_min ? q[j] * d + m : q[j] * d;
   }
 }
 
 void llm_q4_0_to_float(const void *src, float *dst, int64_t n) {
-  static const nibble_block t = {18, 0, 0, 8};
-  nibbles_to_float(&t, src, dst, n);
+  nibbles_to_float(&llm_q4_0_layout, src, dst, n);
 }
 
 void llm_q4_1_to_float(const void *src, float *dst, int64_t n) {
-  static const nibble_block t = {20, 1, 0, 0};
-  nibbles_to_float(&t, src, dst, n);
+  nibbles_to_float(&llm_q4_1_layout, src, dst, n);
 }
 
 void llm_q5_0_to_float(const void *src, float *dst, int64_t n) {
-  static const nibble_block t = {22, 0, 1, 16};
-  nibbles_to_float(&t, src, dst, n);
+  nibbles_to_float(&llm_q5_0_layout, src, dst, n);
 }
 
 void llm_q5_1_to_float(const void *src, float *dst, int64_t n) {
-  static const nibble_block t = {24, 1, 1, 0};
-  nibbles_to_float(&t, src, dst, n);
+  nibbles_to_float(&llm_q5_1_layout, src, dst, n);
 }
 
 void llm_q8_0_to_float(const void *src, float *dst, int64_t n) {
@@ -181,5 +182,73 @@ void llm_q8_0_from_float(const float *src, void *dst, int64_t n) {
       float r = roundf(src[j] * inv);
       p[2 + j] = (uint8_t)(r >= -127.0f && r <= 127.0f ? (int8_t)r : 0);
     }
+  }
+}
+
+/* ---- activations, as ggml's x86 CPU backend quantizes them --------------- */
+
+/* ggml's CPU backend does not use the reference quantizer above for the
+** activations of a matrix product: built with AVX (llama.cpp here is a
+** GGML_NATIVE build on an AVX-512 machine, so it is), it runs its own
+** quantize_row_q8_0 / q8_1 (ggml-cpu/arch/x86/quants.c), which differ from
+** the reference in three ways, all reproduced here:
+**   - the multiplier is 127 / amax, not 1 / d with d = amax / 127, which
+**     rounds differently;
+**   - x * (127 / amax) is rounded half to even (_mm256_round_ps), not half
+**     away from zero (roundf): 2.5 gives 2, not 3;
+**   - the float to int32 conversion gives INT32_MIN for a NaN or a value
+**     out of range, then packing to int8 saturates (-128 .. 127).
+** The last one and the order of the amax search only matter for blocks
+** holding an inf or a NaN. rintf rounds half to even in the default
+** rounding mode, which the engine never changes. */
+
+/* x86's maxps: a > b ? a : b, so the second operand when either is a NaN. */
+static float max_x86(float a, float b) { return a > b ? a : b; }
+
+/* The largest |x[j]| of a block, found in the order of ggml's AVX code:
+** 8 lanes over the 4 vectors of 8 values, then halving 8 -> 4 -> 2 -> 1. */
+static float amax32_x86(const float *x) {
+  float lane[8];
+  for (int l = 0; l < 8; l++) lane[l] = fabsf(x[l]);
+  for (int v = 1; v < 4; v++)
+    for (int l = 0; l < 8; l++) lane[l] = max_x86(lane[l], fabsf(x[8 * v + l]));
+  for (int l = 0; l < 4; l++) lane[l] = max_x86(lane[l + 4], lane[l]);
+  for (int l = 0; l < 2; l++) lane[l] = max_x86(lane[l], lane[l + 2]);
+  return max_x86(lane[0], lane[1]);
+}
+
+/* Quantizes one block of 32 into q; returns d, and in *sum the sum of the
+** int32 values before saturation (wrapping, as the vector adds do). */
+static float q8_block_x86(const float *x, int8_t q[32], uint32_t *sum) {
+  float amax = amax32_x86(x);
+  float d = amax / 127.0f, mul = amax != 0.0f ? 127.0f / amax : 0.0f;
+  uint32_t s = 0;
+  for (int j = 0; j < 32; j++) {
+    float r = rintf(x[j] * mul);
+    int32_t v = r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+    s += (uint32_t)v;
+    q[j] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+  }
+  *sum = s;
+  return d;
+}
+
+void llm_q8_0_vec_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  for (int64_t b = 0; b < n / 32; b++, p += LLM_Q8_0_BYTES, src += 32) {
+    uint32_t sum;
+    float d = q8_block_x86(src, (int8_t *)(p + 2), &sum);
+    put_u16(p, llm_f32_to_f16(d));
+  }
+}
+
+/* q8_1 adds s = d * (the sum of the integers), rounded to a half. */
+void llm_q8_1_vec_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  for (int64_t b = 0; b < n / 32; b++, p += LLM_Q8_1_BYTES, src += 32) {
+    uint32_t sum;
+    float d = q8_block_x86(src, (int8_t *)(p + 4), &sum);
+    put_u16(p, llm_f32_to_f16(d));
+    put_u16(p + 2, llm_f32_to_f16(d * (float)(int32_t)sum));
   }
 }

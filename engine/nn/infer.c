@@ -54,8 +54,9 @@ struct llm_infer {
   size_t hidden_cap;
   float *hidden;
   float *logits;
-  size_t att_cap, lin_cap; /* floats of the per-thread scratch */
-  float *att, *lin;
+  size_t att_cap, panel_cap, qact_cap; /* floats of the scratch */
+  float *att, *panel, *qact;           /* (qact: quantized activations) */
+  llm_linear_buf lin;
 };
 
 /* ---- memory --------------------------------------------------------- */
@@ -205,7 +206,8 @@ void llm_infer_free(llm_infer *s) {
   llm_free(s->hidden);
   llm_free(s->logits);
   llm_free(s->att);
-  llm_free(s->lin);
+  llm_free(s->panel);
+  llm_free(s->qact);
   llm_free(s);
 }
 
@@ -286,7 +288,7 @@ static void linear(const llm_infer *s, llm_pool *pool, float *out, size_t ldo, c
                    const llm_wmat *w, const float *bias, int acc) {
   size_t weights = (size_t)w->rows * (size_t)w->cols;
   llm_exec x = {weights >= PAR_MIN_WEIGHTS ? pool : NULL, s->simd};
-  llm_linear(&x, out, ldo, inp, (size_t)n, w, bias, acc, s->lin);
+  llm_linear(&x, out, ldo, inp, (size_t)n, w, bias, acc, &s->lin);
 }
 
 /* Products of the same input with matrices whose outputs sit side by side
@@ -508,8 +510,10 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
   if (ensure_kv(s, (size_t)(s->pos + n), err) || ensure_rows(s, (size_t)rows, err)) return err->code;
   if (ensure(&s->hidden, &s->hidden_cap, (size_t)n * (size_t)c->n_embd) ||
       ensure(&s->att, &s->att_cap, threads * QB * s->kv_cap) ||
-      ensure(&s->lin, &s->lin_cap, threads * llm_linear_scratch(s->net->max_cols)))
+      ensure(&s->panel, &s->panel_cap, threads * llm_linear_panel_floats(s->net->max_cols)) ||
+      ensure(&s->qact, &s->qact_cap, (llm_linear_act_bytes(s->net->max_cols, (size_t)rows) + 3) / 4))
     return llm_fail(err, LLM_ENOMEM, "out of memory for the scratch of %d tokens", n);
+  s->lin = (llm_linear_buf){s->panel, s->qact};
   for (int done = 0; done < n; done += rows) {
     int m = n - done < rows ? n - done : rows;
     pass(s, tokens + done, m, (size_t)done, pool);

@@ -50,12 +50,21 @@ int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
          (const char *)a->data + (size_t)a->rows * a->row_bytes == (const char *)b->data;
 }
 
-size_t llm_linear_scratch(int64_t max_cols) { return (size_t)LLM_LINEAR_PANEL * (size_t)max_cols; }
+size_t llm_linear_panel_floats(int64_t max_cols) { return (size_t)LLM_LINEAR_PANEL * (size_t)max_cols; }
+
+/* Every activation type takes at most 292 bytes per 256 elements (q8_K);
+** a row is padded to whole blocks of 256. */
+size_t llm_linear_act_bytes(int64_t max_cols, size_t n) { return n * (((size_t)max_cols + 255) / 256 * 292); }
+
+/* Types whose products quantize the activations (the block types). */
+static int quantizes_acts(const llm_wmat *w) { return llm_qtype_get(w->type)->block > 1; }
 
 typedef struct lin_ctx {
   const llm_exec *x;
-  float *out, *scratch;
+  float *out, *panel;
   const float *inp, *bias;
+  const void *act; /* the quantized activation rows, act_bytes each */
+  size_t act_bytes;
   const llm_wmat *w;
   size_t n, ldo;
   int acc;
@@ -90,6 +99,15 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
                 c->out + lo, (int)c->ldo);
     return;
   }
+  if (c->act) {
+    float (*vec_dot)(const void *, const void *, int64_t) = llm_qtype_get(w->type)->vec_dot;
+    for (size_t j = lo; j < hi; j++) {
+      const void *row = (const char *)w->data + j * w->row_bytes;
+      for (size_t r = 0; r < c->n; r++)
+        c->out[r * c->ldo + j] += vec_dot(row, (const char *)c->act + r * c->act_bytes, (int64_t)cols);
+    }
+    return;
+  }
   if (c->n < PANEL_MIN_N) {
     float (*dot)(const void *, const float *, int64_t) = llm_qtype_get(w->type)->dot;
     for (size_t j = lo; j < hi; j++) {
@@ -98,7 +116,7 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
     }
     return;
   }
-  float *panel = c->scratch + (size_t)tid * llm_linear_scratch(w->cols);
+  float *panel = c->panel + (size_t)tid * llm_linear_panel_floats(w->cols);
   for (size_t j = lo; j < hi; j += LLM_LINEAR_PANEL) {
     size_t m = hi - j < LLM_LINEAR_PANEL ? hi - j : LLM_LINEAR_PANEL;
     llm_wmat_rows(w, (int64_t)j, (int64_t)(j + m), panel);
@@ -123,10 +141,33 @@ static void lin_rows(void *p, size_t lo, size_t hi, int tid) {
             (int)cols, c->acc || c->bias ? 1.0f : 0.0f, c->out + lo * c->ldo, (int)c->ldo);
 }
 
+typedef struct act_ctx {
+  const llm_qtype *a;
+  const float *inp;
+  void *act;
+  size_t cols, bytes;
+} act_ctx;
+
+static void quantize_rows(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
+  const act_ctx *c = p;
+  for (size_t r = lo; r < hi; r++)
+    c->a->vec_from_float(c->inp + r * c->cols, (char *)c->act + r * c->bytes, (int64_t)c->cols);
+}
+
 void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n, const llm_wmat *w,
-                const float *bias, int acc, float *scratch) {
-  lin_ctx c = {.x = x, .out = out, .scratch = scratch, .inp = inp, .bias = bias, .w = w, .n = n,
+                const float *bias, int acc, const llm_linear_buf *buf) {
+  lin_ctx c = {.x = x, .out = out, .panel = buf ? buf->panel : NULL, .inp = inp, .bias = bias, .w = w, .n = n,
                .ldo = ldo, .acc = acc};
+  if (w->type != LLM_QTYPE_F32 && quantizes_acts(w)) {
+    const llm_qtype *a = llm_qtype_get(llm_qtype_get(w->type)->vec_type);
+    uint64_t bytes = 0;
+    llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
+    act_ctx q = {a, inp, buf->act, (size_t)w->cols, (size_t)bytes};
+    llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
+    c.act = buf->act;
+    c.act_bytes = (size_t)bytes;
+  }
   if (w->type == LLM_QTYPE_F32 && n >= (size_t)MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
     llm_pool_for(x->pool, n, lin_rows, &c);
   else

@@ -9,13 +9,17 @@
 **
 ** How the product runs depends on n and the type:
 **   float32: as the training layers do (sgemm; matrix-vector for one row);
-**   other types, few rows (decode): each thread takes a slice of the
-**     weight rows and takes the type's dot product of each with every
-**     activation row, reading the blocks directly;
-**   other types, many rows (prefill): each thread dequantizes panels of
+**   block-quantized types (q8_0, q4_0, ..., the k-quants): the activation
+**     rows are first quantized to the type's 8-bit activation type (q8_0,
+**     q8_1 or q8_K), then each thread takes a slice of the weight rows and
+**     the type's integer dot product of each with every activation row, as
+**     llama.cpp computes (the rounding of the activations is part of its
+**     results: exact float products differ from its log-probabilities by
+**     0.01-0.05 nats per token on a small model);
+**   float16 and bfloat16, few rows: the type's float dot per row pair;
+**   float16 and bfloat16, many rows: each thread dequantizes panels of
 **     LLM_LINEAR_PANEL weight rows into its scratch and multiplies the
-**     panel with all n activation rows by sgemm, so the dequantizing is
-**     paid once per n rows.
+**     panel with all n activation rows by sgemm.
 ** Threads split the weight rows, so each writes its own output columns.
 */
 #ifndef LLM_LINEAR_H
@@ -53,15 +57,21 @@ void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst);
 ** the two can run as one product of a.rows + b.rows rows. */
 int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b);
 
-/* Floats of scratch each pool thread needs for products with matrices of
-** at most max_cols columns (0 when every matrix is float32). */
-size_t llm_linear_scratch(int64_t max_cols);
+/* The scratch of the products: per pool thread a panel of
+** llm_linear_panel_floats(max_cols) floats (contiguous, thread tid's at
+** tid times that), and room for n quantized activation rows,
+** llm_linear_act_bytes(max_cols, n). NULL members are fine for float32
+** weights. */
+typedef struct llm_linear_buf {
+  float *panel;
+  void *act;
+} llm_linear_buf;
+size_t llm_linear_panel_floats(int64_t max_cols);
+size_t llm_linear_act_bytes(int64_t max_cols, size_t n);
 
 /* out[n, w.rows] (row stride ldo) = (acc ? out : 0) + bias + inp[n, w.cols]
-** (row stride w.cols) W^T. bias [w.rows] may be NULL. scratch: per pool
-** thread (tid) llm_linear_scratch floats, contiguous; may be NULL for
-** float32 weights. */
+** (row stride w.cols) W^T. bias [w.rows] may be NULL. */
 void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n,
-                const llm_wmat *w, const float *bias, int acc, float *scratch);
+                const llm_wmat *w, const float *bias, int acc, const llm_linear_buf *buf);
 
 #endif

@@ -4,7 +4,8 @@ list of (key, type, value) metadata entries and optional tensors.
 Types are GGUF's value type names: 'u8', 'i8', 'u16', 'i16', 'u32', 'i32',
 'f32', 'bool', 'str', 'u64', 'i64', 'f64', or ('arr', element_type) for an
 array. Tensors are (name, dims, ggml_type, data_bytes); their data is laid
-out in order, each aligned to 32 bytes.
+out in order, each aligned to 32 bytes. header_only=True returns the bytes
+before the data section (for writers that stream big tensors themselves).
 """
 import struct
 
@@ -37,7 +38,7 @@ def _type_code(t):
     return ARRAY if isinstance(t, tuple) else TYPES[t][0]
 
 
-def gguf_bytes(kvs, tensors=(), version=3):
+def gguf_bytes(kvs, tensors=(), version=3, header_only=False):
     out = bytearray(b'GGUF' + struct.pack('<IQQ', version, len(tensors), len(kvs)))
     for key, t, v in kvs:
         out += _string(key) + struct.pack('<I', _type_code(t)) + _value(t, v)
@@ -48,6 +49,8 @@ def gguf_bytes(kvs, tensors=(), version=3):
         out += struct.pack('<IQ', ggml_type, offset)
         offset += (len(data) + ALIGN - 1) // ALIGN * ALIGN
     out += b'\0' * (-len(out) % ALIGN)
+    if header_only:  # the caller writes the data (only len() of each was used)
+        return bytes(out)
     for _, _, _, data in tensors:
         out += data + b'\0' * (-len(data) % ALIGN)
     return bytes(out)

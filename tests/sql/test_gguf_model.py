@@ -204,9 +204,10 @@ def test_connections_share_one_copy_of_the_weights(ctx):
     for db in conns[1:]:
         assert db.execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0] == first
     after = resident_bytes()
-    # the first connection's load brings the weights in; four more add only their caches
+    # the first connection's load brings the weights in; four more add only their
+    # caches and scratch (about 1 MB each here)
     assert loaded - before > 0.8 * size, (loaded - before, size)
-    assert after - loaded < 0.3 * size, (after - loaded, size)
+    assert after - loaded < size, (after - loaded, size)  # not sharing: 4 x size
     # a new checkpoint (here: the model replaced) is loaded afresh, not confused with the old
     ctx.db.execute("SELECT llm_model_drop('m')")
     ctx.db.execute("SELECT llm_tokenizer_drop('m')")

@@ -53,7 +53,8 @@ done
   printf '}\n'
 } > "$out/stories260K-f32.json"
 
-# the held-out tail of tinyshakespeare.txt: 1500 bytes from 2000 before its end
+# the held-out tail of tinyshakespeare.txt: 1500 bytes from 2000 before its end, in
+# 9 windows of 160 bytes (each about 100 tokens: within the models' context of 128)
 text=../shared/data/tinyshakespeare.txt
 offset=$(($(wc -c < "$text") - 2000))
 for type in F32 F16 Q8_0 Q4_0 Q4_K_M Q6_K; do
@@ -61,9 +62,12 @@ for type in F32 F16 Q8_0 Q4_0 Q4_K_M Q6_K; do
   {
     printf '{"model": "%s", "score_text": "%s",\n"greedy": ' "$m" "$text"
     "$ref" greedy "$m" "ROMEO:" 32
-    printf ',\n"score": '
-    "$ref" score "$m" "$text" "$offset" 1500
-    printf '}\n'
+    printf ',\n"scores": ['
+    for k in 0 1 2 3 4 5 6 7 8; do
+      [ $k -gt 0 ] && printf ',\n'
+      "$ref" score "$m" "$text" $((offset + 160 * k)) 160
+    done
+    printf ']}\n'
   } > "$out/shakespeare-$type.json"
 done
 

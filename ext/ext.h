@@ -244,7 +244,14 @@ int llm_model_info_get(llm_conn *c, const char *name, llm_model_info *info,
                        int *found, llm_err *err);
 /* Only the row's uid (the stamp of its checkpoint): a cheap check. */
 int llm_model_uid_get(llm_conn *c, const char *name, sqlite3_int64 *uid, int *found, llm_err *err);
-/* Inserts the row, or updates step (and a new uid) when it exists. */
+/* Inserts the row, or updates it (its config, step and a new uid) when it
+** exists. */
+/* Deletes a model's tensors (llm_weights and llm_weight_parts). */
+int llm_weights_drop(llm_conn *c, const char *name, llm_err *err);
+/* Converts a Llama model imported from GGUF (float weights) into this
+** engine's training layout, in one transaction (ext/gguf_finetune.c);
+** *info becomes the converted model's row. */
+int llm_gguf_make_trainable(llm_conn *c, const char *name, llm_model_info *info, llm_err *err);
 int llm_model_info_put(llm_conn *c, const char *name,
                        const llm_model_info *info, size_t n_params,
                        llm_err *err);

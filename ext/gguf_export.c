@@ -10,12 +10,13 @@
 ** qkv with biases, learned positions). Tensors are written in the type they
 ** are stored in (float32), each layer's slice of the stacked tensors as
 ** GGUF's per-layer tensors. The tokenizer goes along: a llama2.c
-** (SentencePiece) vocabulary as `llama` ("▁" for spaces, byte tokens
-** <0xXX>, scores and token types), a byte-level BPE one as `gpt2` (pieces
+** or GGUF SentencePiece vocabulary as `llama` ("▁" for spaces, byte
+** tokens <0xXX>, scores and token types), a byte-level BPE one as `gpt2` (pieces
 ** in GPT-2's byte-to-character spelling, merges, pre-tokenizer "gpt-2").
 ** The file is written next to its final name and renamed into place;
 ** returns the number of bytes written. Models imported from GGUF are not
-** written back (their file is their export).
+** written back (their file is their export) unless fine-tuning made them
+** this engine's own.
 */
 #include <errno.h>
 #include <stdlib.h>
@@ -175,9 +176,12 @@ static int by_rank(const void *a, const void *b) {
 
 static int add_tokenizer(export_job *j, const llm_tokenizer *t) {
   int32_t n = llm_tokenizer_n_vocab(t);
-  int bpe = llm_tokenizer_type(t) == LLM_TOKENIZER_BPE;
-  if (!bpe && llm_tokenizer_type(t) != LLM_TOKENIZER_SCORED)
-    return llm_fail(j->err, LLM_EINVAL, "only llama2.c and byte-level BPE tokenizers are written to GGUF");
+  int type = llm_tokenizer_type(t), bpe = type == LLM_TOKENIZER_BPE;
+  /* (an imported BPE vocabulary keeps its merges apart: not written yet) */
+  if (type == LLM_TOKENIZER_WORDPIECE || (bpe && llm_tokenizer_n_merges(t) > 0))
+    return llm_fail(j->err, LLM_EINVAL,
+                    "only SentencePiece-style (llama2.c, GGUF 'llama') and byte-level BPE tokenizers trained here "
+                    "or from GPT-2 are written to GGUF so far");
   if (bpe && llm_tokenizer_pretok(t) != LLM_PRETOK_GPT2)
     return llm_fail(j->err, LLM_EINVAL, "a BPE tokenizer without GPT-2's pre-tokenizer has no GGUF equivalent");
   char **strs = sqlite3_malloc64((sqlite3_uint64)n * sizeof *strs);
@@ -229,8 +233,10 @@ static int add_tokenizer(export_job *j, const llm_tokenizer *t) {
   if (!rc && eos >= 0) rc = llm_gguf_add_u32(j->w, "tokenizer.ggml.eos_token_id", (uint32_t)eos, j->err);
   if (!rc && unk >= 0) rc = llm_gguf_add_u32(j->w, "tokenizer.ggml.unknown_token_id", (uint32_t)unk, j->err);
   /* every text starts with the start token, as here (<s>; for BPE models
-  ** trained here the <|endoftext|> that separates their training texts) */
-  if (!rc) rc = llm_gguf_add_bool(j->w, "tokenizer.ggml.add_bos_token", bos >= 0, j->err);
+  ** trained here the <|endoftext|> that separates their training texts;
+  ** an imported vocabulary as its flags say) */
+  int add_bos = type == LLM_TOKENIZER_SPM ? (llm_tokenizer_flags(t) & LLM_TOK_ADD_BOS) != 0 : bos >= 0;
+  if (!rc) rc = llm_gguf_add_bool(j->w, "tokenizer.ggml.add_bos_token", add_bos, j->err);
   if (!rc) rc = llm_gguf_add_bool(j->w, "tokenizer.ggml.add_eos_token", 0, j->err);
   for (int32_t id = 0; strs && id < n; id++) sqlite3_free(strs[id]);
   sqlite3_free(strs);

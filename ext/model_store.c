@@ -172,8 +172,8 @@ int llm_model_info_put(llm_conn *c, const char *name, const llm_model_info *info
   int rc = sqlite3_prepare_v2(c->db,
                               "INSERT INTO llm_models(name, tokenizer, arch, config, n_params, step, uid, created_at, "
                               "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
-                              "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(name) DO UPDATE SET step = ?6, "
-                              "uid = ?7, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+                              "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(name) DO UPDATE SET arch = ?3, config = ?4, "
+                              "n_params = ?5, step = ?6, uid = ?7, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
                               -1, &st, 0);
   if (rc != SQLITE_OK) {
     sqlite3_free(cfg);
@@ -377,13 +377,9 @@ int llm_corpus_put(llm_conn *c, const char *model, const char *corpus_sql, sqlit
   return step_done(c, st, "cannot write llm_corpus", err);
 }
 
-int llm_model_delete(llm_conn *c, const char *name, llm_err *err) {
-  static const char *const sqls[] = {
-      "DELETE FROM llm_weights WHERE model = ?",   "DELETE FROM llm_weight_parts WHERE model = ?",   "DELETE FROM llm_train_state WHERE model = ?",
-      "DELETE FROM llm_corpus WHERE model = ?",    "DELETE FROM llm_train_log WHERE model = ?",
-      "DELETE FROM llm_models WHERE name = ?",
-  };
-  for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
+/* Runs the statements, each with the model's name as its parameter. */
+static int delete_rows(llm_conn *c, const char *name, const char *const *sqls, size_t n, llm_err *err) {
+  for (size_t i = 0; i < n; i++) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db, sqls[i], -1, &st, 0) != SQLITE_OK)
       return llm_db_fail(c, err, "cannot delete the model");
@@ -391,4 +387,19 @@ int llm_model_delete(llm_conn *c, const char *name, llm_err *err) {
     if (step_done(c, st, "cannot delete the model", err)) return err->code;
   }
   return LLM_OK;
+}
+
+int llm_weights_drop(llm_conn *c, const char *name, llm_err *err) {
+  static const char *const sqls[] = {"DELETE FROM llm_weights WHERE model = ?",
+                                     "DELETE FROM llm_weight_parts WHERE model = ?"};
+  return delete_rows(c, name, sqls, 2, err);
+}
+
+int llm_model_delete(llm_conn *c, const char *name, llm_err *err) {
+  static const char *const sqls[] = {
+      "DELETE FROM llm_weights WHERE model = ?",   "DELETE FROM llm_weight_parts WHERE model = ?",
+      "DELETE FROM llm_train_state WHERE model = ?", "DELETE FROM llm_corpus WHERE model = ?",
+      "DELETE FROM llm_train_log WHERE model = ?", "DELETE FROM llm_models WHERE name = ?",
+  };
+  return delete_rows(c, name, sqls, sizeof sqls / sizeof sqls[0], err);
 }

@@ -455,12 +455,10 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     llm_fail(&err, LLM_EINVAL, "no model named '%s' (create it with llm_model_create)", c->name);
     goto fail;
   }
-  if (c->info.gguf) {
-    llm_fail(&err, LLM_EINVAL,
-             "model '%s' was imported from a GGUF file: fine-tuning runs on models made here or imported from "
-             "llama2.c; imported GGUF models run for inference only so far", c->name);
+  /* a GGUF import trains once converted to this engine's layout */
+  if (c->info.gguf && (llm_gguf_make_trainable(c->conn, c->name, &c->info, &err) ||
+                       llm_model_info_get(c->conn, c->name, &c->info, &found, &err)))
     goto fail;
-  }
   if (c->o.progress < 0) c->o.progress = isatty(2);
   c->o.t.seq_len = c->info.config.block_size;
   if (llm_train_state_get(c->conn, c->name, &c->state, &found, &err)) goto fail;

@@ -22,6 +22,7 @@
 
 #include "kernels/qtypes.h"
 #include "check.h"
+#include "le_bytes.h"
 
 #define MAX_ROWS 16
 #define MAX_ACT 8
@@ -54,17 +55,6 @@ typedef struct recorded {
   uint32_t weight_type[MAX_WEIGHT], vec_type[MAX_WEIGHT], n_wrows[MAX_WEIGHT];
   weight_row wrows[MAX_WEIGHT][MAX_WROWS];
 } recorded;
-
-static uint32_t u32_at(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static float f32_at(const uint8_t *p) {
-  uint32_t w = u32_at(p);
-  float f;
-  memcpy(&f, &w, 4);
-  return f;
-}
 
 /* A reader over the file that fails (returns NULL) past its end. */
 typedef struct cursor {

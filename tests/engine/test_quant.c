@@ -14,6 +14,7 @@
 
 #include "kernels/qtypes.h"
 #include "check.h"
+#include "le_bytes.h"
 
 /* ---- the recorded data ---------------------------------------------------- */
 
@@ -23,17 +24,6 @@ typedef struct ref_data {
   uint32_t type, n, in_bytes, n_from, from_bytes;
   const uint8_t *in, *out, *from_in, *from_out; /* floats as little-endian bytes */
 } ref_data;
-
-static uint32_t u32_at(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static float f32_at(const uint8_t *p) {
-  uint32_t w = u32_at(p);
-  float f;
-  memcpy(&f, &w, 4);
-  return f;
-}
 
 /* Reads and checks the file of type q; 0 (with a message) when it is
 ** missing or malformed. */

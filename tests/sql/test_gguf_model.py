@@ -218,7 +218,36 @@ def test_connections_share_one_copy_of_the_weights(ctx):
         db.close()
 
 
-def test_fine_tuning_an_import_is_a_clear_error(ctx):
-    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (os.path.join(ctx.shared, "gguf", "stories260K-f32.gguf"),))
-    ctx.error("SELECT * FROM llm_train('m', 'SELECT ''Once upon a time''', '{\"steps\": 1}')", (),
-              "imported from a GGUF file", "inference only")
+def test_fine_tuning_a_float_llama_import(ctx):
+    gguf = os.path.join(ctx.shared, "gguf")
+    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (os.path.join(gguf, "shakespeare-4L-F16.gguf"),))
+    text = "ROMEO: What light through yonder window breaks?"
+    before = ctx.one("SELECT llm_logprob('m', ?)", (text,))
+    # the corpus: rows of a query
+    ctx.db.execute("CREATE TABLE docs(body TEXT)")
+    ctx.db.execute("INSERT INTO docs VALUES (?)",
+                   (open(os.path.join(ctx.shared, "tinyshakespeare.txt"), encoding="utf-8").read()[:30000],))
+    rows = ctx.db.execute("SELECT step, loss FROM llm_train('m', 'SELECT body FROM docs', "
+                          "'{\"steps\": 20, \"batch_size\": 4, \"log_every\": 10, \"lr\": 1e-4}')").fetchall()
+    assert [r[0] for r in rows] == [10, 20] and all(math.isfinite(r[1]) and r[1] < 3.5 for r in rows), rows
+    # now stored in this engine's float32 training layout, trained, and still the same model
+    cfg = json.loads(ctx.one("SELECT config FROM llm_models WHERE name = 'm'"))
+    assert "layout" not in cfg and cfg["arch"] == "llama", cfg
+    assert ctx.db.execute("SELECT DISTINCT dtype FROM llm_weights WHERE model = 'm'").fetchall() == [("f32",)]
+    assert ctx.one("SELECT step FROM llm_models WHERE name = 'm'") == 20
+    after = ctx.one("SELECT llm_logprob('m', ?)", (text,))
+    assert after != before and abs(after - before) < 0.2 * abs(before), (before, after)
+    # and it exports to GGUF again
+    assert ctx.one("SELECT llm_export('m', 'gguf', ?)", (os.path.join(ctx.tmp, "m.gguf"),)) > 0
+    # quantized weights and other architectures: errors that say what to do
+    ctx.db.execute("SELECT llm_import('q', 'gguf', ?)", (os.path.join(gguf, "shakespeare-4L-Q4_0.gguf"),))
+    ctx.error("SELECT * FROM llm_train('q', 'SELECT body FROM docs', '{\"steps\": 1}')", (),
+              "quantized weights (q4_0)", "F16, BF16 or F32 GGUF file")
+    models = tiny_models(ctx)
+    ctx.db.execute("SELECT llm_import('qw', 'gguf', ?)", (os.path.join(models, "tiny-qwen2.gguf"),))
+    ctx.error("SELECT * FROM llm_train('qw', 'SELECT body FROM docs', '{\"steps\": 1}')", (), "qwen2", "only llama")
+    ctx.db.execute("SELECT llm_import('l3', 'gguf', ?)", (os.path.join(models, "tiny-llama.gguf"),))
+    ctx.error("SELECT * FROM llm_train('l3', 'SELECT body FROM docs', '{\"steps\": 1}')", (),
+              "rotary frequency factors")
+    # nothing of the refused ones changed
+    assert json.loads(ctx.one("SELECT config FROM llm_models WHERE name = 'q'"))["layout"] == "gguf"

@@ -30,14 +30,12 @@
 /* Bytes of one stored piece, at most (and at most half the BLOB limit). */
 #define PIECE_MAX ((uint64_t)256 << 20)
 
-static const char *const DIMS_FMT = "%s%llu";
-
 /* The JSON shape of a tensor, outermost dimension first (GGUF lists them
 ** innermost first). */
 static void shape_json(char *buf, size_t n, const llm_gguf_tensor *t) {
   size_t used = 0;
   for (uint32_t d = t->n_dims; d-- > 0;)
-    used += (size_t)snprintf(buf + used, n - used, DIMS_FMT, d + 1 == t->n_dims ? "[" : ",",
+    used += (size_t)snprintf(buf + used, n - used, "%s%llu", d + 1 == t->n_dims ? "[" : ",",
                              (unsigned long long)t->ne[d]);
   snprintf(buf + used, n - used, "]");
 }
@@ -176,10 +174,11 @@ void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, 
              llm_tokenizer_n_vocab(tok), mi.config.vocab_size);
     goto fail_file;
   }
-  uint64_t n_params = 0;
+  uint64_t n_params = 0, biggest = 0;
   for (int64_t i = 0; i < llm_gguf_n_tensors(g); i++) {
     const llm_gguf_tensor *t = llm_gguf_tensor_at(g, i);
     n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    if (t->size > biggest) biggest = t->size;
   }
   int limit = sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, -1);
   j.c = c;
@@ -187,6 +186,7 @@ void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, 
   j.gf = &gf;
   j.g = g;
   j.piece = (uint64_t)limit / 2 < PIECE_MAX ? (uint64_t)limit / 2 : PIECE_MAX;
+  if (j.piece > biggest) j.piece = biggest; /* (a small file needs no big buffer) */
   if (j.piece < 4096) j.piece = 4096;
   j.scratch_n = 1 << 16;
   j.buf = llm_malloc((size_t)j.piece);

@@ -372,15 +372,12 @@ static void head_norm(const llm_infer *s, float *x, size_t ld, int n, int heads,
     }
 }
 
-/* out[n, H] = act(g) * u over fch's [g | u] rows, or act(u) in place when
-** not gated. */
+/* act[n, H] = act(g) * u over fch's [g | u] rows (gated), or GELU(fch)
+** (the ungated MLPs, GPT-2's and BERT's, are all GELU). */
 static void mlp_activation(const llm_infer *s, const llm_exec *xr, int n) {
   size_t H = (size_t)s->cfg->n_hidden;
   if (!s->tr->gated) {
-    if (s->tr->gelu)
-      llm_gelu_forward(xr, s->act, s->fch, (size_t)n * H);
-    else
-      for (size_t i = 0; i < (size_t)n * H; i++) s->act[i] = s->fch[i] / (1.0f + expf(-s->fch[i]));
+    llm_gelu_forward(xr, s->act, s->fch, (size_t)n * H);
     return;
   }
   if (!s->tr->gelu) {

@@ -48,7 +48,7 @@ typedef struct llm_arch_traits {
   int layer_norm;    /* LayerNorm with bias; else RMSNorm */
   int post_norm;     /* norms after each residual addition (BERT) */
   int gated;         /* MLP: act(gate x) * (up x) */
-  int gelu;          /* activation: GELU (tanh form); else SiLU */
+  int gelu;          /* activation: GELU (tanh form); else SiLU (gated MLPs only) */
   int causal;        /* attention only to earlier tokens */
   int rope;          /* LLM_ROPE_*; NONE: learned absolute positions */
   int qk_norm;       /* per-head RMSNorm of queries and keys */

@@ -251,3 +251,36 @@ def test_fine_tuning_a_float_llama_import(ctx):
               "rotary frequency factors")
     # nothing of the refused ones changed
     assert json.loads(ctx.one("SELECT config FROM llm_models WHERE name = 'q'"))["layout"] == "gguf"
+
+
+def test_bf16_weights(ctx):
+    """stories260K with its matrices rounded to bfloat16 (written here: no
+    shared file has them) runs close to the float32 original."""
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gguf_reader import read_gguf
+    src = os.path.join(ctx.shared, "gguf", "stories260K-f32.gguf")
+    kvs, tensors = read_gguf(src)
+    out = []
+    for name, (dims, ty, data) in tensors.items():
+        n = 1
+        for d in dims:
+            n *= d
+        vals = struct.unpack("<%dI" % n, data[:4 * n])
+        if len(dims) == 2:  # round to nearest even, keep the top 16 bits
+            data = struct.pack("<%dH" % n, *[((v + 0x7FFF + ((v >> 16) & 1)) >> 16) & 0xFFFF for v in vals])
+            ty = 30  # BF16
+        else:
+            data = data[:4 * n]
+        out.append((name, dims, ty, data))
+    types = {"tokenizer.ggml.tokens": ("arr", "str"), "tokenizer.ggml.scores": ("arr", "f32"),
+             "tokenizer.ggml.token_type": ("arr", "i32")}
+    kv_list = [(k, types.get(k, "str" if isinstance(v, str) else "f32" if isinstance(v, float) else "u32"), v)
+               for k, v in kvs.items()]
+    path = write_gguf(os.path.join(ctx.tmp, "bf16.gguf"), kv_list, out)
+    ctx.db.execute("SELECT llm_import('f32', 'gguf', ?)", (src,))
+    summary = json.loads(ctx.one("SELECT llm_import('bf16', 'gguf', ?)", (path,)))
+    assert summary["types"] == {"bf16": 37, "f32": 11}, summary["types"]  # 2 + 5 x 7 matrices, 1 + 5 x 2 norms
+    text = "Once upon a time, there was a little girl named Lily."
+    a, b = (ctx.one("SELECT llm_logprob(?, ?)", (m, text)) for m in ("f32", "bf16"))
+    assert a != b and abs(a - b) < 0.01 * abs(a), (a, b)

@@ -6,15 +6,20 @@
 #include <string.h>
 
 #include "kernels/blas.h"
+#include "kernels/qkernels.h"
 #include "kernels/qtypes.h"
 #include "kernels/vec.h"
 
 /* Below this many activation rows per thread, threads split the weight
 ** rows (as the training layers' products do). */
 #define MIN_ROWS_PER_THREAD 16
-/* From this many activation rows, quantized weights are dequantized in
-** panels for sgemm rather than dotted row by row. */
+/* From this many activation rows, float16 / bfloat16 weights are
+** dequantized in panels for sgemm rather than dotted row by row. */
 #define PANEL_MIN_N 4
+/* Activation rows a thread runs every weight row of its slice against
+** before going on to the next ones: about 150 kB of 8-bit rows of 2048,
+** which stay in its L2 cache while the weight rows stream past. */
+#define ACT_CHUNK 64
 
 llm_wmat llm_wmat_f32(const float *w, int64_t rows, int64_t cols) {
   llm_wmat m = {w, LLM_QTYPE_F32, rows, cols, (size_t)cols * sizeof(float)};
@@ -65,6 +70,7 @@ typedef struct lin_ctx {
   const float *inp, *bias;
   const void *act; /* the quantized activation rows, act_bytes each */
   size_t act_bytes;
+  llm_qkernel k;    /* their dot products, at the CPU's level */
   const llm_wmat *w;
   size_t n, ldo;
   int acc;
@@ -100,11 +106,19 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
     return;
   }
   if (c->act) {
-    float (*vec_dot)(const void *, const void *, int64_t) = llm_qtype_get(w->type)->vec_dot;
-    for (size_t j = lo; j < hi; j++) {
-      const void *row = (const char *)w->data + j * w->row_bytes;
-      for (size_t r = 0; r < c->n; r++)
-        c->out[r * c->ldo + j] += vec_dot(row, (const char *)c->act + r * c->act_bytes, (int64_t)cols);
+    for (size_t r0 = 0; r0 < c->n; r0 += ACT_CHUNK) {
+      size_t r1 = c->n - r0 < ACT_CHUNK ? c->n : r0 + ACT_CHUNK;
+      for (size_t j = lo; j < hi; j++) {
+        const void *row = (const char *)w->data + j * w->row_bytes;
+        size_t r = r0;
+        for (; r + 4 <= r1; r += 4) { /* the weight row's blocks unpacked once for four rows */
+          float d[4];
+          c->k.vec_dot4(row, (const char *)c->act + r * c->act_bytes, c->act_bytes, (int64_t)cols, d);
+          for (int i = 0; i < 4; i++) c->out[(r + (size_t)i) * c->ldo + j] += d[i];
+        }
+        for (; r < r1; r++)
+          c->out[r * c->ldo + j] += c->k.vec_dot(row, (const char *)c->act + r * c->act_bytes, (int64_t)cols);
+      }
     }
     return;
   }
@@ -167,6 +181,7 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
     c.act = buf->act;
     c.act_bytes = (size_t)bytes;
+    c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
   }
   if (w->type == LLM_QTYPE_F32 && n >= (size_t)MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
     llm_pool_for(x->pool, n, lin_rows, &c);

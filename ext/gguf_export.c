@@ -1,22 +1,24 @@
 /*
-** gguf_export.c: llm_export(name, 'gguf', path): a model trained here (or
-** imported from llama2.c) as a GGUF file that llama.cpp and Ollama run.
+** gguf_export.c: llm_export(name, 'gguf', path): a model trained here,
+** imported (llama2.c, GGUF) or quantized, as a GGUF file that llama.cpp
+** and Ollama run.
 **
 **   SELECT llm_export('shakespeare', 'gguf', 'shakespeare.gguf');
 **
 ** The Llama block is written as llama.cpp's `llama` architecture (its
 ** rotary embeddings already rotate adjacent pairs, llama.cpp's "normal"
 ** style, so no row of q or k is permuted), the GPT block as `gpt2` (fused
-** qkv with biases, learned positions). Tensors are written in the type they
-** are stored in (float32), each layer's slice of the stacked tensors as
-** GGUF's per-layer tensors. The tokenizer goes along: a llama2.c
+** qkv with biases, learned positions), other models as the architecture
+** they came as. Tensors are written in the type they are stored in, with
+** their GGUF names (llm_net_tensors: a trained model's layer slices of its
+** stacked tensors become GGUF's per-layer tensors), and the metadata
+** llama.cpp reads from the configuration. The tokenizer goes along: a llama2.c
 ** or GGUF SentencePiece vocabulary as `llama` ("▁" for spaces, byte
 ** tokens <0xXX>, scores and token types), a byte-level BPE one as `gpt2` (pieces
 ** in GPT-2's byte-to-character spelling, merges, pre-tokenizer "gpt-2").
 ** The file is written next to its final name and renamed into place;
-** returns the number of bytes written. Models imported from GGUF are not
-** written back (their file is their export) unless fine-tuning made them
-** this engine's own.
+** returns the number of bytes written. Tokenizers not written yet
+** (WordPiece, imported BPE vocabularies) are an error.
 */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,9 +31,9 @@
 #include "text/utf8.h"
 #include "ext.h"
 
-/* A tensor of the file: a contiguous run of the model's floats. */
+/* A tensor of the file: a contiguous run of the model's bytes. */
 typedef struct out_tensor {
-  const float *data;
+  const void *data;
 } out_tensor;
 
 typedef struct export_job {
@@ -42,93 +44,68 @@ typedef struct export_job {
   llm_err *err;
 } export_job;
 
-/* Adds tensor `name` of GGUF dims ne (innermost first) at data. */
-static int add(export_job *j, const char *name, int n_dims, uint64_t ne0, uint64_t ne1, const float *data) {
-  uint64_t ne[2] = {ne0, ne1};
+/* llm_net_tensors' visitor: each tensor of the model, in its type. */
+static int add_tensor(void *ctx, const char *name, const llm_net_tensor *t) {
+  export_job *j = ctx;
+  uint64_t ne[2] = {(uint64_t)t->ne[0], (uint64_t)t->ne[1]};
   if (j->n == j->cap) {
     out_tensor *g = sqlite3_realloc64(j->t, (sqlite3_uint64)(j->cap = j->cap ? 2 * j->cap : 64) * sizeof *g);
     if (!g) return llm_fail(j->err, LLM_ENOMEM, "out of memory");
     j->t = g;
   }
-  j->t[j->n++].data = data;
-  return llm_gguf_add_tensor(j->w, name, (uint32_t)n_dims, ne, LLM_QTYPE_F32, j->err);
+  j->t[j->n++].data = t->data;
+  return llm_gguf_add_tensor(j->w, name, (uint32_t)t->n_dims, ne, t->type, j->err);
 }
 
-static int add_layer(export_job *j, int l, const char *what, int n_dims, uint64_t ne0, uint64_t ne1,
-                     const float *data) {
-  char name[64];
-  snprintf(name, sizeof name, "blk.%d.%s", l, what);
-  return add(j, name, n_dims, ne0, ne1, data);
-}
-
-static int add_tensors(export_job *j, llm_model *m) {
-  const llm_config *c = llm_model_config(m);
-  const float *p = llm_model_params(m);
-  uint64_t C = (uint64_t)c->n_embd, H = (uint64_t)c->n_hidden, V = (uint64_t)c->vocab_size;
-  uint64_t KV = C / (uint64_t)c->n_head * (uint64_t)c->n_kv_head, Q = C + 2 * KV;
-  int gpt = c->arch == LLM_ARCH_GPT, rc;
-#define P(name) (p + llm_model_find(m, name)->offset)
-  if ((rc = add(j, "token_embd.weight", 2, C, V, P("wte")))) return rc;
-  if (gpt && (rc = add(j, "position_embd.weight", 2, C, (uint64_t)c->block_size, P("wpe")))) return rc;
-  if ((rc = add(j, "output_norm.weight", 1, C, 1, P(gpt ? "lnf.weight" : "norm.weight")))) return rc;
-  if (gpt && (rc = add(j, "output_norm.bias", 1, C, 1, P("lnf.bias")))) return rc;
-  if (c->tied_head == -1 && (rc = add(j, "output.weight", 2, C, V, P("lm_head.weight")))) return rc;
-  for (int l = 0; l < c->n_layer; l++) {
-    size_t L = (size_t)l;
-    if (gpt) {
-      if ((rc = add_layer(j, l, "attn_norm.weight", 1, C, 1, P("blocks.ln1.weight") + L * C)) ||
-          (rc = add_layer(j, l, "attn_norm.bias", 1, C, 1, P("blocks.ln1.bias") + L * C)) ||
-          (rc = add_layer(j, l, "attn_qkv.weight", 2, C, 3 * C, P("blocks.attn.qkv.weight") + L * 3 * C * C)) ||
-          (rc = add_layer(j, l, "attn_qkv.bias", 1, 3 * C, 1, P("blocks.attn.qkv.bias") + L * 3 * C)) ||
-          (rc = add_layer(j, l, "attn_output.weight", 2, C, C, P("blocks.attn.proj.weight") + L * C * C)) ||
-          (rc = add_layer(j, l, "attn_output.bias", 1, C, 1, P("blocks.attn.proj.bias") + L * C)) ||
-          (rc = add_layer(j, l, "ffn_norm.weight", 1, C, 1, P("blocks.ln2.weight") + L * C)) ||
-          (rc = add_layer(j, l, "ffn_norm.bias", 1, C, 1, P("blocks.ln2.bias") + L * C)) ||
-          (rc = add_layer(j, l, "ffn_up.weight", 2, C, H, P("blocks.mlp.fc.weight") + L * H * C)) ||
-          (rc = add_layer(j, l, "ffn_up.bias", 1, H, 1, P("blocks.mlp.fc.bias") + L * H)) ||
-          (rc = add_layer(j, l, "ffn_down.weight", 2, H, C, P("blocks.mlp.proj.weight") + L * C * H)) ||
-          (rc = add_layer(j, l, "ffn_down.bias", 1, C, 1, P("blocks.mlp.proj.bias") + L * C)))
-        return rc;
-      continue;
-    }
-    const float *qkv = P("blocks.attn.qkv.weight") + L * Q * C, *fc = P("blocks.mlp.fc.weight") + L * 2 * H * C;
-    if ((rc = add_layer(j, l, "attn_norm.weight", 1, C, 1, P("blocks.attn_norm.weight") + L * C)) ||
-        (rc = add_layer(j, l, "attn_q.weight", 2, C, C, qkv)) ||
-        (rc = add_layer(j, l, "attn_k.weight", 2, C, KV, qkv + C * C)) ||
-        (rc = add_layer(j, l, "attn_v.weight", 2, C, KV, qkv + (C + KV) * C)) ||
-        (rc = add_layer(j, l, "attn_output.weight", 2, C, C, P("blocks.attn.proj.weight") + L * C * C)) ||
-        (rc = add_layer(j, l, "ffn_norm.weight", 1, C, 1, P("blocks.mlp_norm.weight") + L * C)) ||
-        (rc = add_layer(j, l, "ffn_gate.weight", 2, C, H, fc)) ||
-        (rc = add_layer(j, l, "ffn_up.weight", 2, C, H, fc + H * C)) ||
-        (rc = add_layer(j, l, "ffn_down.weight", 2, H, C, P("blocks.mlp.proj.weight") + L * C * H)))
-      return rc;
-  }
-#undef P
-  return LLM_OK;
-}
-
-static int add_hparams(export_job *j, const llm_config *c, const char *name) {
-  const char *arch = c->arch == LLM_ARCH_GPT ? "gpt2" : "llama";
+/* The metadata llama.cpp reads for the architecture (the inverse of
+** formats/gguf_model.c). */
+static int add_hparams(export_job *j, const llm_net *net, const char *name) {
+  const llm_config *c = &net->cfg;
+  const llm_arch_traits *tr = net->tr;
+  const char *arch = tr->name;
   char k[96];
   llm_err *e = j->err;
   int rc;
 #define KEY(suffix) (snprintf(k, sizeof k, "%s.%s", arch, suffix), k)
   if ((rc = llm_gguf_add_str(j->w, "general.architecture", arch, strlen(arch), e)) ||
       (rc = llm_gguf_add_str(j->w, "general.name", name, strlen(name), e)) ||
-      (rc = llm_gguf_add_u32(j->w, "general.file_type", 0, e)) || /* all float32 */
+      (rc = llm_gguf_add_u32(j->w, "general.file_type", 0, e)) ||
       (rc = llm_gguf_add_u32(j->w, KEY("context_length"), (uint32_t)c->block_size, e)) ||
       (rc = llm_gguf_add_u32(j->w, KEY("embedding_length"), (uint32_t)c->n_embd, e)) ||
       (rc = llm_gguf_add_u32(j->w, KEY("feed_forward_length"), (uint32_t)c->n_hidden, e)) ||
       (rc = llm_gguf_add_u32(j->w, KEY("block_count"), (uint32_t)c->n_layer, e)) ||
       (rc = llm_gguf_add_u32(j->w, KEY("attention.head_count"), (uint32_t)c->n_head, e)))
     return rc;
-  if (c->arch == LLM_ARCH_GPT) return llm_gguf_add_f32(j->w, KEY("attention.layer_norm_epsilon"), c->norm_eps, e);
-  if ((rc = llm_gguf_add_u32(j->w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_head, e)) ||
-      (rc = llm_gguf_add_f32(j->w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps, e)) ||
-      (rc = llm_gguf_add_f32(j->w, KEY("rope.freq_base"), c->rope_theta, e)))
+  if (c->arch != LLM_ARCH_GPT && (rc = llm_gguf_add_u32(j->w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_head, e)))
     return rc;
-  return llm_gguf_add_u32(j->w, KEY("rope.dimension_count"), (uint32_t)(c->n_embd / c->n_head), e);
+  if ((rc = llm_gguf_add_f32(j->w, KEY(tr->layer_norm ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"),
+                             c->norm_eps, e)))
+    return rc;
+  if (tr->rope && ((rc = llm_gguf_add_f32(j->w, KEY("rope.freq_base"), c->rope_theta, e)) ||
+                   (rc = llm_gguf_add_u32(j->w, KEY("rope.dimension_count"), (uint32_t)c->n_rot, e))))
+    return rc;
+  if (tr->rope && c->rope_scale != 1 &&
+      ((rc = llm_gguf_add_str(j->w, KEY("rope.scaling.type"), "linear", 6, e)) ||
+       (rc = llm_gguf_add_f32(j->w, KEY("rope.scaling.factor"), c->rope_scale, e))))
+    return rc;
+  if (c->head_dim * c->n_head != c->n_embd &&
+      ((rc = llm_gguf_add_u32(j->w, KEY("attention.key_length"), (uint32_t)c->head_dim, e)) ||
+       (rc = llm_gguf_add_u32(j->w, KEY("attention.value_length"), (uint32_t)c->head_dim, e))))
+    return rc;
+  if (c->sliding_window &&
+      ((rc = llm_gguf_add_u32(j->w, KEY("attention.sliding_window"), (uint32_t)c->sliding_window, e)) ||
+       (rc = llm_gguf_add_u32(j->w, KEY("attention.sliding_window_pattern"), (uint32_t)c->swa_period, e)) ||
+       (rc = llm_gguf_add_f32(j->w, KEY("rope.freq_base_swa"), c->rope_theta_local, e))))
+    return rc;
+  if (!tr->decoder) {
+    /* llama.cpp's pooling types: 1 mean, 2 cls, 3 last */
+    uint32_t pool = c->pooling == LLM_POOL_CLS ? 2 : c->pooling == LLM_POOL_LAST ? 3 : 1;
+    if ((rc = llm_gguf_add_bool(j->w, KEY("attention.causal"), 0, e)) ||
+        (rc = llm_gguf_add_u32(j->w, KEY("pooling_type"), pool, e)))
+      return rc;
+  }
 #undef KEY
+  return LLM_OK;
 }
 
 /* ---- the tokenizer ------------------------------------------------------ */
@@ -174,7 +151,7 @@ static int by_rank(const void *a, const void *b) {
   return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
-static int add_tokenizer(export_job *j, const llm_tokenizer *t) {
+static int add_tokenizer(export_job *j, const llm_tokenizer *t, int n_token_types) {
   int32_t n = llm_tokenizer_n_vocab(t);
   int type = llm_tokenizer_type(t), bpe = type == LLM_TOKENIZER_BPE;
   /* (an imported BPE vocabulary keeps its merges apart: not written yet) */
@@ -238,6 +215,7 @@ static int add_tokenizer(export_job *j, const llm_tokenizer *t) {
   int add_bos = type == LLM_TOKENIZER_SPM ? (llm_tokenizer_flags(t) & LLM_TOK_ADD_BOS) != 0 : bos >= 0;
   if (!rc) rc = llm_gguf_add_bool(j->w, "tokenizer.ggml.add_bos_token", add_bos, j->err);
   if (!rc) rc = llm_gguf_add_bool(j->w, "tokenizer.ggml.add_eos_token", 0, j->err);
+  if (!rc && n_token_types) rc = llm_gguf_add_u32(j->w, "tokenizer.ggml.token_type_count", (uint32_t)n_token_types, j->err);
   for (int32_t id = 0; strs && id < n; id++) sqlite3_free(strs[id]);
   sqlite3_free(strs);
   sqlite3_free(lens);
@@ -263,17 +241,15 @@ static int fill(void *ctx, int64_t index, uint64_t offset, void *dst, size_t n, 
 }
 
 int llm_gguf_export(llm_conn *c, llm_model_entry *e, const char *path, sqlite3_int64 *bytes, llm_err *err) {
-  if (!e->weights->model)
-    return llm_fail(err, LLM_EINVAL, "model '%s' was imported from a GGUF file: that file is its export", e->name);
   llm_tokenizer *tok;
   int32_t bos;
   export_job j = {0};
   j.err = err;
   int rc = llm_model_tokenizer(c, e, &tok, &bos, err);
   if (!rc) rc = llm_gguf_writer_new(&j.w, err);
-  if (!rc) rc = add_hparams(&j, llm_model_config(e->weights->model), e->name);
-  if (!rc) rc = add_tokenizer(&j, tok);
-  if (!rc) rc = add_tensors(&j, e->weights->model);
+  if (!rc) rc = add_hparams(&j, &e->weights->net, e->name);
+  if (!rc) rc = add_tokenizer(&j, tok, e->weights->net.cfg.n_token_types);
+  if (!rc) rc = llm_net_tensors(&e->weights->net, add_tensor, &j);
   char *tmp = rc ? NULL : sqlite3_mprintf("%s.tmp-llm", path);
   if (!rc && !tmp) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
   if (!rc && !(j.f = fopen(tmp, "wb"))) rc = llm_fail(err, LLM_EIO, "cannot create '%s': %s", tmp, strerror(errno));

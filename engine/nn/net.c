@@ -314,6 +314,75 @@ int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err) {
   return LLM_OK;
 }
 
+/* ---- listing the tensors ------------------------------------------------ */
+
+typedef struct lister {
+  llm_net_visit visit;
+  void *ctx;
+} lister;
+
+static int list_mat(const lister *L, const char *name, const llm_wmat *w) {
+  if (!w->data) return 0;
+  llm_net_tensor t = {w->data, w->type, 2, {w->cols, w->rows, 1, 1}};
+  return L->visit(L->ctx, name, &t);
+}
+
+static int list_vec(const lister *L, const char *name, const float *v, int64_t n) {
+  if (!v) return 0;
+  llm_net_tensor t = {v, LLM_QTYPE_F32, 1, {n, 1, 1, 1}};
+  return L->visit(L->ctx, name, &t);
+}
+
+static int list_layer(const lister *L, const llm_net *net, int l) {
+  const llm_net_layer *y = &net->layers[l];
+  const llm_arch_traits *tr = net->tr;
+  int64_t C = net->cfg.n_embd, H = net->cfg.n_hidden, HD = net->cfg.head_dim;
+  int64_t QW = HD * net->cfg.n_head, KW = HD * net->cfg.n_kv_head;
+  const char *an = tr->post_norm ? "attn_output_norm" : "attn_norm", *fn = tr->post_norm ? "layer_output_norm" : "ffn_norm";
+  char n[64];
+  int rc;
+#define M(what, w) ((rc = list_mat(L, lname(n, sizeof n, l, what, "weight"), w)))
+#define V(what, kind, v, len) ((rc = list_vec(L, lname(n, sizeof n, l, what, kind), v, len)))
+  if (V(an, "weight", y->attn_norm, C) || V(an, "bias", y->attn_norm_b, C)) return rc;
+  if (net->cfg.arch == LLM_ARCH_GPT || net->cfg.arch == LLM_ARCH_NOMIC_BERT) {
+    llm_wmat qkv = y->q;
+    qkv.rows += y->k.rows + y->v.rows;
+    if (M("attn_qkv", &qkv) || V("attn_qkv", "bias", y->bq, QW + 2 * KW)) return rc;
+  } else if (M("attn_q", &y->q) || M("attn_k", &y->k) || M("attn_v", &y->v) || V("attn_q", "bias", y->bq, QW) ||
+             V("attn_k", "bias", y->bk, KW) || V("attn_v", "bias", y->bv, KW)) {
+    return rc;
+  }
+  if (M("attn_output", &y->o) || V("attn_output", "bias", y->bo, C) || V("attn_q_norm", "weight", y->q_norm, HD) ||
+      V("attn_k_norm", "weight", y->k_norm, HD) || V("post_attention_norm", "weight", y->attn_post_norm, C) ||
+      V(fn, "weight", y->ffn_norm, C) || V(fn, "bias", y->ffn_norm_b, C) || M("ffn_gate", &y->gate) ||
+      V("ffn_gate", "bias", y->b_gate, H) || M("ffn_up", &y->up) || V("ffn_up", "bias", y->b_up, H) ||
+      M("ffn_down", &y->down) || V("ffn_down", "bias", y->b_down, C) ||
+      V("post_ffw_norm", "weight", y->ffn_post_norm, C))
+    return rc;
+#undef M
+#undef V
+  return 0;
+}
+
+int llm_net_tensors(const llm_net *net, llm_net_visit visit, void *ctx) {
+  lister L = {visit, ctx};
+  int64_t C = net->cfg.n_embd;
+  int rc;
+  if ((rc = list_mat(&L, "token_embd.weight", &net->tok_embd)) ||
+      (rc = list_mat(&L, "position_embd.weight", &net->pos_embd)) ||
+      (rc = list_mat(&L, "token_types.weight", &net->type_embd)) ||
+      (rc = list_vec(&L, "token_embd_norm.weight", net->embd_norm, C)) ||
+      (rc = list_vec(&L, "token_embd_norm.bias", net->embd_norm_b, C)) ||
+      (rc = list_vec(&L, "output_norm.weight", net->out_norm, C)) ||
+      (rc = list_vec(&L, "output_norm.bias", net->out_norm_b, C)) ||
+      (net->output.data != net->tok_embd.data && (rc = list_mat(&L, "output.weight", &net->output))) ||
+      (rc = list_vec(&L, "rope_freqs.weight", net->rope_freqs, net->cfg.n_rot / 2)))
+    return rc;
+  for (int l = 0; l < net->cfg.n_layer; l++)
+    if ((rc = list_layer(&L, net, l))) return rc;
+  return 0;
+}
+
 void llm_net_free(llm_net *net) {
   if (!net) return;
   llm_free(net->layers);

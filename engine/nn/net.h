@@ -115,6 +115,17 @@ int llm_net_from_tensors(llm_net *net, const llm_config *c, llm_net_find find, v
 /* The views of a model trained here (its stacked float32 tensors). */
 int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err);
 
+/* The tensors of a net, by GGUF name, as a file of its architecture
+** holds them (the inverse of llm_net_from_tensors): each is passed to
+** visit(ctx, name, &t) with t.data its bytes (t.n_dims 1 for vectors, 2
+** for matrices, ne GGUF's: {cols, rows}); GPT-2 and nomic-bert have their
+** q, k, v as one attn_qkv (so the three must be adjacent: they are in
+** every net the builders make of such files and of models trained here).
+** The head is left out when tied. Stops at (and returns) the first
+** non-zero return of visit. */
+typedef int (*llm_net_visit)(void *ctx, const char *name, const llm_net_tensor *t);
+int llm_net_tensors(const llm_net *net, llm_net_visit visit, void *ctx);
+
 /* Frees what the builders allocated (not the weights). */
 void llm_net_free(llm_net *net);
 

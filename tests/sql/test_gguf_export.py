@@ -73,9 +73,22 @@ def test_llama_export_equals_llama_cpp_conversion(ctx):
 
 def test_export_errors(ctx):
     paths = make_exports(ctx.ext, os.path.join(ctx.tmp, "exports"), ctx.db)
+    # an imported model exports again, as the same model
     ctx.db.execute("SELECT llm_import('imported', 'gguf', ?)", (paths["export-llama"],))
-    ctx.error("SELECT llm_export('imported', 'gguf', ?)", (os.path.join(ctx.tmp, "x.gguf"),),
-              "llm_export:", "imported from a GGUF file")
+    again = os.path.join(ctx.tmp, "again.gguf")
+    assert ctx.one("SELECT llm_export('imported', 'gguf', ?)", (again,)) == os.path.getsize(again)
+    ctx.db.execute("SELECT llm_import('again', 'gguf', ?)", (again,))
+    text = "Once upon a time, there was a little girl."
+    assert ctx.one("SELECT llm_logprob('again', ?)", (text,)) == ctx.one("SELECT llm_logprob('imported', ?)", (text,))
+    # (tokenizers that are not written yet: a clear error)
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "models"))
+    import subprocess
+    models = os.path.join(ctx.tmp, "models")
+    subprocess.run([sys.executable, os.path.join(ctx.root, "tests", "models", "make_models.py"), models],
+                   check=True, stdout=subprocess.DEVNULL)
+    ctx.db.execute("SELECT llm_import('bert', 'gguf', ?)", (os.path.join(models, "tiny-bert.gguf"),))
+    ctx.error("SELECT llm_export('bert', 'gguf', ?)", (os.path.join(ctx.tmp, "x.gguf"),),
+              "llm_export:", "are written to GGUF so far")
     bad = os.path.join(ctx.tmp, "no", "such", "dir", "x.gguf")
     ctx.error("SELECT llm_export('export-llama', 'gguf', ?)", (bad,), "llm_export:", "cannot create")
     ctx.error("SELECT llm_export('export-llama', 'gguf', ?, 'tok.bin')", (bad,), "llm_export:", "one path")

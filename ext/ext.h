@@ -195,6 +195,25 @@ int llm_gguf_file_open(const char *path, llm_gguf_file *gf, llm_gguf **out, llm_
 /* Stores a tokenizer read from a GGUF file (inside the caller's write). */
 int llm_gguf_tokenizer_store(llm_conn *c, const char *name, const char *path, const llm_tokenizer *tok,
                              const llm_gguf_vocab_info *info, llm_err *err);
+/* Storing typed tensors piece by piece (ext/tensor_pieces.c). */
+typedef struct llm_pieces {
+  llm_conn *c;
+  const char *model;
+  uint64_t piece; /* bytes per piece, at most */
+  sqlite3_stmt *ins, *ins_part;
+} llm_pieces;
+/* biggest: the largest tensor's bytes (bounds the piece size). */
+int llm_pieces_open(llm_pieces *p, llm_conn *c, const char *model, uint64_t biggest, llm_err *err);
+void llm_pieces_close(llm_pieces *p);
+/* The bytes of one piece of a tensor of type: whole blocks. */
+uint64_t llm_pieces_size(const llm_pieces *p, uint32_t type);
+/* Stores piece `part` (0, 1, ...) of tensor name; piece 0 carries its
+** shape (JSON) and type. */
+int llm_pieces_write(llm_pieces *p, const char *name, size_t name_len, int part, const char *shape, uint32_t type,
+                     const void *data, size_t n, llm_err *err);
+/* The JSON shape, outermost first, of GGUF dims ne (innermost first). */
+void llm_shape_json(char *buf, size_t n, int n_dims, const int64_t *ne);
+
 /* llm_import(name, 'gguf', path): the model and its tokenizer. */
 void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, const char *path);
 /* llm_export(name, 'gguf', path): writes the model (trained here, or from
@@ -399,5 +418,6 @@ int llm_register_infer_fns(sqlite3 *db, llm_conn *c);
 int llm_register_generate_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_chunks_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_import_fns(sqlite3 *db, llm_conn *c);
+int llm_register_quantize_fns(sqlite3 *db, llm_conn *c);
 
 #endif

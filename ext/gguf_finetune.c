@@ -11,9 +11,8 @@
 ** are replaced), which trains, runs and exports (to GGUF or llama2.c) like
 ** one made here. What the training layout cannot hold is refused with a
 ** message saying why: other architectures (biases, per-head norms, ...),
-** Llama 3's rotary frequency factors, quantized weights (a float copy
-** comes from an F16/BF16/F32 GGUF file of the same model), contexts past
-** LLM_MAX_BLOCK.
+** Llama 3's rotary frequency factors, quantized weights (llm_quantize(...,
+** 'f32') makes a float copy), contexts past LLM_MAX_BLOCK.
 */
 #include <string.h>
 
@@ -40,9 +39,9 @@ static int check_trainable(const llm_model_entry *e, llm_err *err) {
     for (int i = 0; i < (y ? 7 : 2); i++)
       if (llm_qtype_get(mats[i]->type)->block > 1)
         return llm_fail(err, LLM_EINVAL,
-                        "model '%s' has quantized weights (%s): fine-tuning needs float ones; import an F16, "
-                        "BF16 or F32 GGUF file of the model",
-                        e->name, llm_qtype_get(mats[i]->type)->name);
+                        "model '%s' has quantized weights (%s): fine-tuning needs float ones; make a float "
+                        "copy with llm_quantize('%s', 'copy_name', 'f32') and train that",
+                        e->name, llm_qtype_get(mats[i]->type)->name, e->name);
   }
   return LLM_OK;
 }

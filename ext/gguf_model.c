@@ -27,19 +27,6 @@
 #include "kernels/qtypes.h"
 #include "ext.h"
 
-/* Bytes of one stored piece, at most (and at most half the BLOB limit). */
-#define PIECE_MAX ((uint64_t)256 << 20)
-
-/* The JSON shape of a tensor, outermost dimension first (GGUF lists them
-** innermost first). */
-static void shape_json(char *buf, size_t n, const llm_gguf_tensor *t) {
-  size_t used = 0;
-  for (uint32_t d = t->n_dims; d-- > 0;)
-    used += (size_t)snprintf(buf + used, n - used, "%s%llu", d + 1 == t->n_dims ? "[" : ",",
-                             (unsigned long long)t->ne[d]);
-  snprintf(buf + used, n - used, "]");
-}
-
 /* Fails when the piece's values (of a type the engine runs) are not all
 ** finite. scratch holds LLM_QTYPE-dequantized floats of up to scratch_n. */
 static int check_finite(const llm_gguf_tensor *t, const uint8_t *piece, uint64_t bytes, uint64_t at, float *scratch,
@@ -61,42 +48,28 @@ static int check_finite(const llm_gguf_tensor *t, const uint8_t *piece, uint64_t
 }
 
 typedef struct import_job {
-  llm_conn *c;
-  const char *model;
   llm_gguf_file *gf;
   const llm_gguf *g;
-  uint64_t piece;  /* bytes per stored piece */
-  uint8_t *buf;    /* one piece */
+  llm_pieces pieces;
+  uint8_t *buf; /* one piece */
   float *scratch;
   size_t scratch_n;
-  sqlite3_stmt *ins, *ins_part;
 } import_job;
 
 /* Reads, checks and stores tensor i, piece by piece. */
 static int store_tensor(import_job *j, int64_t i, llm_err *err) {
   const llm_gguf_tensor *t = llm_gguf_tensor_at(j->g, i);
-  const llm_qtype *q = llm_qtype_get(t->type);
   char shape[160];
-  shape_json(shape, sizeof shape, t);
-  uint64_t grain = q ? q->block_bytes : 1, piece = j->piece / grain * grain;
+  int64_t ne[4];
+  for (int d = 0; d < 4; d++) ne[d] = (int64_t)t->ne[d];
+  llm_shape_json(shape, sizeof shape, (int)t->n_dims, ne);
+  uint64_t piece = llm_pieces_size(&j->pieces, t->type);
   int part = 0, rc = LLM_OK;
   for (uint64_t off = 0; !rc && (off < t->size || part == 0); off += piece, part++) {
     uint64_t n = t->size - off < piece ? t->size - off : piece;
     rc = llm_gguf_file_read(j->gf, t->offset + off, j->buf, (size_t)n, err);
     if (!rc) rc = check_finite(t, j->buf, n, off, j->scratch, j->scratch_n, err);
-    if (rc) break;
-    sqlite3_stmt *st = part ? j->ins_part : j->ins;
-    sqlite3_bind_text(st, 1, j->model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, t->name, (int)t->name_len, SQLITE_STATIC);
-    if (part) {
-      sqlite3_bind_int(st, 3, part);
-    } else {
-      sqlite3_bind_text(st, 3, shape, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 4, q ? q->name : "unknown", -1, SQLITE_STATIC);
-    }
-    rc = llm_zblob_bind(st, part ? 4 : 5, j->buf, (size_t)n, err);
-    if (!rc && sqlite3_step(st) != SQLITE_DONE) rc = llm_db_fail(j->c, err, "cannot write llm_weights");
-    sqlite3_reset(st);
+    if (!rc) rc = llm_pieces_write(&j->pieces, t->name, t->name_len, part, shape, t->type, j->buf, (size_t)n, err);
     if (n == 0) break;
   }
   return rc;
@@ -104,17 +77,7 @@ static int store_tensor(import_job *j, int64_t i, llm_err *err) {
 
 static int store_tensors(import_job *j, llm_err *err) {
   int rc = LLM_OK;
-  if (sqlite3_prepare_v2(j->c->db,
-                         "INSERT INTO llm_weights(model, role, name, shape, dtype, data) VALUES (?1, 'param', ?2, ?3, "
-                         "?4, ?5)",
-                         -1, &j->ins, 0) != SQLITE_OK ||
-      sqlite3_prepare_v2(j->c->db,
-                         "INSERT INTO llm_weight_parts(model, role, name, part, data) VALUES (?1, 'param', ?2, ?3, ?4)",
-                         -1, &j->ins_part, 0) != SQLITE_OK)
-    rc = llm_db_fail(j->c, err, "cannot write llm_weights");
   for (int64_t i = 0; !rc && i < llm_gguf_n_tensors(j->g); i++) rc = store_tensor(j, i, err);
-  sqlite3_finalize(j->ins);
-  sqlite3_finalize(j->ins_part);
   return rc;
 }
 
@@ -180,25 +143,18 @@ void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, 
     n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     if (t->size > biggest) biggest = t->size;
   }
-  int limit = sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, -1);
-  j.c = c;
-  j.model = name;
   j.gf = &gf;
   j.g = g;
-  j.piece = (uint64_t)limit / 2 < PIECE_MAX ? (uint64_t)limit / 2 : PIECE_MAX;
-  if (j.piece > biggest) j.piece = biggest; /* (a small file needs no big buffer) */
-  if (j.piece < 4096) j.piece = 4096;
   j.scratch_n = 1 << 16;
-  j.buf = llm_malloc((size_t)j.piece);
-  j.scratch = llm_malloc(j.scratch_n * sizeof(float));
-  if (!j.buf || !j.scratch) {
-    llm_fail(&err, LLM_ENOMEM, "out of memory");
-    goto done;
-  }
   if (llm_write_begin(c, &err)) goto done;
-  int rc = llm_gguf_tokenizer_store(c, name, path, tok, &vinfo, &err);
+  int rc = llm_pieces_open(&j.pieces, c, name, biggest, &err);
+  j.buf = rc ? NULL : llm_malloc((size_t)j.pieces.piece);
+  j.scratch = llm_malloc(j.scratch_n * sizeof(float));
+  if (!rc && (!j.buf || !j.scratch)) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
+  if (!rc) rc = llm_gguf_tokenizer_store(c, name, path, tok, &vinfo, &err);
   if (!rc) rc = llm_model_info_put(c, name, &mi, (size_t)n_params, &err);
   if (!rc) rc = store_tensors(&j, &err);
+  llm_pieces_close(&j.pieces);
   if (llm_write_end(c, rc == LLM_OK, &err)) goto fail_file;
   summary(ctx, c, name, g, &mi.config, n_params, tok);
   goto done;
@@ -210,6 +166,7 @@ fail_file:
   }
 done:
   if (err.code) llm_result_llm_err(ctx, &err);
+  llm_pieces_close(&j.pieces);
   llm_free(j.buf);
   llm_free(j.scratch);
   llm_net_free(&net);

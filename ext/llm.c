@@ -103,6 +103,7 @@ int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *p
   if (rc == SQLITE_OK) rc = llm_register_generate_vtab(db, c);
   if (rc == SQLITE_OK) rc = llm_register_chunks_vtab(db, c);
   if (rc == SQLITE_OK) rc = llm_register_import_fns(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_quantize_fns(db, c);
 
   llm_conn_unref(c);
   if (rc != SQLITE_OK) *pzErrMsg = sqlite3_mprintf("sqlite-llm: cannot register its functions: %s", sqlite3_errstr(rc));

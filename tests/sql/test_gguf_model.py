@@ -242,7 +242,7 @@ def test_fine_tuning_a_float_llama_import(ctx):
     # quantized weights and other architectures: errors that say what to do
     ctx.db.execute("SELECT llm_import('q', 'gguf', ?)", (os.path.join(gguf, "shakespeare-4L-Q4_0.gguf"),))
     ctx.error("SELECT * FROM llm_train('q', 'SELECT body FROM docs', '{\"steps\": 1}')", (),
-              "quantized weights (q4_0)", "F16, BF16 or F32 GGUF file")
+              "quantized weights (q4_0)", "llm_quantize('q', 'copy_name', 'f32')")
     models = tiny_models(ctx)
     ctx.db.execute("SELECT llm_import('qw', 'gguf', ?)", (os.path.join(models, "tiny-qwen2.gguf"),))
     ctx.error("SELECT * FROM llm_train('qw', 'SELECT body FROM docs', '{\"steps\": 1}')", (), "qwen2", "only llama")

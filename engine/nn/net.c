@@ -127,6 +127,16 @@ static int shape_error(finder *f, const char *name, const llm_net_tensor *t, int
                   got, (long long)a);
 }
 
+/* float32 data must sit at multiples of 4 bytes (the products and norms
+** read floats); the other types are read byte by byte. A GGUF file may
+** align its tensors to 1 or 2 bytes: loaded into memory of our own (as the
+** extension does) they are aligned again. */
+static int misaligned(const void *p) { return p && ((uintptr_t)p & 3); }
+
+static int misaligned_error(finder *f, const char *name) {
+  return llm_fail(f->err, LLM_EINVAL, "tensor '%s' (f32) is not 4-byte aligned in memory", name);
+}
+
 /* A matrix [rows, cols] (GGUF ne {cols, rows}). */
 static int mat(finder *f, llm_wmat *w, const char *name, int64_t rows, int64_t cols, int required) {
   llm_net_tensor t;
@@ -135,6 +145,7 @@ static int mat(finder *f, llm_wmat *w, const char *name, int64_t rows, int64_t c
   if (found <= 0) return found < 0 ? f->err->code : LLM_OK;
   if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) return shape_error(f, name, &t, cols, rows);
   if (llm_wmat_init(w, name, t.data, t.type, rows, cols, f->err)) return f->err->code;
+  if (t.type == LLM_QTYPE_F32 && misaligned(t.data)) return misaligned_error(f, name);
   if (cols > f->max_cols) f->max_cols = cols;
   return LLM_OK;
 }
@@ -150,6 +161,7 @@ static int vec(finder *f, const float **v, const char *name, int64_t n, int requ
     const llm_qtype *q = llm_qtype_get(t.type);
     return llm_fail(f->err, LLM_EINVAL, "tensor '%s' is %s; vectors must be f32", name, q ? q->name : "unknown");
   }
+  if (misaligned(t.data)) return misaligned_error(f, name);
   *v = t.data;
   return LLM_OK;
 }

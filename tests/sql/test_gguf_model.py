@@ -284,3 +284,12 @@ def test_bf16_weights(ctx):
     text = "Once upon a time, there was a little girl named Lily."
     a, b = (ctx.one("SELECT llm_logprob(?, ?)", (m, text)) for m in ("f32", "bf16"))
     assert a != b and abs(a - b) < 0.01 * abs(a), (a, b)
+
+
+def test_a_file_aligned_to_one_byte(ctx):
+    """GGUF allows any power of two as general.alignment (llama.cpp reads
+    such files): tensors at odd offsets are aligned again when loaded."""
+    path = os.path.join(ctx.root, "fuzz", "seeds", "fuzz_gguf_model", "llama-align1.gguf")
+    ctx.db.execute("SELECT llm_import('a', 'gguf', ?)", (path,))
+    assert len(ctx.one("SELECT llm_generate('a', 'ab', '{\"max_tokens\": 5, \"temperature\": 0}')")) > 0
+    assert math.isfinite(ctx.one("SELECT llm_logprob('a', 'abc')"))

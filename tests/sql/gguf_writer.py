@@ -4,7 +4,8 @@ list of (key, type, value) metadata entries and optional tensors.
 Types are GGUF's value type names: 'u8', 'i8', 'u16', 'i16', 'u32', 'i32',
 'f32', 'bool', 'str', 'u64', 'i64', 'f64', or ('arr', element_type) for an
 array. Tensors are (name, dims, ggml_type, data_bytes); their data is laid
-out in order, each aligned to 32 bytes. header_only=True returns the bytes
+out in order, each aligned to 32 bytes (or `align`: the caller then adds a
+general.alignment key saying so). header_only=True returns the bytes
 before the data section (for writers that stream big tensors themselves).
 """
 import struct
@@ -38,7 +39,7 @@ def _type_code(t):
     return ARRAY if isinstance(t, tuple) else TYPES[t][0]
 
 
-def gguf_bytes(kvs, tensors=(), version=3, header_only=False):
+def gguf_bytes(kvs, tensors=(), version=3, header_only=False, align=ALIGN):
     out = bytearray(b'GGUF' + struct.pack('<IQQ', version, len(tensors), len(kvs)))
     for key, t, v in kvs:
         out += _string(key) + struct.pack('<I', _type_code(t)) + _value(t, v)
@@ -47,12 +48,12 @@ def gguf_bytes(kvs, tensors=(), version=3, header_only=False):
         out += _string(name) + struct.pack('<I', len(dims))
         out += b''.join(struct.pack('<Q', d) for d in dims)
         out += struct.pack('<IQ', ggml_type, offset)
-        offset += (len(data) + ALIGN - 1) // ALIGN * ALIGN
-    out += b'\0' * (-len(out) % ALIGN)
+        offset += (len(data) + align - 1) // align * align
+    out += b'\0' * (-len(out) % align)
     if header_only:  # the caller writes the data (only len() of each was used)
         return bytes(out)
     for _, _, _, data in tensors:
-        out += data + b'\0' * (-len(data) % ALIGN)
+        out += data + b'\0' * (-len(data) % align)
     return bytes(out)
 
 

@@ -289,7 +289,11 @@ def test_bf16_weights(ctx):
 def test_a_file_aligned_to_one_byte(ctx):
     """GGUF allows any power of two as general.alignment (llama.cpp reads
     such files): tensors at odd offsets are aligned again when loaded."""
-    path = os.path.join(ctx.root, "fuzz", "seeds", "fuzz_gguf_model", "llama-align1.gguf")
+    kvs, tensors = small_model()
+    data = gguf_bytes(kvs + [("general.alignment", "u32", 1)], tensors, align=1)
+    path = os.path.join(ctx.tmp, "align1.gguf")
+    with open(path, "wb") as f:
+        f.write(data)
     ctx.db.execute("SELECT llm_import('a', 'gguf', ?)", (path,))
     assert len(ctx.one("SELECT llm_generate('a', 'ab', '{\"max_tokens\": 5, \"temperature\": 0}')")) > 0
     assert math.isfinite(ctx.one("SELECT llm_logprob('a', 'abc')"))

@@ -292,6 +292,8 @@ int llm_gen_start(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size
   if (rc) return rc;
   if (o->max_tokens < 0) return llm_fail(err, LLM_ERANGE, "option \"max_tokens\" must be >= 0");
   if (n < 1) return llm_fail(err, LLM_EINVAL, "the prompt has no tokens");
+  if (!llm_infer_net(g->s)->tr->decoder)
+    return llm_fail(err, LLM_EINVAL, "an encoder model does not generate text (it embeds: llm_embed)");
   g->o = *o;
   llm_rng_seed(&g->rng, o->seed);
   for (size_t i = 0; i < n; i++)

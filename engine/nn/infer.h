@@ -67,7 +67,7 @@ const float *llm_infer_hidden(const llm_infer *s);
 
 /* Logits [nrows, V] of rows row0..row0+nrows-1 of the last forward;
 ** 1 <= nrows <= LLM_INFER_LOGIT_ROWS. The result stays valid until the
-** next call on s. */
+** next call on s. Decoders only (an encoder has no head). */
 const float *llm_infer_logits(llm_infer *s, int row0, int nrows,
                               llm_pool *pool);
 

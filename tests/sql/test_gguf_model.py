@@ -84,6 +84,8 @@ def test_tiny_encoders_match_llama_cpp(ctx):
         v = struct.unpack("<%df" % (len(n) // 4), n)
         assert abs(sum(x * x for x in v) - 1) < 1e-5
         ctx.error("SELECT llm_logprob(?, 'some text')", (arch,), "encoder")
+        ctx.error("SELECT llm_generate(?, 'some text')", (arch,), "encoder", "llm_embed")
+        ctx.error("SELECT * FROM llm_generate_tokens(?, 'some text')", (arch,), "encoder")
 
 
 def test_quantized_types_are_stored_as_they_are(ctx):

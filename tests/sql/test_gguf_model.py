@@ -188,36 +188,50 @@ def test_bad_files_store_nothing(ctx):
     ctx.error("SELECT llm_import('ok', 'gguf', ?)", (good,), "already exists")
 
 
-def resident_bytes():
+# Run in a fresh process, so that memory freed by earlier tests (which the
+# allocator reuses without growing the resident set) does not hide a load.
+SHARE_SCRIPT = """
+import json, os, sqlite3, sys
+def resident():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+ext, dbfile, text = sys.argv[1:4]
+conns = []
+for _ in range(5):
+    db = sqlite3.connect(dbfile, isolation_level=None)
+    db.enable_load_extension(True)
+    db.load_extension(ext)
+    conns.append(db)
+before = resident()
+first = conns[0].execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
+loaded = resident()
+same = all(db.execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0] == first for db in conns[1:])
+print(json.dumps({"first": loaded - before, "rest": resident() - loaded, "same": same}))
+"""
 
 
 def test_connections_share_one_copy_of_the_weights(ctx):
     path = os.path.join(ctx.shared, "gguf", "shakespeare-4L-F32.gguf")
     ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (path,))
     size = os.path.getsize(path)
-    dbfile = os.path.join(ctx.tmp, "test.db")
     text = "ROMEO: What light through yonder window breaks?"
-    conns = [ctx.connect(dbfile) for _ in range(5)]
-    before = resident_bytes()
-    first = conns[0].execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
-    loaded = resident_bytes()
-    for db in conns[1:]:
-        assert db.execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0] == first
-    after = resident_bytes()
-    # the first connection's load brings the weights in; four more add only their
-    # caches and scratch (about 1 MB each here)
-    assert loaded - before > 0.8 * size, (loaded - before, size)
-    assert after - loaded < size, (after - loaded, size)  # not sharing: 4 x size
+    out = subprocess.run([sys.executable, "-c", SHARE_SCRIPT, ctx.ext, os.path.join(ctx.tmp, "test.db"), text],
+                         check=True, capture_output=True, text=True).stdout
+    r = json.loads(out)
+    # the first connection's load brings the weights in; four more add only
+    # their caches and scratch (about 1 MB each here); not sharing: 4 x size
+    assert r["same"], r
+    assert r["first"] > 0.8 * size, (r, size)
+    assert r["rest"] < size, (r, size)
     # a new checkpoint (here: the model replaced) is loaded afresh, not confused with the old
+    db = ctx.connect(os.path.join(ctx.tmp, "test.db"))
+    first = db.execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
     ctx.db.execute("SELECT llm_model_drop('m')")
     ctx.db.execute("SELECT llm_tokenizer_drop('m')")
     ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (os.path.join(ctx.shared, "gguf", "shakespeare-4L-Q8_0.gguf"),))
-    q8 = conns[1].execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
+    q8 = db.execute("SELECT llm_perplexity('m', ?)", (text,)).fetchone()[0]
     assert q8 != first and abs(q8 / first - 1) < 0.05, (q8, first)
-    for db in conns:
-        db.close()
+    db.close()
 
 
 def test_fine_tuning_a_float_llama_import(ctx):

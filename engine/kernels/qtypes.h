@@ -9,8 +9,10 @@
 ** i-quants, q8_1, q8_k, the integer types, ...) can be listed and sized but
 ** weights of theirs not computed with: their kernels are NULL, but for
 ** vec_from_float in q8_1 and q8_k (below). Every supported type has
-** to_float and dot; from_float (quantizing) exists for f32, f16, bf16 and
-** q8_0 only.
+** to_float, dot and from_float (quantizing): bit for bit ggml's reference
+** quantizer, so the same bytes as llama-quantize without an importance
+** matrix (for f16 and bf16, ggml's row conversions), but in some blocks
+** holding a NaN (tests/data/quantize/SOURCE.md; q8_0: quant_ref.c).
 **
 **   const llm_qtype *q = llm_qtype_get(tensor_type);
 **   q->to_float(row, out, n);        // n floats, bit for bit as ggml's

@@ -1,9 +1,10 @@
 /*
 ** quant_impl.h: the kernels behind the type table of qtypes.c, shared by
 ** the files that define them: quant_ref.c (the plain types and the
-** 32-element blocks), quant_k.c (the k-quants' 256-element blocks) and
-** quant_dot.c (the dot products with quantized activations). The rest of
-** the engine reaches them through llm_qtype_get(type).
+** 32-element blocks), quant_k.c (the k-quants' 256-element blocks),
+** quant_k_encode.c (the k-quants' quantizers) and quant_dot.c (the dot
+** products with quantized activations). The rest of the engine reaches them
+** through llm_qtype_get(type).
 **
 ** Each to_float reproduces ggml's dequantization bit for bit (layouts and
 ** formulas from ggml-common.h and ggml-quants.c, llama.cpp d32676d). The
@@ -84,6 +85,12 @@ void llm_q4_1_to_float(const void *src, float *dst, int64_t n);
 void llm_q5_0_to_float(const void *src, float *dst, int64_t n);
 void llm_q5_1_to_float(const void *src, float *dst, int64_t n);
 void llm_q8_0_to_float(const void *src, float *dst, int64_t n);
+/* ggml's reference quantizers (what llama-quantize runs without an
+** importance matrix). */
+void llm_q4_0_from_float(const float *src, void *dst, int64_t n);
+void llm_q4_1_from_float(const float *src, void *dst, int64_t n);
+void llm_q5_0_from_float(const float *src, void *dst, int64_t n);
+void llm_q5_1_from_float(const float *src, void *dst, int64_t n);
 void llm_q8_0_from_float(const float *src, void *dst, int64_t n);
 /* The activation quantizers of ggml's x86 CPU backend (not its reference). */
 void llm_q8_0_vec_from_float(const float *src, void *dst, int64_t n);
@@ -97,6 +104,13 @@ void llm_q5_k_to_float(const void *src, float *dst, int64_t n);
 void llm_q6_k_to_float(const void *src, float *dst, int64_t n);
 /* ggml's reference q8_K quantizer, which its CPU backend also runs. */
 void llm_q8_k_vec_from_float(const float *src, void *dst, int64_t n);
+
+/* ---- quant_k_encode.c: ggml's reference quantizers of the k-quants ---------- */
+void llm_q2_k_from_float(const float *src, void *dst, int64_t n);
+void llm_q3_k_from_float(const float *src, void *dst, int64_t n);
+void llm_q4_k_from_float(const float *src, void *dst, int64_t n);
+void llm_q5_k_from_float(const float *src, void *dst, int64_t n);
+void llm_q6_k_from_float(const float *src, void *dst, int64_t n);
 
 /* ---- quant_dot.c: weight row . activation row (of the weight's vec_type) ---- */
 float llm_f32_vec_dot(const void *row, const void *act, int64_t n);

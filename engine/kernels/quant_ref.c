@@ -11,9 +11,12 @@
 ** Values are stored little-endian; the f32 rows are copied, which assumes
 ** a little-endian machine like the rest of the engine.
 **
-** At the end: the q8_0 and q8_1 quantizers of activations (vec_from_float),
-** which follow ggml's x86 CPU backend rather than its reference.
+** The quantizers (from_float) are ggml's reference ones, which llama-quantize
+** runs for these types when it has no importance matrix. At the end: the
+** q8_0 and q8_1 quantizers of activations (vec_from_float), which follow
+** ggml's x86 CPU backend rather than its reference.
 */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -162,6 +165,89 @@ void llm_q8_0_to_float(const void *src, float *dst, int64_t n) {
     float d = llm_half_at(p);
     for (int j = 0; j < 32; j++) dst[j] = (int8_t)p[2 + j] * d;
   }
+}
+
+/* ggml's reference quantizers of q4_0, q4_1, q5_0 and q5_1 (bit for bit as
+** quantize_row_<type>_ref in ggml-quants.c):
+**   without m: d = -(the value of largest magnitude) / center, and element x
+**     gets x * (1 / d) + center + 0.5, truncated (so rounded), capped at
+**     2 * center - 1 (x = -max would give 2 * center);
+**   with m: m = the minimum, d = (max - m) / (levels - 1), and x gets
+**     (x - m) * (1 / d) + 0.5, truncated; q4_1 caps it at 15, q5_1 does not.
+** ggml truncates with a C cast to int8_t (q5_1: uint8_t), which x86 does
+** by converting to int32 (INT32_MIN for a NaN or a value out of its range)
+** and keeping the low byte: low_byte_x86 reproduces that, and the cap
+** compares the byte as signed, as ggml's does. With d and 1 / d finite the
+** sums stay within 0..2 * center (0..levels); an inf or NaN in the block,
+** or a 1 / d that overflows, gives non-numbers, which become byte 0. */
+static uint8_t low_byte_x86(float v) {
+  int32_t t = v >= -2147483648.0f && v < 2147483648.0f ? (int32_t)v : INT32_MIN;
+  return (uint8_t)(uint32_t)t;
+}
+
+static void nibble_block_from_float(const llm_nibble_layout *t, const float *x, uint8_t *p) {
+  int levels = t->has_high ? 32 : 16;
+  float d, min = 0.0f, offset;
+  if (t->has_min) {
+    float lo = FLT_MAX, hi = -FLT_MAX;
+    for (int j = 0; j < 32; j++) {
+      if (x[j] < lo) lo = x[j];
+      if (x[j] > hi) hi = x[j];
+    }
+    min = lo;
+    d = (hi - lo) / (float)(levels - 1);
+    offset = 0.5f;
+  } else {
+    float amax = 0.0f, max = 0.0f; /* the first value of largest magnitude */
+    for (int j = 0; j < 32; j++)
+      if (amax < fabsf(x[j])) amax = fabsf(x[j]), max = x[j];
+    d = max / (float)-t->center;
+    offset = (float)t->center + 0.5f;
+  }
+  float inv = d != 0.0f ? 1.0f / d : 0.0f;
+  put_u16(p, llm_f32_to_f16(d));
+  if (t->has_min) put_u16(p + 2, llm_f32_to_f16(min));
+
+  uint8_t q[32];
+  for (int j = 0; j < 32; j++) {
+    uint8_t b = low_byte_x86((t->has_min ? (x[j] - min) * inv : x[j] * inv) + offset);
+    int v = b < 128 ? b : b - 256; /* the cap compares the byte as an int8_t */
+    q[j] = t->has_min && t->has_high ? b : (uint8_t)(v < levels - 1 ? v : levels - 1);
+  }
+  uint8_t *qh = p + (t->has_min ? 4 : 2), *qs = qh + (t->has_high ? 4 : 0);
+  uint32_t high = 0;
+  for (int j = 0; j < 16; j++) {
+    if (t->has_high) { /* nibbles masked, bit 4 to high */
+      qs[j] = (uint8_t)((q[j] & 15) | (q[j + 16] & 15) << 4);
+      high |= (uint32_t)(q[j] >> 4 & 1) << j | (uint32_t)(q[j + 16] >> 4 & 1) << (j + 16);
+    } else { /* not masked: ggml ORs the bytes as they are */
+      qs[j] = (uint8_t)(q[j] | q[j + 16] << 4);
+    }
+  }
+  if (t->has_high)
+    for (int k = 0; k < 4; k++) qh[k] = (uint8_t)(high >> 8 * k);
+}
+
+static void nibbles_from_float(const llm_nibble_layout *t, const float *src, void *dst,
+                               int64_t n) {
+  uint8_t *p = dst;
+  for (int64_t b = 0; b < n / 32; b++) nibble_block_from_float(t, src + 32 * b, p + t->bytes * b);
+}
+
+void llm_q4_0_from_float(const float *src, void *dst, int64_t n) {
+  nibbles_from_float(&llm_q4_0_layout, src, dst, n);
+}
+
+void llm_q4_1_from_float(const float *src, void *dst, int64_t n) {
+  nibbles_from_float(&llm_q4_1_layout, src, dst, n);
+}
+
+void llm_q5_0_from_float(const float *src, void *dst, int64_t n) {
+  nibbles_from_float(&llm_q5_0_layout, src, dst, n);
+}
+
+void llm_q5_1_from_float(const float *src, void *dst, int64_t n) {
+  nibbles_from_float(&llm_q5_1_layout, src, dst, n);
 }
 
 /* ggml's reference: d = amax / 127, q = round(x / d) computed as x * (1 / d).

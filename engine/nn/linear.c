@@ -61,8 +61,14 @@ size_t llm_linear_panel_floats(int64_t max_cols) { return (size_t)LLM_LINEAR_PAN
 ** a row is padded to whole blocks of 256. */
 size_t llm_linear_act_bytes(int64_t max_cols, size_t n) { return n * (((size_t)max_cols + 255) / 256 * 292); }
 
-/* Types whose products quantize the activations (the block types). */
-static int quantizes_acts(const llm_wmat *w) { return llm_qtype_get(w->type)->block > 1; }
+/* Products that convert the activations to the weights' vec_type: the
+** block types always; float16 and bfloat16 for a few rows (decode: the
+** SIMD half-precision dot beats dequantizing the row to float32), while
+** many rows go through the dequantized panels and sgemm. */
+static int converts_acts(const llm_wmat *w, size_t n) {
+  return llm_qtype_get(w->type)->block > 1 ||
+         ((w->type == LLM_QTYPE_F16 || w->type == LLM_QTYPE_BF16) && n < PANEL_MIN_N);
+}
 
 typedef struct lin_ctx {
   const llm_exec *x;
@@ -122,14 +128,6 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
     }
     return;
   }
-  if (c->n < PANEL_MIN_N) {
-    float (*dot)(const void *, const float *, int64_t) = llm_qtype_get(w->type)->dot;
-    for (size_t j = lo; j < hi; j++) {
-      const void *row = (const char *)w->data + j * w->row_bytes;
-      for (size_t r = 0; r < c->n; r++) c->out[r * c->ldo + j] += dot(row, c->inp + r * cols, (int64_t)cols);
-    }
-    return;
-  }
   float *panel = c->panel + (size_t)tid * llm_linear_panel_floats(w->cols);
   for (size_t j = lo; j < hi; j += LLM_LINEAR_PANEL) {
     size_t m = hi - j < LLM_LINEAR_PANEL ? hi - j : LLM_LINEAR_PANEL;
@@ -173,7 +171,7 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
                 const float *bias, int acc, const llm_linear_buf *buf) {
   lin_ctx c = {.x = x, .out = out, .panel = buf ? buf->panel : NULL, .inp = inp, .bias = bias, .w = w, .n = n,
                .ldo = ldo, .acc = acc};
-  if (w->type != LLM_QTYPE_F32 && quantizes_acts(w)) {
+  if (w->type != LLM_QTYPE_F32 && converts_acts(w, n)) {
     const llm_qtype *a = llm_qtype_get(llm_qtype_get(w->type)->vec_type);
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);

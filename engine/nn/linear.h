@@ -16,7 +16,8 @@
 **     llama.cpp computes (the rounding of the activations is part of its
 **     results: exact float products differ from its log-probabilities by
 **     0.01-0.05 nats per token on a small model);
-**   float16 and bfloat16, few rows: the type's float dot per row pair;
+**   float16 and bfloat16, few rows (decode): the activation rows are
+**     converted to the weights' type and dotted in it, as llama.cpp does;
 **   float16 and bfloat16, many rows: each thread dequantizes panels of
 **     LLM_LINEAR_PANEL weight rows into its scratch and multiplies the
 **     panel with all n activation rows by sgemm.

@@ -1,7 +1,7 @@
 /*
 ** qtypes.c: the table of ggml tensor types (see qtypes.h), pointing at the
-** kernels of quant_ref.c, quant_k.c and quant_dot.c, and the reference dot
-** product.
+** kernels of quant_ref.c, quant_k.c, quant_k_encode.c and quant_dot.c, and
+** the reference dot product (the SIMD levels: qkernels.h).
 **
 ** The sizes are the ones ggml's block layouts have (ggml-common.h at
 ** llama.cpp commit d32676d): QK_K = 256 elements for the k-quants, the

@@ -1,7 +1,445 @@
 /*
-** quant_avx512.c: the avx512 level of the quantized dot products (see
-** qkernels.h). (Being written.)
+** quant_avx512.c: the AVX-512 level of the quantized dot products (see
+** qkernels.h): llm_qkernels_avx512, vec_dot and vec_dot4 of q4_0, q4_1,
+** q5_0, q5_1, q8_0, q2_k .. q6_k, f32, f16 and bf16, with 512-bit vectors
+** and VNNI. Needs avx512f, bw, vl and vnni (llm_qkernel_level checks).
+**
+** Integer products. VNNI's vpdpbusd adds the products of unsigned by signed
+** bytes, 4 at a time, into int32 lanes without saturating, so each block's
+** integer sum is exact whatever its bytes. The weights are made unsigned,
+** the activations stay signed:
+**   - q4_0, q5_0, q8_0 (with q8_0): q + 8, q + 16, q + 128, and the offset
+**     times the block's activation sum (vpdpbusd again) is subtracted;
+**   - q4_1, q5_1 (with q8_1): q as is (0..31); m times the activation
+**     block's s is added as ggml does;
+**   - q2_k .. q6_k (with q8_k): q as is, q3_k's + 4, q6_k's + 32;
+**     vpmaddubsw gives int16 sums of pairs (at most 63 * 128 * 2 = 16128: no
+**     saturation) and vpdpwssd multiplies them by their sub-block's scale
+**     into int32 (a lane sums 16 elements of a super-block, under 2^24: its
+**     conversion to float is exact). The mins, and the offsets 4 and 32
+**     times the scales, multiply q8_k's bsums (sums of 16 activations).
+** The float side: a block's sum times the product of the two scales, summed
+** in float in another order than the portable kernels (within rounding);
+** f32, f16 and bf16 sum 256 products per lane in float, then in double.
+**
+** Registers: two 32-element blocks fill one (256 bits each; their bytes are
+** not contiguous, 2 loads), and blocks go by 4 so that their half scales
+** convert together; a short last group repeats its last block and masks
+** it out. A k-quant super-block is 4 registers of 64 weights, unpacked
+** into the order of the activation bytes. vec_dot4 unpacks each weight
+** register once for its four activation rows.
 */
 #include "kernels/qkernels.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/quant_impl.h"
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define INLINE AVX512 static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 4")
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static inline uint16_t u16_at(const uint8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline uint32_t u32_at(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline float f32_at(const uint8_t *p) {
+  float v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+INLINE float half_at(const uint8_t *p) { return _cvtsh_ss(u16_at(p)); }
+
+/* x repeated in each 16-bit (rep16) or 8-bit (rep8) part of 64 bits. */
+static inline uint64_t rep16(uint64_t x) { return x * 0x0001000100010001ull; }
+static inline uint64_t rep8(uint64_t x) { return x * 0x0101010101010101ull; }
+
+/* A register whose low 256 bits repeat lo and high 256 bits repeat hi. */
+INLINE __m512i by_half(uint64_t lo, uint64_t hi) {
+  return _mm512_set_epi64((long long)hi, (long long)hi, (long long)hi, (long long)hi,
+                          (long long)lo, (long long)lo, (long long)lo, (long long)lo);
+}
+
+INLINE __m512i bcast256(const uint8_t *p) {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* Bits [lo, lo + width) of each byte in the low half of x, [hi, hi + width)
+** in the high half, as 0 .. mask (mask = 2^width - 1). */
+INLINE __m512i field(__m512i x, int lo, int hi, int mask) {
+  __m512i shifted = _mm512_srlv_epi16(x, by_half(rep16((uint64_t)lo), rep16((uint64_t)hi)));
+  return _mm512_and_si512(shifted, _mm512_set1_epi8((char)mask));
+}
+
+/* q plus add in the bytes whose bit lo (low half) or hi (high half) is set
+** in bits. */
+INLINE __m512i with_bit(__m512i q, __m512i bits, int lo, int hi, int add) {
+  __mmask64 set = _mm512_test_epi8_mask(bits, by_half(rep8(1ull << lo), rep8(1ull << hi)));
+  return _mm512_mask_add_epi8(q, set, q, _mm512_set1_epi8((char)add));
+}
+
+/* ---- 32-element blocks: q4_0, q5_0, q8_0 (q8_0), q4_1, q5_1 (q8_1) ------------------ */
+
+/* Blocks go 4 at a time, as two registers of two blocks (a block per 256
+** bits, int32 lanes 0..7 and 8..15): the 4 blocks' scales are converted
+** together, then spread to the lanes with one permutation per register.
+** Weights are unsigned: q4_0's q + 8, q5_0's q + 16, q8_0's q + 128 (the
+** offset times the activations' sum, also by vpdpbusd, is subtracted),
+** q4_1's and q5_1's as they are. */
+
+enum { Q4_0, Q5_0, Q8_0, Q4_1, Q5_1 };
+
+#define HAS_MIN(kind) ((kind) == Q4_1 || (kind) == Q5_1)
+
+static inline int block_bytes(int kind) {
+  return kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q8_0 ? 34 : kind == Q4_1 ? 20 : 24;
+}
+
+/* What unsigned weights are above the signed ones (0: none). */
+static inline int weight_offset(int kind) {
+  return kind == Q4_0 ? 8 : kind == Q5_0 ? 16 : kind == Q8_0 ? 128 : 0;
+}
+
+/* The 4 halves at p[i] + at as floats. */
+INLINE __m128 four_halves(const uint8_t *const p[4], int at) {
+  uint64_t h = 0;
+  UNROLL for (int i = 0; i < 4; i++) h |= (uint64_t)u16_at(p[i] + at) << (16 * i);
+  return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
+}
+
+/* The 32 bytes at p0, then the 32 at p1. */
+INLINE __m512i load_pair(const uint8_t *p0, const uint8_t *p1) {
+  __m512i low = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0));
+  return _mm512_inserti64x4(low, _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+/* The unsigned weights of the blocks at w0 and w1. */
+INLINE __m512i weight_pair(int kind, const uint8_t *w0, const uint8_t *w1) {
+  if (kind == Q8_0) return _mm512_xor_si512(load_pair(w0 + 2, w1 + 2), _mm512_set1_epi8((char)0x80));
+  int at = kind == Q4_0 ? 2 : kind == Q4_1 ? 4 : kind == Q5_0 ? 6 : 8;
+  __m256i nibbles = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w0 + at))),
+      _mm_loadu_si128((const __m128i *)(w1 + at)), 1);
+  /* [nibbles 0, nibbles 0, nibbles 1, nibbles 1] by 128 bits: the low
+  ** nibbles (elements 0..15) of the first copy, the high of the second */
+  __m512i x = _mm512_castsi256_si512(nibbles);
+  x = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(1, 1, 0, 0));
+  __m512i shift = _mm512_set_epi64((long long)rep16(4), (long long)rep16(4), 0, 0,
+                                   (long long)rep16(4), (long long)rep16(4), 0, 0);
+  __m512i q = _mm512_and_si512(_mm512_srlv_epi16(x, shift), _mm512_set1_epi8(15));
+  if (kind == Q5_0 || kind == Q5_1) { /* bit j of qh: 16 to element j */
+    int qh = kind == Q5_0 ? 2 : 4;
+    __mmask64 high = (uint64_t)u32_at(w0 + qh) | (uint64_t)u32_at(w1 + qh) << 32;
+    q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
+  }
+  return q;
+}
+
+/* The integer dot of a pair of weight blocks with the activation blocks
+** at a0 and a1 (their int8 at a0 + 2 or 4), in int32 lanes. */
+INLINE __m512i dot_pair(int kind, __m512i q, const uint8_t *a0, const uint8_t *a1) {
+  int at = HAS_MIN(kind) ? 4 : 2;
+  __m512i a = load_pair(a0 + at, a1 + at), zero = _mm512_setzero_si512();
+  __m512i sum = _mm512_dpbusd_epi32(zero, q, a);
+  if (!weight_offset(kind)) return sum;
+  __m512i offset = _mm512_set1_epi8((char)weight_offset(kind));
+  return _mm512_sub_epi32(sum, _mm512_dpbusd_epi32(zero, offset, a));
+}
+
+/* The lanes of a pair: lanes first, first + 1 of x, 8 times each. */
+INLINE __m512 pair_scales(__m128 x, int first) {
+  int second = first + 1;
+  __m512i index = _mm512_set_epi32(second, second, second, second, second, second, second, second,
+                                   first, first, first, first, first, first, first, first);
+  return _mm512_permutexvar_ps(index, _mm512_castps128_ps512(x));
+}
+
+/* Adds the dots of blocks b .. b + count - 1 (count <= 4) of row with
+** those of the R activation rows to acc[r] (the min terms to macc[r]). A
+** short group repeats its last block, masked out of the sums. */
+INLINE void dot_quad(int kind, int R, const uint8_t *w, const uint8_t *a, size_t stride, int64_t b,
+                     int count, __m512 *acc, __m128 *macc) {
+  int64_t wb = block_bytes(kind), ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
+  const uint8_t *wp[4];
+  UNROLL for (int i = 0; i < 4; i++) wp[i] = w + (b + (i < count ? i : count - 1)) * wb;
+  __mmask16 lanes0 = count >= 2 ? 0xffff : 0x00ff;
+  __mmask16 lanes1 = count == 4 ? 0xffff : count == 3 ? 0x00ff : 0;
+  __m512i q0 = weight_pair(kind, wp[0], wp[1]), q1 = weight_pair(kind, wp[2], wp[3]);
+  __m128 dw = four_halves(wp, 0), mw = HAS_MIN(kind) ? four_halves(wp, 2) : dw;
+  UNROLL for (int r = 0; r < R; r++) {
+    const uint8_t *ap[4];
+    UNROLL for (int i = 0; i < 4; i++) ap[i] = a + r * stride + (b + (i < count ? i : count - 1)) * ab;
+    __m128 d = _mm_mul_ps(dw, four_halves(ap, 0));
+    __m512 sum0 = _mm512_cvtepi32_ps(dot_pair(kind, q0, ap[0], ap[1]));
+    __m512 sum1 = _mm512_cvtepi32_ps(dot_pair(kind, q1, ap[2], ap[3]));
+    acc[r] = _mm512_mask3_fmadd_ps(sum0, pair_scales(d, 0), acc[r], lanes0);
+    acc[r] = _mm512_mask3_fmadd_ps(sum1, pair_scales(d, 2), acc[r], lanes1);
+    if (HAS_MIN(kind)) /* m * s per block */
+      macc[r] = _mm_mask3_fmadd_ps(mw, four_halves(ap, 2), macc[r], (__mmask8)((1u << count) - 1));
+  }
+}
+
+/* out[r] = the dot of row with the activation row act + r * stride, r < R. */
+INLINE void blocks32_rows(int kind, const void *row, const void *act, size_t stride, int64_t n,
+                          int R, float *out) {
+  int64_t nb = n / 32, b = 0;
+  __m512 acc[4];
+  __m128 macc[4];
+  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps(), macc[r] = _mm_setzero_ps();
+  for (; b + 4 <= nb; b += 4) dot_quad(kind, R, row, act, stride, b, 4, acc, macc);
+  if (b < nb) dot_quad(kind, R, row, act, stride, b, (int)(nb - b), acc, macc);
+  UNROLL for (int r = 0; r < R; r++) {
+    out[r] = _mm512_reduce_add_ps(acc[r]);
+    if (HAS_MIN(kind)) {
+      float m[4];
+      _mm_storeu_ps(m, macc[r]);
+      out[r] += (m[0] + m[1]) + (m[2] + m[3]);
+    }
+  }
+}
+
+/* ---- k-quants . q8_k ----------------------------------------------------------------- */
+
+enum { Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
+
+static inline int k_bytes(int kind) {
+  return kind == Q2_K ? 84 : kind == Q3_K ? 110 : kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+}
+
+/* A super-block unpacked: q[j] = elements 64j .. 64j + 63, unsigned;
+** scale[j] = their sub-block scales, one per 16-bit lane (pair of
+** elements); corr = the factor of each of q8_k's 16 bsums; the block adds
+** (d * isum + dc * (corr . bsums)) * ad, ad being the activation's d
+** (d and dc in every lane). */
+typedef struct kblock {
+  __m512i q[4], scale[4];
+  __m256i corr;
+  __m512 d, dc;
+} kblock;
+
+/* scale[] from sc16, the scales of the 16 groups of 16 elements. */
+INLINE void spread_scales(kblock *k, __m256i sc16) {
+  __m512i all = _mm512_castsi256_si512(sc16);
+  UNROLL for (int j = 0; j < 4; j++) {
+    /* 16-bit lane i of register j is in group 4j + i / 8 */
+    uint64_t g = 4 * (uint64_t)j;
+    __m512i index = _mm512_set_epi64((long long)rep16(g + 3), (long long)rep16(g + 3),
+                                     (long long)rep16(g + 2), (long long)rep16(g + 2),
+                                     (long long)rep16(g + 1), (long long)rep16(g + 1),
+                                     (long long)rep16(g), (long long)rep16(g));
+    k->scale[j] = _mm512_permutexvar_epi16(index, all);
+  }
+}
+
+/* Eight bytes as 16 int16 lanes, each twice (a scale per 32 elements). */
+INLINE __m256i twice16(uint64_t bytes8) {
+  __m128i v = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)bytes8));
+  return _mm256_set_m128i(_mm_unpackhi_epi16(v, v), _mm_unpacklo_epi16(v, v));
+}
+
+/* Layouts: quant_k.c. q2_k and q3_k: group s = 8h + 2f + p (16 elements)
+** is 2-bit field f of qs[32h + 16p ..], so register 2h holds fields 0, 1
+** of qs[32h .. 32h + 31] and register 2h + 1 fields 2, 3. */
+INLINE void q2_k_unpack(const uint8_t *b, kblock *k) {
+  UNROLL for (int h = 0; h < 2; h++) {
+    __m512i qs = bcast256(b + 16 + 32 * h);
+    k->q[2 * h] = field(qs, 0, 2, 3);
+    k->q[2 * h + 1] = field(qs, 4, 6, 3);
+  }
+  __m128i raw = _mm_loadu_si128((const __m128i *)b), low = _mm_set1_epi8(15);
+  spread_scales(k, _mm256_cvtepu8_epi16(_mm_and_si128(raw, low)));
+  k->corr = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low));
+  k->d = _mm512_set1_ps(half_at(b + 80)), k->dc = _mm512_set1_ps(-half_at(b + 82));
+}
+
+/* q3_k: q + 4 = the 2-bit field + 4 * (bit 4h + f of hmask[16p ..]); its 16
+** six-bit scales minus 32: low nibbles in bytes 0..7 (groups 0..7 the low,
+** 8..15 the high ones), top 2 bits in bytes 8..11 (field s / 4 of byte
+** 8 + s % 4: the 32-bit word of bytes 8..11 shifted by 2 * (s / 4)). */
+INLINE void q3_k_unpack(const uint8_t *b, kblock *k) {
+  __m512i hmask = bcast256(b);
+  UNROLL for (int h = 0; h < 2; h++) {
+    __m512i qs = bcast256(b + 32 + 32 * h);
+    k->q[2 * h] = with_bit(field(qs, 0, 2, 3), hmask, 4 * h, 4 * h + 1, 4);
+    k->q[2 * h + 1] = with_bit(field(qs, 4, 6, 3), hmask, 4 * h + 2, 4 * h + 3, 4);
+  }
+  __m128i nib = _mm_set1_epi8(15), bytes8 = _mm_loadl_epi64((const __m128i *)(b + 96));
+  __m128i low = _mm_unpacklo_epi64(_mm_and_si128(bytes8, nib),
+                                   _mm_and_si128(_mm_srli_epi16(bytes8, 4), nib));
+  __m128i top = _mm_srlv_epi32(_mm_set1_epi32((int)u32_at(b + 104)), _mm_set_epi32(6, 4, 2, 0));
+  top = _mm_slli_epi16(_mm_and_si128(top, _mm_set1_epi8(3)), 4);
+  __m256i sc16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, top), _mm_set1_epi8(32)));
+  spread_scales(k, sc16);
+  k->corr = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 2));
+  k->d = k->dc = _mm512_set1_ps(half_at(b + 108));
+}
+
+/* q4_k and q5_k (high: q5_k's qh): register j holds the low nibbles of
+** qs[32j ..] (sub-block 2j) then the high ones (2j + 1), plus 16 where bit
+** 2j, 2j + 1 of qh[..] is set. Scales and mins: 6 bits each, for sub-blocks
+** 0..3 in bytes 0..3 and 4..7, for 4..7 nibbles of bytes 8..11 topped by
+** the top 2 bits of bytes 0..3 (scales) and 4..7 (mins). */
+INLINE void q45_k_unpack(const uint8_t *b, kblock *k, int high) {
+  const uint8_t *qs = b + (high ? 48 : 16);
+  __m512i qh = high ? bcast256(b + 16) : _mm512_setzero_si512();
+  UNROLL for (int j = 0; j < 4; j++) {
+    k->q[j] = field(bcast256(qs + 32 * j), 0, 4, 15);
+    if (high) k->q[j] = with_bit(k->q[j], qh, 2 * j, 2 * j + 1, 16);
+  }
+  uint32_t u0 = u32_at(b + 4), u1 = u32_at(b + 8), u2 = u32_at(b + 12);
+  uint32_t six = 0x3f3f3f3f, nib = 0x0f0f0f0f, two = 0x03030303;
+  uint64_t scales = (uint64_t)((u2 & nib) | (u0 >> 6 & two) << 4) << 32 | (u0 & six);
+  uint64_t mins = (uint64_t)((u2 >> 4 & nib) | (u1 >> 6 & two) << 4) << 32 | (u1 & six);
+  spread_scales(k, twice16(scales));
+  k->corr = twice16(mins);
+  k->d = _mm512_set1_ps(half_at(b)), k->dc = _mm512_set1_ps(-half_at(b + 2));
+}
+
+/* q6_k: elements 128h .. 128h + 63 are the low nibbles of ql[64h .. 64h +
+** 63], the next 64 the high ones; their bits 4, 5 are fields 0, 1 (then
+** 2, 3) of qh[32h .. 32h + 31], for the register's halves. q + 32 here. */
+INLINE void q6_k_unpack(const uint8_t *b, kblock *k) {
+  __m512i low = _mm512_set1_epi8(15), bits45 = _mm512_set1_epi8(0x30);
+  UNROLL for (int h = 0; h < 2; h++) {
+    __m512i ql = _mm512_loadu_si512((const void *)(b + 64 * h)), qh = bcast256(b + 128 + 32 * h);
+    __m512i qh01 = _mm512_sllv_epi16(qh, by_half(rep16(4), rep16(2)));
+    __m512i qh23 = _mm512_srlv_epi16(qh, by_half(0, rep16(2)));
+    k->q[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, low), _mm512_and_si512(qh01, bits45));
+    k->q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low),
+                                      _mm512_and_si512(qh23, bits45));
+  }
+  __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+  spread_scales(k, sc16);
+  k->corr = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5));
+  k->d = k->dc = _mm512_set1_ps(half_at(b + 208));
+}
+
+INLINE void k_unpack(int kind, const uint8_t *b, kblock *k) {
+  switch (kind) {
+    case Q2_K: q2_k_unpack(b, k); break;
+    case Q3_K: q3_k_unpack(b, k); break;
+    case Q4_K: q45_k_unpack(b, k, 0); break;
+    case Q5_K: q45_k_unpack(b, k, 1); break;
+    default: q6_k_unpack(b, k); break;
+  }
+}
+
+/* Adds the super-block's dot with the q8_k block at a to *acc. */
+INLINE void dot_k(const kblock *k, const uint8_t *a, __m512 *acc) {
+  __m512i isum = _mm512_setzero_si512();
+  UNROLL for (int j = 0; j < 4; j++) {
+    __m512i pairs = _mm512_maddubs_epi16(k->q[j], _mm512_loadu_si512((const void *)(a + 4 + 64 * j)));
+    isum = _mm512_dpwssd_epi32(isum, pairs, k->scale[j]);
+  }
+  __m256i csum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 260)), k->corr);
+  __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(isum), k->d);
+  sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(csum)), k->dc, sum);
+  *acc = _mm512_fmadd_ps(sum, _mm512_set1_ps(f32_at(a)), *acc);
+}
+
+INLINE void k_rows(int kind, const void *row, const void *act, size_t stride, int64_t n, int R,
+                   float *out) {
+  const uint8_t *w = row, *a = act;
+  __m512 acc[4];
+  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / LLM_QK_K; b++) {
+    kblock k;
+    k_unpack(kind, w + b * k_bytes(kind), &k);
+    UNROLL for (int r = 0; r < R; r++) dot_k(&k, a + r * stride + b * LLM_Q8_K_BYTES, &acc[r]);
+  }
+  UNROLL for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/* ---- f32, f16, bf16 ------------------------------------------------------------------ */
+
+enum { F32, F16, BF16 };
+
+/* 16 elements at p as floats; those outside `in` are 0. */
+INLINE __m512 load16(int kind, const uint8_t *p, __mmask16 in) {
+  if (kind == F32) return _mm512_maskz_loadu_ps(in, p);
+  __m256i h = _mm256_maskz_loadu_epi16(in, p);
+  if (kind == F16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+#define PLAIN_CHUNK 256 /* elements summed in float before adding in double */
+
+INLINE void plain_rows(int kind, const void *row, const void *act, size_t stride, int64_t n, int R,
+                       float *out) {
+  const uint8_t *w = row, *a = act;
+  int64_t size = kind == F32 ? 4 : 2;
+  __m512d total[4];
+  UNROLL for (int r = 0; r < R; r++) total[r] = _mm512_setzero_pd();
+  for (int64_t i = 0; i < n; i += PLAIN_CHUNK) {
+    int64_t end = n - i < PLAIN_CHUNK ? n : i + PLAIN_CHUNK;
+    __m512 acc[4];
+    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t j = i; j < end; j += 16) {
+      __mmask16 in = end - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (end - j)) - 1);
+      __m512 x = load16(kind, w + j * size, in);
+      UNROLL for (int r = 0; r < R; r++)
+        acc[r] = _mm512_fmadd_ps(x, load16(kind, a + r * stride + j * size, in), acc[r]);
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+      total[r] = _mm512_add_pd(total[r], _mm512_cvtps_pd(_mm512_castps512_ps256(acc[r])));
+      __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r]), 1));
+      total[r] = _mm512_add_pd(total[r], _mm512_cvtps_pd(high));
+    }
+  }
+  UNROLL for (int r = 0; r < R; r++) out[r] = (float)_mm512_reduce_add_pd(total[r]);
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+/* vec_dot and vec_dot4 of a type from its family's rows function. */
+#define KERNELS(name, rows, kind)                                                              \
+  AVX512 static float name##_dot(const void *row, const void *act, int64_t n) {                \
+    float out;                                                                                 \
+    rows(kind, row, act, 0, n, 1, &out);                                                       \
+    return out;                                                                                \
+  }                                                                                            \
+  AVX512 static void name##_dot4(const void *row, const void *act, size_t stride, int64_t n, \
+                                 float out[4]) {                                               \
+    rows(kind, row, act, stride, n, 4, out);                                                   \
+  }
+
+KERNELS(q4_0, blocks32_rows, Q4_0)
+KERNELS(q5_0, blocks32_rows, Q5_0)
+KERNELS(q8_0, blocks32_rows, Q8_0)
+KERNELS(q4_1, blocks32_rows, Q4_1)
+KERNELS(q5_1, blocks32_rows, Q5_1)
+KERNELS(q2_k, k_rows, Q2_K)
+KERNELS(q3_k, k_rows, Q3_K)
+KERNELS(q4_k, k_rows, Q4_K)
+KERNELS(q5_k, k_rows, Q5_K)
+KERNELS(q6_k, k_rows, Q6_K)
+KERNELS(f32, plain_rows, F32)
+KERNELS(f16, plain_rows, F16)
+KERNELS(bf16, plain_rows, BF16)
+
+#define ENTRY(id, name) [id] = {name##_dot, name##_dot4}
+
+const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
+    ENTRY(LLM_QTYPE_F32, f32),   ENTRY(LLM_QTYPE_F16, f16),   ENTRY(LLM_QTYPE_BF16, bf16),
+    ENTRY(LLM_QTYPE_Q4_0, q4_0), ENTRY(LLM_QTYPE_Q4_1, q4_1), ENTRY(LLM_QTYPE_Q5_0, q5_0),
+    ENTRY(LLM_QTYPE_Q5_1, q5_1), ENTRY(LLM_QTYPE_Q8_0, q8_0), ENTRY(LLM_QTYPE_Q2_K, q2_k),
+    ENTRY(LLM_QTYPE_Q3_K, q3_k), ENTRY(LLM_QTYPE_Q4_K, q4_k), ENTRY(LLM_QTYPE_Q5_K, q5_k),
+    ENTRY(LLM_QTYPE_Q6_K, q6_k),
+};
+
+#else
 const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {{0}};
+#endif

@@ -9,8 +9,6 @@
 int llm_qkernel_level(int max_level) {
   int level = llm_simd_best();
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (level >= LLM_SIMD_AVX2 && !__builtin_cpu_supports("f16c")) /* (every AVX2 CPU has it; the kernels use it) */
-    level = LLM_SIMD_SCALAR;
   if (level >= LLM_SIMD_AVX512 &&
       !(__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vnni")))

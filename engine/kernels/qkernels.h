@@ -15,7 +15,8 @@
 ** are within float rounding of the portable ones (the summation order
 ** differs), which the tests check on every level the machine has.
 **
-** Levels (kernels/vec.h's LLM_SIMD_*): AVX2 needs avx2, fma and f16c; the
+** Levels (kernels/vec.h's LLM_SIMD_*): AVX2 needs avx2 and fma (every such
+** CPU has the f16c the kernels use too: clang cannot test for it); the
 ** AVX-512 kernels use avx512f, bw, vl and vnni (llm_qkernel_level tells
 ** which one this CPU may use: an AVX-512 CPU without VNNI runs AVX2's).
 */

@@ -57,9 +57,12 @@ int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
 
 size_t llm_linear_panel_floats(int64_t max_cols) { return (size_t)LLM_LINEAR_PANEL * (size_t)max_cols; }
 
-/* Every activation type takes at most 292 bytes per 256 elements (q8_K);
-** a row is padded to whole blocks of 256. */
-size_t llm_linear_act_bytes(int64_t max_cols, size_t n) { return n * (((size_t)max_cols + 255) / 256 * 292); }
+/* An activation row takes at most 2 bytes per element (f16, bf16) or 292
+** per block of 256 (q8_K, rounded up to whole blocks), whichever is more. */
+size_t llm_linear_act_bytes(int64_t max_cols, size_t n) {
+  size_t half = 2 * (size_t)max_cols, q8k = ((size_t)max_cols + 255) / 256 * 292;
+  return n * (half > q8k ? half : q8k);
+}
 
 /* Products that convert the activations to the weights' vec_type: the
 ** block types always; float16 and bfloat16 for a few rows (decode: the

@@ -7,8 +7,8 @@ For each file, in a fresh database: the import (seconds, MB/s of file), then
 N runs (alternating with llama-bench's when given) of
   decode: llm_generate_tokens of 64 tokens after a one-token prompt,
           tokens/s (the model loaded beforehand, not timed);
-  prompt: llm_logprob of a 128-token text (one forward of 128 rows),
-          tokens/s;
+  prompt: llm_logprob of a text of about 128 tokens (one forward of its
+          rows), tokens/s;
 and llama-bench's tg64 and pp128 (-t 2, -r 1 per round). Prints medians and
 the ratio ours / llama.cpp's. Run with Debian's /usr/bin/python3 from the
 repository root after `make`:
@@ -35,15 +35,27 @@ def connect(path):
     return db
 
 
-def ours(db, n_prompt_text):
+def ours(db, prompt_text, prompt_tokens):
     t = time.perf_counter()
     n = db.execute("SELECT count(token_id) FROM llm_generate_tokens('m', 'a', "
                    "'{\"max_tokens\": 64, \"temperature\": 0}')").fetchone()[0]
     decode = n / (time.perf_counter() - t)
     t = time.perf_counter()
-    db.execute("SELECT llm_logprob('m', ?)", (n_prompt_text,)).fetchone()
-    prompt = 128 / (time.perf_counter() - t)
+    db.execute("SELECT llm_logprob('m', ?)", (prompt_text,)).fetchone()
+    prompt = prompt_tokens / (time.perf_counter() - t)
     return decode, prompt
+
+
+def prompt_of(db, want=127):
+    """A text of about `want` tokens (with the start token: 128)."""
+    k = want
+    for _ in range(4):
+        n = db.execute("SELECT llm_token_count('m', ?)", ("the " * k,)).fetchone()[0]
+        if n == want:
+            break
+        k = max(1, k * want // n)
+    text = "the " * k
+    return text, db.execute("SELECT llm_token_count('m', ?)", (text,)).fetchone()[0] + 1
 
 
 def llama_bench(path, model):
@@ -70,13 +82,11 @@ def main():
             t = time.perf_counter()
             db.execute("SELECT llm_import('m', 'gguf', ?)", (f,))
             imp = time.perf_counter() - t
-            # a text of exactly 128 tokens after the start token
-            ids = json.loads(db.execute("SELECT llm_tokenize('m', ?)", ("the " * 200,)).fetchone()[0])[:127]
-            text = db.execute("SELECT llm_detokenize('m', ?)", (json.dumps(ids),)).fetchone()[0]
+            text, n_tokens = prompt_of(db)
             db.execute("SELECT llm_logprob('m', 'a b')").fetchone()  # load the weights
             o, r = [], []
             for _ in range(a.runs):
-                o.append(ours(db, text))
+                o.append(ours(db, text, n_tokens))
                 if a.llama_bench:
                     r.append(llama_bench(a.llama_bench, f))
             od, op = statistics.median(x[0] for x in o), statistics.median(x[1] for x in o)

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "kernels/cpu.h"
 #include "ext.h"
+#include "kernels/cpu.h"
+#include "kernels/qkernels.h"
+#include "kernels/vec.h"
 
 SQLITE_EXTENSION_INIT1
 
@@ -62,8 +64,10 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_str_appendf(s, "{\"version\":\"%s\",\"sqlite\":\"%s\",\"openblas\":", LLM_VERSION, sqlite3_libversion());
   const char *blas = llm_blas_config();
   llm_str_append_json(s, blas, strlen(blas));
-  sqlite3_str_appendf(s, ",\"zstd\":\"%s\",\"simd\":\"%s\",\"compiler\":", ZSTD_versionString(),
-                      llm_cpu_simd_level());
+  /* the quantized products' kernels: AVX-512 needs VNNI too */
+  static const char *const QLEVEL[] = {"portable", "avx2", "avx512-vnni"};
+  sqlite3_str_appendf(s, ",\"zstd\":\"%s\",\"simd\":\"%s\",\"quant_kernels\":\"%s\",\"compiler\":",
+                      ZSTD_versionString(), llm_cpu_simd_level(), QLEVEL[llm_qkernel_level(LLM_SIMD_AVX512)]);
 #if defined(__clang__)
   sqlite3_str_appendall(s, "\"clang " __clang_version__ "\"");
 #elif defined(__GNUC__)

@@ -56,6 +56,12 @@ int llm_gguf_model_config(const llm_gguf *g, llm_config *c, llm_err *err) {
                     "architecture '%.40s' is not supported (supported: llama, qwen2, qwen3, gemma3, gpt2, bert, "
                     "nomic-bert)", arch);
   const llm_arch_traits *tr = llm_arch_traits_get(c->arch);
+  int64_t splits = 1;
+  if (llm_gguf_get_int(g, "split.count", &splits, err) < 0) return err->code;
+  if (splits > 1)
+    return llm_fail(err, LLM_EINVAL,
+                    "the model is split over %lld files (split.count): merge them into one first (llama.cpp's "
+                    "llama-gguf-split --merge)", (long long)splits);
   const llm_gguf_tensor *embd = llm_gguf_find_tensor(g, "token_embd.weight");
   if (!embd) return llm_fail(err, LLM_EINVAL, "the model has no tensor 'token_embd.weight'");
   if (embd->n_dims != 2 || embd->ne[1] < 1 || embd->ne[1] > INT32_MAX)

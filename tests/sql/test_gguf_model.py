@@ -172,6 +172,7 @@ def test_bad_files_store_nothing(ctx):
     bad("nan.gguf", gguf_bytes(*small_model(nan=True)), "NaN", "token_embd.weight")
     bad("iq.gguf", gguf_bytes(*small_model(qtype=16)), "iq2_xxs", "blk.0.ffn_up.weight")
     bad("yarn.gguf", gguf_bytes(*small_model(extra=[("llama.rope.scaling.type", "str", "yarn")])), "yarn")
+    bad("split.gguf", gguf_bytes(*small_model(extra=[("split.count", "u16", 2)])), "split over 2 files", "--merge")
     kvs, t = small_model()
     t = [x for x in t if x[0] != "blk.0.ffn_down.weight"]
     bad("missing.gguf", gguf_bytes(kvs, t), "blk.0.ffn_down.weight")

@@ -40,11 +40,12 @@ typedef struct llm_model_info {
 
 /* A model's weights, loaded for inference; reference-counted (see
 ** ext/model_cache.c). A model trained here is an llm_model; an imported
-** one is its tensors in one allocation (mem); net views either. */
+** one is its tensors in a few allocations (arenas); net views either. */
 typedef struct llm_loaded {
   int refs; /* changed under shared_weights.c's lock */
   llm_model *model;
-  void *mem;
+  void **arenas; /* an import's tensors (ext/gguf_model.c) */
+  int n_arenas;
   llm_net net;
   /* the registry's key (file NULL: not shared) and link */
   char *file, *name;
@@ -219,7 +220,7 @@ void llm_import_gguf_model(sqlite3_context *ctx, llm_conn *c, const char *name, 
 /* llm_export(name, 'gguf', path): writes the model (trained here, or from
 ** llama2.c) and its tokenizer; *bytes is the file's size. */
 int llm_gguf_export(llm_conn *c, llm_model_entry *e, const char *path, sqlite3_int64 *bytes, llm_err *err);
-/* Loads an imported model's tensors (info->gguf) into w->mem and w->net. */
+/* Loads an imported model's tensors (info->gguf) into w->arenas and w->net. */
 int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *info, llm_loaded *w,
                           llm_err *err);
 

@@ -14,10 +14,11 @@
 ** SQLITE_LIMIT_LENGTH or 256 MB, continues in llm_weight_parts). All of it
 ** is one transaction: an error stores nothing. Returns a JSON summary.
 **
-** Loading for inference (llm_gguf_weights_load) puts every tensor into one
-** allocation in its stored type (no float32 copy), placing the query, key
-** and value matrices of a layer (and its gate and up matrices) one after
-** the other, so that the forward pass runs each group as one product.
+** Loading for inference (llm_gguf_weights_load) puts the tensors, in their
+** stored types (no float32 copy), into a few allocations of about 1 GB
+** (SQLite's allocator gives at most 2 GB in one block), placing the query,
+** key and value matrices of a layer (and its gate and up matrices) one
+** after the other, so that the forward pass runs each group as one product.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -182,8 +183,9 @@ typedef struct stored {
   uint32_t type;
   int n_dims;
   int64_t ne[4];
-  uint64_t bytes, at; /* size, offset in the allocation */
-  int layer, slot;
+  uint64_t bytes, at; /* size, offset in its arena */
+  int arena, layer, slot;
+  uint8_t *data;      /* where it is loaded */
 } stored;
 
 /* Tensors that run as one product when stored one after the other: a
@@ -214,14 +216,13 @@ static int by_place(const void *a, const void *b) {
 typedef struct loaded_set {
   stored *t;
   int n;
-  const uint8_t *base;
 } loaded_set;
 
 static int find_loaded(void *ctx, const char *name, llm_net_tensor *out) {
   const loaded_set *s = ctx;
   for (int i = 0; i < s->n; i++)
     if (!strcmp(s->t[i].name, name)) {
-      out->data = s->base + s->t[i].at;
+      out->data = s->t[i].data;
       out->type = s->t[i].type;
       out->n_dims = s->t[i].n_dims;
       memcpy(out->ne, s->t[i].ne, sizeof out->ne);
@@ -341,7 +342,7 @@ static int read_tensors(llm_conn *c, const char *model, const loaded_set *s, llm
         rc = llm_fail(err, LLM_EINVAL, "%s: the pieces hold more than the tensor's %llu bytes", what,
                       (unsigned long long)s->t[cur].bytes);
       else
-        rc = llm_zblob_read(blob, nb, (uint8_t *)s->base + s->t[cur].at + filled, (size_t)size, what, err);
+        rc = llm_zblob_read(blob, nb, s->t[cur].data + filled, (size_t)size, what, err);
       filled += size;
     }
   }
@@ -353,33 +354,66 @@ static int read_tensors(llm_conn *c, const char *model, const loaded_set *s, llm
   return rc;
 }
 
+/* The tensors go into arenas of about ARENA bytes (SQLite's allocator gives
+** at most 2 GB in one block), a group that runs as one product (q, k, v;
+** gate, up) always in one arena, each group 64-byte aligned. */
+#define ARENA ((uint64_t)1 << 30)
+
+static int joins_previous(const stored *t, int i) {
+  return i > 0 && t[i].slot < N_GROUPED && FOLLOWS[t[i].slot] && t[i - 1].layer == t[i].layer &&
+         t[i - 1].slot == t[i].slot - 1;
+}
+
+/* Places the tensors; returns the arena count and fills sizes[] (room for n). */
+static int place(stored *t, int n, uint64_t *sizes) {
+  int arenas = 0;
+  uint64_t used = 0, cap = 0;
+  for (int i = 0; i < n; i++) {
+    if (!joins_previous(t, i)) {
+      uint64_t group = t[i].bytes;
+      for (int k = i + 1; k < n && joins_previous(t, k); k++) group += t[k].bytes;
+      used = (used + 63) / 64 * 64;
+      if (!arenas || used + group > cap) {
+        if (arenas) sizes[arenas - 1] = used;
+        arenas++;
+        cap = group > ARENA ? group : ARENA;
+        used = 0;
+      }
+    }
+    t[i].arena = arenas - 1;
+    t[i].at = used;
+    used += t[i].bytes;
+  }
+  if (arenas) sizes[arenas - 1] = used;
+  return arenas;
+}
+
 int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *info, llm_loaded *w, llm_err *err) {
   stored *t;
   int n, rc = list_tensors(c, name, &t, &n, err);
   if (rc) return rc;
   qsort(t, (size_t)n, sizeof *t, by_place);
-  uint64_t total = 0;
-  for (int i = 0; i < n; i++) {
-    int joins = i > 0 && t[i].slot < N_GROUPED && FOLLOWS[t[i].slot] && t[i - 1].layer == t[i].layer &&
-                t[i - 1].slot == t[i].slot - 1;
-    if (!joins) total = (total + 63) / 64 * 64;
-    t[i].at = total;
-    total += t[i].bytes;
-  }
-  loaded_set s = {t, n, NULL};
-  if (llm_check_memory("this model's weights", (double)total, llm_memory_limit_mb(), err) ||
-      !(w->mem = llm_malloc((size_t)total + 64))) {
-    stored_free(t, n);
-    return err->code ? err->code : llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of weights", total / 1e6);
-  }
-  s.base = (const uint8_t *)(((uintptr_t)w->mem + 63) & ~(uintptr_t)63);
-  rc = read_tensors(c, name, &s, err);
+  uint64_t *sizes = sqlite3_malloc64((sqlite3_uint64)(n ? n : 1) * sizeof *sizes), total = 0;
+  int arenas = sizes ? place(t, n, sizes) : 0;
+  for (int a = 0; a < arenas; a++) total += sizes[a];
+  if (!sizes || llm_check_memory("this model's weights", (double)total, llm_memory_limit_mb(), err) ||
+      !(w->arenas = llm_calloc((size_t)(arenas ? arenas : 1), sizeof *w->arenas)))
+    rc = err->code ? err->code : llm_fail(err, LLM_ENOMEM, "out of memory");
+  for (int a = 0; !rc && a < arenas; a++, w->n_arenas++)
+    if (!(w->arenas[a] = llm_malloc((size_t)sizes[a] + 64)))
+      rc = llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of weights (in blocks of at most %.0f MB)",
+                    (double)total / 1e6, (double)ARENA / 1e6);
+  for (int i = 0; !rc && i < n; i++)
+    t[i].data = (uint8_t *)(((uintptr_t)w->arenas[t[i].arena] + 63) & ~(uintptr_t)63) + t[i].at;
+  loaded_set s = {t, n};
+  if (!rc) rc = read_tensors(c, name, &s, err);
   if (!rc) rc = llm_net_from_tensors(&w->net, &info->config, find_loaded, &s, err);
-  if (rc) {
+  if (rc && err->code != LLM_ENOMEM) {
     char why[sizeof err->msg];
     memcpy(why, err->msg, sizeof why);
     llm_fail(err, rc, "model '%s': %s", name, why);
   }
+  sqlite3_free(sizes);
   stored_free(t, n);
   return rc;
 }

@@ -89,7 +89,8 @@ void llm_loaded_unref(llm_loaded *w) {
   if (!last) return;
   llm_model_free(w->model);
   llm_net_free(&w->net);
-  llm_free(w->mem);
+  for (int a = 0; a < w->n_arenas; a++) llm_free(w->arenas[a]);
+  llm_free(w->arenas);
   sqlite3_free(w->file);
   sqlite3_free(w->name);
   sqlite3_free(w);

@@ -19,7 +19,9 @@ llama-bench -p 128 -n 128 -t 2 -r 1. Prints medians, ratios, decode's GB/s
 (tokens/s x the file's bytes) against the read bandwidth measured in the
 same run (bench_infer_bench mem), prompt's GFLOP/s (2 x parameters per
 token) against the fp32 FMA peak (bench_train_step_bench peak), and the
-resident memory of each engine's process.
+peak resident memory of each engine's process (ours: VmHWM of the process
+that imported nothing, loaded the model and ran; llama-bench's: its
+rusage).
 Run from the repository root after `make build/bench_infer_bench
 build/bench_train_step_bench`, with Debian's /usr/bin/python3.
 """
@@ -37,7 +39,7 @@ FILES = [("110m", "f32"), ("110m", "q8_0"), ("110m", "q4_0"), ("110m", "q4_k_m")
 
 # One measurement of ours, in its own process: prints JSON.
 OURS = r"""
-import json, resource, sqlite3, sys, time
+import json, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[2], isolation_level=None)
 db.enable_load_extension(True)
 db.load_extension(sys.argv[1])
@@ -50,8 +52,8 @@ decode = n / (time.perf_counter() - t)
 t = time.perf_counter()
 db.execute("SELECT llm_logprob('m', ?)", (text,)).fetchone()
 prompt = int(sys.argv[4]) / (time.perf_counter() - t)
-print(json.dumps({"decode": decode, "prompt": prompt, "n": n,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(json.dumps({"decode": decode, "prompt": prompt, "n": n, "rss_mb": int(hwm) / 1024}))
 """
 
 
@@ -125,7 +127,12 @@ def main():
     ap.add_argument("--work", default="/tmp/llm-bench-models")
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    files = make_files(a.work)
+    # (in a process of its own: the peak memory of making the files would
+    # otherwise be inherited by every child's ru_maxrss)
+    out = subprocess.run([sys.executable, "-c", "import json, sys; sys.path.insert(0, %r); import llamacpp_bench as b; "
+                          "print(json.dumps(b.make_files(%r)))" % (os.path.join(ROOT, "bench"), a.work)],
+                         check=True, capture_output=True, text=True).stdout
+    files = json.loads(out.splitlines()[-1])
     mem = probe([os.path.join(ROOT, "build", "bench_infer_bench"), "mem"], "mem_gbs")
     peak = probe([os.path.join(ROOT, "build", "bench_train_step_bench"), "peak"], "peak_gflops")
     print("read bandwidth %.1f GB/s (2 threads), fp32 FMA peak %.0f GFLOP/s" % (mem, peak))

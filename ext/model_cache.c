@@ -129,9 +129,14 @@ int llm_model_tokenizer(llm_conn *c, llm_model_entry *e, llm_tokenizer **tok, in
                     "the tokenizer was replaced after the model was made",
                     e->name, e->info.config.vocab_size, e->info.tokenizer, llm_tokenizer_n_vocab(*tok));
   *bos = llm_tokenizer_bos_id(*tok);
-  /* an imported model's start token only as its file says (Qwen has none);
-  ** an encoder's tokens come with their [CLS] and [SEP] (llm_text_tokens) */
-  if (e->info.gguf && (!(llm_tokenizer_flags(*tok) & LLM_TOK_ADD_BOS) || !e->weights->net.tr->decoder)) *bos = -1;
+  /* an imported vocabulary's start token only as its file says (Qwen has
+  ** none); an encoder's tokens come with their [CLS] and [SEP]
+  ** (llm_text_tokens). The tokenizers made here (and llama2.c's, GPT-2's)
+  ** keep theirs, in a quantized copy of a model too. */
+  int type = llm_tokenizer_type(*tok);
+  int vocab = type == LLM_TOKENIZER_SPM || type == LLM_TOKENIZER_WORDPIECE ||
+              (type == LLM_TOKENIZER_BPE && llm_tokenizer_n_merges(*tok) > 0);
+  if (!e->weights->net.tr->decoder || (vocab && !(llm_tokenizer_flags(*tok) & LLM_TOK_ADD_BOS))) *bos = -1;
   return LLM_OK;
 }
 

@@ -94,3 +94,21 @@ def test_bad_calls(ctx):
     ctx.error("SELECT llm_quantize('f32', 'f32', 'q8_0')", (), "llm_quantize:", "already exists")
     ctx.error("SELECT llm_quantize('f32', 'x', 'q8_0', '{\"bits\": 3}')", (), "llm_quantize:", "bits")
     assert ctx.one("SELECT count(*) FROM llm_models") == 1
+
+
+def test_a_trained_gpt_quantized(ctx):
+    """A model made here keeps its tokenizer's start token when quantized
+    (<|endoftext|> before the text), so its quantized copy scores the same
+    tokens; the fallbacks for rows of 64 (not whole blocks of 256) apply."""
+    gpt2 = os.path.join(ctx.shared, "gpt2")
+    ctx.db.execute("SELECT llm_tokenizer_import('g2', 'gpt2', ?, ?)",
+                   (os.path.join(gpt2, "encoder.json"), os.path.join(gpt2, "vocab.bpe")))
+    ctx.db.execute("SELECT llm_model_create('g', '{\"tokenizer\": \"g2\", \"n_layer\": 2, \"n_head\": 4, "
+                   "\"n_embd\": 64, \"block_size\": 64, \"seed\": 7}')")
+    types = json.loads(ctx.one("SELECT llm_quantize('g', 'gk', 'q4_k_m')"))["types"]
+    # q4_k -> q5_0, the fused qkv's q5_k -> q5_1, the tied embedding's q6_k -> q8_0
+    assert types == {"f32": 19, "q5_0": 4, "q5_1": 2, "q8_0": 1, "q4_k": 1, "q6_k": 1}, types
+    ctx.db.execute("SELECT llm_quantize('g', 'gq', 'q8_0')")
+    text = "The quick brown fox jumps over the lazy dog"
+    a, b = (ctx.one("SELECT llm_logprob(?, ?)", (m, text)) for m in ("g", "gq"))
+    assert abs(a - b) < 0.01 * abs(a), (a, b)

@@ -90,11 +90,12 @@ int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err 
   if (llm_model_uid_get(c, name, &uid, &found, err)) return err->code;
   if (*pp && (!found || (*pp)->info.uid != uid)) { /* dropped or retrained */
     llm_model_entry *stale = *pp;
-    *pp = stale->next;
+    *pp = stale->next; /* (now the next entry: not this model's) */
     entry_free(stale);
+    pp = NULL;
   }
   if (!found) return llm_model_unknown(c, name, err);
-  if (!*pp) {
+  if (!pp || !*pp) {
     if (llm_model_info_get(c, name, &info, &found, err)) return err->code;
     if (!found) return llm_model_unknown(c, name, err);
     llm_model_entry *e = sqlite3_malloc(sizeof *e);

@@ -24,8 +24,10 @@ static void config_fields(sqlite3_str *s, const llm_config *c) {
                       c->block_size, c->vocab_size, c->tied_head != -1 ? "true" : "false", (double)c->norm_eps);
   if (c->arch != LLM_ARCH_GPT && c->rope_theta) sqlite3_str_appendf(s, ",\"rope_theta\":%!.9g", (double)c->rope_theta);
   /* the fields of imported architectures, when set */
-  static const char *const INTS[] = {"head_dim", "n_rot", "sliding_window", "swa_period", "pooling", "n_token_types"};
-  const int32_t ints[] = {c->head_dim, c->n_rot, c->sliding_window, c->swa_period, c->pooling, c->n_token_types};
+  static const char *const INTS[] = {"head_dim",   "n_rot",         "sliding_window", "swa_period",
+                                     "pooling",    "n_token_types", "has_rope_freqs"};
+  const int32_t ints[] = {c->head_dim, c->n_rot,         c->sliding_window, c->swa_period,
+                          c->pooling,  c->n_token_types, c->has_rope_freqs};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
     if (ints[i]) sqlite3_str_appendf(s, ",\"%s\":%d", INTS[i], ints[i]);
   static const char *const FLOATS[] = {"rope_scale", "rope_theta_local", "attn_scale"};
@@ -89,7 +91,8 @@ int llm_config_from_json(const llm_json *o, llm_config *c, llm_err *err) {
       cfg_int(o, "sliding_window", 0, INT32_MAX, &c->sliding_window, err) ||
       cfg_int(o, "swa_period", 0, LLM_MAX_LAYERS, &c->swa_period, err) ||
       cfg_int(o, "pooling", 0, LLM_POOL_CLS, &c->pooling, err) ||
-      cfg_int(o, "n_token_types", 0, 1024, &c->n_token_types, err))
+      cfg_int(o, "n_token_types", 0, 1024, &c->n_token_types, err) ||
+      cfg_int(o, "has_rope_freqs", 0, 1, &c->has_rope_freqs, err))
     return err->code;
   return LLM_OK;
 }

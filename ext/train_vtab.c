@@ -17,10 +17,14 @@
 ** continues from it. "steps" is the run's total: a model that has reached
 ** it yields no rows; a larger value continues the run.
 **
-** Options (all optional): steps, batch_size, lr, min_lr, warmup_steps,
+** Options (all optional): steps, batch_size, seq_len (tokens per window:
+** default the model's context, at most 2048), lr, min_lr, warmup_steps,
 ** weight_decay, grad_clip, beta1, beta2, eval_every, eval_batches,
 ** log_every, checkpoint_every, seed, threads, time_limit_s, val_fraction,
 ** max_memory_mb, progress.
+**
+** A decoder imported from a GGUF file of float weights converts, on its
+** first llm_train, into this engine's training layout (gguf_finetune.c).
 */
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +39,7 @@ enum { COL_STEP, COL_LOSS, COL_VAL_LOSS, COL_LR, COL_TOKENS_PER_S, COL_ELAPSED, 
 
 typedef struct run_opts {
   llm_train_opts t;
-  int64_t eval_every, log_every, checkpoint_every, threads, max_memory_mb;
+  int64_t eval_every, log_every, checkpoint_every, threads, max_memory_mb, seq_len;
   double time_limit_s;
   int progress; /* -1 auto (when stderr is a terminal) */
 } run_opts;
@@ -174,6 +178,7 @@ static int read_options(const llm_json *o, run_opts *r, llm_err *err) {
   r->log_every = 100;
   r->checkpoint_every = 100;
   r->threads = 0;
+  r->seq_len = 0;
   r->max_memory_mb = llm_memory_limit_mb();
   r->time_limit_s = 0;
   r->progress = -1;
@@ -182,6 +187,7 @@ static int read_options(const llm_json *o, run_opts *r, llm_err *err) {
   const llm_json *tl = llm_json_get(o, "time_limit_s");
   if (llm_opt_int(o, "steps", 0, INT64_MAX / 4, &r->t.steps, err) ||
       llm_opt_int(o, "batch_size", 1, 65536, &batch, err) ||
+      llm_opt_int(o, "seq_len", 1, LLM_MAX_CONTEXT, &r->seq_len, err) ||
       llm_opt_int(o, "warmup_steps", 0, INT64_MAX / 4, &r->t.warmup_steps, err) ||
       llm_opt_int(o, "eval_every", 0, INT64_MAX / 4, &r->eval_every, err) ||
       llm_opt_int(o, "eval_batches", 1, 100000, &eval_batches, err) ||
@@ -424,7 +430,7 @@ static int advance(train_cursor *c) {
 }
 
 static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc, sqlite3_value **argv) {
-  static const char *const keys[] = {"steps", "batch_size", "lr", "min_lr", "warmup_steps", "weight_decay",
+  static const char *const keys[] = {"steps", "batch_size", "seq_len", "lr", "min_lr", "warmup_steps", "weight_decay",
                                      "grad_clip", "beta1", "beta2", "eval_every", "eval_batches", "log_every",
                                      "checkpoint_every", "seed", "threads", "time_limit_s", "val_fraction",
                                      "max_memory_mb", "progress", NULL};
@@ -460,7 +466,14 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
                        llm_model_info_get(c->conn, c->name, &c->info, &found, &err)))
     goto fail;
   if (c->o.progress < 0) c->o.progress = isatty(2);
-  c->o.t.seq_len = c->info.config.block_size;
+  /* a long context (an imported model's) is not the default window */
+  int32_t ctx = c->info.config.block_size;
+  if (c->o.seq_len > ctx) {
+    llm_fail(&err, LLM_EINVAL, "seq_len (%lld) is longer than model '%s''s context (%d tokens)",
+             (long long)c->o.seq_len, c->name, ctx);
+    goto fail;
+  }
+  c->o.t.seq_len = c->o.seq_len ? (int32_t)c->o.seq_len : ctx < 2048 ? ctx : 2048;
   if (llm_train_state_get(c->conn, c->name, &c->state, &found, &err)) goto fail;
   if (c->state.step >= c->o.t.steps) {
     c->eof = 1;

@@ -8,6 +8,7 @@
 ** writing and the size check all walk the same list.
 */
 #include "formats/llama2c_ckpt.h"
+#include "nn/layers.h"
 
 #include <math.h>
 #include <string.h>
@@ -195,6 +196,7 @@ typedef struct io_ctx {
   FILE *f;
   const llm_model *m;
   llm_err *err;
+  const float *rope; /* writing: the rotary table [seq_len, head_size / 2, 2] */
 } io_ctx;
 
 static int read_array(void *p, float *ptr, size_t count) {
@@ -214,7 +216,7 @@ static int read_array(void *p, float *ptr, size_t count) {
 int llm_llama2c_read_weights(FILE *f, const llm_llama2c_info *info, llm_model *m, llm_err *err) {
   if (fseek(f, (long)info->data_offset, SEEK_SET))
     return llm_fail(err, LLM_EIO, "cannot seek in the checkpoint");
-  io_ctx io = {f, m, err};
+  io_ctx io = {f, m, err, NULL};
   return walk(m, info->version, read_array, &io);
 }
 
@@ -226,7 +228,7 @@ static int write_array(void *p, float *ptr, size_t count) {
     return 0;
   }
   /* the legacy RoPE tables: cos, then sin, [seq_len, head_size / 2] each */
-  const float *rope = llm_model_rope(io->m);
+  const float *rope = io->rope;
   for (int part = 0; part < 2; part++)
     for (size_t i = 0; i < count / 2; i++)
       if (fwrite(rope + 2 * i + (size_t)part, sizeof(float), 1, io->f) != 1)
@@ -238,9 +240,22 @@ int llm_llama2c_write(FILE *f, const llm_model *m, llm_err *err) {
   const llm_config *c = llm_model_config(m);
   if (c->arch != LLM_ARCH_LLAMA)
     return llm_fail(err, LLM_EINVAL, "only a model of the Llama architecture can be written as a llama2.c checkpoint");
+  int HS = c->n_embd / c->n_head;
+  if ((c->head_dim && c->head_dim != HS) || (c->n_rot && c->n_rot != HS) || (c->rope_scale && c->rope_scale != 1) ||
+      c->has_rope_freqs || c->sliding_window)
+    return llm_fail(err, LLM_EINVAL, "a llama2.c checkpoint cannot hold this model's rotary embeddings or head size "
+                    "(export it to GGUF instead)");
+  if (c->block_size > LLM_MAX_BLOCK)
+    return llm_fail(err, LLM_EINVAL, "a llama2.c checkpoint holds contexts of at most %d tokens (this model: %d)",
+                    LLM_MAX_BLOCK, c->block_size);
   int32_t h[7] = {c->n_embd, c->n_hidden, c->n_layer, c->n_head, c->n_kv_head,
                   c->tied_head == 1 ? c->vocab_size : -c->vocab_size, c->block_size};
-  if (fwrite(h, sizeof h, 1, f) != 1) return llm_fail(err, LLM_EIO, "cannot write the checkpoint");
-  io_ctx io = {f, m, err};
-  return walk(m, 0, write_array, &io);
+  float *rope = llm_malloc((size_t)c->block_size * (size_t)HS * sizeof(float));
+  if (!rope) return llm_fail(err, LLM_ENOMEM, "out of memory for the rotary table");
+  llm_rope_table(rope, c->block_size, HS, c->rope_theta, 1.0f, NULL);
+  io_ctx io = {f, m, err, rope};
+  int rc = fwrite(h, sizeof h, 1, f) != 1 ? llm_fail(err, LLM_EIO, "cannot write the checkpoint")
+                                          : walk(m, 0, write_array, &io);
+  llm_free(rope);
+  return rc;
 }

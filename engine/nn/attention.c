@@ -2,9 +2,11 @@
 ** attention.c: causal multi-head self-attention (see layers.h).
 **
 ** qkv rows hold the NH query heads, then the NKV key heads, then the NKV
-** value heads (QKV = C + 2 KV floats, KV = NKV * HS); query head h reads
-** key/value head h / (NH / NKV) (grouped-query attention; NKV = NH is plain
-** multi-head attention, the GPT layout [q | k | v] of 3C).
+** value heads (QKV = QW + 2 KV floats, QW = NH * HS, KV = NKV * HS); query
+** head h reads key/value head h / (NH / NKV) (grouped-query attention; NKV
+** = NH is plain multi-head attention, the GPT layout [q | k | v] of 3C).
+** With a window W, query i sees keys (i - W, i] only: its probabilities
+** outside are zero, and so are their gradients in the backward.
 ** Each (batch, head) pair is independent in the forward; the pool splits
 ** the B*NH pairs. The backward splits the B*NKV groups instead, since the
 ** heads of a group add into the same dK and dV.
@@ -18,7 +20,6 @@
 ** but the blocks on the diagonal. Entries above the diagonal of P and dS
 ** are kept at zero, so those blocks can run whole.
 */
-#include <math.h>
 #include <string.h>
 
 #include "nn/layers.h"
@@ -57,14 +58,15 @@ typedef struct att_ctx {
   const llm_exec *x;
   float *out, *att, *dqkv, *scratch;
   const float *qkv, *catt, *dout;
-  int B, T, C, NH, NKV;
+  int B, T;
+  llm_att_shape a;
 } att_ctx;
 
 static void att_fwd_pairs(void *p, size_t lo, size_t hi, int tid) {
   const att_ctx *c = p;
-  int T = c->T, C = c->C, NH = c->NH, HS = C / NH, KV = c->NKV * HS;
-  int QKV = C + 2 * KV, group = NH / c->NKV, s = c->x->simd;
-  float scale = 1.0f / sqrtf((float)HS);
+  int T = c->T, NH = c->a.NH, HS = c->a.HS, C = NH * HS, KV = c->a.NKV * HS;
+  int QKV = C + 2 * KV, group = NH / c->a.NKV, s = c->x->simd;
+  float scale = c->a.scale;
   size_t T16 = pad16(T);
   att_scratch w = scratch_of(c->scratch, tid, T, HS);
   for (size_t bh = lo; bh < hi; bh++) {
@@ -82,11 +84,13 @@ static void att_fwd_pairs(void *p, size_t lo, size_t hi, int tid) {
                       (size_t)R, (size_t)n, (size_t)HS, scale);
       for (int r = 0; r < R; r++) {
         size_t i = (size_t)i0 + r;
+        size_t k0 = c->a.window && i >= (size_t)c->a.window ? i + 1 - (size_t)c->a.window : 0;
         float *pr = att + i * T;
         const float *sr = w.s + (size_t)r * T16;
-        float m = llm_vmax(s, sr, i + 1);
-        float z = llm_vexp_sum(s, pr, sr, i + 1, m);
-        llm_vscale(s, pr, i + 1, 1.0f / z);
+        float m = llm_vmax(s, sr + k0, i + 1 - k0);
+        float z = llm_vexp_sum(s, pr + k0, sr + k0, i + 1 - k0, m);
+        llm_vscale(s, pr + k0, i + 1 - k0, 1.0f / z);
+        memset(pr, 0, k0 * sizeof *pr);
         memset(pr + i + 1, 0, (T - i - 1) * sizeof *pr);
       }
       llm_vatt_rows(s, y + (size_t)i0 * C, (size_t)C, att + (size_t)i0 * T,
@@ -98,22 +102,22 @@ static void att_fwd_pairs(void *p, size_t lo, size_t hi, int tid) {
 
 void llm_attention_forward(const llm_exec *x, float *out, float *att,
                            float *scratch, const float *qkv, int B, int T,
-                           int C, int NH, int NKV) {
+                           const llm_att_shape *a) {
   att_ctx c = {.x = x, .out = out, .att = att, .scratch = scratch,
-               .qkv = qkv, .B = B, .T = T, .C = C, .NH = NH, .NKV = NKV};
-  llm_pool_for(x->pool, (size_t)B * NH, att_fwd_pairs, &c);
+               .qkv = qkv, .B = B, .T = T, .a = *a};
+  llm_pool_for(x->pool, (size_t)B * a->NH, att_fwd_pairs, &c);
 }
 
 static void att_bwd_groups(void *p, size_t lo, size_t hi, int tid) {
   const att_ctx *c = p;
-  int T = c->T, C = c->C, NH = c->NH, HS = C / NH, KV = c->NKV * HS;
-  int QKV = C + 2 * KV, group = NH / c->NKV, s = c->x->simd;
-  float scale = 1.0f / sqrtf((float)HS);
+  int T = c->T, NH = c->a.NH, HS = c->a.HS, C = NH * HS, KV = c->a.NKV * HS;
+  int QKV = C + 2 * KV, group = NH / c->a.NKV, s = c->x->simd;
+  float scale = c->a.scale;
   size_t T16 = pad16(T);
   att_scratch w = scratch_of(c->scratch, tid, T, HS);
   float *ds = w.s, *kr = w.rows[0], *qr = w.rows[1], *dyr = w.rows[2];
   for (size_t bg = lo; bg < hi; bg++) {
-    size_t b = bg / (size_t)c->NKV, g = bg % (size_t)c->NKV;
+    size_t b = bg / (size_t)c->a.NKV, g = bg % (size_t)c->a.NKV;
     size_t koff = b * (size_t)T * QKV + (size_t)C + g * (size_t)HS;
     const float *k = c->qkv + koff, *v = k + KV;
     float *dk = c->dqkv + koff, *dv = dk + KV;
@@ -158,10 +162,9 @@ static void att_bwd_groups(void *p, size_t lo, size_t hi, int tid) {
 
 void llm_attention_backward(const llm_exec *x, float *dqkv, float *scratch,
                             const float *dout, const float *qkv,
-                            const float *att, int B, int T, int C, int NH,
-                            int NKV) {
+                            const float *att, int B, int T,
+                            const llm_att_shape *a) {
   att_ctx c = {.x = x, .dqkv = dqkv, .scratch = scratch, .dout = dout,
-               .qkv = qkv, .catt = att, .B = B, .T = T, .C = C, .NH = NH,
-               .NKV = NKV};
-  llm_pool_for(x->pool, (size_t)B * NKV, att_bwd_groups, &c);
+               .qkv = qkv, .catt = att, .B = B, .T = T, .a = *a};
+  llm_pool_for(x->pool, (size_t)B * a->NKV, att_bwd_groups, &c);
 }

@@ -65,23 +65,32 @@ void llm_matmul_backward(const llm_exec *x, float *dinp, float *dw,
                          float *dbias, const float *dout, const float *inp,
                          const float *w, size_t N, int IN, int OUT);
 
-/* Causal multi-head self-attention with NKV key/value heads (NH % NKV == 0;
-** NKV = NH for plain multi-head attention). qkv[B,T,QKV] holds the query
-** heads, then the key heads, then the value heads side by side (QKV = C + 2
-** NKV HS, HS = C / NH; head h in columns h*HS.. of its part; query head h
-** reads key/value head h / (NH / NKV)); out[B,T,C]; att[B,NH,T,T] keeps the
-** softmax probabilities (zero above the diagonal) for the backward.
+/* Causal multi-head self-attention: NH query heads and NKV key/value heads
+** (NH % NKV == 0; NKV = NH for plain multi-head attention) of HS each;
+** scores scaled by scale (1 / sqrt(HS) usually); with window > 0, query
+** i sees keys (i - window, i] only (0: all earlier ones). */
+typedef struct llm_att_shape {
+  int NH, NKV, HS;
+  float scale;
+  int window;
+} llm_att_shape;
+
+/* qkv[B,T,QKV] holds the query heads, then the key heads, then the value
+** heads side by side (QKV = (NH + 2 NKV) HS; head h in columns h*HS.. of
+** its part; query head h reads key/value head h / (NH / NKV));
+** out[B,T,NH HS]; att[B,NH,T,T] keeps the softmax probabilities (zero
+** above the diagonal and outside the window) for the backward.
 ** scratch: llm_attention_scratch(T, HS, threads of the pool) floats. */
 void llm_attention_forward(const llm_exec *x, float *out, float *att,
                            float *scratch, const float *qkv, int B, int T,
-                           int C, int NH, int NKV);
+                           const llm_att_shape *a);
 /* Floats of scratch the forward and the backward need. */
 size_t llm_attention_scratch(int T, int HS, int n_threads);
 /* dqkv[B,T,QKV] written; scratch as for the forward. */
 void llm_attention_backward(const llm_exec *x, float *dqkv, float *scratch,
                             const float *dout, const float *qkv,
-                            const float *att, int B, int T, int C, int NH,
-                            int NKV);
+                            const float *att, int B, int T,
+                            const llm_att_shape *a);
 
 /* RMSNorm: out[N,C] = inp * rstd * w with rstd[N] = 1 / sqrt(mean(inp^2) +
 ** eps) (kept for the backward). */
@@ -94,18 +103,42 @@ void llm_rmsnorm_backward(const llm_exec *x, float *dinp, float *dw,
                           const float *dout, const float *inp,
                           const float *rstd, const float *w, size_t N, int C);
 
-/* Rotary position embeddings (llama2.c's convention): within each head,
-** the pair of adjacent dimensions (2j, 2j+1) of the queries and keys turns
-** by the angle pos * theta^(-2j/HS). table[P, HS/2, 2] holds cos and sin
-** for positions 0..P-1 (llm_rope_table). rope_forward turns, in place, the
-** query and key parts of qkv rows [N, QKV] (QKV = C + 2 KV), row r being at
-** position pos0 + r % T; rope_backward turns gradients back (the inverse
-** rotation). */
-void llm_rope_table(float *table, int P, int HS, float theta);
-void llm_rope_forward(const llm_exec *x, float *qkv, const float *table,
-                      size_t N, int T, int pos0, int C, int KV, int HS);
-void llm_rope_backward(const llm_exec *x, float *dqkv, const float *table,
-                       size_t N, int T, int pos0, int C, int KV, int HS);
+/* Rotary position embeddings: within each head, n_rot of its HS dimensions
+** turn in pairs, pair i by the angle (pos / scale) theta^(-2i/n_rot) /
+** factors[i]. The pairs are adjacent dimensions (2i, 2i+1) (llama2.c's and
+** Llama's convention) or, with halves, (i, i + n_rot / 2) (GPT-NeoX's:
+** Qwen, Gemma). table[P, n_rot/2, 2] holds cos and sin for positions
+** 0..P-1 (llm_rope_table; factors may be NULL: all 1).
+** llm_rope_forward turns, in place, the first `heads` heads (the queries
+** and the keys) of rows [N, ld], row r being at position pos0 + r % T;
+** llm_rope_backward turns gradients back (the inverse rotation). */
+typedef struct llm_rope_shape {
+  int heads, HS, n_rot, halves;
+} llm_rope_shape;
+void llm_rope_table(float *table, int P, int n_rot, float theta, float scale,
+                    const float *factors);
+void llm_rope_forward(const llm_exec *x, float *rows, const float *table,
+                      size_t N, int T, int pos0, size_t ld,
+                      const llm_rope_shape *r);
+void llm_rope_backward(const llm_exec *x, float *drows, const float *table,
+                       size_t N, int T, int pos0, size_t ld,
+                       const llm_rope_shape *r);
+
+/* Per-head RMSNorm of queries and keys (Qwen3, Gemma 3): in rows [N, ld]
+** of NH query heads then NKV key heads of HS (then anything, copied as
+** is), each head normalised as RMSNorm does, by wq [HS] for queries and wk
+** [HS] for keys; rstd[N, NH + NKV] kept for the backward. */
+void llm_headnorm_forward(const llm_exec *x, float *out, float *rstd,
+                          const float *inp, const float *wq, const float *wk,
+                          size_t N, size_t ld, int NH, int NKV, int HS,
+                          float eps);
+/* dinp[N, ld] written (may be dout: the columns past the heads are
+** copied from dout), dwq[HS] and dwk[HS] written. */
+void llm_headnorm_backward(const llm_exec *x, float *dinp, float *dwq,
+                           float *dwk, const float *dout, const float *inp,
+                           const float *rstd, const float *wq,
+                           const float *wk, size_t N, size_t ld, int NH,
+                           int NKV, int HS);
 
 /* SwiGLU: inp[N, 2H] holds the gate and the up projections side by side;
 ** out[N, H] = silu(gate) * up, silu(g) = g sigmoid(g). */
@@ -114,6 +147,11 @@ void llm_swiglu_forward(const llm_exec *x, float *out, const float *inp,
 /* dinp[N, 2H] written from dout[N, H]. */
 void llm_swiglu_backward(const llm_exec *x, float *dinp, const float *inp,
                          const float *dout, size_t N, int H);
+/* GeGLU (Gemma): the same with GELU (tanh form) in place of silu. */
+void llm_geglu_forward(const llm_exec *x, float *out, const float *inp,
+                       size_t N, int H);
+void llm_geglu_backward(const llm_exec *x, float *dinp, const float *inp,
+                        const float *dout, size_t N, int H);
 
 /* GELU (tanh approximation) over n values; dinp may be dout. */
 void llm_gelu_forward(const llm_exec *x, float *out, const float *inp,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "nn/net.h"
 #include "kernels/vec.h"
 
 /* The GPT tensors, in buffer order (model.h). */
@@ -24,23 +25,28 @@ enum {
   T_WTE, T_WPE, T_LN1W, T_LN1B, T_QKVW, T_QKVB, T_PROJW, T_PROJB, T_LN2W,
   T_LN2B, T_FCW, T_FCB, T_FCPW, T_FCPB, T_LNFW, T_LNFB, T_COUNT
 };
-/* The Llama tensors, in buffer order (model.h); the head comes last and
-** only when it is not tied. */
+/* The Llama family's tensors, in buffer order (model.h); those an
+** architecture or configuration does not have are left out. */
 enum {
-  L_WTE, L_ATTN_NORM, L_QKVW, L_PROJW, L_MLP_NORM, L_FCW, L_FCPW, L_NORM,
-  L_HEAD, L_COUNT
+  L_WTE, L_ATTN_NORM, L_QKVW, L_QKVB, L_QNORM, L_KNORM, L_PROJW, L_ATTN_POST,
+  L_MLP_NORM, L_FCW, L_FCPW, L_MLP_POST, L_NORM, L_HEAD, L_FREQS, L_COUNT
 };
+#define MAX_TENSORS 16 /* T_COUNT, L_COUNT and up */
+_Static_assert(T_COUNT <= MAX_TENSORS && L_COUNT <= MAX_TENSORS, "tensor ids fit");
 
 /* The activations of one (B, T). */
 typedef struct acts {
   float *encoded;                 /* [N, C] */
   float *ln1, *ln1_mean, *ln1_rstd; /* [L, N, C], [L, N], [L, N] */
-  float *qkv;                     /* [L, N, 3C] */
+  float *qkv_lin, *hn_rstd;        /* per-head norms: [L, N, Q] before them, [L, N, NH + NKV] */
+  float *qkv;                     /* [L, N, Q] what the attention reads */
   float *att;                     /* [L, B, NH, T, T] */
-  float *atty;                    /* [L, N, C] attention out, by head */
+  float *atty;                    /* [L, N, QW] attention out, by head */
+  float *attn_o, *attn_o_rstd;    /* sandwich: [L, N, C] before the norm, [L, N] */
   float *res2;                    /* [L, N, C] residual after attention */
   float *ln2, *ln2_mean, *ln2_rstd;
   float *fch, *fch_gelu;          /* [L, N, H] */
+  float *mlp_o, *mlp_o_rstd;      /* sandwich: [L, N, C], [L, N] */
   float *res3;                    /* [L, N, C] residual after the MLP */
   float *lnf, *lnf_mean, *lnf_rstd; /* [N, C], [N], [N] */
   float *logits;                  /* [N, V] */
@@ -75,12 +81,25 @@ typedef struct grad_bufs {
   size_t total;
 } grad_bufs;
 
+/* The sizes and choices of the Llama family's blocks, with the config's
+** defaults filled in (the stored config keeps 0 for "the default"). */
+typedef struct family {
+  const llm_arch_traits *tr;
+  int HD, QW, KW, Q, n_rot; /* head, query, key/value and fused widths */
+  float att_scale;
+} family;
+
 struct llm_model {
   llm_config cfg;
-  llm_tensor tensors[T_COUNT];
+  family f;
+  llm_tensor tensors[MAX_TENSORS];
+  int slot[MAX_TENSORS]; /* tensor id (T_* or L_*) -> index in tensors, or -1 */
   int n_tensors;
   size_t n_params;
-  float *rope; /* Llama: the rotary table [block_size, HS / 2, 2] */
+  /* the rotary tables [rope_P, n_rot / 2, 2] of the global and (with
+  ** another base) the sliding-window layers, for the positions trained */
+  float *rope[2];
+  int rope_P;
   float *params, *grads;
   void *params_mem; /* params is this, aligned to 64 bytes */
   int simd;
@@ -105,12 +124,60 @@ struct llm_model {
 /* ---------------------------------------------------------------------- */
 /* Configuration                                                           */
 
+/* The architectures that train here. */
+static int trains(int arch) {
+  return arch == LLM_ARCH_GPT || arch == LLM_ARCH_LLAMA || arch == LLM_ARCH_QWEN2 || arch == LLM_ARCH_QWEN3 ||
+         arch == LLM_ARCH_GEMMA3;
+}
+
+/* The Llama family's derived sizes of a checked config. */
+static family family_of(const llm_config *c) {
+  family f = {llm_arch_traits_get(c->arch), 0, 0, 0, 0, 0, 0};
+  f.HD = c->head_dim ? c->head_dim : c->n_embd / c->n_head;
+  f.QW = f.HD * c->n_head;
+  f.KW = f.HD * c->n_kv_head;
+  f.Q = f.QW + 2 * f.KW;
+  f.n_rot = c->n_rot ? c->n_rot : f.HD;
+  f.att_scale = c->attn_scale ? c->attn_scale : 1.0f / sqrtf((float)f.HD);
+  return f;
+}
+
+int llm_config_layer_local(const llm_config *c, int l) {
+  return c->sliding_window > 0 && !(c->swa_period > 0 && (l + 1) % c->swa_period == 0);
+}
+
+/* The Llama family's own fields (their 0 means the default). */
+static int family_check(const llm_config *c, llm_err *err) {
+  if (c->head_dim < 0 || c->head_dim > LLM_MAX_EMBD || (c->head_dim == 0 && c->n_embd % c->n_head))
+    return llm_fail(err, LLM_EINVAL, "n_embd (%d) must be divisible by n_head (%d), or head_dim given",
+                    c->n_embd, c->n_head);
+  family f = family_of(c);
+  if ((int64_t)f.HD * c->n_head > 4 * LLM_MAX_EMBD)
+    return llm_fail(err, LLM_EINVAL, "head size %d is out of range", f.HD);
+  if (f.n_rot < 2 || f.n_rot > f.HD || f.n_rot % 2)
+    return llm_fail(err, LLM_EINVAL, "rotary embeddings need an even number of dimensions in [2, head size %d] "
+                    "(got %d)", f.HD, f.n_rot);
+  if (!(c->rope_theta >= 1 && c->rope_theta < 1e12f) ||
+      (c->rope_theta_local && !(c->rope_theta_local >= 1 && c->rope_theta_local < 1e12f)))
+    return llm_fail(err, LLM_EINVAL, "rope_theta must be in [1, 1e12) (got %g)", (double)c->rope_theta);
+  if (c->rope_scale && !(c->rope_scale > 0 && c->rope_scale <= 1e6f))
+    return llm_fail(err, LLM_EINVAL, "rope_scale must be in (0, 1e6] (got %g)", (double)c->rope_scale);
+  if (c->attn_scale && !(c->attn_scale > 0 && c->attn_scale < 1e3f))
+    return llm_fail(err, LLM_EINVAL, "attn_scale must be in (0, 1e3) (got %g)", (double)c->attn_scale);
+  if (c->sliding_window < 0 || c->swa_period < 0)
+    return llm_fail(err, LLM_EINVAL, "the sliding window and its period must not be negative");
+  if (c->has_rope_freqs != 0 && c->has_rope_freqs != 1)
+    return llm_fail(err, LLM_EINVAL, "has_rope_freqs must be 0 or 1");
+  return LLM_OK;
+}
+
 int llm_config_check(llm_config *c, llm_err *err) {
-  if (c->arch != LLM_ARCH_GPT && c->arch != LLM_ARCH_LLAMA)
-    return llm_fail(err, LLM_EINVAL, "only the gpt and llama architectures train here (got %s)",
-                    llm_arch_name(c->arch));
-  if (c->head_dim || c->n_rot || c->rope_scale || c->rope_theta_local || c->sliding_window ||
-      c->attn_scale || c->n_token_types)
+  if (!trains(c->arch))
+    return llm_fail(err, LLM_EINVAL, "the %s architecture does not train here (gpt, llama, qwen2, qwen3 and "
+                    "gemma3 do)", llm_arch_name(c->arch));
+  int gpt = c->arch == LLM_ARCH_GPT;
+  if (c->n_token_types || (gpt && (c->head_dim || c->n_rot || c->rope_scale || c->rope_theta_local ||
+                                   c->sliding_window || c->attn_scale || c->has_rope_freqs)))
     return llm_fail(err, LLM_EINVAL, "this configuration runs for inference only");
   if (c->n_kv_head == 0) c->n_kv_head = c->n_head;
   /* (only from an n_embd in range, so that 4 n_embd cannot overflow) */
@@ -118,21 +185,23 @@ int llm_config_check(llm_config *c, llm_err *err) {
     c->n_hidden = 4 * c->n_embd;
   if (c->norm_eps == 0) c->norm_eps = 1e-5f;
   if (c->tied_head == 0) c->tied_head = 1;
-  if (c->arch == LLM_ARCH_LLAMA && c->rope_theta == 0) c->rope_theta = 10000.0f;
+  if (!gpt && c->rope_theta == 0) c->rope_theta = 10000.0f;
   struct { const char *name; int32_t v, max; } f[] = {
       {"n_layer", c->n_layer, LLM_MAX_LAYERS},
       {"n_embd", c->n_embd, LLM_MAX_EMBD},
       {"n_head", c->n_head, LLM_MAX_EMBD},
       {"n_kv_head", c->n_kv_head, LLM_MAX_EMBD},
-      {"n_hidden", c->n_hidden, 8 * LLM_MAX_EMBD},
-      {"block_size", c->block_size, LLM_MAX_BLOCK},
+      {"n_hidden", c->n_hidden, 16 * LLM_MAX_EMBD},
+      /* (GPT's position embedding has block_size rows; rotary models
+      ** have nothing of that size) */
+      {"block_size", c->block_size, gpt ? LLM_MAX_BLOCK : LLM_MAX_CONTEXT},
       {"vocab_size", c->vocab_size, INT32_MAX},
   };
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
     if (f[i].v < 1 || f[i].v > f[i].max)
       return llm_fail(err, LLM_EINVAL, "%s must be in [1, %ld] (got %ld)",
                       f[i].name, (long)f[i].max, (long)f[i].v);
-  if (c->n_embd % c->n_head)
+  if (gpt && c->n_embd % c->n_head)
     return llm_fail(err, LLM_EINVAL,
                     "n_embd (%d) must be divisible by n_head (%d)", c->n_embd,
                     c->n_head);
@@ -140,33 +209,32 @@ int llm_config_check(llm_config *c, llm_err *err) {
     return llm_fail(err, LLM_EINVAL,
                     "n_head (%d) must be divisible by n_kv_head (%d)",
                     c->n_head, c->n_kv_head);
-  if (c->arch == LLM_ARCH_GPT && c->n_kv_head != c->n_head)
+  if (gpt && c->n_kv_head != c->n_head)
     return llm_fail(err, LLM_EINVAL,
                     "the GPT architecture has no grouped-query attention: "
                     "n_kv_head (%d) must equal n_head (%d)",
                     c->n_kv_head, c->n_head);
   if (c->tied_head != 1 && c->tied_head != -1)
     return llm_fail(err, LLM_EINVAL, "tied_head must be 1 or -1");
-  if (c->tied_head != 1 && c->arch == LLM_ARCH_GPT)
+  if (c->tied_head != 1 && gpt)
     return llm_fail(err, LLM_EINVAL, "the GPT architecture ties its head");
-  if (c->arch == LLM_ARCH_LLAMA && (c->n_embd / c->n_head) % 2)
-    return llm_fail(err, LLM_EINVAL,
-                    "rotary embeddings need an even head size (n_embd / n_head = %d)",
-                    c->n_embd / c->n_head);
-  if (c->arch == LLM_ARCH_LLAMA && !(c->rope_theta >= 1 && c->rope_theta < 1e9))
-    return llm_fail(err, LLM_EINVAL, "rope_theta must be in [1, 1e9) (got %g)",
-                    (double)c->rope_theta);
+  if (!gpt) {
+    int rc = family_check(c, err);
+    if (rc) return rc;
+  }
   if (!(c->norm_eps > 0 && c->norm_eps < 1))
     return llm_fail(err, LLM_EINVAL, "norm_eps must be in (0, 1) (got %g)",
                     (double)c->norm_eps);
   /* Every size is below 2^31, so the count, a sum of a few products of
   ** three such numbers, is computed exactly in doubles up to 2^53. */
-  double C = c->n_embd, H = c->n_hidden, L = c->n_layer, V = c->vocab_size;
-  double KV = C / c->n_head * c->n_kv_head, n;
-  if (c->arch == LLM_ARCH_GPT)
+  double C = c->n_embd, H = c->n_hidden, L = c->n_layer, V = c->vocab_size, n;
+  if (gpt) {
     n = V * C + (double)c->block_size * C + L * (4 * C * C + 2 * C * H + 9 * C + H) + 2 * C;
-  else
-    n = V * C * (c->tied_head == 1 ? 1 : 2) + L * ((2 * C + 2 * KV) * C + 3 * C * H + 2 * C) + C;
+  } else {
+    family y = family_of(c);
+    n = V * C * (c->tied_head == 1 ? 1 : 2) + L * ((double)y.Q * C + (double)y.QW * C + 3 * C * H + 6 * C + y.Q + 2.0 * y.HD) +
+        C + y.n_rot;
+  }
   if (n * 4 * sizeof(float) > (double)SIZE_MAX || n > 9e15)
     return llm_fail(err, LLM_ERANGE,
                     "the model has too many parameters (%.3g)", n);
@@ -174,8 +242,10 @@ int llm_config_check(llm_config *c, llm_err *err) {
 }
 
 /* A tensor's shape: letters for the config's sizes: 'V' vocab, 'P'
-** block_size, 'L' layers, 'C' n_embd, '3' 3C, 'H' n_hidden, 'Q' the fused
-** query/key/value width C + 2 KV, 'G' the fused gate/up width 2H. */
+** block_size, 'L' layers, 'C' n_embd, '3' 3C, 'H' n_hidden, 'G' the fused
+** gate/up width 2H; the Llama family's 'Q' fused query/key/value width QW +
+** 2 KW, 'O' the attention's output width QW, 'D' a head's width, 'R' half
+** the rotary dimensions. */
 typedef struct tensor_spec {
   const char *name;
   int ndim;
@@ -206,23 +276,49 @@ static const tensor_spec LLAMA_SPEC[L_COUNT] = {
     {"wte", 2, {'V', 'C'}, 1},
     {"blocks.attn_norm.weight", 2, {'L', 'C'}, 0},
     {"blocks.attn.qkv.weight", 3, {'L', 'Q', 'C'}, 1},
-    {"blocks.attn.proj.weight", 3, {'L', 'C', 'C'}, 1},
+    {"blocks.attn.qkv.bias", 2, {'L', 'Q'}, 0},
+    {"blocks.attn.q_norm.weight", 2, {'L', 'D'}, 0},
+    {"blocks.attn.k_norm.weight", 2, {'L', 'D'}, 0},
+    {"blocks.attn.proj.weight", 3, {'L', 'C', 'O'}, 1},
+    {"blocks.attn_post_norm.weight", 2, {'L', 'C'}, 0},
     {"blocks.mlp_norm.weight", 2, {'L', 'C'}, 0},
     {"blocks.mlp.fc.weight", 3, {'L', 'G', 'C'}, 1},
     {"blocks.mlp.proj.weight", 3, {'L', 'C', 'H'}, 1},
+    {"blocks.mlp_post_norm.weight", 2, {'L', 'C'}, 0},
     {"norm.weight", 1, {'C'}, 0},
     {"lm_head.weight", 2, {'V', 'C'}, 1},
+    {"rope_freqs", 1, {'R'}, 0},
 };
 
-/* Fills the tensor table; returns the parameter count. */
-static size_t arch_tensors(const llm_config *c, llm_tensor *t, int *n_tensors) {
+/* Whether a config has Llama-family tensor i: Qwen2's q/k/v biases, the
+** per-head norms, Gemma's norms after the attention and the MLP, an untied
+** head, rotary frequency factors (Llama 3). */
+static int family_has(const llm_config *c, int i) {
+  const llm_arch_traits *tr = llm_arch_traits_get(c->arch);
+  switch (i) {
+  case L_QKVB: return c->arch == LLM_ARCH_QWEN2;
+  case L_QNORM: case L_KNORM: return tr->qk_norm;
+  case L_ATTN_POST: case L_MLP_POST: return tr->sandwich;
+  case L_HEAD: return c->tied_head != 1;
+  case L_FREQS: return c->has_rope_freqs;
+  default: return 1;
+  }
+}
+
+/* Fills the tensor table and the slots of the tensor ids; returns the
+** parameter count. */
+static size_t arch_tensors(const llm_config *c, llm_tensor *t, int *slot, int *n_tensors) {
+  int gpt = c->arch == LLM_ARCH_GPT;
+  family f = gpt ? (family){0} : family_of(c);
   int64_t V = c->vocab_size, C = c->n_embd, L = c->n_layer, H = c->n_hidden;
-  int64_t KV = C / c->n_head * c->n_kv_head;
-  const tensor_spec *spec = c->arch == LLM_ARCH_GPT ? GPT_SPEC : LLAMA_SPEC;
-  int n = c->arch == LLM_ARCH_GPT ? T_COUNT : c->tied_head == 1 ? L_COUNT - 1 : L_COUNT;
+  const tensor_spec *spec = gpt ? GPT_SPEC : LLAMA_SPEC;
+  int ids = gpt ? T_COUNT : L_COUNT, n = 0;
   size_t off = 0;
-  for (int i = 0; i < n; i++) {
-    llm_tensor *x = &t[i];
+  for (int i = 0; i < ids; i++) {
+    slot[i] = -1;
+    if (!gpt && !family_has(c, i)) continue;
+    slot[i] = n;
+    llm_tensor *x = &t[n++];
     memset(x, 0, sizeof *x);
     snprintf(x->name, sizeof x->name, "%s", spec[i].name);
     x->ndim = spec[i].ndim;
@@ -230,7 +326,8 @@ static size_t arch_tensors(const llm_config *c, llm_tensor *t, int *n_tensors) {
     for (int d = 0; d < x->ndim; d++) {
       int ch = spec[i].dims[d];
       x->shape[d] = ch == 'V' ? V : ch == 'P' ? c->block_size : ch == 'L' ? L
-                  : ch == 'C' ? C : ch == '3' ? 3 * C : ch == 'Q' ? C + 2 * KV
+                  : ch == 'C' ? C : ch == '3' ? 3 * C : ch == 'Q' ? f.Q
+                  : ch == 'O' ? f.QW : ch == 'D' ? f.HD : ch == 'R' ? f.n_rot / 2
                   : ch == 'G' ? 2 * H : H;
       x->numel *= (size_t)x->shape[d];
     }
@@ -243,8 +340,9 @@ static size_t arch_tensors(const llm_config *c, llm_tensor *t, int *n_tensors) {
 }
 
 size_t llm_config_n_params(const llm_config *c) {
-  llm_tensor t[T_COUNT];
-  return arch_tensors(c, t, NULL);
+  llm_tensor t[MAX_TENSORS];
+  int slot[MAX_TENSORS];
+  return arch_tensors(c, t, slot, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -258,19 +356,15 @@ int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
   llm_model *m = llm_calloc(1, sizeof *m);
   if (!m) return llm_fail(err, LLM_ENOMEM, "out of memory for the model");
   m->cfg = c;
-  m->n_params = arch_tensors(&c, m->tensors, &m->n_tensors);
+  if (c.arch != LLM_ARCH_GPT) m->f = family_of(&c);
+  m->n_params = arch_tensors(&c, m->tensors, m->slot, &m->n_tensors);
   /* 64-byte aligned, so that vector loads of the weights' rows do not
   ** straddle cache lines (measured: it matters for decode, which streams
   ** them) */
   m->params_mem = m->n_params <= (SIZE_MAX - 64) / sizeof(float)
                       ? llm_calloc_streamed(m->n_params * sizeof(float) + 64) : NULL;
   m->params = m->params_mem ? (float *)(((uintptr_t)m->params_mem + 63) & ~(uintptr_t)63) : NULL;
-  size_t HS = (size_t)(c.n_embd / c.n_head);
-  if (m->params && c.arch == LLM_ARCH_LLAMA) {
-    m->rope = llm_malloc((size_t)c.block_size * HS * sizeof(float));
-    if (m->rope) llm_rope_table(m->rope, c.block_size, (int)HS, c.rope_theta);
-  }
-  if (!m->params || (c.arch == LLM_ARCH_LLAMA && !m->rope)) {
+  if (!m->params) {
     size_t n = m->n_params;
     llm_model_free(m);
     return llm_fail(err, LLM_ENOMEM, "out of memory for %zu parameters", n);
@@ -284,7 +378,7 @@ int llm_model_new(const llm_config *cfg, llm_model **out, llm_err *err) {
 void llm_model_free(llm_model *m) {
   if (!m) return;
   llm_free(m->params_mem);
-  llm_free(m->rope);
+  llm_free(m->rope[0]);
   llm_free(m->grads);
   llm_free(m->inputs);
   chunks_free(&m->chunks);
@@ -305,7 +399,6 @@ const llm_tensor *llm_model_find(const llm_model *m, const char *name) {
   return NULL;
 }
 float *llm_model_params(llm_model *m) { return m->params; }
-const float *llm_model_rope(const llm_model *m) { return m->rope; }
 size_t llm_model_n_params(const llm_model *m) { return m->n_params; }
 float *llm_model_grads(llm_model *m) { return m->grads; }
 const float *llm_model_logits(const llm_model *m) {
@@ -316,18 +409,21 @@ void llm_model_init(llm_model *m, llm_rng *rng) {
   float std = 0.02f;
   /* GPT-2 scales the projections into the residual stream so that its
   ** variance does not grow with depth (two per block); so does Llama's
-  ** usual initialisation. Norm gains start at 1, biases at 0. */
+  ** usual initialisation. Norm gains and rotary frequency factors start
+  ** at 1, biases at 0. */
   float std_res = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layer);
   int gpt = m->cfg.arch == LLM_ARCH_GPT;
-  for (int i = 0; i < m->n_tensors; i++) {
-    const llm_tensor *t = &m->tensors[i];
+  for (int i = 0; i < (gpt ? T_COUNT : L_COUNT); i++) {
+    if (m->slot[i] < 0) continue;
+    const llm_tensor *t = &m->tensors[m->slot[i]];
     float *p = m->params + t->offset;
-    int gain = gpt ? i == T_LN1W || i == T_LN2W || i == T_LNFW
-                   : i == L_ATTN_NORM || i == L_MLP_NORM || i == L_NORM;
+    int one = gpt ? i == T_LN1W || i == T_LN2W || i == T_LNFW
+                  : i == L_ATTN_NORM || i == L_MLP_NORM || i == L_NORM || i == L_QNORM || i == L_KNORM ||
+                        i == L_ATTN_POST || i == L_MLP_POST || i == L_FREQS;
     int res = gpt ? i == T_PROJW || i == T_FCPW : i == L_PROJW || i == L_FCPW;
     float s = res ? std_res : std;
     for (size_t j = 0; j < t->numel; j++)
-      p[j] = gain ? 1.0f : t->decay ? s * llm_rng_normal(rng) : 0.0f;
+      p[j] = one ? 1.0f : t->decay ? s * llm_rng_normal(rng) : 0.0f;
   }
 }
 
@@ -353,14 +449,21 @@ static size_t take(size_t *total, size_t n) {
   return at;
 }
 
-/* Widths of the fused products: queries, keys and values (3C for GPT, C +
-** 2 KV with grouped-query attention), and the MLP's first product (H for
-** GPT, gate and up side by side, 2H, for SwiGLU). */
-static size_t qkv_width(const llm_config *c) {
-  return (size_t)c->n_embd + 2 * (size_t)(c->n_embd / c->n_head) * (size_t)c->n_kv_head;
-}
-static size_t fc_width(const llm_config *c) {
-  return (size_t)c->n_hidden * (c->arch == LLM_ARCH_LLAMA ? 2 : 1);
+/* The widths of a config's activations: the fused queries, keys and
+** values (3C for GPT, QW + 2 KW in the Llama family), the attention's
+** output (C, QW), the MLP's first product (H for GPT, gate and up side by
+** side, 2H, for the gated units), the per-head norms' rows (NH + NKV heads,
+** or none) and the sandwich norms' (C, or none). */
+typedef struct widths {
+  size_t Q, QW, F, heads, sandwich;
+} widths;
+
+static widths widths_of(const llm_config *c) {
+  size_t C = (size_t)c->n_embd, H = (size_t)c->n_hidden;
+  if (c->arch == LLM_ARCH_GPT) return (widths){3 * C, C, H, 0, 0};
+  family f = family_of(c);
+  return (widths){(size_t)f.Q, (size_t)f.QW, 2 * H, f.tr->qk_norm ? (size_t)(c->n_head + c->n_kv_head) : 0,
+                  f.tr->sandwich ? C : 0};
 }
 
 void llm_model_set_max_alloc(llm_model *m, size_t bytes) {
@@ -410,21 +513,27 @@ static float *place(placer *p, size_t n) {
 static acts acts_layout(const llm_config *c, size_t B, size_t T, placer *p) {
   size_t N = B * T, C = (size_t)c->n_embd, L = (size_t)c->n_layer;
   size_t H = (size_t)c->n_hidden, V = (size_t)c->vocab_size;
-  size_t Q = qkv_width(c), F = fc_width(c);
+  widths w = widths_of(c);
   acts a;
   a.encoded = place(p, N * C);
   a.ln1 = place(p, L * N * C);
   a.ln1_mean = place(p, L * N);
   a.ln1_rstd = place(p, L * N);
-  a.qkv = place(p, L * N * Q);
+  a.qkv_lin = place(p, w.heads ? L * N * w.Q : 0);
+  a.hn_rstd = place(p, L * N * w.heads);
+  a.qkv = place(p, L * N * w.Q);
   a.att = place(p, mul_sat(L * B * (size_t)c->n_head, mul_sat(T, T)));
-  a.atty = place(p, L * N * C);
+  a.atty = place(p, L * N * w.QW);
+  a.attn_o = place(p, L * N * w.sandwich);
+  a.attn_o_rstd = place(p, w.sandwich ? L * N : 0);
   a.res2 = place(p, L * N * C);
   a.ln2 = place(p, L * N * C);
   a.ln2_mean = place(p, L * N);
   a.ln2_rstd = place(p, L * N);
-  a.fch = place(p, L * N * F);
+  a.fch = place(p, L * N * w.F);
   a.fch_gelu = place(p, L * N * H);
+  a.mlp_o = place(p, L * N * w.sandwich);
+  a.mlp_o_rstd = place(p, w.sandwich ? L * N : 0);
   a.res3 = place(p, L * N * C);
   a.lnf = place(p, N * C);
   a.lnf_mean = place(p, N);
@@ -465,11 +574,25 @@ static int acts_prepare(llm_model *m, size_t B, size_t T, llm_err *err) {
                   total * sizeof(float) / 1e6);
 }
 
+/* The backward's buffers: dsmall takes [N, C] and the attention's output
+** gradient [N, QW]; dbig the widest product's; dmid, in the Llama family,
+** the gated unit's [N, H] and, with sandwich norms, the attention's output
+** gradient. */
+static size_t dsmall_width(const llm_config *c) {
+  size_t QW = widths_of(c).QW;
+  return QW > (size_t)c->n_embd ? QW : (size_t)c->n_embd;
+}
+
 static size_t dbig_width(const llm_config *c) {
-  size_t w = fc_width(c);
-  if (qkv_width(c) > w) w = qkv_width(c);
-  if ((size_t)c->vocab_size > w) w = (size_t)c->vocab_size;
-  return w;
+  widths w = widths_of(c);
+  size_t x = w.F > w.Q ? w.F : w.Q;
+  return (size_t)c->vocab_size > x ? (size_t)c->vocab_size : x;
+}
+
+static size_t dmid_width(const llm_config *c) {
+  if (c->arch == LLM_ARCH_GPT) return 0;
+  size_t QW = widths_of(c).QW;
+  return QW > (size_t)c->n_hidden ? QW : (size_t)c->n_hidden;
 }
 
 static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T) {
@@ -477,10 +600,9 @@ static grad_bufs grad_layout(const llm_config *c, size_t B, size_t T) {
   grad_bufs g;
   g.total = 0;
   g.dres = take(&g.total, N * C);
-  g.dsmall = take(&g.total, N * C);
+  g.dsmall = take(&g.total, N * dsmall_width(c));
   g.dbig = take(&g.total, N * dbig_width(c));
-  /* SwiGLU's gradient [N, H] before it becomes the [N, 2H] of fc */
-  g.dmid = take(&g.total, c->arch == LLM_ARCH_LLAMA ? N * (size_t)c->n_hidden : 0);
+  g.dmid = take(&g.total, N * dmid_width(c));
   return g;
 }
 
@@ -490,16 +612,18 @@ size_t llm_model_train_bytes(const llm_config *c, int B, int T) {
   double N = (double)B * T, C = c->n_embd, L = c->n_layer, H = c->n_hidden;
   double V = c->vocab_size, NH = c->n_head;
   double P = (double)llm_config_n_params(c);
-  double Q = (double)qkv_width(c), F = (double)fc_width(c);
-  double act = N * C * 3 + L * N * (5 * C + Q + H + F + 4) + L * B * NH * T * T +
-               N * (V + 4);
+  widths w = widths_of(c);
+  double Q = (double)w.Q, F = (double)w.F, QW = (double)w.QW;
+  double act = N * C * 3 + L * N * (4 * C + QW + Q + H + F + 4) + L * B * NH * T * T + N * (V + 4) +
+               L * N * ((w.heads ? Q : 0) + (double)w.heads + 2 * (double)w.sandwich + 2);
   /* and about the attention's scratch for two threads (layers.h) */
-  double HS = C / NH;
-  double grad = N * (2 * C + (double)dbig_width(c) + (c->arch == LLM_ARCH_LLAMA ? H : 0)) +
+  double HS = c->arch == LLM_ARCH_GPT ? C / NH : family_of(c).HD;
+  double grad = N * (C + (double)dsmall_width(c) + (double)dbig_width(c) + (double)dmid_width(c)) +
                 2 * ((T + 15.0) * (T + HS) + 3 * (HS + 15) * T);
   /* parameters, gradients, AdamW's two moments, and a second thread's
-  ** gradients (its data-parallel shard's, see run_shards) */
-  double bytes = 4 * (5 * P + act + grad) + 2 * 4 * N;
+  ** gradients (its data-parallel shard's, see run_shards); the rotary
+  ** tables */
+  double bytes = 4 * (5 * P + act + grad) + 2 * 4 * N + 2 * 4 * (double)T * HS;
   return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
@@ -517,22 +641,54 @@ static int ensure(float **mem, float **aligned, size_t *cap, size_t n) {
   return LLM_OK;
 }
 
+static int head_size(const llm_model *m) {
+  return m->cfg.arch == LLM_ARCH_GPT ? m->cfg.n_embd / m->cfg.n_head : m->f.HD;
+}
+
 /* Makes room for the attention's scratch on the pool's threads. */
 static int att_scratch_prepare(llm_model *m, llm_pool *pool, llm_err *err) {
-  size_t n = llm_attention_scratch(m->T, m->cfg.n_embd / m->cfg.n_head,
-                                   llm_pool_threads(pool));
+  size_t n = llm_attention_scratch(m->T, head_size(m), llm_pool_threads(pool));
   if (ensure(&m->att_mem, &m->att_scratch, &m->att_cap, n))
     return llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of attention scratch",
                     (double)n * sizeof(float) / 1e6);
   return LLM_OK;
 }
 
+/* The rotary tables for positions [0, T): one for the global layers and
+** one for the sliding-window layers (which may have another base).
+** Computed at each forward (a small cost beside it), from the frequency
+** factors as they are now. */
+static int rope_prepare(llm_model *m, int T, llm_err *err) {
+  const llm_config *c = &m->cfg;
+  if (c->arch == LLM_ARCH_GPT) return LLM_OK;
+  size_t per = (size_t)T * (size_t)m->f.n_rot; /* floats of one table */
+  if (T > m->rope_P) {
+    llm_free(m->rope[0]);
+    m->rope[0] = m->rope[1] = NULL;
+    m->rope_P = 0;
+    if (!(m->rope[0] = llm_malloc(2 * per * sizeof(float))))
+      return llm_fail(err, LLM_ENOMEM, "out of memory for the rotary tables");
+    m->rope[1] = m->rope[0] + per;
+    m->rope_P = T;
+  }
+  float *t = m->rope[0];
+  const llm_tensor *fr = m->slot[L_FREQS] >= 0 ? &m->tensors[m->slot[L_FREQS]] : NULL;
+  float scale = c->rope_scale ? c->rope_scale : 1.0f;
+  float local = c->rope_theta_local ? c->rope_theta_local : c->rope_theta;
+  llm_rope_table(t, T, m->f.n_rot, c->rope_theta, scale, fr ? m->params + fr->offset : NULL);
+  llm_rope_table(t + per, T, m->f.n_rot, local, scale, fr ? m->params + fr->offset : NULL);
+  m->rope[1] = t + per;
+  return LLM_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Forward and backward                                                    */
 
-/* One block's slice of a stacked [L, ...] tensor (parameters or grads). */
+/* One block's slice of a stacked [L, ...] tensor (parameters or grads) by
+** tensor id; NULL when the model has no such tensor. */
 static float *blk_param(float *base, const llm_model *m, int i, int l) {
-  const llm_tensor *t = &m->tensors[i];
+  if (m->slot[i] < 0) return NULL;
+  const llm_tensor *t = &m->tensors[m->slot[i]];
   return base + t->offset + (size_t)l * (t->numel / (size_t)m->cfg.n_layer);
 }
 
@@ -554,15 +710,18 @@ typedef struct shard {
 /* One block's activations, for the rows of a shard. */
 typedef struct blk_acts {
   const float *res_in; /* [N, C] the residual stream entering the block */
-  float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *res2;
-  float *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu, *res3;
+  float *ln1, *ln1_mean, *ln1_rstd, *qkv_lin, *hn_rstd, *qkv, *att, *atty;
+  float *attn_o, *attn_o_rstd, *res2;
+  float *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu, *mlp_o, *mlp_o_rstd, *res3;
 } blk_acts;
 
 static blk_acts blk_view(const llm_model *m, const shard *sh, int l) {
   const acts *a = &m->a;
   const llm_config *c = &m->cfg;
   size_t N = (size_t)m->B * m->T, C = (size_t)c->n_embd;
-  size_t H = (size_t)c->n_hidden, L = (size_t)l, Q = qkv_width(c), F = fc_width(c);
+  size_t H = (size_t)c->n_hidden, L = (size_t)l;
+  widths w = widths_of(c);
+  size_t Q = w.Q, F = w.F, QW = w.QW, S = w.sandwich, HN = w.heads;
   size_t TT = (size_t)m->T * m->T, natt = (size_t)m->B * c->n_head * TT;
   size_t R = (size_t)sh->b0 * m->T; /* the shard's first row */
   blk_acts b;
@@ -570,9 +729,15 @@ static blk_acts blk_view(const llm_model *m, const shard *sh, int l) {
   b.ln1 = a->ln1 + L * N * C + R * C;
   b.ln1_mean = a->ln1_mean + L * N + R;
   b.ln1_rstd = a->ln1_rstd + L * N + R;
+  b.qkv_lin = HN ? a->qkv_lin + L * N * Q + R * Q : NULL;
+  b.hn_rstd = a->hn_rstd + L * N * HN + R * HN;
   b.qkv = a->qkv + L * N * Q + R * Q;
   b.att = a->att + L * natt + (size_t)sh->b0 * c->n_head * TT;
-  b.atty = a->atty + L * N * C + R * C;
+  b.atty = a->atty + L * N * QW + R * QW;
+  b.attn_o = S ? a->attn_o + L * N * S + R * S : NULL;
+  b.attn_o_rstd = S ? a->attn_o_rstd + L * N + R : NULL;
+  b.mlp_o = S ? a->mlp_o + L * N * S + R * S : NULL;
+  b.mlp_o_rstd = S ? a->mlp_o_rstd + L * N + R : NULL;
   b.res2 = a->res2 + L * N * C + R * C;
   b.ln2 = a->ln2 + L * N * C + R * C;
   b.ln2_mean = a->ln2_mean + L * N + R;
@@ -634,9 +799,9 @@ static int forward_prepare(llm_model *m, const int32_t *inputs,
   return LLM_OK;
 }
 
-#define PAR(i) (p + m->tensors[i].offset)
+#define PAR(i) (p + m->tensors[m->slot[i]].offset)
 #define BLK(i) blk_param((float *)p, m, i, l)
-#define GRAD(i) (gr + m->tensors[i].offset)
+#define GRAD(i) (gr + m->tensors[m->slot[i]].offset)
 #define DBLK(i) blk_param(gr, m, i, l)
 
 /* The forward of block l, GPT: LayerNorm, attention, residual; LayerNorm,
@@ -651,8 +816,8 @@ static void gpt_block_forward(llm_model *m, const shard *sh, int l) {
   llm_layernorm_forward(x, b.ln1, b.ln1_mean, b.ln1_rstd, b.res_in, BLK(T_LN1W),
                         BLK(T_LN1B), N, C, c->norm_eps);
   llm_matmul_forward(x, b.qkv, b.ln1, BLK(T_QKVW), BLK(T_QKVB), NULL, N, C, 3 * C);
-  llm_attention_forward(x, b.atty, b.att, sh->att_scratch, b.qkv, B, T, C, c->n_head,
-                        c->n_head);
+  llm_att_shape as = {c->n_head, c->n_head, C / c->n_head, 1.0f / sqrtf((float)(C / c->n_head)), 0};
+  llm_attention_forward(x, b.atty, b.att, sh->att_scratch, b.qkv, B, T, &as);
   llm_matmul_forward(x, b.res2, b.atty, BLK(T_PROJW), BLK(T_PROJB), b.res_in, N, C, C);
   llm_layernorm_forward(x, b.ln2, b.ln2_mean, b.ln2_rstd, b.res2, BLK(T_LN2W),
                         BLK(T_LN2B), N, C, c->norm_eps);
@@ -661,31 +826,50 @@ static void gpt_block_forward(llm_model *m, const shard *sh, int l) {
   llm_matmul_forward(x, b.res3, b.fch_gelu, BLK(T_FCPW), BLK(T_FCPB), b.res2, N, H, C);
 }
 
-/* Llama: RMSNorm, queries/keys/values, rotary embeddings, attention
-** (grouped), residual; RMSNorm, SwiGLU MLP, residual. No biases. */
+/* The Llama family's block: RMSNorm, queries/keys/values (with Qwen2's
+** biases), per-head norms (Qwen3, Gemma 3), rotary embeddings,
+** attention (grouped, maybe in a sliding window), the output projection
+** (Gemma 3: normed before the residual); RMSNorm, SwiGLU or GeGLU MLP
+** (Gemma 3: normed too), residual. */
 static void llama_block_forward(llm_model *m, const shard *sh, int l) {
   const llm_config *c = &m->cfg;
+  const family *f = &m->f;
   const llm_exec *x = &sh->x;
-  int B = sh->nb, T = m->T, C = c->n_embd, H = c->n_hidden;
-  int HS = C / c->n_head, KV = HS * c->n_kv_head, Q = C + 2 * KV;
+  int B = sh->nb, T = m->T, C = c->n_embd, H = c->n_hidden, local = llm_config_layer_local(c, l);
   size_t N = (size_t)B * T;
-  float *p = m->params;
+  float eps = c->norm_eps, *p = m->params;
+  llm_att_shape as = {c->n_head, c->n_kv_head, f->HD, f->att_scale, local ? c->sliding_window : 0};
+  llm_rope_shape rs = {c->n_head + c->n_kv_head, f->HD, f->n_rot, f->tr->rope == LLM_ROPE_HALVES};
   blk_acts b = blk_view(m, sh, l);
-  llm_rmsnorm_forward(x, b.ln1, b.ln1_rstd, b.res_in, BLK(L_ATTN_NORM), N, C, c->norm_eps);
-  llm_matmul_forward(x, b.qkv, b.ln1, BLK(L_QKVW), NULL, NULL, N, C, Q);
-  llm_rope_forward(x, b.qkv, m->rope, N, T, 0, C, KV, HS);
-  llm_attention_forward(x, b.atty, b.att, sh->att_scratch, b.qkv, B, T, C, c->n_head,
-                        c->n_kv_head);
-  llm_matmul_forward(x, b.res2, b.atty, BLK(L_PROJW), NULL, b.res_in, N, C, C);
-  llm_rmsnorm_forward(x, b.ln2, b.ln2_rstd, b.res2, BLK(L_MLP_NORM), N, C, c->norm_eps);
+  llm_rmsnorm_forward(x, b.ln1, b.ln1_rstd, b.res_in, BLK(L_ATTN_NORM), N, C, eps);
+  llm_matmul_forward(x, b.qkv_lin ? b.qkv_lin : b.qkv, b.ln1, BLK(L_QKVW), BLK(L_QKVB), NULL, N, C, f->Q);
+  if (b.qkv_lin)
+    llm_headnorm_forward(x, b.qkv, b.hn_rstd, b.qkv_lin, BLK(L_QNORM), BLK(L_KNORM), N, (size_t)f->Q,
+                         c->n_head, c->n_kv_head, f->HD, eps);
+  llm_rope_forward(x, b.qkv, m->rope[local], N, T, 0, (size_t)f->Q, &rs);
+  llm_attention_forward(x, b.atty, b.att, sh->att_scratch, b.qkv, B, T, &as);
+  if (b.attn_o) {
+    llm_matmul_forward(x, b.attn_o, b.atty, BLK(L_PROJW), NULL, NULL, N, f->QW, C);
+    llm_rmsnorm_forward(x, b.res2, b.attn_o_rstd, b.attn_o, BLK(L_ATTN_POST), N, C, eps);
+    llm_vadd(x->simd, b.res2, b.res_in, N * (size_t)C);
+  } else {
+    llm_matmul_forward(x, b.res2, b.atty, BLK(L_PROJW), NULL, b.res_in, N, f->QW, C);
+  }
+  llm_rmsnorm_forward(x, b.ln2, b.ln2_rstd, b.res2, BLK(L_MLP_NORM), N, C, eps);
   llm_matmul_forward(x, b.fch, b.ln2, BLK(L_FCW), NULL, NULL, N, C, 2 * H);
-  llm_swiglu_forward(x, b.fch_gelu, b.fch, N, H);
-  llm_matmul_forward(x, b.res3, b.fch_gelu, BLK(L_FCPW), NULL, b.res2, N, H, C);
+  (f->tr->gelu ? llm_geglu_forward : llm_swiglu_forward)(x, b.fch_gelu, b.fch, N, H);
+  if (b.mlp_o) {
+    llm_matmul_forward(x, b.mlp_o, b.fch_gelu, BLK(L_FCPW), NULL, NULL, N, H, C);
+    llm_rmsnorm_forward(x, b.res3, b.mlp_o_rstd, b.mlp_o, BLK(L_MLP_POST), N, C, eps);
+    llm_vadd(x->simd, b.res3, b.res2, N * (size_t)C);
+  } else {
+    llm_matmul_forward(x, b.res3, b.fch_gelu, BLK(L_FCPW), NULL, b.res2, N, H, C);
+  }
 }
 
 /* The output head: the token embedding, or Llama's own head when untied. */
 static int head_tensor(const llm_model *m) {
-  return m->cfg.arch == LLM_ARCH_LLAMA && m->cfg.tied_head != 1 ? L_HEAD : T_WTE;
+  return m->cfg.arch != LLM_ARCH_GPT && m->cfg.tied_head != 1 ? L_HEAD : T_WTE;
 }
 
 /* The whole forward of one shard's rows, up to each row's loss. */
@@ -699,6 +883,7 @@ static void shard_forward(llm_model *m, const shard *sh) {
   const acts *a = &m->a;
   llm_encoder_forward(x, a->encoded + R * C, m->inputs + R, PAR(T_WTE),
                       gpt ? PAR(T_WPE) : NULL, sh->nb, T, C);
+  if (!gpt && m->f.tr->embd_scale) llm_vscale(x->simd, a->encoded + R * C, N * (size_t)C, sqrtf((float)C));
   for (int l = 0; l < L; l++) {
     if (gpt)
       gpt_block_forward(m, sh, l);
@@ -739,39 +924,55 @@ static void gpt_block_backward(llm_model *m, const shard *sh, int l) {
                          b.ln2_mean, b.ln2_rstd, BLK(T_LN2W), N, C);
   llm_matmul_backward(x, g->dsmall, DBLK(T_PROJW), DBLK(T_PROJB), g->dres, b.atty,
                       BLK(T_PROJW), N, C, C);
-  llm_attention_backward(x, g->dbig, sh->att_scratch, g->dsmall, b.qkv, b.att, B, T, C,
-                         c->n_head, c->n_head);
+  llm_att_shape as = {c->n_head, c->n_head, C / c->n_head, 1.0f / sqrtf((float)(C / c->n_head)), 0};
+  llm_attention_backward(x, g->dbig, sh->att_scratch, g->dsmall, b.qkv, b.att, B, T, &as);
   llm_matmul_backward(x, g->dsmall, DBLK(T_QKVW), DBLK(T_QKVB), g->dbig, b.ln1,
                       BLK(T_QKVW), N, C, 3 * C);
   llm_layernorm_backward(x, g->dres, DBLK(T_LN1W), DBLK(T_LN1B), g->dsmall, b.res_in,
                          b.ln1_mean, b.ln1_rstd, BLK(T_LN1W), N, C);
 }
 
+/* As gpt_block_backward; the norms after the attention and the MLP
+** (sandwich) add a norm's backward into a zeroed buffer before each
+** product's. */
 static void llama_block_backward(llm_model *m, const shard *sh, int l) {
   const llm_config *c = &m->cfg;
+  const family *f = &m->f;
   const llm_exec *x = &sh->x;
   const bwd_bufs *g = &sh->g;
-  int B = sh->nb, T = m->T, C = c->n_embd, H = c->n_hidden;
-  int HS = C / c->n_head, KV = HS * c->n_kv_head, Q = C + 2 * KV;
-  size_t N = (size_t)B * T;
+  int B = sh->nb, T = m->T, C = c->n_embd, H = c->n_hidden, local = llm_config_layer_local(c, l);
+  size_t N = (size_t)B * T, NC = N * (size_t)C;
   float *p = m->params, *gr = sh->grads;
+  llm_att_shape as = {c->n_head, c->n_kv_head, f->HD, f->att_scale, local ? c->sliding_window : 0};
+  llm_rope_shape rs = {c->n_head + c->n_kv_head, f->HD, f->n_rot, f->tr->rope == LLM_ROPE_HALVES};
   blk_acts b = blk_view(m, sh, l);
-  llm_matmul_backward(x, g->dmid, DBLK(L_FCPW), NULL, g->dres, b.fch_gelu, BLK(L_FCPW), N,
-                      H, C);
-  llm_swiglu_backward(x, g->dbig, b.fch, g->dmid, N, H);
-  llm_matmul_backward(x, g->dsmall, DBLK(L_FCW), NULL, g->dbig, b.ln2, BLK(L_FCW), N, C,
-                      2 * H);
-  llm_rmsnorm_backward(x, g->dres, DBLK(L_MLP_NORM), g->dsmall, b.res2, b.ln2_rstd,
-                       BLK(L_MLP_NORM), N, C);
-  llm_matmul_backward(x, g->dsmall, DBLK(L_PROJW), NULL, g->dres, b.atty, BLK(L_PROJW), N,
-                      C, C);
-  llm_attention_backward(x, g->dbig, sh->att_scratch, g->dsmall, b.qkv, b.att, B, T, C,
-                         c->n_head, c->n_kv_head);
-  llm_rope_backward(x, g->dbig, m->rope, N, T, 0, C, KV, HS);
-  llm_matmul_backward(x, g->dsmall, DBLK(L_QKVW), NULL, g->dbig, b.ln1, BLK(L_QKVW), N, C,
-                      Q);
-  llm_rmsnorm_backward(x, g->dres, DBLK(L_ATTN_NORM), g->dsmall, b.res_in, b.ln1_rstd,
-                       BLK(L_ATTN_NORM), N, C);
+  const float *dmlp = g->dres;
+  if (b.mlp_o) {
+    memset(g->dsmall, 0, NC * sizeof(float));
+    llm_rmsnorm_backward(x, g->dsmall, DBLK(L_MLP_POST), g->dres, b.mlp_o, b.mlp_o_rstd, BLK(L_MLP_POST), N, C);
+    dmlp = g->dsmall;
+  }
+  llm_matmul_backward(x, g->dmid, DBLK(L_FCPW), NULL, dmlp, b.fch_gelu, BLK(L_FCPW), N, H, C);
+  (f->tr->gelu ? llm_geglu_backward : llm_swiglu_backward)(x, g->dbig, b.fch, g->dmid, N, H);
+  llm_matmul_backward(x, g->dsmall, DBLK(L_FCW), NULL, g->dbig, b.ln2, BLK(L_FCW), N, C, 2 * H);
+  llm_rmsnorm_backward(x, g->dres, DBLK(L_MLP_NORM), g->dsmall, b.res2, b.ln2_rstd, BLK(L_MLP_NORM), N, C);
+  float *datty = g->dsmall;
+  if (b.attn_o) {
+    memset(g->dsmall, 0, NC * sizeof(float));
+    llm_rmsnorm_backward(x, g->dsmall, DBLK(L_ATTN_POST), g->dres, b.attn_o, b.attn_o_rstd, BLK(L_ATTN_POST), N,
+                         C);
+    llm_matmul_backward(x, g->dmid, DBLK(L_PROJW), NULL, g->dsmall, b.atty, BLK(L_PROJW), N, f->QW, C);
+    datty = g->dmid;
+  } else {
+    llm_matmul_backward(x, g->dsmall, DBLK(L_PROJW), NULL, g->dres, b.atty, BLK(L_PROJW), N, f->QW, C);
+  }
+  llm_attention_backward(x, g->dbig, sh->att_scratch, datty, b.qkv, b.att, B, T, &as);
+  llm_rope_backward(x, g->dbig, m->rope[local], N, T, 0, (size_t)f->Q, &rs);
+  if (b.qkv_lin)
+    llm_headnorm_backward(x, g->dbig, DBLK(L_QNORM), DBLK(L_KNORM), g->dbig, b.qkv_lin, b.hn_rstd, BLK(L_QNORM),
+                          BLK(L_KNORM), N, (size_t)f->Q, c->n_head, c->n_kv_head, f->HD);
+  llm_matmul_backward(x, g->dsmall, DBLK(L_QKVW), DBLK(L_QKVB), g->dbig, b.ln1, BLK(L_QKVW), N, C, f->Q);
+  llm_rmsnorm_backward(x, g->dres, DBLK(L_ATTN_NORM), g->dsmall, b.res_in, b.ln1_rstd, BLK(L_ATTN_NORM), N, C);
 }
 
 /* The whole backward of one shard's rows: every gradient, of the batch's
@@ -793,7 +994,7 @@ static void shard_backward(llm_model *m, const shard *sh) {
                             m->targets + R, N, (size_t)m->B * T, V);
   llm_matmul_backward(x, g->dsmall, GRAD(head), NULL, g->dbig, a->lnf + R * C,
                       PAR(head), N, C, V);
-  if (head != T_WTE) memset(GRAD(T_WTE), 0, m->tensors[T_WTE].numel * sizeof(float));
+  if (head != T_WTE) memset(GRAD(T_WTE), 0, m->tensors[m->slot[T_WTE]].numel * sizeof(float));
   memset(g->dres, 0, N * (size_t)C * sizeof *g->dres);
   const float *top = blk_view(m, sh, L - 1).res3;
   if (gpt)
@@ -813,7 +1014,12 @@ static void shard_backward(llm_model *m, const shard *sh) {
     dwpe = GRAD(T_WPE);
     memset(dwpe + (size_t)T * C, 0, (size_t)(c->block_size - T) * (size_t)C * sizeof *dwpe);
   }
+  if (!gpt && m->f.tr->embd_scale) llm_vscale(x->simd, g->dres, N * (size_t)C, sqrtf((float)C));
   llm_encoder_backward(x, GRAD(T_WTE), dwpe, g->dres, m->inputs + R, sh->nb, T, C);
+  /* the rotary frequency factors are constants of the model (llama.cpp
+  ** computes them from the rope scaling in its config): no gradient, so
+  ** that AdamW leaves them as they are */
+  if (m->slot[L_FREQS] >= 0 && !gpt) memset(GRAD(L_FREQS), 0, m->tensors[m->slot[L_FREQS]].numel * sizeof(float));
 }
 
 /* Data parallelism. When the batch splits evenly over the pool's threads,
@@ -850,7 +1056,7 @@ static void run_shards(llm_model *m, llm_pool *pool, const grad_bufs *gl,
                        void (*fn)(llm_model *, const shard *)) {
   shard_job j;
   int S = n_shards(m->B, pool);
-  size_t scratch = llm_attention_scratch(m->T, m->cfg.n_embd / m->cfg.n_head, 1);
+  size_t scratch = llm_attention_scratch(m->T, head_size(m), 1);
   j.m = m;
   j.run = fn;
   for (int s = 0; s < S; s++) {
@@ -879,6 +1085,7 @@ int llm_model_forward(llm_model *m, const int32_t *inputs,
   m->fwd_ok = 0;
   int rc = forward_prepare(m, inputs, targets, B, T, err);
   if (!rc) rc = att_scratch_prepare(m, pool, err);
+  if (!rc) rc = rope_prepare(m, T, err);
   if (rc) return rc;
   run_shards(m, pool, NULL, shard_forward);
   /* the mean over all rows, in row order: the same bits for any shards */

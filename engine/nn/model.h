@@ -25,6 +25,15 @@
 **     value heads shared by groups of query heads, residual; RMSNorm, SwiGLU
 **     MLP (w2 (silu(w1 x) * w3 x)) of width H, residual; a final RMSNorm and
 **     the head, tied to the token embedding or separate. No biases.
+**   LLM_ARCH_QWEN2, QWEN3, GEMMA3 (fine-tuning of imported models, nn/net.h
+**     says what each adds): the Llama block with Qwen2's q/k/v biases, the
+**     per-head q/k RMSNorm of Qwen3 and Gemma 3, Gemma's embeddings scaled
+**     by sqrt(C), GeGLU (gelu in place of silu), norms of the attention's
+**     and the MLP's outputs before their residual additions, and
+**     sliding-window layers with their own rotary base. Rotary embeddings
+**     turn pairs of adjacent dimensions (llama) or the two halves of the
+**     first n_rot dimensions (the others); a head may be wider or narrower
+**     than C / NH (head_dim: HD; QW = NH HD, KW = NKV HD).
 **
 ** Tensor table for LLM_ARCH_GPT, in buffer order:
 **   wte [V, C]             token embedding (also the output head)
@@ -36,16 +45,24 @@
 **   blocks.mlp.fc.weight [L, H, C], blocks.mlp.fc.bias [L, H]
 **   blocks.mlp.proj.weight [L, C, H], blocks.mlp.proj.bias [L, C]
 **   lnf.weight [C], lnf.bias [C]
-** Tensor table for LLM_ARCH_LLAMA (KV = n_kv_head * HS):
+** Tensor table of the Llama family (HD = C / NH unless head_dim says):
 **   wte [V, C]
 **   blocks.attn_norm.weight [L, C]
-**   blocks.attn.qkv.weight [L, C + 2 KV, C]   wq rows, then wk, then wv
-**   blocks.attn.proj.weight [L, C, C]         wo
+**   blocks.attn.qkv.weight [L, QW + 2 KW, C]  wq rows, then wk, then wv
+**   blocks.attn.qkv.bias [L, QW + 2 KW]       qwen2 only
+**   blocks.attn.q_norm.weight [L, HD]         qwen3, gemma3
+**   blocks.attn.k_norm.weight [L, HD]         qwen3, gemma3
+**   blocks.attn.proj.weight [L, C, QW]        wo
+**   blocks.attn_post_norm.weight [L, C]       gemma3
 **   blocks.mlp_norm.weight [L, C]
 **   blocks.mlp.fc.weight [L, 2H, C]           w1 (gate) rows, then w3 (up)
 **   blocks.mlp.proj.weight [L, C, H]          w2
+**   blocks.mlp_post_norm.weight [L, C]        gemma3
 **   norm.weight [C]
 **   lm_head.weight [V, C]                     only when the head is not tied
+**   rope_freqs [n_rot / 2]                    with has_rope_freqs (Llama 3):
+**                                             divides the rotary frequencies;
+**                                             constant (its gradient is 0)
 ** Weight matrices are [out, in] (PyTorch's nn.Linear layout): y = x W^T + b.
 */
 #ifndef LLM_MODEL_H
@@ -58,9 +75,10 @@
 #include "pool.h"
 #include "rng.h"
 
-/* Architectures. GPT and LLAMA are trained here (this file); the others
-** come from GGUF files and run for inference only, as configurations of
-** the same forward pass (nn/net.h describes what each one adds). */
+/* Architectures. GPT and LLAMA are trained here from scratch; QWEN2,
+** QWEN3 and GEMMA3 come from GGUF files and fine-tune here; the encoders
+** come from GGUF files and run for inference only. All run as
+** configurations of the same forward pass (nn/net.h says what each adds). */
 enum {
   LLM_ARCH_GPT = 0,
   LLM_ARCH_LLAMA = 1,
@@ -90,7 +108,11 @@ typedef struct llm_config {
   float attn_scale;       /* 0: 1 / sqrt(head_dim) */
   int32_t pooling;        /* the file's pooling of embeddings: LLM_POOL_* */
   int32_t n_token_types;  /* encoders: rows of the token type embedding */
+  int32_t has_rope_freqs; /* a stacked model has a rope_freqs tensor */
 } llm_config;
+
+/* Whether layer l attends in a sliding window (config.sliding_window). */
+int llm_config_layer_local(const llm_config *c, int l);
 
 /* Poolings of embeddings: DEFAULT is the model's own (config.pooling, else
 ** MEAN); CLS takes the first token. */
@@ -104,12 +126,16 @@ int llm_arch_by_name(const char *name);
 /* Upper bounds checked by llm_config_check. */
 #define LLM_MAX_LAYERS 256
 #define LLM_MAX_EMBD 16384
-#define LLM_MAX_BLOCK 65536
+#define LLM_MAX_BLOCK 65536      /* GPT's block_size (its position embedding) */
+#define LLM_MAX_CONTEXT (1 << 24) /* the context of rotary models */
 
 /* Fills the GPT defaults for fields left 0 (n_kv_head = n_head, n_hidden
-** = 4 n_embd, norm_eps = 1e-5, tied_head = 1) and checks everything: every
-** size positive and within bounds, n_embd divisible by n_head, n_head by
-** n_kv_head, the parameter count representable. */
+** = 4 n_embd, norm_eps = 1e-5, tied_head = 1, rope_theta 10000) and checks
+** everything: an architecture that trains, every size positive and within
+** bounds, n_embd divisible by n_head (unless head_dim is set), n_head by
+** n_kv_head, the parameter count representable. The Llama family's other
+** fields keep 0 for their defaults (nn/net.h's llm_net_config_check fills
+** them in for inference). */
 int llm_config_check(llm_config *c, llm_err *err);
 
 /* Number of parameters of a (checked) config. */
@@ -135,8 +161,6 @@ int llm_model_n_tensors(const llm_model *m);
 const llm_tensor *llm_model_tensor(const llm_model *m, int i);
 const llm_tensor *llm_model_find(const llm_model *m, const char *name);
 float *llm_model_params(llm_model *m);
-/* Llama: the rotary table [block_size, HS / 2, 2] (cos, sin); else NULL. */
-const float *llm_model_rope(const llm_model *m);
 size_t llm_model_n_params(const llm_model *m);
 
 /* GPT-2's initialisation: weights ~ N(0, 0.02), the residual projections

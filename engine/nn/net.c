@@ -39,9 +39,6 @@ int llm_arch_by_name(const char *name) {
   return -1;
 }
 
-/* The longest context an imported model may declare (its KV cache grows
-** with use, so a long declared context costs nothing until it is used). */
-#define MAX_CONTEXT (1 << 24)
 
 int llm_net_head_dim(const llm_config *c) { return c->head_dim ? c->head_dim : c->n_embd / c->n_head; }
 
@@ -52,7 +49,7 @@ int llm_net_config_check(llm_config *c, llm_err *err) {
   struct { const char *name; int32_t v, max; } f[] = {
       {"n_layer", c->n_layer, LLM_MAX_LAYERS},       {"n_embd", c->n_embd, LLM_MAX_EMBD},
       {"n_head", c->n_head, LLM_MAX_EMBD},           {"n_kv_head", c->n_kv_head, LLM_MAX_EMBD},
-      {"n_hidden", c->n_hidden, 16 * LLM_MAX_EMBD}, {"context length", c->block_size, MAX_CONTEXT},
+      {"n_hidden", c->n_hidden, 16 * LLM_MAX_EMBD}, {"context length", c->block_size, LLM_MAX_CONTEXT},
       {"vocab_size", c->vocab_size, INT32_MAX},
   };
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
@@ -217,7 +214,7 @@ static int layer_from_tensors(finder *f, const llm_net *net, int l, llm_net_laye
     return f->err->code;
 #undef W
 #undef V
-  y->local = c->sliding_window > 0 && !(c->swa_period > 0 && (l + 1) % c->swa_period == 0);
+  y->local = llm_config_layer_local(c, l);
   return LLM_OK;
 }
 
@@ -280,19 +277,23 @@ int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err) {
   net->tr = llm_arch_traits_get(c->arch);
   const float *p = llm_model_params((llm_model *)m);
   int gpt = c->arch == LLM_ARCH_GPT;
-  int64_t C = c->n_embd, H = c->n_hidden, KV = (int64_t)c->head_dim * c->n_kv_head;
+  int64_t C = c->n_embd, H = c->n_hidden, QW = (int64_t)c->head_dim * c->n_head;
+  int64_t KW = (int64_t)c->head_dim * c->n_kv_head;
 #define T(name) llm_model_find(m, name)
   net->tok_embd = llm_wmat_f32(p + T("wte")->offset, c->vocab_size, C);
   if (gpt) net->pos_embd = llm_wmat_f32(p + T("wpe")->offset, c->block_size, C);
-  const llm_tensor *head = T("lm_head.weight");
+  const llm_tensor *head = T("lm_head.weight"), *freqs = T("rope_freqs");
   net->output = head ? llm_wmat_f32(p + head->offset, c->vocab_size, C) : net->tok_embd;
+  net->rope_freqs = freqs ? p + freqs->offset : NULL;
   const llm_tensor *nw = T(gpt ? "lnf.weight" : "norm.weight"), *nb = T("lnf.bias");
   net->out_norm = p + nw->offset;
   net->out_norm_b = nb ? p + nb->offset : NULL;
   net->layers = llm_calloc((size_t)c->n_layer, sizeof *net->layers);
   if (!net->layers) return llm_fail(err, LLM_ENOMEM, "out of memory");
   const llm_tensor *qkv = T("blocks.attn.qkv.weight"), *qkvb = T("blocks.attn.qkv.bias");
+  const llm_tensor *qn = T("blocks.attn.q_norm.weight"), *kn = T("blocks.attn.k_norm.weight");
   const llm_tensor *proj = T("blocks.attn.proj.weight"), *projb = T("blocks.attn.proj.bias");
+  const llm_tensor *post1 = T("blocks.attn_post_norm.weight"), *post2 = T("blocks.mlp_post_norm.weight");
   const llm_tensor *fc = T("blocks.mlp.fc.weight"), *fcb = T("blocks.mlp.fc.bias");
   const llm_tensor *down = T("blocks.mlp.proj.weight"), *downb = T("blocks.mlp.proj.bias");
   const llm_tensor *n1 = T(gpt ? "blocks.ln1.weight" : "blocks.attn_norm.weight"), *n1b = T("blocks.ln1.bias");
@@ -302,14 +303,17 @@ int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err) {
     llm_net_layer *y = &net->layers[l];
     y->attn_norm = vslice(p, n1, l, 0);
     y->attn_norm_b = vslice(p, n1b, l, 0);
-    y->q = slice(p, qkv, l, 0, C);
-    y->k = slice(p, qkv, l, C, KV);
-    y->v = slice(p, qkv, l, C + KV, KV);
+    y->q = slice(p, qkv, l, 0, QW);
+    y->k = slice(p, qkv, l, QW, KW);
+    y->v = slice(p, qkv, l, QW + KW, KW);
     y->bq = vslice(p, qkvb, l, 0);
-    y->bk = vslice(p, qkvb, l, C);
-    y->bv = vslice(p, qkvb, l, C + KV);
+    y->bk = vslice(p, qkvb, l, QW);
+    y->bv = vslice(p, qkvb, l, QW + KW);
+    y->q_norm = vslice(p, qn, l, 0);
+    y->k_norm = vslice(p, kn, l, 0);
     y->o = slice(p, proj, l, 0, C);
     y->bo = vslice(p, projb, l, 0);
+    y->attn_post_norm = vslice(p, post1, l, 0);
     y->ffn_norm = vslice(p, n2, l, 0);
     y->ffn_norm_b = vslice(p, n2b, l, 0);
     if (gpt) {
@@ -321,8 +325,11 @@ int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err) {
     }
     y->down = slice(p, down, l, 0, C);
     y->b_down = vslice(p, downb, l, 0);
+    y->ffn_post_norm = vslice(p, post2, l, 0);
+    y->local = llm_config_layer_local(c, l);
   }
-  net->max_cols = H > C ? H : C;
+  int64_t widest = H > C ? H : C;
+  net->max_cols = QW > widest ? QW : widest;
   return LLM_OK;
 }
 

@@ -21,8 +21,9 @@
 
 static llm_pool *pool2;
 
-/* The architecture of the models the tests make (both are run). */
-static int arch = LLM_ARCH_GPT;
+/* The architecture of the models the tests make (all are run); with
+** llama3, a Llama with rotary frequency factors. */
+static int arch = LLM_ARCH_GPT, llama3 = 0;
 
 /* A small model with weights large enough that logits differ clearly;
 ** the Llama one has grouped-query attention and a separate head. */
@@ -34,10 +35,17 @@ static llm_model *new_model(void) {
   c.n_embd = 32;
   c.block_size = P;
   c.vocab_size = V;
-  if (arch == LLM_ARCH_LLAMA) {
+  if (arch != LLM_ARCH_GPT) {
     c.n_kv_head = 2;
     c.n_hidden = 48;
     c.tied_head = -1;
+    c.has_rope_freqs = llama3;
+  }
+  if (arch == LLM_ARCH_QWEN2) c.rope_theta = 1e6f, c.n_rot = 4;
+  if (arch == LLM_ARCH_QWEN3) c.head_dim = 12, c.tied_head = 1;
+  if (arch == LLM_ARCH_GEMMA3) {
+    c.head_dim = 6, c.n_kv_head = 1, c.attn_scale = 0.25f, c.tied_head = 1;
+    c.rope_theta = 1e6f, c.rope_theta_local = 10000, c.sliding_window = 5, c.swa_period = 2;
   }
   llm_model *m;
   llm_err err;
@@ -46,6 +54,8 @@ static llm_model *new_model(void) {
   llm_rng_seed(&r, 7);
   float *p = llm_model_params(m);
   for (size_t i = 0; i < llm_model_n_params(m); i++) p[i] = 0.3f * llm_rng_normal(&r);
+  const llm_tensor *f = llm_model_find(m, "rope_freqs");
+  for (size_t i = 0; f && i < f->numel; i++) p[f->offset + i] = 1.0f + (float)i;
   return m;
 }
 
@@ -501,6 +511,23 @@ static void test_llama_all(void) {
   arch = LLM_ARCH_GPT;
 }
 
+/* The inference pass of the blocks that fine-tuned imports train with
+** (model.h) computes what their training forward does: Llama 3's
+** frequency factors, Qwen2's biases and partial NeoX rotary, Qwen3's
+** per-head norms and wide heads, Gemma 3's sliding windows (5 of 16
+** positions) and the rest. */
+static void test_family_all(void) {
+  static const int archs[] = {LLM_ARCH_LLAMA, LLM_ARCH_QWEN2, LLM_ARCH_QWEN3, LLM_ARCH_GEMMA3};
+  for (int i = 0; i < 4; i++) {
+    arch = archs[i];
+    llama3 = arch == LLM_ARCH_LLAMA;
+    test_prefill_matches_training_forward();
+    test_decode_and_mixed_chunks_match();
+  }
+  arch = LLM_ARCH_GPT;
+  llama3 = 0;
+}
+
 int main(void) {
   llm_err err;
   if (llm_pool_new(2, &pool2, &err)) return 1;
@@ -510,6 +537,7 @@ int main(void) {
   RUN(test_score_over_windows);
   RUN(test_embed_pooling);
   RUN(test_llama_all);
+  RUN(test_family_all);
   RUN(test_sampler_distribution_and_filters);
   RUN(test_sampler_penalty_logprob_and_checks);
   RUN(test_generation_slides_like_a_naive_generator);

@@ -307,32 +307,33 @@ static void test_residual(void) {
 /* Attention                                                               */
 
 typedef struct att_case {
-  int B, T, C, NH, NKV;
+  int B, T, C, NH, NKV, HS, window; /* C: the output width NH HS */
+  double scale;
   double *qkv, *r, *out;
 } att_case;
 
 static void att_ref(att_case *a) {
-  int T = a->T, C = a->C, HS = C / a->NH, KV = HS * a->NKV, Q = C + 2 * KV;
+  int T = a->T, C = a->C, HS = a->HS, KV = HS * a->NKV, Q = C + 2 * KV;
   int group = a->NH / a->NKV;
   double *s = malloc((size_t)T * sizeof *s);
   for (int b = 0; b < a->B; b++)
     for (int h = 0; h < a->NH; h++)
       for (int i = 0; i < T; i++) {
         const double *q = a->qkv + ((size_t)b * T + i) * Q + h * HS;
-        int kh = h / group;
+        int kh = h / group, j0 = a->window && i >= a->window ? i - a->window + 1 : 0;
         double m = -INFINITY, z = 0;
-        for (int j = 0; j <= i; j++) {
+        for (int j = j0; j <= i; j++) {
           const double *k = a->qkv + ((size_t)b * T + j) * Q + C + kh * HS;
           double d = 0;
           for (int e = 0; e < HS; e++) d += q[e] * k[e];
-          s[j] = d / sqrt(HS);
+          s[j] = d * a->scale;
           m = s[j] > m ? s[j] : m;
         }
-        for (int j = 0; j <= i; j++) z += s[j] = exp(s[j] - m);
+        for (int j = j0; j <= i; j++) z += s[j] = exp(s[j] - m);
         double *o = a->out + ((size_t)b * T + i) * C + h * HS;
         for (int e = 0; e < HS; e++) {
           double y = 0;
-          for (int j = 0; j <= i; j++)
+          for (int j = j0; j <= i; j++)
             y += s[j] / z * a->qkv[((size_t)b * T + j) * Q + C + KV + kh * HS + e];
           o[e] = y;
         }
@@ -346,36 +347,43 @@ static double att_obj(void *p) {
   return dot_out(a->out, a->r, (size_t)a->B * a->T * a->C);
 }
 
-static void att_one(int B, int T, int C, int NH, int NKV) {
-  att_case a = {.B = B, .T = T, .C = C, .NH = NH, .NKV = NKV};
-  size_t N = (size_t)B * T, nq = N * (size_t)(C + 2 * (C / NH) * NKV), NC = N * C;
+/* B sequences of T, NH query heads of HS (NKV key/value heads), scores
+** scaled by 1/sqrt(HS) times scale_mul, in a window (0: none). */
+static void att_case_run(int B, int T, int HS, int NH, int NKV, double scale_mul, int window) {
+  int C = NH * HS;
+  att_case a = {.B = B, .T = T, .C = C, .NH = NH, .NKV = NKV, .HS = HS, .window = window,
+                .scale = (float)(scale_mul / sqrt(HS))};
+  llm_att_shape shape = {NH, NKV, HS, (float)a.scale, window};
+  size_t N = (size_t)B * T, nq = N * (size_t)(C + 2 * HS * NKV), NC = N * C;
   float *qkv = randf(nq, 1), *r = randf(NC, 1);
   a.qkv = to_double(qkv, nq), a.r = to_double(r, NC);
   a.out = malloc(NC * sizeof *a.out);
   float *out = malloc(NC * sizeof *out);
   float *att = malloc((size_t)B * NH * T * T * sizeof *att);
   float *dqkv = malloc(nq * sizeof *dqkv);
-  float *scratch = malloc(llm_attention_scratch(T, C / NH, 2) * sizeof *scratch);
+  float *scratch = malloc(llm_attention_scratch(T, HS, 2) * sizeof *scratch);
   /* the long sequences make differences costly: once, for every run */
   double *num = numeric_grad(att_obj, &a, a.qkv, nq);
   att_ref(&a);
   for (int run = 0; run < n_runs(); run++) {
     llm_exec x = run_exec(run);
-    llm_attention_forward(&x, out, att, scratch, qkv, B, T, C, NH, NKV);
+    llm_attention_forward(&x, out, att, scratch, qkv, B, T, &shape);
     CHECK(close_to("attention out", out, a.out, NC, FWD_TOL));
-    int upper_zero = 1; /* the backward relies on it */
+    int masked_zero = 1; /* the backward relies on it */
     for (size_t bh = 0; bh < (size_t)B * NH; bh++)
       for (int i = 0; i < T; i++)
-        for (int j = i + 1; j < T; j++)
-          upper_zero &= att[(bh * T + i) * T + j] == 0;
-    CHECK(upper_zero);
-    llm_attention_backward(&x, dqkv, scratch, r, qkv, att, B, T, C, NH, NKV);
+        for (int j = 0; j < T; j++)
+          if (j > i || (window && j <= i - window)) masked_zero &= att[(bh * T + i) * T + j] == 0;
+    CHECK(masked_zero);
+    llm_attention_backward(&x, dqkv, scratch, r, qkv, att, B, T, &shape);
     CHECK(close_to("attention dqkv", dqkv, num, nq, GRAD_TOL));
   }
   free(num);
   free(qkv), free(r), free(a.qkv), free(a.r), free(a.out), free(out);
   free(att), free(dqkv), free(scratch);
 }
+
+static void att_one(int B, int T, int C, int NH, int NKV) { att_case_run(B, T, C / NH, NH, NKV, 1, 0); }
 
 static void test_attention(void) {
   /* Head sizes 4 (the portable kernels only), 8 (one 8-wide SIMD column),
@@ -393,6 +401,17 @@ static void test_attention(void) {
   att_one(2, 6, 12, 6, 2);
   att_one(1, 140, 16, 4, 1);
   att_one(1, 20, 96, 4, 2);
+}
+
+/* Gemma's and Qwen3's shapes: heads wider or narrower than C / NH is not a
+** question here (the output is NH HS wide), but another scale and a
+** sliding window are: windows of 1, 3 and 7 keys, over whole and partial
+** row blocks. */
+static void test_attention_window(void) {
+  att_case_run(2, 13, 8, 4, 2, 1.7, 3);
+  att_case_run(1, 20, 24, 2, 1, 0.5, 7);
+  att_case_run(1, 9, 4, 2, 2, 1, 1);
+  att_case_run(2, 6, 8, 2, 2, 1, 6); /* a window as long as the text: no effect */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -476,75 +495,146 @@ static void test_rmsnorm(void) {
 }
 
 typedef struct rope_case {
-  size_t N;
-  int T, pos0, C, KV, HS;
+  size_t N, ld;
+  int T, pos0, heads, HS, n_rot, halves;
+  double theta, scale;
+  const float *factors;
   double *inp, *r, *out;
 } rope_case;
 
 static double rope_obj(void *p) {
   rope_case *c = p;
-  int Q = c->C + 2 * c->KV;
+  int half = c->n_rot / 2;
   for (size_t n = 0; n < c->N; n++) {
-    const double *in = c->inp + n * Q;
-    double *o = c->out + n * Q;
-    double pos = c->pos0 + (double)(n % (size_t)c->T);
-    for (int i = 0; i < Q; i++) o[i] = in[i];
-    for (int i = 0; i < c->C + c->KV; i += 2) {
-      int j = (i % c->HS) / 2;
-      double a = pos * pow(10000.0, -2.0 * j / c->HS);
-      o[i] = in[i] * cos(a) - in[i + 1] * sin(a);
-      o[i + 1] = in[i] * sin(a) + in[i + 1] * cos(a);
-    }
+    const double *in = c->inp + n * c->ld;
+    double *o = c->out + n * c->ld;
+    double pos = (c->pos0 + (double)(n % (size_t)c->T)) / c->scale;
+    for (size_t i = 0; i < c->ld; i++) o[i] = in[i];
+    for (int h = 0; h < c->heads; h++)
+      for (int j = 0; j < half; j++) {
+        int i0 = h * c->HS + (c->halves ? j : 2 * j), i1 = h * c->HS + (c->halves ? j + half : 2 * j + 1);
+        double a = pos * pow(c->theta, -2.0 * j / c->n_rot) / (c->factors ? c->factors[j] : 1.0);
+        o[i0] = in[i0] * cos(a) - in[i1] * sin(a);
+        o[i1] = in[i0] * sin(a) + in[i1] * cos(a);
+      }
   }
-  return dot_out(c->out, c->r, c->N * Q);
+  return dot_out(c->out, c->r, c->N * c->ld);
 }
 
-static void rope_one(size_t N, int T, int pos0, int C, int NH, int NKV) {
-  int HS = C / NH, KV = HS * NKV;
-  rope_case c = {.N = N, .T = T, .pos0 = pos0, .C = C, .KV = KV, .HS = HS};
-  size_t n = N * (size_t)(C + 2 * KV);
+static void rope_case_run(rope_case c) {
+  size_t n = c.N * c.ld;
+  int P = c.pos0 + c.T;
   float *inp = randf(n, 1), *r = randf(n, 1), *out = malloc(n * sizeof *out);
-  float *table = malloc((size_t)(pos0 + T) * HS * sizeof *table);
-  llm_rope_table(table, pos0 + T, HS, 10000.0f);
+  float *table = malloc((size_t)P * c.n_rot * sizeof *table);
+  llm_rope_table(table, P, c.n_rot, (float)c.theta, (float)c.scale, c.factors);
+  llm_rope_shape shape = {c.heads, c.HS, c.n_rot, c.halves};
   c.inp = to_double(inp, n), c.r = to_double(r, n);
   c.out = malloc(n * sizeof *c.out);
   for (int run = 0; run < n_runs(); run++) {
     llm_exec x = run_exec(run);
     memcpy(out, inp, n * sizeof *out);
-    llm_rope_forward(&x, out, table, N, T, pos0, C, KV, HS);
+    llm_rope_forward(&x, out, table, c.N, c.T, c.pos0, c.ld, &shape);
     rope_obj(&c);
     CHECK(close_to("rope out", out, c.out, n, FWD_TOL));
     memcpy(out, r, n * sizeof *out);
-    llm_rope_backward(&x, out, table, N, T, pos0, C, KV, HS);
+    llm_rope_backward(&x, out, table, c.N, c.T, c.pos0, c.ld, &shape);
     CHECK(grad_ok("rope dinp", rope_obj, &c, c.inp, out, n));
   }
   free(inp), free(r), free(out), free(table), free(c.inp), free(c.r), free(c.out);
+}
+
+/* Rows of NH + 2 NKV heads of C / NH, the first NH + NKV turned. */
+static void rope_one(size_t N, int T, int pos0, int C, int NH, int NKV) {
+  int HS = C / NH;
+  rope_case_run((rope_case){.N = N, .ld = (size_t)(C + 2 * HS * NKV), .T = T, .pos0 = pos0, .heads = NH + NKV,
+                            .HS = HS, .n_rot = HS, .theta = 10000, .scale = 1});
 }
 
 static void test_rope(void) {
   rope_one(6, 3, 0, 12, 2, 2);  /* two sequences of 3 */
   rope_one(5, 5, 0, 16, 4, 2);  /* grouped: fewer key heads */
   rope_one(4, 4, 9, 8, 2, 1);   /* positions from 9, as in inference */
+  /* halves (NeoX), part of a head turned, another base, linear scaling,
+  ** frequency factors (Llama 3) */
+  static const float factors[4] = {1, 1.5f, 4, 8};
+  rope_case_run((rope_case){.N = 6, .ld = 40, .T = 3, .heads = 3, .HS = 8, .n_rot = 8, .halves = 1,
+                            .theta = 1e6, .scale = 1});
+  rope_case_run((rope_case){.N = 5, .ld = 24, .T = 5, .pos0 = 2, .heads = 2, .HS = 12, .n_rot = 8, .halves = 1,
+                            .theta = 10000, .scale = 4});
+  rope_case_run((rope_case){.N = 4, .ld = 32, .T = 4, .heads = 3, .HS = 8, .n_rot = 8, .theta = 500000,
+                            .scale = 1, .factors = factors});
 }
 
-typedef struct swiglu_case {
-  size_t N;
-  int H;
-  double *inp, *r, *out;
-} swiglu_case;
+/* ---- per-head norms ---- */
 
-static double swiglu_obj(void *p) {
-  swiglu_case *c = p;
+typedef struct headnorm_case {
+  size_t N, ld;
+  int NH, NKV, HS;
+  double *inp, *wq, *wk, *r, *out;
+} headnorm_case;
+
+static double headnorm_obj(void *p) {
+  headnorm_case *c = p;
+  for (size_t n = 0; n < c->N; n++) {
+    const double *in = c->inp + n * c->ld;
+    double *o = c->out + n * c->ld;
+    for (size_t i = 0; i < c->ld; i++) o[i] = in[i];
+    for (int h = 0; h < c->NH + c->NKV; h++) {
+      const double *w = h < c->NH ? c->wq : c->wk;
+      double ss = 0;
+      for (int i = 0; i < c->HS; i++) ss += in[h * c->HS + i] * in[h * c->HS + i];
+      double rs = 1 / sqrt(ss / c->HS + 1e-6);
+      for (int i = 0; i < c->HS; i++) o[h * c->HS + i] = in[h * c->HS + i] * rs * w[i];
+    }
+  }
+  return dot_out(c->out, c->r, c->N * c->ld);
+}
+
+static void test_headnorm(void) {
+  headnorm_case c = {.N = 7, .NH = 4, .NKV = 2, .HS = 6};
+  c.ld = (size_t)(c.NH + 2 * c.NKV) * c.HS;
+  size_t n = c.N * c.ld, hs = (size_t)c.HS;
+  float *inp = randf(n, 2), *wq = randf(hs, 1), *wk = randf(hs, 1), *r = randf(n, 1);
+  c.inp = to_double(inp, n), c.wq = to_double(wq, hs), c.wk = to_double(wk, hs), c.r = to_double(r, n);
+  c.out = malloc(n * sizeof *c.out);
+  float *out = malloc(n * sizeof *out), *rstd = malloc(c.N * (c.NH + c.NKV) * sizeof *rstd);
+  float *dinp = malloc(n * sizeof *dinp), *dwq = malloc(hs * sizeof *dwq), *dwk = malloc(hs * sizeof *dwk);
+  for (int run = 0; run < n_runs(); run++) {
+    llm_exec x = run_exec(run);
+    llm_headnorm_forward(&x, out, rstd, inp, wq, wk, c.N, c.ld, c.NH, c.NKV, c.HS, 1e-6f);
+    headnorm_obj(&c);
+    CHECK(close_to("headnorm out", out, c.out, n, FWD_TOL));
+    /* in place, as the model runs it */
+    memcpy(dinp, r, n * sizeof *dinp);
+    llm_headnorm_backward(&x, dinp, dwq, dwk, dinp, inp, rstd, wq, wk, c.N, c.ld, c.NH, c.NKV, c.HS);
+    CHECK(grad_ok("headnorm dinp", headnorm_obj, &c, c.inp, dinp, n));
+    CHECK(grad_ok("headnorm dwq", headnorm_obj, &c, c.wq, dwq, hs));
+    CHECK(grad_ok("headnorm dwk", headnorm_obj, &c, c.wk, dwk, hs));
+  }
+  free(inp), free(wq), free(wk), free(r), free(c.inp), free(c.wq), free(c.wk), free(c.r), free(c.out);
+  free(out), free(rstd), free(dinp), free(dwq), free(dwk);
+}
+
+typedef struct glu_case {
+  size_t N;
+  int H, gelu;
+  double *inp, *r, *out;
+} glu_case;
+
+static double glu_obj(void *p) {
+  glu_case *c = p;
   for (size_t n = 0; n < c->N; n++)
     for (int i = 0; i < c->H; i++) {
       double g = c->inp[n * 2 * c->H + i], u = c->inp[n * 2 * c->H + c->H + i];
-      c->out[n * c->H + i] = g / (1 + exp(-g)) * u;
+      double act = c->gelu ? 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g))) : g / (1 + exp(-g));
+      c->out[n * c->H + i] = act * u;
     }
   return dot_out(c->out, c->r, c->N * c->H);
 }
 
-static void test_swiglu(void) {
-  swiglu_case c = {.N = 5, .H = 13};
+/* SwiGLU and GeGLU (gelu: Gemma's). */
+static void glu_one(int gelu) {
+  glu_case c = {.N = 5, .H = 13, .gelu = gelu};
   size_t n = c.N * 2 * c.H, no = c.N * c.H;
   float *inp = randf(n, 2.5f), *r = randf(no, 1);
   inp[0] = 0, inp[1] = -30, inp[2] = 30;
@@ -553,14 +643,17 @@ static void test_swiglu(void) {
   float *out = malloc(no * sizeof *out), *d = malloc(n * sizeof *d);
   for (int run = 0; run < n_runs(); run++) {
     llm_exec x = run_exec(run);
-    llm_swiglu_forward(&x, out, inp, c.N, c.H);
-    swiglu_obj(&c);
-    CHECK(close_to("swiglu out", out, c.out, no, FWD_TOL));
-    llm_swiglu_backward(&x, d, inp, r, c.N, c.H);
-    CHECK(grad_ok("swiglu dinp", swiglu_obj, &c, c.inp, d, n));
+    (gelu ? llm_geglu_forward : llm_swiglu_forward)(&x, out, inp, c.N, c.H);
+    glu_obj(&c);
+    CHECK(close_to("glu out", out, c.out, no, FWD_TOL));
+    (gelu ? llm_geglu_backward : llm_swiglu_backward)(&x, d, inp, r, c.N, c.H);
+    CHECK(grad_ok("glu dinp", glu_obj, &c, c.inp, d, n));
   }
   free(inp), free(r), free(c.inp), free(c.r), free(c.out), free(out), free(d);
 }
+
+static void test_swiglu(void) { glu_one(0); }
+static void test_geglu(void) { glu_one(1); }
 
 /* ---------------------------------------------------------------------- */
 /* Head matmul + softmax cross-entropy                                     */
@@ -638,10 +731,13 @@ int main(void) {
   RUN(test_matmul);
   RUN(test_residual);
   RUN(test_attention);
+  RUN(test_attention_window);
   RUN(test_gelu);
   RUN(test_rmsnorm);
   RUN(test_rope);
+  RUN(test_headnorm);
   RUN(test_swiglu);
+  RUN(test_geglu);
   RUN(test_crossentropy);
   llm_pool_free(pool2);
   return CHECK_DONE();

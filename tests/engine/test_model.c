@@ -26,8 +26,10 @@ typedef struct ref {
   double *p; /* the parameters, as doubles */
 } ref;
 
+/* Layer l's slice of a tensor; NULL when the model has none of that name. */
 static const double *rp(const ref *r, const char *name, int l) {
   const llm_tensor *t = llm_model_find(r->m, name);
+  if (!t) return NULL;
   size_t per =
       strncmp(name, "blocks.", 7) ? 0 : t->numel / (size_t)r->c.n_layer;
   return r->p + t->offset + (size_t)l * per;
@@ -58,28 +60,30 @@ static void ref_linear(double *out, int add, const double *x, const double *W,
 }
 
 /* Causal attention over qkv rows of NH query heads, then NKV key heads,
-** then NKV value heads (NKV = NH: GPT's [q | k | v]). */
-static void ref_attention(double *out, const double *qkv, int B, int T, int C,
-                          int NH, int NKV) {
-  int HS = C / NH, KV = HS * NKV, Q = C + 2 * KV;
+** then NKV value heads of HS (NKV = NH: GPT's [q | k | v]), scores scaled
+** by scale, query i seeing keys (i - window, i] (window 0: all); out is
+** NH HS wide. */
+static void ref_attention(double *out, const double *qkv, int B, int T, int NH, int NKV, int HS, double scale,
+                          int window) {
+  int C = NH * HS, KV = HS * NKV, Q = C + 2 * KV;
   double s[64];
   for (int b = 0; b < B; b++)
     for (int h = 0; h < NH; h++)
       for (int i = 0; i < T; i++) {
         const double *q = qkv + (b * T + i) * Q + h * HS;
-        int kh = h / (NH / NKV);
+        int kh = h / (NH / NKV), j0 = window && i >= window ? i - window + 1 : 0;
         double m = -INFINITY, z = 0;
-        for (int j = 0; j <= i; j++) {
+        for (int j = j0; j <= i; j++) {
           const double *k = qkv + (b * T + j) * Q + C + kh * HS;
           double d = 0;
           for (int e = 0; e < HS; e++) d += q[e] * k[e];
-          s[j] = d / sqrt(HS);
+          s[j] = d * scale;
           m = s[j] > m ? s[j] : m;
         }
-        for (int j = 0; j <= i; j++) z += s[j] = exp(s[j] - m);
+        for (int j = j0; j <= i; j++) z += s[j] = exp(s[j] - m);
         for (int e = 0; e < HS; e++) {
           double y = 0;
-          for (int j = 0; j <= i; j++)
+          for (int j = j0; j <= i; j++)
             y += s[j] / z * qkv[(b * T + j) * Q + C + KV + kh * HS + e];
           out[(b * T + i) * C + h * HS + e] = y;
         }
@@ -105,7 +109,7 @@ static double ref_loss(const ref *r, const int32_t *in, const int32_t *tg,
            C, eps);
     ref_linear(qkv, 0, ln, rp(r, "blocks.attn.qkv.weight", l),
                rp(r, "blocks.attn.qkv.bias", l), N, C, 3 * C);
-    ref_attention(y, qkv, B, T, C, r->c.n_head, r->c.n_head);
+    ref_attention(y, qkv, B, T, r->c.n_head, r->c.n_head, C / r->c.n_head, 1 / sqrt(C / r->c.n_head), 0);
     ref_linear(x, 1, y, rp(r, "blocks.attn.proj.weight", l),
                rp(r, "blocks.attn.proj.bias", l), N, C, C);
     ref_ln(ln, x, rp(r, "blocks.ln2.weight", l), rp(r, "blocks.ln2.bias", l), N,
@@ -133,9 +137,12 @@ static double ref_loss(const ref *r, const int32_t *in, const int32_t *tg,
   return loss / N;
 }
 
-/* The Llama block of model.h in doubles: RMSNorm, fused q/k/v, rotary
-** embeddings (from the model's own table of angles), grouped-query
-** attention, SwiGLU, no biases, tied or separate head. */
+/* The Llama family's block of model.h in doubles: RMSNorm, fused q/k/v
+** (biases when the model has them), per-head norms, rotary embeddings
+** (pairs or halves, angles computed here), grouped-query attention (scaled,
+** windowed on the sliding-window layers), norms after the attention and
+** the MLP when the model has them, SwiGLU or GeGLU, embeddings scaled for
+** Gemma, tied or separate head. */
 static void ref_rms(double *out, const double *x, const double *w, int N, int C, double eps) {
   for (int n = 0; n < N; n++) {
     double ss = 0;
@@ -145,40 +152,68 @@ static void ref_rms(double *out, const double *x, const double *w, int N, int C,
   }
 }
 
+/* Turns heads [0, heads) of row (stride ld) at pos. */
+static void ref_rope(double *row, int heads, int HD, int n_rot, int halves, double pos, double theta,
+                     const double *factors) {
+  int half = n_rot / 2;
+  for (int h = 0; h < heads; h++)
+    for (int j = 0; j < half; j++) {
+      double *v = row + h * HD;
+      int i0 = halves ? j : 2 * j, i1 = halves ? j + half : 2 * j + 1;
+      double a = pos * pow(theta, -2.0 * j / n_rot) / (factors ? factors[j] : 1);
+      double v0 = v[i0], v1 = v[i1];
+      v[i0] = v0 * cos(a) - v1 * sin(a);
+      v[i1] = v0 * sin(a) + v1 * cos(a);
+    }
+}
+
 static double ref_loss_llama(const ref *r, const int32_t *in, const int32_t *tg, int B, int T,
                              double *logits) {
-  int C = r->c.n_embd, H = r->c.n_hidden, V = r->c.vocab_size, N = B * T;
-  int NH = r->c.n_head, NKV = r->c.n_kv_head, HS = C / NH, KV = HS * NKV, Q = C + 2 * KV;
-  double eps = r->c.norm_eps;
-  const float *rope = llm_model_rope(r->m);
+  const llm_config *c = &r->c;
+  int C = c->n_embd, H = c->n_hidden, V = c->vocab_size, N = B * T, NH = c->n_head, NKV = c->n_kv_head;
+  int HD = c->head_dim ? c->head_dim : C / NH, QW = HD * NH, KW = HD * NKV, Q = QW + 2 * KW;
+  int n_rot = c->n_rot ? c->n_rot : HD, arch = c->arch;
+  int halves = arch != LLM_ARCH_LLAMA, gemma = arch == LLM_ARCH_GEMMA3;
+  double eps = c->norm_eps, scale = c->attn_scale ? c->attn_scale : 1 / sqrt(HD);
+  double rope_scale = c->rope_scale ? c->rope_scale : 1;
   double *x = malloc(sizeof(double) * N * C), *ln = malloc(sizeof(double) * N * C);
-  double *qkv = malloc(sizeof(double) * N * Q), *y = malloc(sizeof(double) * N * C);
+  double *qkv = malloc(sizeof(double) * N * Q), *y = malloc(sizeof(double) * N * QW);
   double *h = malloc(sizeof(double) * N * 2 * H), *a = malloc(sizeof(double) * N * H);
-  double *lg = malloc(sizeof(double) * V);
-  const double *wte = rp(r, "wte", 0);
-  const double *head = r->c.tied_head == 1 ? wte : rp(r, "lm_head.weight", 0);
+  double *o = malloc(sizeof(double) * N * C), *lg = malloc(sizeof(double) * V);
+  const double *wte = rp(r, "wte", 0), *freqs = rp(r, "rope_freqs", 0);
+  const double *head = c->tied_head == 1 ? wte : rp(r, "lm_head.weight", 0);
   for (int n = 0; n < N; n++)
-    for (int c = 0; c < C; c++) x[n * C + c] = wte[in[n] * C + c];
-  for (int l = 0; l < r->c.n_layer; l++) {
+    for (int i = 0; i < C; i++) x[n * C + i] = wte[in[n] * C + i] * (gemma ? sqrt(C) : 1);
+  for (int l = 0; l < c->n_layer; l++) {
+    int local = c->sliding_window > 0 && !(c->swa_period > 0 && (l + 1) % c->swa_period == 0);
+    double theta = local && c->rope_theta_local ? c->rope_theta_local : c->rope_theta;
     ref_rms(ln, x, rp(r, "blocks.attn_norm.weight", l), N, C, eps);
-    ref_linear(qkv, 0, ln, rp(r, "blocks.attn.qkv.weight", l), NULL, N, C, Q);
-    for (int n = 0; n < N; n++)
-      for (int i = 0; i < C + KV; i += 2) {
-        const float *t = rope + ((size_t)(n % T) * (HS / 2) + (i % HS) / 2) * 2;
-        double v0 = qkv[n * Q + i], v1 = qkv[n * Q + i + 1];
-        qkv[n * Q + i] = v0 * t[0] - v1 * t[1];
-        qkv[n * Q + i + 1] = v0 * t[1] + v1 * t[0];
+    ref_linear(qkv, 0, ln, rp(r, "blocks.attn.qkv.weight", l), rp(r, "blocks.attn.qkv.bias", l), N, C, Q);
+    const double *qn = rp(r, "blocks.attn.q_norm.weight", l), *kn = rp(r, "blocks.attn.k_norm.weight", l);
+    for (int n = 0; n < N; n++) {
+      double *row = qkv + (size_t)n * Q;
+      if (qn) {
+        for (int hh = 0; hh < NH + NKV; hh++) ref_rms(row + hh * HD, row + hh * HD, hh < NH ? qn : kn, 1, HD, eps);
       }
-    ref_attention(y, qkv, B, T, C, NH, NKV);
-    ref_linear(x, 1, y, rp(r, "blocks.attn.proj.weight", l), NULL, N, C, C);
+      ref_rope(row, NH + NKV, HD, n_rot, halves, (n % T) / rope_scale, theta, freqs);
+    }
+    ref_attention(y, qkv, B, T, NH, NKV, HD, scale, local ? c->sliding_window : 0);
+    const double *post = rp(r, "blocks.attn_post_norm.weight", l);
+    ref_linear(o, 0, y, rp(r, "blocks.attn.proj.weight", l), NULL, N, QW, C);
+    if (post) ref_rms(o, o, post, N, C, eps);
+    for (int i = 0; i < N * C; i++) x[i] += o[i];
     ref_rms(ln, x, rp(r, "blocks.mlp_norm.weight", l), N, C, eps);
     ref_linear(h, 0, ln, rp(r, "blocks.mlp.fc.weight", l), NULL, N, C, 2 * H);
     for (int n = 0; n < N; n++)
       for (int i = 0; i < H; i++) {
         double g = h[n * 2 * H + i], u = h[n * 2 * H + H + i];
-        a[n * H + i] = g / (1 + exp(-g)) * u;
+        double act = gemma ? 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g))) : g / (1 + exp(-g));
+        a[n * H + i] = act * u;
       }
-    ref_linear(x, 1, a, rp(r, "blocks.mlp.proj.weight", l), NULL, N, H, C);
+    post = rp(r, "blocks.mlp_post_norm.weight", l);
+    ref_linear(o, 0, a, rp(r, "blocks.mlp.proj.weight", l), NULL, N, H, C);
+    if (post) ref_rms(o, o, post, N, C, eps);
+    for (int i = 0; i < N * C; i++) x[i] += o[i];
   }
   ref_rms(ln, x, rp(r, "norm.weight", 0), N, C, eps);
   double loss = 0;
@@ -190,7 +225,7 @@ static double ref_loss_llama(const ref *r, const int32_t *in, const int32_t *tg,
     for (int v = 0; v < V; v++) z += exp(lg[v] - m);
     if (tg) loss += m + log(z) - lg[tg[n]];
   }
-  free(x), free(ln), free(qkv), free(y), free(h), free(a), free(lg);
+  free(x), free(ln), free(qkv), free(y), free(h), free(a), free(o), free(lg);
   return loss / N;
 }
 
@@ -309,6 +344,8 @@ static void check_gradients(llm_config c) {
   float *p = llm_model_params(m);
   size_t np = llm_model_n_params(m);
   for (size_t i = 0; i < np; i++) p[i] += 0.3f * llm_rng_normal(&r);
+  const llm_tensor *freqs = llm_model_find(m, "rope_freqs");
+  for (size_t j = 0; freqs && j < freqs->numel; j++) p[freqs->offset + j] = 1.0f + 1.5f * (float)j;
   int32_t in[24], tg[24];
   random_ids(in, 24, c.vocab_size, 4);
   random_ids(tg, 24, c.vocab_size, 5);
@@ -337,6 +374,12 @@ static void check_gradients(llm_config c) {
   double h = 1e-5, worst = 0;
   for (int ti = 0; ti < llm_model_n_tensors(m); ti++) {
     const llm_tensor *t = llm_model_tensor(m, ti);
+    if (t == freqs) { /* constants: no gradient */
+      int zero = 1;
+      for (size_t j = 0; j < t->numel; j++) zero &= g[t->offset + j] == 0.0f;
+      CHECK(zero);
+      continue;
+    }
     size_t stride = t->numel > 150 ? t->numel / 150 : 1;
     double maxd = 0, maxn = 0;
     for (size_t j = 0; j < t->numel; j += stride) {
@@ -382,6 +425,28 @@ static void test_gradients(void) { check_gradients(tiny_config()); }
 static void test_gradients_llama(void) {
   check_gradients(tiny_llama(2, 0));
   check_gradients(tiny_llama(4, 1));
+}
+
+/* The blocks of fine-tuned imports: Llama 3's frequency factors and
+** linear scaling; Qwen2's biases and NeoX rotary (part of each head
+** turned); Qwen3's per-head norms with heads wider than C / NH; Gemma 3's
+** everything: scaled embeddings, GeGLU, norms after attention and MLP,
+** narrower heads, its own attention scale, sliding-window layers with
+** their own rotary base. */
+static void test_gradients_family(void) {
+  llm_config c = tiny_llama(2, 0);
+  c.has_rope_freqs = 1, c.rope_theta = 500000, c.rope_scale = 2;
+  check_gradients(c);
+  c = tiny_llama(2, 1);
+  c.arch = LLM_ARCH_QWEN2, c.rope_theta = 1e6, c.n_rot = 2;
+  check_gradients(c);
+  c = tiny_llama(2, 0);
+  c.arch = LLM_ARCH_QWEN3, c.head_dim = 6, c.norm_eps = 1e-6f;
+  check_gradients(c);
+  c = tiny_llama(1, 1);
+  c.arch = LLM_ARCH_GEMMA3, c.n_head = 2, c.head_dim = 4, c.attn_scale = 0.3f, c.rope_theta = 1e6;
+  c.rope_theta_local = 10000, c.sliding_window = 3, c.swa_period = 2;
+  check_gradients(c);
 }
 
 /* (b) at GPT-2's init the logits are small, so the loss is near ln V. */
@@ -478,7 +543,16 @@ static void test_bad_inputs(void) {
   odd.n_head = 4; /* head size 3: rotary embeddings need pairs */
   llm_model *m2 = NULL;
   CHECK(llm_model_new(&odd, &m2, &err) == LLM_EINVAL && m2 == NULL);
-  CHECK(strstr(err.msg, "even head size") != NULL);
+  CHECK(strstr(err.msg, "even number of dimensions") != NULL);
+  odd = tiny_llama(2, 1);
+  odd.arch = LLM_ARCH_BERT; /* an encoder: inference only */
+  CHECK(llm_model_new(&odd, &m2, &err) == LLM_EINVAL && strstr(err.msg, "does not train"));
+  odd = tiny_llama(2, 1);
+  odd.arch = LLM_ARCH_QWEN3, odd.head_dim = 5; /* odd heads cannot turn */
+  CHECK(llm_model_new(&odd, &m2, &err) == LLM_EINVAL && m2 == NULL);
+  odd = tiny_llama(2, 1);
+  odd.sliding_window = -1;
+  CHECK(llm_model_new(&odd, &m2, &err) == LLM_EINVAL && strstr(err.msg, "sliding window"));
   llm_config gqa_gpt = tiny_config();
   gqa_gpt.n_kv_head = 1;
   CHECK(llm_model_new(&gqa_gpt, &m2, &err) == LLM_EINVAL && m2 == NULL);
@@ -643,6 +717,7 @@ int main(void) {
   RUN(test_config);
   RUN(test_gradients);
   RUN(test_gradients_llama);
+  RUN(test_gradients_family);
   RUN(test_init_loss);
   RUN(test_memorise);
   RUN(test_split_activations);

@@ -175,6 +175,28 @@ def test_kill_9_keeps_the_last_checkpoint_and_resumes(ctx):
     assert [r[0] for r in rows] == [step + 5, step + 10], rows
 
 
+def test_a_retrained_model_is_reloaded_among_others(ctx):
+    """A connection that has run two models and then retrains the one it
+    loaded last runs that model's new weights (a stale cache entry ahead of
+    another one in the connection's list once gave the other model)."""
+    _setup(ctx)
+    for name, seed in (("a", 7), ("b", 8)):
+        ctx.db.execute("SELECT llm_model_create(?, ?)", (name, json.dumps(dict(json.loads(SMALL), seed=seed, tokenizer="m"))))
+    text = "To be, or not to be"
+    lp = lambda m: ctx.one("SELECT llm_logprob(?, ?)", (m, text))
+    first_a, first_b = lp("a"), lp("b")
+    assert first_a != first_b
+    ctx.db.execute("SELECT * FROM llm_train('b', 'SELECT body FROM docs', ?)", (RUN % 5,)).fetchall()
+    other = sqlite3.connect(os.path.join(ctx.tmp, "test.db"))
+    other.enable_load_extension(True)
+    other.load_extension(ctx.ext)
+    for m in ("b", "a"):
+        fresh = other.execute("SELECT llm_logprob(?, ?)", (m, text)).fetchone()[0]
+        assert lp(m) == fresh, m
+    assert lp("b") != first_b and lp("a") == first_a
+    other.close()
+
+
 def test_train_bad_input(ctx):
     _setup(ctx)
     ctx.db.execute("SELECT llm_model_create('m', ?)", (SMALL,))

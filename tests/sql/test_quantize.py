@@ -56,6 +56,31 @@ def test_perplexity_equals_llama_quantize_files(ctx):
         assert p <= r * 1.005, (ours, p, r)
 
 
+def test_every_type_scores_as_llama_cpp(ctx):
+    """Each type llm_quantize makes runs as llama.cpp runs the same file
+    (llama-quantize's bytes, test above): on the 9 held-out windows of
+    shakespeare-TYPE.json, the sum of our teacher-forced log-probabilities
+    is within 0.01 nats per token of llama.cpp's
+    (tests/data/llamacpp/quantize-scores.json; a mean absolute difference
+    per token of 0.01 allows no more). Covers the types that no shared
+    file has: q4_1, q5_0, q5_1, the k-quants alone, q5_k_m, bf16."""
+    with open(os.path.join(ctx.root, "tests", "data", "llamacpp", "quantize-scores.json"), encoding="utf-8") as f:
+        recorded = json.load(f)["types"]
+    assert len(recorded) == 14
+    text = open(os.path.join(ctx.shared, "tinyshakespeare.txt"), "rb").read()
+    ctx.db.execute("SELECT llm_import('f32', 'gguf', ?)", (shakespeare(ctx, "F32"),))
+    worst = {}
+    for ours, windows in recorded.items():
+        opts = '{"pure": true}' if ours in PURE else '{}'
+        ctx.db.execute("SELECT llm_quantize('f32', ?, ?, ?)", (ours, ours, opts))
+        for w in windows:
+            piece = text[w["byte_offset"]:w["byte_offset"] + w["byte_length"]].decode("utf-8")
+            mine = ctx.one("SELECT llm_logprob(?, ?)", (ours, piece))
+            per_token = abs(mine - w["sum_logprob"]) / (w["n_tokens"] - 1)
+            worst[ours] = max(worst.get(ours, 0), per_token)
+    assert all(v <= 0.01 for v in worst.values()), worst
+
+
 def test_dequantize_and_fine_tune(ctx):
     ctx.db.execute("SELECT llm_import('q', 'gguf', ?)", (shakespeare(ctx, "Q4_K_M"),))
     summary = json.loads(ctx.one("SELECT llm_quantize('q', 'back', 'f32')"))

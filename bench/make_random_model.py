@@ -4,7 +4,8 @@ for speed and memory measurements (quantize it with llama.cpp's
 llama-quantize for the other types). The vocabulary is synthetic:
 <unk>, <s>, </s>, the 256 byte tokens, then "▁w<i>" pieces.
 
-Shapes: 110m (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000) and
+Shapes: stories15m (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000),
+110m (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000) and
 tinyllama (dim 2048, 22 layers, 32 heads, 4 KV heads, hidden 5632, vocab
 32000). Needs numpy (/usr/bin/python3 has it from Debian's python3-numpy).
 Writes the file piece by piece: a 1.1B model never sits in memory twice.
@@ -18,7 +19,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "sql"))
 from gguf_writer import gguf_bytes  # noqa: E402
 
-SHAPES = {"110m": dict(C=768, L=12, NH=12, NKV=12, H=2048, V=32000),
+SHAPES = {"stories15m": dict(C=288, L=6, NH=6, NKV=6, H=768, V=32000),
+          "110m": dict(C=768, L=12, NH=12, NKV=12, H=2048, V=32000),
           "tinyllama": dict(C=2048, L=22, NH=32, NKV=4, H=5632, V=32000)}
 F32, F16 = 0, 1
 

@@ -133,7 +133,8 @@ int llm_opt_str(const llm_json *opts, const char *key, const char **val,
 /* ---- the user's SQL (ext/userquery.c) ---- */
 
 /* Prepares sql as exactly one read-only query (SELECT, WITH or VALUES)
-** returning ncol columns, refusing anything else before it runs. */
+** returning ncol columns (any number when ncol < 0), refusing anything
+** else before it runs. */
 int llm_prepare_user_query(llm_conn *c, const char *sql, int ncol,
                            sqlite3_stmt **out, llm_err *err);
 
@@ -363,10 +364,20 @@ extern const char *const llm_gen_opts_keys[];
 ** min_p, repetition_penalty, seed, stop) into g; stop strings point into
 ** o's document and are listed in stops[LLM_MAX_STOPS]. */
 int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err);
+/* llm_embed's options: pooling ("mean", "last", "cls"; absent: the
+** model's own), normalize (default true). */
+extern const char *const llm_embed_opts_keys[];
+int llm_embed_opts_read(const llm_json *o, int *pooling, int *normalize, llm_err *err);
+/* The same over the options g has already: those o names replace them. */
+int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err);
 /* The ids the model sees for text: its start token (when it has one, then
 ** *bos is its id, else -1) and the text's tokens. */
 int llm_text_tokens(llm_conn *c, llm_model_entry *e, const uint8_t *text, size_t n, llm_ids *out,
                     llm_tokenizer **tok, int32_t *bos, llm_err *err);
+/* The same from the tokenizer, the start token (-1: none) and whether the
+** model is an encoder (its texts get their [CLS] and [SEP]). */
+int llm_tokens_of(llm_tokenizer *tok, int32_t bos, int encoder, const uint8_t *text, size_t n, llm_ids *out,
+                  llm_err *err);
 /* The bytes as a TEXT result, with U+FFFD for each byte that is not part of
 ** valid UTF-8 (a generation may stop inside a character). */
 void llm_result_text_utf8(sqlite3_context *ctx, const uint8_t *s, size_t n);
@@ -420,5 +431,37 @@ int llm_register_generate_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_chunks_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_import_fns(sqlite3 *db, llm_conn *c);
 int llm_register_quantize_fns(sqlite3 *db, llm_conn *c);
+int llm_register_generate_rows_vtab(sqlite3 *db, llm_conn *c);
+int llm_register_embed_rows_vtab(sqlite3 *db, llm_conn *c);
+
+/* ---- the rows of llm_generate_rows and llm_embed_rows (ext/rows_source.c) ---- */
+
+/* The rows query: (key, text) or (key, text, options). */
+typedef struct llm_rows {
+  llm_conn *conn;
+  sqlite3_stmt *st;
+  int has_options;
+  int64_t read;  /* rows read so far */
+  int64_t total; /* rows in all, when counted (else -1) */
+  int eof;
+} llm_rows;
+
+/* Prepares the query (checked as llm_prepare_user_query does; errors
+** begin "rows_sql: "); with count, counts its rows first (for progress). */
+int llm_rows_open(llm_conn *c, const char *sql, int count, llm_rows *r, llm_err *err);
+/* Steps to the next row (its columns: sqlite3_column_* of r->st, valid
+** until the next call): 1, or 0 at the end, -1 on an error. */
+int llm_rows_next(llm_rows *r, llm_err *err);
+void llm_rows_close(llm_rows *r);
+
+/* A progress line on stderr ("what: done/total rows, rate unit/s"), at
+** most five times a second; on is 1, 0 or -1 (when stderr is a terminal). */
+typedef struct llm_progress {
+  const char *what;
+  int on;
+  double started, last;
+} llm_progress;
+void llm_progress_start(llm_progress *p, const char *what, int on);
+void llm_progress_show(llm_progress *p, int64_t done, int64_t total, int64_t units, const char *unit, int final);
 
 #endif

@@ -38,8 +38,11 @@ int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_
   memset(g, 0, sizeof *g);
   llm_sample_opts_default(&g->sample);
   g->max_tokens = 128;
-  g->stops = stops;
-  int64_t top_k = 0, seed = 0;
+  return llm_gen_opts_apply(o, g, stops, err);
+}
+
+int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err) {
+  int64_t top_k = g->sample.top_k, seed = (int64_t)g->seed;
   struct { const char *key; float *v; } reals[] = {
       {"temperature", &g->sample.temperature}, {"top_p", &g->sample.top_p},
       {"min_p", &g->sample.min_p}, {"repetition_penalty", &g->sample.repetition_penalty}};
@@ -70,20 +73,27 @@ int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_
       stops[i].data = (const uint8_t *)s->str;
       stops[i].len = s->len;
     }
+    g->stops = stops;
     g->n_stops = n;
   }
   return llm_sample_opts_check(&g->sample, err);
+}
+
+int llm_tokens_of(llm_tokenizer *tok, int32_t bos, int encoder, const uint8_t *text, size_t n, llm_ids *out,
+                  llm_err *err) {
+  out->len = 0;
+  if (bos >= 0 && llm_ids_push(out, bos)) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  /* an encoder's: [CLS] text [SEP], all embedded */
+  return llm_tokenizer_encode(tok, text, n, encoder ? LLM_ENCODE_ADD_SPECIAL : 0, out, err);
 }
 
 int llm_text_tokens(llm_conn *c, llm_model_entry *e, const uint8_t *text, size_t n, llm_ids *out,
                     llm_tokenizer **tok_out, int32_t *bos_out, llm_err *err) {
   llm_tokenizer *tok;
   int32_t bos;
-  if (llm_model_tokenizer(c, e, &tok, &bos, err)) return err->code;
-  out->len = 0;
-  if (bos >= 0 && llm_ids_push(out, bos)) return llm_fail(err, LLM_ENOMEM, "out of memory");
-  int encoder = !e->weights->net.tr->decoder; /* [CLS] text [SEP], all embedded */
-  if (llm_tokenizer_encode(tok, text, n, encoder ? LLM_ENCODE_ADD_SPECIAL : 0, out, err)) return err->code;
+  if (llm_model_tokenizer(c, e, &tok, &bos, err) ||
+      llm_tokens_of(tok, bos, !e->weights->net.tr->decoder, text, n, out, err))
+    return err->code;
   if (tok_out) *tok_out = tok;
   if (bos_out) *bos_out = bos;
   return LLM_OK;
@@ -188,23 +198,34 @@ done:
 
 /* ---- llm_embed ------------------------------------------------------------- */
 
+const char *const llm_embed_opts_keys[] = {"pooling", "normalize", NULL};
+
+int llm_embed_opts_read(const llm_json *o, int *pooling, int *normalize, llm_err *err) {
+  static const char *const names[] = {"mean", "last", "cls"};
+  static const int ids[] = {LLM_POOL_MEAN, LLM_POOL_LAST, LLM_POOL_CLS};
+  const char *name = NULL;
+  *pooling = LLM_POOL_DEFAULT; /* the model's own (a GGUF file's), else mean */
+  *normalize = 1;
+  if (llm_opt_str(o, "pooling", &name, err) || llm_opt_bool(o, "normalize", normalize, err)) return err->code;
+  for (int i = 0; name && i < 3; i++)
+    if (!strcmp(name, names[i])) *pooling = ids[i];
+  if (name && *pooling == LLM_POOL_DEFAULT)
+    return llm_fail(err, LLM_EINVAL, "option \"pooling\" must be \"mean\", \"last\" or \"cls\", not \"%.40s\"",
+                    name);
+  return LLM_OK;
+}
+
 static void fn_embed(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  static const char *const keys[] = {"pooling", "normalize", NULL};
   int model_arg = argc >= 2 ? 0 : -1, text_arg = argc >= 2 ? 1 : 0, is_null, n;
   llm_json_doc *doc = NULL;
   llm_err err = {0};
-  int normalize = 1, pooling = LLM_POOL_MEAN;
-  const char *pool_name = "mean";
-  if (!llm_arg_options(ctx, argc, argv, 2, keys, &doc)) return;
-  const llm_json *o = llm_options_root(doc);
-  if (llm_opt_str(o, "pooling", &pool_name, &err) || llm_opt_bool(o, "normalize", &normalize, &err) ||
-      (strcmp(pool_name, "mean") && strcmp(pool_name, "last") &&
-       llm_fail(&err, LLM_EINVAL, "option \"pooling\" must be \"mean\" or \"last\", not \"%.40s\"", pool_name))) {
+  int normalize, pooling;
+  if (!llm_arg_options(ctx, argc, argv, 2, llm_embed_opts_keys, &doc)) return;
+  if (llm_embed_opts_read(llm_options_root(doc), &pooling, &normalize, &err)) {
     llm_result_llm_err(ctx, &err);
     llm_json_free(doc);
     return;
   }
-  if (!strcmp(pool_name, "last")) pooling = LLM_POOL_LAST;
   llm_json_free(doc);
   const uint8_t *text;
   llm_model_entry *e = model_and_text(ctx, argv, model_arg, text_arg, "the text", &text, &n, &is_null);

@@ -60,7 +60,7 @@ int llm_prepare_user_query(llm_conn *c, const char *sql, int ncol,
                     "the query would write to the database; only read-only "
                     "queries are allowed");
   }
-  if (sqlite3_column_count(stmt) != ncol) {
+  if (ncol >= 0 && sqlite3_column_count(stmt) != ncol) {
     int got = sqlite3_column_count(stmt);
     sqlite3_finalize(stmt);
     return llm_fail(err, LLM_EINVAL, "the query must return %d column%s, not %d",

@@ -77,6 +77,15 @@ SELECT id, prompt,
 SELECT id, replace(llm_generate('demo', prompt, '{"max_tokens": 20, "temperature": 0.8, "top_p": 0.9,
                                                   "seed": 7}'), char(10), ' ') AS sampled
   FROM prompts;
+-- The same over the whole table at once: llm_generate_rows keeps several
+-- sequences in flight (continuous batching) and gives each row exactly the
+-- text llm_generate gives it alone.
+SELECT key AS id, finish, n_tokens,
+       replace(text, char(10), ' ') = replace(llm_generate('demo', prompt, '{"max_tokens": 20, "temperature": 0.8,
+                                             "top_p": 0.9, "seed": 7}'), char(10), ' ') AS same_as_alone
+  FROM llm_generate_rows('demo', 'SELECT id, prompt FROM prompts',
+                         '{"max_tokens": 20, "temperature": 0.8, "top_p": 0.9, "seed": 7, "batch": 4}')
+  JOIN prompts ON prompts.id = key;
 
 -- 9. Embed passages: split each licence into windows of 64 tokens, store a
 --    vector per window beside its text, then find the passages nearest to a
@@ -85,7 +94,10 @@ DROP TABLE IF EXISTS passages;
 CREATE TABLE passages(id INTEGER PRIMARY KEY, file TEXT, start INTEGER, text TEXT, emb BLOB);
 INSERT INTO passages(file, start, text)
   SELECT c.name, k.start, k.text FROM corpus c, llm_chunks('demo', c.body, 64) k;
-UPDATE passages SET emb = llm_embed('demo', text);
+-- (llm_embed_rows: the texts run through the model in batches of 16)
+CREATE TEMP TABLE passage_vecs AS
+  SELECT key, embedding FROM llm_embed_rows('demo', 'SELECT id, text FROM passages');
+UPDATE passages SET emb = (SELECT embedding FROM passage_vecs WHERE key = passages.id);
 SELECT count(*) AS passages, length(emb) / 4 AS dimensions FROM passages;
 WITH q(v) AS (SELECT llm_embed('demo', 'there is no warranty for the program'))
 SELECT file, start, round(llm_cosine_distance(emb, q.v), 4) AS distance,

@@ -230,6 +230,10 @@ struct llm_gen {
   float *logits; /* for the next token, [V] */
   int64_t count;
   int finish;
+  /* the forward the sequence needs next: ctx[run_at..) after a reset
+  ** (fresh: a prompt, or the window sliding), or the newest token */
+  int pending, fresh;
+  size_t run_at;
 };
 
 int llm_gen_new(llm_infer *s, llm_gen **out, llm_err *err) {
@@ -258,36 +262,61 @@ void llm_gen_free(llm_gen *g) {
   llm_free(g);
 }
 
-/* Runs ctx[from..) through the model from an empty cache, and keeps the
-** logits of its last token. */
-static int run_from(llm_gen *g, size_t from, llm_pool *pool, llm_err *err) {
+/* The sequence is to start afresh on ctx[from..). */
+static void need_from(llm_gen *g, size_t from) {
+  g->pending = g->fresh = 1;
+  g->run_at = from;
+}
+
+/* The newest token is to run next, sliding the window when the cache is
+** full (the model starts afresh on the last block_size / 2 tokens). */
+static void need_next(llm_gen *g) {
   const llm_config *c = llm_infer_config(g->s);
-  llm_infer_reset(g->s);
-  int rc = llm_infer_forward(g->s, g->ctx.data + from, (int)(g->ctx.len - from), pool, err);
+  if (llm_infer_pos(g->s) < c->block_size) {
+    g->pending = 1;
+    g->fresh = 0;
+    g->run_at = g->ctx.len - 1;
+    return;
+  }
+  size_t keep = c->block_size / 2 ? (size_t)c->block_size / 2 : 1;
+  need_from(g, g->ctx.len - keep);
+}
+
+int llm_gen_pending(llm_gen *g, const int32_t **tokens, int *n) {
+  if (!g->pending) return 0;
+  if (g->fresh) llm_infer_reset(g->s);
+  g->fresh = 0;
+  *tokens = g->ctx.data + g->run_at;
+  *n = (int)(g->ctx.len - g->run_at);
+  return 1;
+}
+
+void llm_gen_take_logits(llm_gen *g, const float *logits) {
+  memcpy(g->logits, logits, (size_t)llm_infer_config(g->s)->vocab_size * sizeof *logits);
+  g->pending = 0;
+}
+
+llm_infer *llm_gen_infer(const llm_gen *g) { return g->s; }
+
+/* Runs what the sequence needs, alone, and keeps the logits of its last
+** token. */
+static int run_pending(llm_gen *g, llm_pool *pool, llm_err *err) {
+  const int32_t *tokens;
+  int n;
+  if (!llm_gen_pending(g, &tokens, &n)) return LLM_OK;
+  int rc = llm_infer_forward(g->s, tokens, n, pool, err);
   if (rc) return rc;
-  const float *l = llm_infer_logits(g->s, (int)(g->ctx.len - from - 1), 1, pool);
-  memcpy(g->logits, l, (size_t)c->vocab_size * sizeof *l);
+  const float *l = llm_infer_logits(g->s, n - 1, 1, pool);
+  if (!l) return llm_fail(err, LLM_ENOMEM, "out of memory for the logits");
+  llm_gen_take_logits(g, l);
   return LLM_OK;
 }
 
-/* Runs the newest token of ctx, sliding the window when the cache is full. */
-static int run_next(llm_gen *g, llm_pool *pool, llm_err *err) {
-  const llm_config *c = llm_infer_config(g->s);
-  if (llm_infer_pos(g->s) < c->block_size) {
-    int rc = llm_infer_forward(g->s, g->ctx.data + g->ctx.len - 1, 1, pool, err);
-    if (rc) return rc;
-    memcpy(g->logits, llm_infer_logits(g->s, 0, 1, pool), (size_t)c->vocab_size * sizeof(float));
-    return LLM_OK;
-  }
-  size_t keep = c->block_size / 2 ? (size_t)c->block_size / 2 : 1;
-  return run_from(g, g->ctx.len - keep, pool, err);
-}
-
-int llm_gen_start(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size_t n,
-                  llm_pool *pool, const llm_stop *stop, llm_err *err) {
+int llm_gen_begin(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size_t n, llm_err *err) {
   g->ctx.len = g->text.len = 0;
   g->count = 0;
   g->finish = LLM_FINISH_NONE;
+  g->pending = 0;
   int rc = llm_sample_opts_check(&o->sample, err);
   if (rc) return rc;
   if (o->max_tokens < 0) return llm_fail(err, LLM_ERANGE, "option \"max_tokens\" must be >= 0");
@@ -302,9 +331,17 @@ int llm_gen_start(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size
     g->finish = LLM_FINISH_LENGTH;
     return LLM_OK;
   }
-  if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
   size_t P = (size_t)llm_infer_config(g->s)->block_size;
-  return run_from(g, n > P ? n - P : 0, pool, err);
+  need_from(g, n > P ? n - P : 0);
+  return LLM_OK;
+}
+
+int llm_gen_start(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size_t n,
+                  llm_pool *pool, const llm_stop *stop, llm_err *err) {
+  int rc = llm_gen_begin(g, o, prompt, n, err);
+  if (rc || !g->pending) return rc;
+  if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
+  return run_pending(g, pool, err);
 }
 
 /* Cuts the text at the earliest stop string that ends in its last
@@ -327,8 +364,7 @@ static void find_stop(llm_gen *g, size_t n_new) {
   }
 }
 
-int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool, int32_t *token,
-                 float *logprob, llm_err *err) {
+int llm_gen_sample(llm_gen *g, const llm_tokenizer *tok, int32_t *token, float *logprob, llm_err *err) {
   *token = -1;
   if (logprob) *logprob = 0;
   if (g->finish) return LLM_OK;
@@ -350,7 +386,14 @@ int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool, int32_t *
   if (rc) return rc;
   find_stop(g, g->text.len - before_len);
   if (!g->finish && g->count >= g->o.max_tokens) g->finish = LLM_FINISH_LENGTH;
-  return g->finish ? LLM_OK : run_next(g, pool, err);
+  if (!g->finish) need_next(g);
+  return LLM_OK;
+}
+
+int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool, int32_t *token,
+                 float *logprob, llm_err *err) {
+  int rc = llm_gen_sample(g, tok, token, logprob, err);
+  return rc ? rc : run_pending(g, pool, err);
 }
 
 int llm_gen_finish(const llm_gen *g) { return g->finish; }

@@ -109,6 +109,24 @@ int llm_gen_step(llm_gen *g, const llm_tokenizer *tok, llm_pool *pool,
                  int32_t *token, float *logprob, llm_err *err);
 
 int llm_gen_finish(const llm_gen *g);
+
+/* llm_gen_start and llm_gen_step in parts, for running many generations
+** together (nn/batch.h): the caller runs each generator's forward
+** (several in one llm_infer_forward_batch) and hands it the logits.
+** llm_gen_begin checks and sets up (no forward); llm_gen_pending gives the
+** tokens its sequence must run next (0: none, the generation is over),
+** resetting the sequence when it starts afresh; llm_gen_take_logits takes
+** the logits [V] of the last of them; llm_gen_sample samples the next token
+** as llm_gen_step does, without running it. The same calls in the same
+** order give the same text as llm_gen_start and llm_gen_step. */
+int llm_gen_begin(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt,
+                  size_t n, llm_err *err);
+int llm_gen_pending(llm_gen *g, const int32_t **tokens, int *n);
+void llm_gen_take_logits(llm_gen *g, const float *logits);
+int llm_gen_sample(llm_gen *g, const llm_tokenizer *tok, int32_t *token,
+                   float *logprob, llm_err *err);
+/* The sequence the generator runs. */
+llm_infer *llm_gen_infer(const llm_gen *g);
 /* Tokens generated so far (the end-of-text token included). */
 int64_t llm_gen_count(const llm_gen *g);
 

@@ -12,9 +12,11 @@
 **     passes of UB (each attends to the cache the earlier ones filled);
 **     an encoder's tokens all go in one pass (they see each other);
 **   hidden [n, C], the final states of the last forward's n tokens;
-**   per pool thread, attention scores [QB, cap] and the dequantized
-**     weight panel of the typed products (linear.h).
+**   per pool thread, attention scores [QB, cap]; the quantized
+**     activations of the typed products (linear.h).
 ** A decode step after the first allocates nothing.
+** Several sequences can run together (llm_infer_forward_batch): their
+** rows share the products, each attends to its own cache.
 **
 ** Threads: the products go to the pool only when a matrix is big enough
 ** that splitting it beats the cost of waking the workers (a few
@@ -36,7 +38,7 @@
 /* Rows per pass of a decoder's forward. */
 #define UB 512
 /* The cache's first capacity, in positions. */
-#define KV_FIRST 256
+#define KV_FIRST 64
 
 struct llm_infer {
   const llm_net *net;
@@ -51,11 +53,15 @@ struct llm_infer {
   size_t rows_cap;          /* rows the activations hold */
   float *act_mem;
   float *x, *ln, *qkv, *atty, *tmp, *fch, *act, *mean, *rstd, *rope_cs;
+  int *row_pos;             /* each row's position in its sequence */
   size_t hidden_cap;
   float *hidden;
   float *logits;
-  size_t att_cap, panel_cap, qact_cap; /* floats of the scratch */
-  float *att, *panel, *qact;           /* (qact: quantized activations) */
+  size_t many_cap;          /* floats of logits_many */
+  float *logits_many;       /* llm_infer_logits_batch's [count, V] */
+  size_t att_cap, qact_cap;            /* floats of the scratch */
+  size_t att_stride;                   /* floats of one thread's attention scores */
+  float *att, *qact;                   /* (qact: quantized activations) */
   llm_linear_buf lin;
 };
 
@@ -64,8 +70,8 @@ struct llm_infer {
 /* Floats of the activations of one row. */
 static size_t row_floats(const llm_infer *s) {
   size_t C = (size_t)s->cfg->n_embd, H = (size_t)s->cfg->n_hidden;
-  return 4 * C + (size_t)s->qkvw + (size_t)s->qw + (size_t)s->fw + H + 2 +
-         (size_t)s->n_rope * (size_t)s->cfg->n_rot + 8 * 16; /* + alignment of each array */
+  return 4 * C + (size_t)s->qkvw + (size_t)s->qw + (size_t)s->fw + H + 3 +
+         (size_t)s->n_rope * (size_t)s->cfg->n_rot + 9 * 16; /* + alignment of each array */
 }
 
 size_t llm_infer_bytes(const llm_config *c) {
@@ -119,6 +125,7 @@ static int ensure_rows(llm_infer *s, size_t rows, llm_err *err) {
   s->mean = carve(&at, rows);
   s->rstd = carve(&at, rows);
   s->rope_cs = carve(&at, rows * (size_t)s->n_rope * (size_t)c->n_rot);
+  s->row_pos = (int *)carve(&at, rows); /* (an int is no wider than a float) */
   return LLM_OK;
 }
 
@@ -149,6 +156,13 @@ static int ensure_kv(llm_infer *s, size_t need, llm_err *err) {
   return LLM_OK;
 }
 
+/* Room for the products of n rows (their quantized activations). */
+static int lin_scratch(llm_infer *s, size_t n) {
+  if (ensure(&s->qact, &s->qact_cap, (llm_linear_act_bytes(s->net->max_cols, n) + 3) / 4)) return LLM_ENOMEM;
+  s->lin = (llm_linear_buf){s->qact};
+  return LLM_OK;
+}
+
 int llm_infer_new(const llm_net *net, llm_infer **out, llm_err *err) {
   *out = NULL;
   llm_infer *s = llm_calloc(1, sizeof *s);
@@ -169,9 +183,7 @@ int llm_infer_new(const llm_net *net, llm_infer **out, llm_err *err) {
     for (int l = 0; l < c->n_layer; l++)
       if (net->layers[l].local && c->rope_theta_local != c->rope_theta) s->n_rope = 2;
   }
-  s->logits = llm_malloc((size_t)LLM_INFER_LOGIT_ROWS * (size_t)c->vocab_size * sizeof(float));
-  int rc = s->logits ? LLM_OK : llm_fail(err, LLM_ENOMEM, "out of memory for the logits");
-  if (!rc) rc = ensure_kv(s, 1, err);
+  int rc = ensure_kv(s, 1, err);
   if (!rc) rc = ensure_rows(s, 1, err);
   if (rc) {
     llm_infer_free(s);
@@ -205,8 +217,8 @@ void llm_infer_free(llm_infer *s) {
   llm_free(s->act_mem);
   llm_free(s->hidden);
   llm_free(s->logits);
+  llm_free(s->logits_many);
   llm_free(s->att);
-  llm_free(s->panel);
   llm_free(s->qact);
   llm_free(s);
 }
@@ -217,71 +229,92 @@ void llm_infer_reset(llm_infer *s) { s->pos = 0; }
 int llm_infer_pos(const llm_infer *s) { return s->pos; }
 const float *llm_infer_hidden(const llm_infer *s) { return s->hidden; }
 
-/* ---- attention over the cache ------------------------------------------ */
+/* ---- one pass over the rows of several sequences ----------------------- */
 
-typedef struct att_ctx {
-  llm_infer *s;
-  const float *k, *v; /* this layer's cache */
-  int r0, r1;         /* the block of new rows [r0, r1) */
-  int p0, n;          /* position of row 0; rows of the pass */
-  int window;         /* keys a query sees (0: all) */
-} att_ctx;
+/* A pass runs rows of one or more sequences through the model together:
+** the products over all the rows at once (each row's arithmetic does not
+** depend on the others: nn/linear.h), the attention per sequence over its
+** own cache. The scratch is the workspace's (ws), the caches the
+** sequences'. Row r of the pass is position ws->row_pos[r] of its
+** sequence. */
+typedef struct part {
+  llm_infer *s;  /* the sequence */
+  int r0, n;     /* its rows [r0, r0 + n) of the pass */
+  size_t at;     /* where they go in its hidden states */
+} part;
 
-/* The keys query row r sees: [*lo, *hi). */
-static void key_range(const att_ctx *a, int r, int *lo, int *hi) {
-  int q = a->p0 + r;
-  *hi = a->s->tr->causal ? q + 1 : a->p0 + a->n; /* an encoder's pass: all its tokens */
-  *lo = a->window && q - a->window + 1 > 0 ? q - a->window + 1 : 0;
+typedef struct pass_ctx {
+  llm_infer *ws;
+  const part *parts;
+  int count, rows;
+} pass_ctx;
+
+/* The keys query row r (of a part starting at position p0 with n rows)
+** sees: [*lo, *hi). */
+static void key_range(const llm_infer *s, int p0, int n, int r, int window, int *lo, int *hi) {
+  int q = p0 + r;
+  *hi = s->tr->causal ? q + 1 : p0 + n; /* an encoder's pass: all its tokens */
+  *lo = window && q - window + 1 > 0 ? q - window + 1 : 0;
 }
 
-/* Head h for the block's queries: scores against the keys each sees,
-** softmax, weighted sum of values. */
-static void att_heads(void *p, size_t lo, size_t hi, int tid) {
-  const att_ctx *a = p;
-  llm_infer *s = a->s;
-  const llm_config *c = s->cfg;
-  int HD = s->hd, KW = s->kw, QKVW = s->qkvw, group = c->n_head / c->n_kv_head;
-  int M = a->r1 - a->r0, klo, khi, last_lo, last_hi;
-  key_range(a, a->r0, &klo, &khi);
-  key_range(a, a->r1 - 1, &last_lo, &last_hi);
-  int K = last_hi - klo; /* keys of the block: [klo, last_hi) */
-  float *sc = s->att + (size_t)tid * (size_t)QB * s->kv_cap;
-  for (size_t h = lo; h < hi; h++) {
-    const float *q = s->qkv + (size_t)a->r0 * QKVW + h * (size_t)HD;
-    size_t kv_off = (h / (size_t)group) * (size_t)HD;
-    const float *k = a->k + (size_t)klo * KW + kv_off, *v = a->v + (size_t)klo * KW + kv_off;
-    float *y = s->atty + (size_t)a->r0 * s->qw + h * (size_t)HD;
+typedef struct att_ctx {
+  const pass_ctx *pc;
+  int l, window;
+} att_ctx;
+
+/* Head h of one part, for all its rows (in blocks of QB queries): scores
+** against the keys each row sees, softmax, weighted sum of values. */
+static void att_part_head(const att_ctx *a, const part *pt, size_t h, int tid) {
+  llm_infer *ws = a->pc->ws, *s = pt->s;
+  const llm_config *c = ws->cfg;
+  int HD = ws->hd, KW = ws->kw, QKVW = ws->qkvw, group = c->n_head / c->n_kv_head, p0 = s->pos;
+  const float *kc = s->k + (size_t)a->l * s->kv_cap * KW, *vc = s->v + (size_t)a->l * s->kv_cap * KW;
+  size_t kv_off = (h / (size_t)group) * (size_t)HD;
+  float *sc = ws->att + (size_t)tid * ws->att_stride;
+  for (int r0 = 0; r0 < pt->n; r0 += QB) {
+    int r1 = r0 + QB < pt->n ? r0 + QB : pt->n, M = r1 - r0, klo, khi, last_lo, last_hi;
+    key_range(s, p0, pt->n, r0, a->window, &klo, &khi);
+    key_range(s, p0, pt->n, r1 - 1, a->window, &last_lo, &last_hi);
+    int K = last_hi - klo; /* keys of the block: [klo, last_hi) */
+    const float *q = ws->qkv + (size_t)(pt->r0 + r0) * QKVW + h * (size_t)HD;
+    const float *k = kc + (size_t)klo * KW + kv_off, *v = vc + (size_t)klo * KW + kv_off;
+    float *y = ws->atty + (size_t)(pt->r0 + r0) * ws->qw + h * (size_t)HD;
     if (M == 1) { /* decode: one pass over the cache beats two calls into BLAS */
-      llm_vattend(s->simd, y, sc, q, k, v, (size_t)KW, (size_t)K, (size_t)HD, c->attn_scale);
+      llm_vattend(ws->simd, y, sc, q, k, v, (size_t)KW, (size_t)K, (size_t)HD, c->attn_scale);
       continue;
     }
     llm_sgemm(0, 1, M, K, HD, c->attn_scale, q, QKVW, k, KW, 0.0f, sc, K);
     for (int i = 0; i < M; i++) {
       float *row = sc + (size_t)i * K;
       int rlo, rhi;
-      key_range(a, a->r0 + i, &rlo, &rhi);
+      key_range(s, p0, pt->n, r0 + i, a->window, &rlo, &rhi);
       size_t b = (size_t)(rlo - klo), len = (size_t)(rhi - rlo);
-      float mx = llm_vmax(s->simd, row + b, len);
-      float sum = llm_vexp_sum(s->simd, row + b, row + b, len, mx);
-      llm_vscale(s->simd, row + b, len, 1.0f / sum);
+      float mx = llm_vmax(ws->simd, row + b, len);
+      float sum = llm_vexp_sum(ws->simd, row + b, row + b, len, mx);
+      llm_vscale(ws->simd, row + b, len, 1.0f / sum);
       memset(row, 0, b * sizeof *row);
       memset(row + b + len, 0, ((size_t)K - b - len) * sizeof *row);
     }
-    llm_sgemm(0, 0, M, HD, K, 1.0f, sc, K, v, KW, 0.0f, y, s->qw);
+    llm_sgemm(0, 0, M, HD, K, 1.0f, sc, K, v, KW, 0.0f, y, ws->qw);
   }
 }
 
-static void attention(llm_infer *s, const float *k, const float *v, int n, int window, llm_pool *pool) {
-  const llm_config *c = s->cfg;
-  att_ctx a = {.s = s, .k = k, .v = v, .p0 = s->pos, .n = n, .window = window};
-  for (a.r0 = 0; a.r0 < n; a.r0 = a.r1) {
-    a.r1 = a.r0 + QB < n ? a.r0 + QB : n;
-    size_t work = (size_t)(a.r1 - a.r0) * (size_t)(s->pos + n) * (size_t)s->qw;
-    llm_pool_for(work >= PAR_MIN_WEIGHTS / 4 ? pool : NULL, (size_t)c->n_head, att_heads, &a);
-  }
+/* Items [lo, hi) of the (part, head) pairs. */
+static void att_items(void *p, size_t lo, size_t hi, int tid) {
+  const att_ctx *a = p;
+  size_t NH = (size_t)a->pc->ws->cfg->n_head;
+  for (size_t i = lo; i < hi; i++) att_part_head(a, &a->pc->parts[i / NH], i % NH, tid);
 }
 
-/* ---- the forward pass ---------------------------------------------------- */
+static void attention(const pass_ctx *pc, int l, int window, llm_pool *pool) {
+  llm_infer *ws = pc->ws;
+  att_ctx a = {pc, l, window};
+  size_t work = 0;
+  for (int i = 0; i < pc->count; i++)
+    work += (size_t)pc->parts[i].n * (size_t)(pc->parts[i].s->pos + pc->parts[i].n) * (size_t)ws->qw;
+  llm_pool_for(work >= PAR_MIN_WEIGHTS / 4 ? pool : NULL, (size_t)pc->count * (size_t)ws->cfg->n_head,
+               att_items, &a);
+}
 
 /* inp[n, w.cols] -> out (row stride ldo), on the pool when worth it. */
 static void linear(const llm_infer *s, llm_pool *pool, float *out, size_t ldo, const float *inp, int n,
@@ -319,7 +352,7 @@ static void norm(const llm_infer *s, const llm_exec *xr, float *out, const float
 }
 
 /* The rotary cos/sin of the pass's rows for each base in use:
-** rope_cs[base][row][i] = (cos, sin) of position * frequency i. */
+** rope_cs[base][row][i] = (cos, sin) of the row's position * frequency i. */
 static void rope_angles(llm_infer *s, int n) {
   const llm_config *c = s->cfg;
   int half = c->n_rot / 2;
@@ -327,7 +360,7 @@ static void rope_angles(llm_infer *s, int n) {
     float theta = b ? c->rope_theta_local : c->rope_theta;
     for (int r = 0; r < n; r++) {
       float *cs = s->rope_cs + ((size_t)b * (size_t)n + (size_t)r) * (size_t)c->n_rot;
-      float p = (float)(s->pos + r) / c->rope_scale;
+      float p = (float)s->row_pos[r] / c->rope_scale;
       for (int i = 0; i < half; i++) {
         /* in float, as llama2.c computes it (models trained here and
         ** imported from it see the angles they were trained with) */
@@ -392,12 +425,12 @@ static void mlp_activation(const llm_infer *s, const llm_exec *xr, int n) {
   }
 }
 
-static void layer_forward(llm_infer *s, int l, int n, const llm_exec *xr, llm_pool *pool) {
+static void layer_forward(const pass_ctx *pc, int l, const llm_exec *xr, llm_pool *pool) {
+  llm_infer *s = pc->ws;
   const llm_config *c = s->cfg;
   const llm_arch_traits *tr = s->tr;
   const llm_net_layer *y = &s->net->layers[l];
-  int C = c->n_embd, QW = s->qw, KW = s->kw, QKVW = s->qkvw;
-  size_t cap = s->kv_cap;
+  int C = c->n_embd, QW = s->qw, KW = s->kw, QKVW = s->qkvw, n = pc->rows;
   /* attention */
   const float *in = s->x;
   if (!tr->post_norm) {
@@ -414,13 +447,17 @@ static void layer_forward(llm_infer *s, int l, int n, const llm_exec *xr, llm_po
     rope_apply(s, s->qkv, (size_t)QKVW, n, c->n_head, b);
     rope_apply(s, s->qkv + QW, (size_t)QKVW, n, c->n_kv_head, b);
   }
-  float *kc = s->k + (size_t)l * cap * KW, *vc = s->v + (size_t)l * cap * KW;
-  for (int i = 0; i < n; i++) {
-    const float *row = s->qkv + (size_t)i * QKVW;
-    memcpy(kc + (size_t)(s->pos + i) * KW, row + QW, (size_t)KW * sizeof(float));
-    memcpy(vc + (size_t)(s->pos + i) * KW, row + QW + KW, (size_t)KW * sizeof(float));
+  for (int i = 0; i < pc->count; i++) { /* each sequence's keys and values into its cache */
+    const part *pt = &pc->parts[i];
+    size_t cap = pt->s->kv_cap;
+    float *kc = pt->s->k + (size_t)l * cap * KW, *vc = pt->s->v + (size_t)l * cap * KW;
+    for (int j = 0; j < pt->n; j++) {
+      const float *row = s->qkv + (size_t)(pt->r0 + j) * QKVW;
+      memcpy(kc + (size_t)(pt->s->pos + j) * KW, row + QW, (size_t)KW * sizeof(float));
+      memcpy(vc + (size_t)(pt->s->pos + j) * KW, row + QW + KW, (size_t)KW * sizeof(float));
+    }
   }
-  attention(s, kc, vc, n, y->local ? c->sliding_window : 0, pool);
+  attention(pc, l, y->local ? c->sliding_window : 0, pool);
   if (y->attn_post_norm) {
     linear(s, pool, s->tmp, (size_t)C, s->atty, n, &y->o, y->bo, 0);
     llm_rmsnorm_forward(xr, s->tmp, s->rstd, s->tmp, y->attn_post_norm, (size_t)n, C, c->norm_eps);
@@ -452,7 +489,7 @@ static void layer_forward(llm_infer *s, int l, int n, const llm_exec *xr, llm_po
   if (tr->post_norm) norm(s, xr, s->x, s->x, y->ffn_norm, y->ffn_norm_b, n, C);
 }
 
-/* x[i] = the embedding of tokens[i] at position pos + i. */
+/* x[r] = the embedding of tokens[r] at position row_pos[r]. */
 static void embed_tokens(llm_infer *s, const int32_t *tokens, int n, const llm_exec *xr) {
   const llm_net *net = s->net;
   const llm_config *c = s->cfg;
@@ -462,7 +499,7 @@ static void embed_tokens(llm_infer *s, const int32_t *tokens, int n, const llm_e
     llm_wmat_rows(&net->tok_embd, tokens[i], tokens[i] + 1, x);
     if (s->tr->embd_scale) llm_vscale(s->simd, x, C, sqrtf((float)C));
     if (net->pos_embd.data) {
-      llm_wmat_rows(&net->pos_embd, s->pos + i, s->pos + i + 1, s->tmp);
+      llm_wmat_rows(&net->pos_embd, s->row_pos[i], s->row_pos[i] + 1, s->tmp);
       llm_vadd(s->simd, x, s->tmp, C);
     }
     if (net->type_embd.data) { /* every token is of type 0 */
@@ -473,26 +510,37 @@ static void embed_tokens(llm_infer *s, const int32_t *tokens, int n, const llm_e
   if (net->embd_norm) norm(s, xr, s->x, s->x, net->embd_norm, net->embd_norm_b, n, (int)C);
 }
 
-/* One pass of n <= rows_cap tokens at positions pos.., final states into
-** hidden rows [at, at + n). */
-static void pass(llm_infer *s, const int32_t *tokens, int n, size_t at, llm_pool *pool) {
+/* One pass of the parts' rows (tokens[r] for row r, pc->rows in all):
+** each part's final states into its sequence's hidden rows at part.at. */
+static void pass(const pass_ctx *pc, const int32_t *tokens, llm_pool *pool) {
+  llm_infer *s = pc->ws;
   const llm_config *c = s->cfg;
   size_t C = (size_t)c->n_embd;
   /* row-wise work is worth the pool only for a batch of rows */
-  llm_exec xr = {n > 1 ? pool : NULL, s->simd};
-  embed_tokens(s, tokens, n, &xr);
-  if (s->tr->rope) rope_angles(s, n);
-  for (int l = 0; l < c->n_layer; l++) layer_forward(s, l, n, &xr, pool);
-  float *h = s->hidden + at * C;
-  if (s->net->out_norm)
-    norm(s, &xr, h, s->x, s->net->out_norm, s->net->out_norm_b, n, (int)C);
-  else
-    memcpy(h, s->x, (size_t)n * C * sizeof *h);
-  s->pos += n;
+  llm_exec xr = {pc->rows > 1 ? pool : NULL, s->simd};
+  for (int i = 0; i < pc->count; i++)
+    for (int j = 0; j < pc->parts[i].n; j++) s->row_pos[pc->parts[i].r0 + j] = pc->parts[i].s->pos + j;
+  embed_tokens(s, tokens, pc->rows, &xr);
+  if (s->tr->rope) rope_angles(s, pc->rows);
+  for (int l = 0; l < c->n_layer; l++) layer_forward(pc, l, &xr, pool);
+  for (int i = 0; i < pc->count; i++) {
+    const part *pt = &pc->parts[i];
+    float *h = pt->s->hidden + pt->at * C;
+    const float *x = s->x + (size_t)pt->r0 * C;
+    llm_exec xp = {pt->n > 1 ? pool : NULL, s->simd};
+    if (s->net->out_norm)
+      norm(s, &xp, h, x, s->net->out_norm, s->net->out_norm_b, pt->n, (int)C);
+    else
+      memcpy(h, x, (size_t)pt->n * C * sizeof *h);
+    pt->s->pos += pt->n;
+  }
 }
 
-int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool, llm_err *err) {
+/* Checks one sequence's call and makes room in its cache and hidden
+** states. */
+static int seq_prepare(llm_infer *s, const llm_infer *ws, const int32_t *tokens, int n, llm_err *err) {
   const llm_config *c = s->cfg;
+  if (s->net != ws->net) return llm_fail(err, LLM_EINVAL, "the sequences of a batch must share one model");
   if (n < 1 || n > c->block_size - s->pos)
     return llm_fail(err, LLM_EINVAL, "%d tokens do not fit: %d of the context's %d positions are in use", n,
                     s->pos, c->block_size);
@@ -502,24 +550,75 @@ int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool
     if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
       return llm_fail(err, LLM_EINVAL, "token %d = %ld is not an id in [0, %d)", i, (long)tokens[i],
                       c->vocab_size);
-  int ub = s->tr->causal ? UB : c->block_size, rows = n < ub ? n : ub;
-  size_t threads = (size_t)llm_pool_threads(pool);
-  if (ensure_kv(s, (size_t)(s->pos + n), err) || ensure_rows(s, (size_t)rows, err)) return err->code;
-  if (ensure(&s->hidden, &s->hidden_cap, (size_t)n * (size_t)c->n_embd) ||
-      ensure(&s->att, &s->att_cap, threads * QB * s->kv_cap) ||
-      ensure(&s->panel, &s->panel_cap, threads * llm_linear_panel_floats(s->net->max_cols)) ||
-      ensure(&s->qact, &s->qact_cap, (llm_linear_act_bytes(s->net->max_cols, (size_t)rows) + 3) / 4))
-    return llm_fail(err, LLM_ENOMEM, "out of memory for the scratch of %d tokens", n);
-  s->lin = (llm_linear_buf){s->panel, s->qact};
-  for (int done = 0; done < n; done += rows) {
-    int m = n - done < rows ? n - done : rows;
-    pass(s, tokens + done, m, (size_t)done, pool);
-  }
+  if (ensure_kv(s, (size_t)(s->pos + n), err)) return err->code;
+  if (ensure(&s->hidden, &s->hidden_cap, (size_t)n * (size_t)c->n_embd))
+    return llm_fail(err, LLM_ENOMEM, "out of memory for the states of %d tokens", n);
   return LLM_OK;
+}
+
+int llm_infer_forward_batch(llm_infer *ws, llm_infer *const *seqs, const int32_t *const *tokens, const int *n,
+                            int count, llm_pool *pool, llm_err *err) {
+  const llm_config *c = ws->cfg;
+  if (count < 1) return llm_fail(err, LLM_EINVAL, "a batch needs at least one sequence");
+  int ub = ws->tr->causal ? UB : c->block_size, total = 0;
+  size_t kv_max = 0;
+  for (int i = 0; i < count; i++) {
+    if (seq_prepare(seqs[i], ws, tokens[i], n[i], err)) return err->code;
+    total += n[i] < ub ? n[i] : ub;
+    if (seqs[i]->kv_cap > kv_max) kv_max = seqs[i]->kv_cap;
+  }
+  size_t threads = (size_t)llm_pool_threads(pool);
+  int32_t *toks = llm_malloc((size_t)total * sizeof *toks);
+  part *parts = llm_malloc((size_t)count * sizeof *parts);
+  if (!toks || !parts || ensure_rows(ws, (size_t)total, err) ||
+      ensure(&ws->att, &ws->att_cap, threads * QB * kv_max) || lin_scratch(ws, (size_t)total)) {
+    llm_free(toks);
+    llm_free(parts);
+    return llm_fail(err, LLM_ENOMEM, "out of memory for the scratch of %d tokens", total);
+  }
+  ws->att_stride = QB * kv_max;
+  /* passes of at most ub rows of each sequence: a sequence's rows go in
+  ** the same passes whatever else runs beside it */
+  for (int done = 0;; done += ub) {
+    pass_ctx pc = {ws, parts, 0, 0};
+    for (int i = 0; i < count; i++) {
+      if (n[i] <= done) continue;
+      int m = n[i] - done < ub ? n[i] - done : ub;
+      parts[pc.count++] = (part){seqs[i], pc.rows, m, (size_t)done};
+      memcpy(toks + pc.rows, tokens[i] + done, (size_t)m * sizeof *toks);
+      pc.rows += m;
+    }
+    if (!pc.count) break;
+    pass(&pc, toks, pool);
+  }
+  llm_free(toks);
+  llm_free(parts);
+  return LLM_OK;
+}
+
+int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n, llm_pool *pool, llm_err *err) {
+  return llm_infer_forward_batch(s, &s, &tokens, &n, 1, pool, err);
+}
+
+const float *llm_infer_logits_batch(llm_infer *ws, llm_infer *const *seqs, const int *rows, int count,
+                                    llm_pool *pool) {
+  const llm_config *c = ws->cfg;
+  size_t C = (size_t)c->n_embd, V = (size_t)c->vocab_size;
+  llm_err err;
+  if (ensure_rows(ws, (size_t)count, &err) || ensure(&ws->logits_many, &ws->many_cap, (size_t)count * V) ||
+      lin_scratch(ws, (size_t)count))
+    return NULL;
+  for (int i = 0; i < count; i++) memcpy(ws->ln + (size_t)i * C, seqs[i]->hidden + (size_t)rows[i] * C, C * sizeof(float));
+  linear(ws, pool, ws->logits_many, V, ws->ln, count, &ws->net->output, NULL, 0);
+  return ws->logits_many;
 }
 
 const float *llm_infer_logits(llm_infer *s, int row0, int nrows, llm_pool *pool) {
   const llm_config *c = s->cfg;
+  /* (allocated on first use: the sequences of a batch never need them) */
+  if (!s->logits && !(s->logits = llm_malloc((size_t)LLM_INFER_LOGIT_ROWS * (size_t)c->vocab_size * sizeof(float))))
+    return NULL;
+  if (lin_scratch(s, (size_t)nrows)) return NULL;
   linear(s, pool, s->logits, (size_t)c->vocab_size, s->hidden + (size_t)row0 * c->n_embd, nrows,
          &s->net->output, NULL, 0);
   return s->logits;

@@ -62,12 +62,32 @@ int llm_infer_pos(const llm_infer *s);
 int llm_infer_forward(llm_infer *s, const int32_t *tokens, int n,
                       llm_pool *pool, llm_err *err);
 
+/* Several sequences at once: seqs[i] appends tokens[i][0..n[i]), as
+** llm_infer_forward on it would, into its own cache; the products run over
+** all their rows together in the scratch of ws (any sequence over the
+** same net; it may be one of seqs). Each sequence's states, logits and
+** cache come out bitwise as if it had run alone: a row's products do not
+** depend on the rows beside it (nn/linear.h), the attention is each
+** sequence's own, and a long text goes in the same passes either way.
+** Checks everything before changing anything. */
+int llm_infer_forward_batch(llm_infer *ws, llm_infer *const *seqs,
+                            const int32_t *const *tokens, const int *n,
+                            int count, llm_pool *pool, llm_err *err);
+
+/* Logits [count, V] of row rows[i] of seqs[i]'s last forward, in one
+** product in ws's scratch; valid until the next call on ws; NULL when out
+** of memory. */
+const float *llm_infer_logits_batch(llm_infer *ws, llm_infer *const *seqs,
+                                    const int *rows, int count,
+                                    llm_pool *pool);
+
 /* The final hidden states [n, C] of the tokens of the last forward. */
 const float *llm_infer_hidden(const llm_infer *s);
 
 /* Logits [nrows, V] of rows row0..row0+nrows-1 of the last forward;
 ** 1 <= nrows <= LLM_INFER_LOGIT_ROWS. The result stays valid until the
-** next call on s. Decoders only (an encoder has no head). */
+** next call on s; NULL when out of memory. Decoders only (an encoder has
+** no head). */
 const float *llm_infer_logits(llm_infer *s, int row0, int nrows,
                               llm_pool *pool);
 
@@ -93,5 +113,19 @@ int llm_score(llm_infer *s, const int32_t *tokens, size_t n, size_t first,
 int llm_embed(llm_infer *s, const int32_t *tokens, size_t n, size_t first,
               int pooling, int normalize, llm_pool *pool, const llm_stop *stop,
               float *out, llm_err *err);
+
+/* llm_embed in parts, for embedding many texts together (nn/batch.h).
+** llm_embed_check: the checks of llm_embed's arguments. llm_embed_span:
+** when llm_embed runs the text in one forward from an empty sequence
+** (always, unless the mean of a decoder's text longer than its context is
+** asked), returns 1 with the tokens it runs, [*begin, *end). After such a
+** forward, llm_embed_pool pools the states as llm_embed does, bitwise.
+** llm_embed_pooling: the pooling that LLM_POOL_DEFAULT means for s. */
+int llm_embed_check(const llm_infer *s, size_t n, size_t first, llm_err *err);
+int llm_embed_span(const llm_infer *s, size_t n, size_t first, int pooling,
+                   size_t *begin, size_t *end);
+void llm_embed_pool(const llm_infer *s, size_t n, size_t first, size_t begin,
+                    int pooling, int normalize, float *out);
+int llm_embed_pooling(const llm_infer *s, int pooling);
 
 #endif

@@ -5,17 +5,11 @@
 
 #include <string.h>
 
-#include "kernels/blas.h"
+#include "kernels/dotgemm.h"
 #include "kernels/qkernels.h"
 #include "kernels/qtypes.h"
 #include "kernels/vec.h"
 
-/* Below this many activation rows per thread, threads split the weight
-** rows (as the training layers' products do). */
-#define MIN_ROWS_PER_THREAD 16
-/* From this many activation rows, float16 / bfloat16 weights are
-** dequantized in panels for sgemm rather than dotted row by row. */
-#define PANEL_MIN_N 4
 /* Activation rows a thread runs every weight row of its slice against
 ** before going on to the next ones: about 150 kB of 8-bit rows of 2048,
 ** which stay in its L2 cache while the weight rows stream past. */
@@ -55,8 +49,6 @@ int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
          (const char *)a->data + (size_t)a->rows * a->row_bytes == (const char *)b->data;
 }
 
-size_t llm_linear_panel_floats(int64_t max_cols) { return (size_t)LLM_LINEAR_PANEL * (size_t)max_cols; }
-
 /* An activation row takes at most 2 bytes per element (f16, bf16) or 292
 ** per block of 256 (q8_K, rounded up to whole blocks), whichever is more. */
 size_t llm_linear_act_bytes(int64_t max_cols, size_t n) {
@@ -64,18 +56,16 @@ size_t llm_linear_act_bytes(int64_t max_cols, size_t n) {
   return n * (half > q8k ? half : q8k);
 }
 
-/* Products that convert the activations to the weights' vec_type: the
-** block types always; float16 and bfloat16 for a few rows (decode: the
-** SIMD half-precision dot beats dequantizing the row to float32), while
-** many rows go through the dequantized panels and sgemm. */
-static int converts_acts(const llm_wmat *w, size_t n) {
-  return llm_qtype_get(w->type)->block > 1 ||
-         ((w->type == LLM_QTYPE_F16 || w->type == LLM_QTYPE_BF16) && n < PANEL_MIN_N);
+/* The float types' weights as llm_dotgemm reads them (-1: a block type). */
+static int dot_type(uint32_t type) {
+  return type == LLM_QTYPE_F32 ? LLM_DOTGEMM_F32
+         : type == LLM_QTYPE_F16 ? LLM_DOTGEMM_F16
+         : type == LLM_QTYPE_BF16 ? LLM_DOTGEMM_BF16 : -1;
 }
 
 typedef struct lin_ctx {
   const llm_exec *x;
-  float *out, *panel;
+  float *out;
   const float *inp, *bias;
   const void *act; /* the quantized activation rows, act_bytes each */
   size_t act_bytes;
@@ -101,21 +91,18 @@ static void start_cols(const lin_ctx *c, size_t lo, size_t hi) {
 
 /* Weight rows [lo, hi) against every activation row. */
 static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
+  (void)tid;
   const lin_ctx *c = p;
   const llm_wmat *w = c->w;
   size_t cols = (size_t)w->cols;
   start_cols(c, lo, hi);
-  if (w->type == LLM_QTYPE_F32) {
-    const float *wr = (const float *)w->data + lo * cols;
-    if (c->n == 1)
-      llm_vmatvec(c->x->simd, c->out + lo, wr, c->inp, hi - lo, cols);
-    else
-      llm_sgemm(0, 1, (int)c->n, (int)(hi - lo), (int)cols, 1.0f, c->inp, (int)cols, wr, (int)cols, 1.0f,
-                c->out + lo, (int)c->ldo);
+  int dt = dot_type(w->type);
+  if (dt >= 0) {
+    llm_dotgemm(c->x->simd, c->out + lo, c->ldo, c->inp, cols, c->n, (const char *)w->data + lo * w->row_bytes, dt,
+                w->row_bytes, hi - lo, cols, 1);
     return;
   }
-  if (c->act) {
-    for (size_t r0 = 0; r0 < c->n; r0 += ACT_CHUNK) {
+  for (size_t r0 = 0; r0 < c->n; r0 += ACT_CHUNK) {
       size_t r1 = c->n - r0 < ACT_CHUNK ? c->n : r0 + ACT_CHUNK;
       for (size_t j = lo; j < hi; j++) {
         const void *row = (const char *)w->data + j * w->row_bytes;
@@ -128,32 +115,7 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
         for (; r < r1; r++)
           c->out[r * c->ldo + j] += c->k.vec_dot(row, (const char *)c->act + r * c->act_bytes, (int64_t)cols);
       }
-    }
-    return;
   }
-  float *panel = c->panel + (size_t)tid * llm_linear_panel_floats(w->cols);
-  for (size_t j = lo; j < hi; j += LLM_LINEAR_PANEL) {
-    size_t m = hi - j < LLM_LINEAR_PANEL ? hi - j : LLM_LINEAR_PANEL;
-    llm_wmat_rows(w, (int64_t)j, (int64_t)(j + m), panel);
-    llm_sgemm(0, 1, (int)c->n, (int)m, (int)cols, 1.0f, c->inp, (int)cols, panel, (int)cols, 1.0f, c->out + j,
-              (int)c->ldo);
-  }
-}
-
-/* Activation rows [lo, hi) against the whole (float32) matrix. */
-static void lin_rows(void *p, size_t lo, size_t hi, int tid) {
-  (void)tid;
-  const lin_ctx *c = p;
-  size_t rows = (size_t)c->w->rows, cols = (size_t)c->w->cols;
-  for (size_t r = lo; r < hi; r++) {
-    float *o = c->out + r * c->ldo;
-    if (c->acc && c->bias)
-      llm_vadd(c->x->simd, o, c->bias, rows);
-    else if (!c->acc && c->bias)
-      memcpy(o, c->bias, rows * sizeof *o);
-  }
-  llm_sgemm(0, 1, (int)(hi - lo), (int)rows, (int)cols, 1.0f, c->inp + lo * cols, (int)cols, c->w->data,
-            (int)cols, c->acc || c->bias ? 1.0f : 0.0f, c->out + lo * c->ldo, (int)c->ldo);
 }
 
 typedef struct act_ctx {
@@ -172,9 +134,8 @@ static void quantize_rows(void *p, size_t lo, size_t hi, int tid) {
 
 void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n, const llm_wmat *w,
                 const float *bias, int acc, const llm_linear_buf *buf) {
-  lin_ctx c = {.x = x, .out = out, .panel = buf ? buf->panel : NULL, .inp = inp, .bias = bias, .w = w, .n = n,
-               .ldo = ldo, .acc = acc};
-  if (w->type != LLM_QTYPE_F32 && converts_acts(w, n)) {
+  lin_ctx c = {.x = x, .out = out, .inp = inp, .bias = bias, .w = w, .n = n, .ldo = ldo, .acc = acc};
+  if (dot_type(w->type) < 0) {
     const llm_qtype *a = llm_qtype_get(llm_qtype_get(w->type)->vec_type);
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
@@ -184,8 +145,7 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     c.act_bytes = (size_t)bytes;
     c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
   }
-  if (w->type == LLM_QTYPE_F32 && n >= (size_t)MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
-    llm_pool_for(x->pool, n, lin_rows, &c);
-  else
-    llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
+  /* threads split the weight rows: each writes its own output columns,
+  ** and every element's arithmetic is the same however they split */
+  llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
 }

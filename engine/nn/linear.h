@@ -7,20 +7,20 @@
 ** row_bytes long (PyTorch's nn.Linear layout, GGUF's ne = {cols, rows}):
 ** the product of n activation rows x[n, cols] is y[n, rows] = x W^T.
 **
-** How the product runs depends on n and the type:
-**   float32: as the training layers do (sgemm; matrix-vector for one row);
+** How the product runs depends on the type:
+**   float32, float16 and bfloat16: llm_dotgemm (kernels/dotgemm.h), each
+**     element one dot product in a fixed order, the halves widened exactly;
 **   block-quantized types (q8_0, q4_0, ..., the k-quants): the activation
 **     rows are first quantized to the type's 8-bit activation type (q8_0,
 **     q8_1 or q8_K), then each thread takes a slice of the weight rows and
 **     the type's integer dot product of each with every activation row, as
 **     llama.cpp computes (the rounding of the activations is part of its
 **     results: exact float products differ from its log-probabilities by
-**     0.01-0.05 nats per token on a small model);
-**   float16 and bfloat16, few rows (decode): the activation rows are
-**     converted to the weights' type and dotted in it, as llama.cpp does;
-**   float16 and bfloat16, many rows: each thread dequantizes panels of
-**     LLM_LINEAR_PANEL weight rows into its scratch and multiplies the
-**     panel with all n activation rows by sgemm.
+**     0.01-0.05 nats per token on a small model).
+** Either way a row's results are a function of that row and the weights
+** only: not of how many rows share the call, where the row sits among
+** them, or how the threads split the weights (so a sequence decoded alone
+** and the same sequence in a batch give the same bits: nn/batch.h).
 ** Threads split the weight rows, so each writes its own output columns.
 */
 #ifndef LLM_LINEAR_H
@@ -39,9 +39,6 @@ typedef struct llm_wmat {
   size_t row_bytes;
 } llm_wmat;
 
-/* Weight rows dequantized per panel in the many-rows product. */
-#define LLM_LINEAR_PANEL 32
-
 /* A float32 matrix view. */
 llm_wmat llm_wmat_f32(const float *w, int64_t rows, int64_t cols);
 
@@ -58,16 +55,11 @@ void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst);
 ** the two can run as one product of a.rows + b.rows rows. */
 int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b);
 
-/* The scratch of the products: per pool thread a panel of
-** llm_linear_panel_floats(max_cols) floats (contiguous, thread tid's at
-** tid times that), and room for n quantized activation rows,
-** llm_linear_act_bytes(max_cols, n). NULL members are fine for float32
-** weights. */
+/* The scratch of the products: room for n quantized activation rows,
+** llm_linear_act_bytes(max_cols, n) (not needed for the float types). */
 typedef struct llm_linear_buf {
-  float *panel;
   void *act;
 } llm_linear_buf;
-size_t llm_linear_panel_floats(int64_t max_cols);
 size_t llm_linear_act_bytes(int64_t max_cols, size_t n);
 
 /* out[n, w.rows] (row stride ldo) = (acc ? out : 0) + bias + inp[n, w.cols]

@@ -59,6 +59,7 @@ int llm_score(llm_infer *s, const int32_t *tokens, size_t n, size_t first, llm_p
     while (t < hi) {
       int rows = hi - t < LLM_INFER_LOGIT_ROWS ? (int)(hi - t) : LLM_INFER_LOGIT_ROWS;
       const float *logits = llm_infer_logits(s, (int)(t - 1 - w.begin), rows, pool);
+      if (!logits) return llm_fail(err, LLM_ENOMEM, "out of memory for the logits");
       for (int r = 0; r < rows; r++) {
         const float *l = logits + (size_t)r * V;
         float mx = llm_vmax(simd, l, (size_t)V);
@@ -73,45 +74,85 @@ int llm_score(llm_infer *s, const int32_t *tokens, size_t n, size_t first, llm_p
   return LLM_OK;
 }
 
-int llm_embed(llm_infer *s, const int32_t *tokens, size_t n, size_t first, int pooling,
-              int normalize, llm_pool *pool, const llm_stop *stop, float *out, llm_err *err) {
+/* out[C] /= its L2 norm (a zero vector stays zero). */
+static void l2_normalize(int simd, float *out, size_t C) {
+  double ss = 0;
+  for (size_t i = 0; i < C; i++) ss += (double)out[i] * out[i];
+  if (ss > 0) llm_vscale(simd, out, C, (float)(1.0 / sqrt(ss)));
+}
+
+int llm_embed_pooling(const llm_infer *s, int pooling) {
+  const llm_config *c = llm_infer_config(s);
+  return pooling == LLM_POOL_DEFAULT ? (c->pooling ? c->pooling : LLM_POOL_MEAN) : pooling;
+}
+
+int llm_embed_span(const llm_infer *s, size_t n, size_t first, int pooling, size_t *begin, size_t *end) {
+  size_t W = (size_t)llm_infer_config(s)->block_size;
+  int causal = llm_infer_net(s)->tr->causal;
+  pooling = llm_embed_pooling(s, pooling);
+  *begin = 0;
+  *end = n;
+  if (pooling == LLM_POOL_CLS) {
+    if (causal) *end = first + 1; /* an encoder's first token sees them all */
+  } else if (pooling == LLM_POOL_LAST) {
+    *begin = n > W ? n - W : 0; /* only the last token matters: one window, with all the context */
+  } else if (causal && n > W) {
+    return 0; /* the mean over windows */
+  }
+  return 1;
+}
+
+void llm_embed_pool(const llm_infer *s, size_t n, size_t first, size_t begin, int pooling, int normalize,
+                    float *out) {
+  const llm_config *c = llm_infer_config(s);
+  size_t C = (size_t)c->n_embd;
+  const float *h = llm_infer_hidden(s);
+  int simd = llm_simd_best();
+  pooling = llm_embed_pooling(s, pooling);
+  if (pooling == LLM_POOL_CLS) {
+    memcpy(out, h + (first - begin) * C, C * sizeof *out);
+  } else if (pooling == LLM_POOL_LAST) {
+    memcpy(out, h + (n - 1 - begin) * C, C * sizeof *out);
+  } else {
+    memset(out, 0, C * sizeof *out);
+    for (size_t t = first; t < n; t++) llm_vadd(simd, out, h + (t - begin) * C, C);
+    llm_vscale(simd, out, C, 1.0f / (float)(n - first));
+  }
+  if (normalize) l2_normalize(simd, out, C);
+}
+
+int llm_embed_check(const llm_infer *s, size_t n, size_t first, llm_err *err) {
+  size_t W = (size_t)llm_infer_config(s)->block_size;
   if (first >= n)
     return llm_fail(err, LLM_EINVAL, "embedding needs first < n (got %zu, %zu)", first, n);
-  const llm_config *c = llm_infer_config(s);
-  size_t C = (size_t)c->n_embd, W = (size_t)c->block_size;
-  int simd = llm_simd_best(), rc;
-  if (pooling == LLM_POOL_DEFAULT) pooling = c->pooling ? c->pooling : LLM_POOL_MEAN;
   if (!llm_infer_net(s)->tr->causal && n > W)
     return llm_fail(err, LLM_EINVAL, "the text is %zu tokens, longer than the model's context of %zu (llm_chunks "
                     "cuts a text into pieces that fit)", n, W);
+  return LLM_OK;
+}
+
+int llm_embed(llm_infer *s, const int32_t *tokens, size_t n, size_t first, int pooling,
+              int normalize, llm_pool *pool, const llm_stop *stop, float *out, llm_err *err) {
+  int rc = llm_embed_check(s, n, first, err);
+  if (rc) return rc;
+  size_t C = (size_t)llm_infer_config(s)->n_embd, begin, end;
+  if (llm_embed_span(s, n, first, pooling, &begin, &end)) {
+    if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
+    llm_infer_reset(s);
+    if ((rc = llm_infer_forward(s, tokens + begin, (int)(end - begin), pool, err))) return rc;
+    llm_embed_pool(s, n, first, begin, pooling, normalize, out);
+    return LLM_OK;
+  }
+  /* the mean over windows of a text longer than the context */
+  int simd = llm_simd_best();
   memset(out, 0, C * sizeof *out);
-  if (pooling == LLM_POOL_CLS) {
-    if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
-    size_t end = llm_infer_net(s)->tr->causal ? first + 1 : n; /* an encoder's first token sees them all */
-    llm_infer_reset(s);
-    if ((rc = llm_infer_forward(s, tokens, (int)end, pool, err))) return rc;
-    memcpy(out, llm_infer_hidden(s) + first * C, C * sizeof *out);
-  } else if (pooling == LLM_POOL_LAST) {
-    /* only the last token matters: one window, with all the context */
-    size_t begin = n > W ? n - W : 0;
-    if (stop && stop->fn && stop->fn(stop->arg)) return llm_fail(err, LLM_EINTR, "interrupted");
-    llm_infer_reset(s);
-    rc = llm_infer_forward(s, tokens + begin, (int)(n - begin), pool, err);
-    if (rc) return rc;
-    memcpy(out, llm_infer_hidden(s) + (n - 1 - begin) * C, C * sizeof *out);
-  } else {
-    windows w = {.s = s, .tokens = tokens, .n = n};
-    size_t lo, hi;
-    while (next_window(&w, pool, stop, &lo, &hi, err, &rc))
-      for (size_t t = lo > first ? lo : first; t < hi; t++)
-        llm_vadd(simd, out, llm_infer_hidden(s) + (t - w.begin) * C, C);
-    if (rc) return rc;
-    llm_vscale(simd, out, C, 1.0f / (float)(n - first));
-  }
-  if (normalize) {
-    double ss = 0;
-    for (size_t i = 0; i < C; i++) ss += (double)out[i] * out[i];
-    if (ss > 0) llm_vscale(simd, out, C, (float)(1.0 / sqrt(ss)));
-  }
+  windows w = {.s = s, .tokens = tokens, .n = n};
+  size_t lo, hi;
+  while (next_window(&w, pool, stop, &lo, &hi, err, &rc))
+    for (size_t t = lo > first ? lo : first; t < hi; t++)
+      llm_vadd(simd, out, llm_infer_hidden(s) + (t - w.begin) * C, C);
+  if (rc) return rc;
+  llm_vscale(simd, out, C, 1.0f / (float)(n - first));
+  if (normalize) l2_normalize(simd, out, C);
   return LLM_OK;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/batch.h"
 #include "nn/generate.h"
 #include "nn/infer.h"
 #include "check.h"
@@ -528,6 +529,192 @@ static void test_family_all(void) {
   llama3 = 0;
 }
 
+/* ---- many sequences at once (batch.h) ---- */
+
+/* Logits [V] of a sequence's last forward row, copied. */
+static float *copy_logits(const float *l) {
+  float *c = malloc(V * sizeof *c);
+  memcpy(c, l, V * sizeof *c);
+  return c;
+}
+
+/* Sequences of different lengths run alone and together in any mix give
+** bitwise the same logits: all prompts in one forward, then decode steps
+** of all of them together, then two restarting with new prompts while the
+** others decode. */
+static void test_batch_forward_is_bitwise_solo(void) {
+  enum { S = 5, STEPS = 3 };
+  static const int len[S] = {1, 7, P, 3, 12};
+  llm_model *m = new_model();
+  llm_infer *solo, *ws, *seqs[S];
+  llm_err err;
+  CHECK(m && llm_infer_new_model(m, &solo, &err) == LLM_OK && llm_infer_new_model(m, &ws, &err) == LLM_OK);
+  for (int i = 0; i < S; i++) CHECK(llm_infer_new(llm_infer_net(ws), &seqs[i], &err) == LLM_OK);
+  int32_t tok[S][P], next[STEPS][S], fresh[2][5];
+  for (int i = 0; i < S; i++) random_tokens(tok[i], len[i], 20 + (uint64_t)i);
+  random_tokens(&next[0][0], STEPS * S, 40);
+  random_tokens(&fresh[0][0], 10, 41);
+  /* alone: prompt, then STEPS tokens (those that fit) */
+  float *want[S][STEPS + 1];
+  memset(want, 0, sizeof want);
+  for (int i = 0; i < S; i++) {
+    llm_infer_reset(solo);
+    CHECK(llm_infer_forward(solo, tok[i], len[i], pool2, &err) == LLM_OK);
+    want[i][0] = copy_logits(llm_infer_logits(solo, len[i] - 1, 1, pool2));
+    for (int t = 0; t < STEPS && len[i] + t < P; t++) {
+      CHECK(llm_infer_forward(solo, &next[t][i], 1, pool2, &err) == LLM_OK);
+      want[i][t + 1] = copy_logits(llm_infer_logits(solo, 0, 1, pool2));
+    }
+  }
+  /* together */
+  const int32_t *tp[S];
+  int n[S], rows[S], same = 1;
+  for (int i = 0; i < S; i++) tp[i] = tok[i], n[i] = len[i], rows[i] = len[i] - 1;
+  CHECK(llm_infer_forward_batch(ws, seqs, tp, n, S, pool2, &err) == LLM_OK);
+  const float *l = llm_infer_logits_batch(ws, seqs, rows, S, pool2);
+  for (int i = 0; l && i < S; i++) same &= !memcmp(l + (size_t)i * V, want[i][0], V * sizeof *l);
+  CHECK(l && same);
+  for (int t = 0; t < STEPS; t++) {
+    llm_infer *live[S];
+    int k = 0, idx[S];
+    for (int i = 0; i < S; i++)
+      if (want[i][t + 1]) live[k] = seqs[i], tp[k] = &next[t][i], n[k] = 1, rows[k] = 0, idx[k++] = i;
+    CHECK(llm_infer_forward_batch(ws, live, tp, n, k, pool2, &err) == LLM_OK);
+    l = llm_infer_logits_batch(ws, live, rows, k, pool2);
+    for (int j = 0; l && j < k; j++) same &= !memcmp(l + (size_t)j * V, want[idx[j]][t + 1], V * sizeof *l);
+    CHECK(l && same);
+  }
+  /* a mix: sequences 0 and 3 start afresh on new prompts beside sequence 1's next token */
+  float *mix[3];
+  int32_t one = 7;
+  llm_infer_reset(solo);
+  CHECK(llm_infer_forward(solo, fresh[0], 5, pool2, &err) == LLM_OK);
+  mix[0] = copy_logits(llm_infer_logits(solo, 4, 1, pool2));
+  llm_infer_reset(solo);
+  CHECK(llm_infer_forward(solo, fresh[1], 2, pool2, &err) == LLM_OK);
+  mix[2] = copy_logits(llm_infer_logits(solo, 1, 1, pool2));
+  llm_infer_reset(solo); /* sequence 1 so far, then the token */
+  CHECK(llm_infer_forward(solo, tok[1], len[1], pool2, &err) == LLM_OK);
+  for (int t = 0; t < STEPS; t++) CHECK(llm_infer_forward(solo, &next[t][1], 1, pool2, &err) == LLM_OK);
+  CHECK(llm_infer_forward(solo, &one, 1, pool2, &err) == LLM_OK);
+  mix[1] = copy_logits(llm_infer_logits(solo, 0, 1, pool2));
+  llm_infer_reset(seqs[0]);
+  llm_infer_reset(seqs[3]);
+  llm_infer *trio[3] = {seqs[0], seqs[1], seqs[3]};
+  const int32_t *tt[3] = {fresh[0], &one, fresh[1]};
+  int tn[3] = {5, 1, 2}, tr[3] = {4, 0, 1};
+  CHECK(llm_infer_forward_batch(ws, trio, tt, tn, 3, pool2, &err) == LLM_OK);
+  l = llm_infer_logits_batch(ws, trio, tr, 3, pool2);
+  for (int j = 0; l && j < 3; j++) same &= !memcmp(l + (size_t)j * V, mix[j], V * sizeof *l);
+  CHECK(l && same);
+  for (int j = 0; j < 3; j++) free(mix[j]);
+  for (int i = 0; i < S; i++) {
+    for (int t = 0; t <= STEPS; t++) free(want[i][t]);
+    llm_infer_free(seqs[i]);
+  }
+  llm_infer_free(ws);
+  llm_infer_free(solo);
+  llm_model_free(m);
+}
+
+/* Generations through llm_batch with fewer slots than texts (continuous
+** batching: each freed slot takes the next), sampled with their own seeds,
+** some sliding their window, some over before any token: the same tokens
+** and text as each alone. */
+static void test_batch_generation_is_bitwise_solo(void) {
+  enum { N = 7 };
+  gen_fix fx;
+  llm_gen_opts o[N];
+  CHECK(gen_fix_new(&fx, &o[0]));
+  for (int i = 1; i < N; i++) o[i] = o[0];
+  int32_t prompt[N][P];
+  int plen[N];
+  for (int i = 0; i < N; i++) {
+    plen[i] = 1 + (i * 5) % P;
+    random_tokens(prompt[i], plen[i], 60 + (uint64_t)i);
+    o[i].seed = 100 + (uint64_t)i;
+    o[i].sample.temperature = i % 3 ? 0.9f : 0;
+    o[i].max_tokens = i == 4 ? 0 : 3 + 5 * i; /* up to 33: past the context of 16 */
+  }
+  uint8_t *want[N];
+  size_t want_len[N];
+  for (int i = 0; i < N; i++) {
+    int32_t out[64];
+    int n;
+    generate(fx.g, fx.tok, &o[i], prompt[i], plen[i], out, &n);
+    const uint8_t *t = llm_gen_text(fx.g, &want_len[i]);
+    want[i] = malloc(want_len[i] + 1);
+    memcpy(want[i], t, want_len[i]);
+  }
+  llm_batch *b;
+  llm_err err;
+  CHECK(llm_batch_new(llm_infer_net(fx.s), 3, &b, &err) == LLM_OK);
+  int next = 0, done = 0, owner[3], ok = 1, guard = 0;
+  while (b && done < N && guard++ < 1000) {
+    while (next < N && llm_batch_free_slots(b)) {
+      int sl;
+      CHECK(llm_batch_add(b, &o[next], prompt[next], (size_t)plen[next], &sl, &err) == LLM_OK);
+      owner[sl] = next++;
+    }
+    CHECK(llm_batch_step(b, fx.tok, pool2, NULL, &err) == LLM_OK);
+    int sl;
+    while ((sl = llm_batch_done(b)) >= 0) {
+      size_t tl;
+      const uint8_t *t = llm_gen_text(llm_batch_gen(b, sl), &tl);
+      ok &= tl == want_len[owner[sl]] && !memcmp(t, want[owner[sl]], tl);
+      llm_batch_release(b, sl);
+      done++;
+    }
+  }
+  CHECK(done == N && ok && b && llm_batch_active(b) == 0);
+  llm_batch_free(b);
+  for (int i = 0; i < N; i++) free(want[i]);
+  gen_fix_free(&fx);
+}
+
+/* Embeddings of texts of different lengths, some longer than the context
+** (mean pooling over windows: alone), in one call: llm_embed's, bitwise. */
+static void test_batch_embeddings_are_bitwise_solo(void) {
+  enum { N = 4 };
+  static const size_t len[N] = {3, P, 2 * P + 3, 9};
+  llm_model *m = new_model();
+  llm_infer *solo, *ws, *seqs[N];
+  llm_err err;
+  CHECK(m && llm_infer_new_model(m, &solo, &err) == LLM_OK && llm_infer_new_model(m, &ws, &err) == LLM_OK);
+  for (int i = 0; i < N; i++) CHECK(llm_infer_new(llm_infer_net(ws), &seqs[i], &err) == LLM_OK);
+  int32_t tok[N][2 * P + 3];
+  const int32_t *tp[N];
+  size_t first[N];
+  float want[N][32], got[N][32];
+  float *outs[N];
+  for (int pooling = LLM_POOL_MEAN; pooling <= LLM_POOL_CLS; pooling++) {
+    int same = 1;
+    for (int i = 0; i < N; i++) {
+      random_tokens(tok[i], (int)len[i], 70 + (uint64_t)i);
+      tp[i] = tok[i], first[i] = i % 2, outs[i] = got[i];
+      CHECK(llm_embed(solo, tok[i], len[i], first[i], pooling, 1, pool2, NULL, want[i], &err) == LLM_OK);
+    }
+    CHECK(llm_embed_batch(ws, seqs, tp, len, first, N, pooling, 1, pool2, NULL, outs, &err) == LLM_OK);
+    for (int i = 0; i < N; i++) same &= !memcmp(want[i], got[i], sizeof want[i]);
+    CHECK(same);
+  }
+  for (int i = 0; i < N; i++) llm_infer_free(seqs[i]);
+  llm_infer_free(ws);
+  llm_infer_free(solo);
+  llm_model_free(m);
+}
+
+static void test_batch_all(void) {
+  static const int archs[] = {LLM_ARCH_GPT, LLM_ARCH_LLAMA, LLM_ARCH_GEMMA3};
+  for (int i = 0; i < 3; i++) {
+    arch = archs[i];
+    test_batch_forward_is_bitwise_solo();
+    test_batch_generation_is_bitwise_solo();
+    test_batch_embeddings_are_bitwise_solo();
+  }
+  arch = LLM_ARCH_GPT;
+}
+
 int main(void) {
   llm_err err;
   if (llm_pool_new(2, &pool2, &err)) return 1;
@@ -542,6 +729,7 @@ int main(void) {
   RUN(test_sampler_penalty_logprob_and_checks);
   RUN(test_generation_slides_like_a_naive_generator);
   RUN(test_generation_stops);
+  RUN(test_batch_all);
   llm_pool_free(pool2);
   return CHECK_DONE();
 }

@@ -167,48 +167,97 @@ INLINE __m512 pair_scales(__m128 x, int first) {
   return _mm512_permutexvar_ps(index, _mm512_castps128_ps512(x));
 }
 
-/* Adds the dots of blocks b .. b + count - 1 (count <= 4) of row with
-** those of the R activation rows to acc[r] (the min terms to macc[r]). A
-** short group repeats its last block, masked out of the sums. */
-INLINE void dot_quad(int kind, int R, const uint8_t *w, const uint8_t *a, size_t stride, int64_t b,
-                     int count, __m512 *acc, __m128 *macc) {
+/* A tile: W weight rows (w, w + ws, ...) by R activation rows (a, a + as,
+** ...), acc[i * R + r] (macc: the min terms) for weight row i and
+** activation row r. */
+typedef struct tile {
+  const uint8_t *w, *a;
+  size_t ws, as;
+} tile;
+
+/* The 4 pointers to blocks b .. b + 3 of size bytes at p, the last of a
+** short group (count < 4) repeated. */
+INLINE void quad_ptrs(const uint8_t *p, int64_t size, int64_t b, int count, const uint8_t *out[4]) {
+  UNROLL for (int i = 0; i < 4; i++) out[i] = p + (b + (i < count ? i : count - 1)) * size;
+}
+
+/* Adds the dots of blocks b .. b + count - 1 (count <= 4) of the tile's
+** weight rows with those of its activation rows. A short group repeats its
+** last block, masked out of the sums. Every (weight row, activation row)
+** pair takes the same steps, in the same order, whatever W and R: the
+** block pair's integer dot (minus the weight offset times the activation
+** sum, exact in int32), to float, times the lanes' product of the two
+** scales (as floats: permuting then multiplying equals multiplying then
+** permuting) added to acc; so any tile gives vec_dot's bits. */
+INLINE void dot_quad(int kind, int W, int R, const tile *t, int64_t b, int count, __m512 *acc,
+                     __m128 *macc) {
   int64_t wb = block_bytes(kind), ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
-  const uint8_t *wp[4];
-  UNROLL for (int i = 0; i < 4; i++) wp[i] = w + (b + (i < count ? i : count - 1)) * wb;
-  __mmask16 lanes0 = count >= 2 ? 0xffff : 0x00ff;
-  __mmask16 lanes1 = count == 4 ? 0xffff : count == 3 ? 0x00ff : 0;
-  __m512i q0 = weight_pair(kind, wp[0], wp[1]), q1 = weight_pair(kind, wp[2], wp[3]);
-  __m128 dw = four_halves(wp, 0), mw = HAS_MIN(kind) ? four_halves(wp, 2) : dw;
+  int at = HAS_MIN(kind) ? 4 : 2;
+  const uint8_t *wp[4][4], *ap[4][4]; /* [row][block] */
+  __m128 dw[4], da[4];
+  UNROLL for (int i = 0; i < W; i++) {
+    quad_ptrs(t->w + (size_t)i * t->ws, wb, b, count, wp[i]);
+    dw[i] = four_halves(wp[i], 0);
+  }
   UNROLL for (int r = 0; r < R; r++) {
-    const uint8_t *ap[4];
-    UNROLL for (int i = 0; i < 4; i++) ap[i] = a + r * stride + (b + (i < count ? i : count - 1)) * ab;
-    __m128 d = _mm_mul_ps(dw, four_halves(ap, 0));
-    __m512 sum0 = _mm512_cvtepi32_ps(dot_pair(kind, q0, ap[0], ap[1]));
-    __m512 sum1 = _mm512_cvtepi32_ps(dot_pair(kind, q1, ap[2], ap[3]));
-    acc[r] = _mm512_mask3_fmadd_ps(sum0, pair_scales(d, 0), acc[r], lanes0);
-    acc[r] = _mm512_mask3_fmadd_ps(sum1, pair_scales(d, 2), acc[r], lanes1);
-    if (HAS_MIN(kind)) /* m * s per block */
-      macc[r] = _mm_mask3_fmadd_ps(mw, four_halves(ap, 2), macc[r], (__mmask8)((1u << count) - 1));
+    quad_ptrs(t->a + (size_t)r * t->as, ab, b, count, ap[r]);
+    da[r] = four_halves(ap[r], 0);
+  }
+  UNROLL for (int p = 0; p < 2; p++) { /* the register of blocks 2p, 2p + 1 */
+    if (p == 1 && count <= 2) break;   /* all its lanes would be masked out */
+    __mmask16 lanes = count >= 2 * p + 2 ? 0xffff : 0x00ff;
+    __m512i q[4];
+    __m512 dwl[4];
+    UNROLL for (int i = 0; i < W; i++) {
+      q[i] = weight_pair(kind, wp[i][2 * p], wp[i][2 * p + 1]);
+      dwl[i] = pair_scales(dw[i], 2 * p);
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+      __m512i a = load_pair(ap[r][2 * p] + at, ap[r][2 * p + 1] + at), start = _mm512_setzero_si512();
+      if (weight_offset(kind)) /* the sums start at minus the offset times the activations' */
+        start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(start, _mm512_set1_epi8((char)weight_offset(kind)), a));
+      __m512 dal = pair_scales(da[r], 2 * p);
+      UNROLL for (int i = 0; i < W; i++) {
+        __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, q[i], a));
+        acc[i * R + r] = _mm512_mask3_fmadd_ps(sum, _mm512_mul_ps(dwl[i], dal), acc[i * R + r], lanes);
+      }
+    }
+  }
+  if (HAS_MIN(kind)) /* m * s per block */
+    UNROLL for (int i = 0; i < W; i++) {
+      __m128 mw = four_halves(wp[i], 2);
+      UNROLL for (int r = 0; r < R; r++)
+        macc[i * R + r] = _mm_mask3_fmadd_ps(mw, four_halves(ap[r], 2), macc[i * R + r],
+                                             (__mmask8)((1u << count) - 1));
+    }
+}
+
+/* out[r * ldo + i] += the dot of weight row i with activation row r, for
+** the W x R rows of the tile. */
+INLINE void blocks32_tile(int kind, int W, int R, const tile *t, int64_t n, float *out, size_t ldo) {
+  int64_t nb = n / 32, b = 0;
+  __m512 acc[16];
+  __m128 macc[16];
+  UNROLL for (int k = 0; k < W * R; k++) acc[k] = _mm512_setzero_ps(), macc[k] = _mm_setzero_ps();
+  for (; b + 4 <= nb; b += 4) dot_quad(kind, W, R, t, b, 4, acc, macc);
+  if (b < nb) dot_quad(kind, W, R, t, b, (int)(nb - b), acc, macc);
+  UNROLL for (int i = 0; i < W; i++) UNROLL for (int r = 0; r < R; r++) {
+    float d = _mm512_reduce_add_ps(acc[i * R + r]);
+    if (HAS_MIN(kind)) {
+      float m[4];
+      _mm_storeu_ps(m, macc[i * R + r]);
+      d += (m[0] + m[1]) + (m[2] + m[3]);
+    }
+    out[(size_t)r * ldo + (size_t)i] += d;
   }
 }
 
 /* out[r] = the dot of row with the activation row act + r * stride, r < R. */
 INLINE void blocks32_rows(int kind, const void *row, const void *act, size_t stride, int64_t n,
                           int R, float *out) {
-  int64_t nb = n / 32, b = 0;
-  __m512 acc[4];
-  __m128 macc[4];
-  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps(), macc[r] = _mm_setzero_ps();
-  for (; b + 4 <= nb; b += 4) dot_quad(kind, R, row, act, stride, b, 4, acc, macc);
-  if (b < nb) dot_quad(kind, R, row, act, stride, b, (int)(nb - b), acc, macc);
-  UNROLL for (int r = 0; r < R; r++) {
-    out[r] = _mm512_reduce_add_ps(acc[r]);
-    if (HAS_MIN(kind)) {
-      float m[4];
-      _mm_storeu_ps(m, macc[r]);
-      out[r] += (m[0] + m[1]) + (m[2] + m[3]);
-    }
-  }
+  tile t = {row, act, 0, stride};
+  UNROLL for (int r = 0; r < R; r++) out[r] = 0.0f;
+  blocks32_tile(kind, 1, R, &t, n, out, 1);
 }
 
 /* ---- k-quants . q8_k ----------------------------------------------------------------- */
@@ -350,17 +399,27 @@ INLINE void dot_k(const kblock *k, const uint8_t *a, __m512 *acc) {
   *acc = _mm512_fmadd_ps(sum, _mm512_set1_ps(f32_at(a)), *acc);
 }
 
+/* out[r * ldo + i] += the dot of weight row i with activation row r, for
+** the W x R rows of the tile: each super-block of a weight row is unpacked
+** once for the R activation rows; every pair takes dot_k's steps. */
+INLINE void k_tile(int kind, int W, int R, const tile *t, int64_t n, float *out, size_t ldo) {
+  __m512 acc[16];
+  UNROLL for (int k = 0; k < W * R; k++) acc[k] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / LLM_QK_K; b++) {
+    kblock k[2];
+    UNROLL for (int i = 0; i < W; i++) k_unpack(kind, t->w + (size_t)i * t->ws + b * k_bytes(kind), &k[i]);
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int i = 0; i < W; i++)
+      dot_k(&k[i], t->a + (size_t)r * t->as + b * LLM_Q8_K_BYTES, &acc[i * R + r]);
+  }
+  UNROLL for (int i = 0; i < W; i++) UNROLL for (int r = 0; r < R; r++)
+    out[(size_t)r * ldo + (size_t)i] += _mm512_reduce_add_ps(acc[i * R + r]);
+}
+
 INLINE void k_rows(int kind, const void *row, const void *act, size_t stride, int64_t n, int R,
                    float *out) {
-  const uint8_t *w = row, *a = act;
-  __m512 acc[4];
-  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < n / LLM_QK_K; b++) {
-    kblock k;
-    k_unpack(kind, w + b * k_bytes(kind), &k);
-    UNROLL for (int r = 0; r < R; r++) dot_k(&k, a + r * stride + b * LLM_Q8_K_BYTES, &acc[r]);
-  }
-  UNROLL for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+  tile t = {row, act, 0, stride};
+  UNROLL for (int r = 0; r < R; r++) out[r] = 0.0f;
+  k_tile(kind, 1, R, &t, n, out, 1);
 }
 
 /* ---- f32, f16, bf16 ------------------------------------------------------------------ */
@@ -404,7 +463,31 @@ INLINE void plain_rows(int kind, const void *row, const void *act, size_t stride
 
 /* ---- the table ------------------------------------------------------------------------ */
 
-/* vec_dot and vec_dot4 of a type from its family's rows function. */
+/* Weight rows [0, nw) by activation rows [0, na) in tiles of TW x TR
+** (the family's tile function, f), the edges in narrower tiles. */
+#define TILES(f, kind, TW, TR)                                                                    \
+  do {                                                                                            \
+    size_t j = 0;                                                                                 \
+    for (; j < nw; j += TW) {                                                                     \
+      size_t r = 0;                                                                               \
+      tile t = {(const uint8_t *)w + j * ws, act, ws, as};                                        \
+      if (nw - j >= TW) {                                                                         \
+        for (; r + TR <= na; r += TR, t.a = (const uint8_t *)act + r * as)                        \
+          f(kind, TW, TR, &t, n, out + r * ldo + j, ldo);                                         \
+        for (; r < na; r++, t.a = (const uint8_t *)act + r * as) f(kind, TW, 1, &t, n, out + r * ldo + j, ldo); \
+        continue;                                                                                 \
+      }                                                                                           \
+      for (size_t i = j; i < nw; i++) { /* the last few weight rows, one at a time */              \
+        t.w = (const uint8_t *)w + i * ws;                                                        \
+        for (r = 0, t.a = act; r + TR <= na; r += TR, t.a = (const uint8_t *)act + r * as)         \
+          f(kind, 1, TR, &t, n, out + r * ldo + i, ldo);                                          \
+        for (; r < na; r++, t.a = (const uint8_t *)act + r * as) f(kind, 1, 1, &t, n, out + r * ldo + i, ldo); \
+      }                                                                                           \
+    }                                                                                             \
+  } while (0)
+
+/* vec_dot and vec_dot4 of a type from its family's rows function;
+** vec_dot_tile from its tile function, in tiles of TW x TR. */
 #define KERNELS(name, rows, kind)                                                              \
   AVX512 static float name##_dot(const void *row, const void *act, int64_t n) {                \
     float out;                                                                                 \
@@ -414,6 +497,11 @@ INLINE void plain_rows(int kind, const void *row, const void *act, size_t stride
   AVX512 static void name##_dot4(const void *row, const void *act, size_t stride, int64_t n, \
                                  float out[4]) {                                               \
     rows(kind, row, act, stride, n, 4, out);                                                   \
+  }
+#define TILED(name, f, kind, TW, TR)                                                              \
+  AVX512 static void name##_tile(const void *w, size_t ws, size_t nw, const void *act, size_t as, \
+                                 size_t na, int64_t n, float *out, size_t ldo) {                  \
+    TILES(f, kind, TW, TR);                                                                       \
   }
 
 KERNELS(q4_0, blocks32_rows, Q4_0)
@@ -430,7 +518,29 @@ KERNELS(f32, plain_rows, F32)
 KERNELS(f16, plain_rows, F16)
 KERNELS(bf16, plain_rows, BF16)
 
-#define ENTRY(id, name) [id] = {name##_dot, name##_dot4}
+TILED(q4_0, blocks32_tile, Q4_0, 4, 4)
+TILED(q5_0, blocks32_tile, Q5_0, 4, 4)
+TILED(q8_0, blocks32_tile, Q8_0, 4, 4)
+TILED(q4_1, blocks32_tile, Q4_1, 2, 4)
+TILED(q5_1, blocks32_tile, Q5_1, 2, 4)
+TILED(q2_k, k_tile, Q2_K, 1, 8)
+TILED(q3_k, k_tile, Q3_K, 1, 8)
+TILED(q4_k, k_tile, Q4_K, 1, 8)
+TILED(q5_k, k_tile, Q5_K, 1, 8)
+TILED(q6_k, k_tile, Q6_K, 1, 8)
+
+/* The plain types' tiles: their rows go to the products only few at a
+** time (linear.h), one weight row by four activation rows is enough. */
+#define PLAIN_TILE(name)                                                                          \
+  AVX512 static void name##_tile(const void *w, size_t ws, size_t nw, const void *act, size_t as, \
+                                 size_t na, int64_t n, float *out, size_t ldo) {                  \
+    llm_tile_by_dot4(name##_dot, name##_dot4, w, ws, nw, act, as, na, n, out, ldo);               \
+  }
+PLAIN_TILE(f32)
+PLAIN_TILE(f16)
+PLAIN_TILE(bf16)
+
+#define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile}
 
 const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
     ENTRY(LLM_QTYPE_F32, f32),   ENTRY(LLM_QTYPE_F16, f16),   ENTRY(LLM_QTYPE_BF16, bf16),

@@ -117,17 +117,9 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
   if (c->act) {
     for (size_t r0 = 0; r0 < c->n; r0 += ACT_CHUNK) {
       size_t r1 = c->n - r0 < ACT_CHUNK ? c->n : r0 + ACT_CHUNK;
-      for (size_t j = lo; j < hi; j++) {
-        const void *row = (const char *)w->data + j * w->row_bytes;
-        size_t r = r0;
-        for (; r + 4 <= r1; r += 4) { /* the weight row's blocks unpacked once for four rows */
-          float d[4];
-          c->k.vec_dot4(row, (const char *)c->act + r * c->act_bytes, c->act_bytes, (int64_t)cols, d);
-          for (int i = 0; i < 4; i++) c->out[(r + (size_t)i) * c->ldo + j] += d[i];
-        }
-        for (; r < r1; r++)
-          c->out[r * c->ldo + j] += c->k.vec_dot(row, (const char *)c->act + r * c->act_bytes, (int64_t)cols);
-      }
+      c->k.vec_dot_tile((const char *)w->data + lo * w->row_bytes, w->row_bytes, hi - lo,
+                        (const char *)c->act + r0 * c->act_bytes, c->act_bytes, r1 - r0, (int64_t)cols,
+                        c->out + r0 * c->ldo + lo, c->ldo);
     }
     return;
   }

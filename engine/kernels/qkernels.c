@@ -43,7 +43,7 @@ PORTABLE4(dot4_q4_k, LLM_QTYPE_Q4_K)
 PORTABLE4(dot4_q5_k, LLM_QTYPE_Q5_K)
 PORTABLE4(dot4_q6_k, LLM_QTYPE_Q6_K)
 
-#define PORTABLE(type, name) [type] = {NULL, name, name##_tile}
+#define PORTABLE(type, name) [type] = {NULL, name, name##_tile, NULL}
 static const llm_qkernel PORTABLE[LLM_QTYPE_COUNT] = {
     PORTABLE(LLM_QTYPE_F32, dot4_f32),   PORTABLE(LLM_QTYPE_F16, dot4_f16),
     PORTABLE(LLM_QTYPE_BF16, dot4_bf16), PORTABLE(LLM_QTYPE_Q4_0, dot4_q4_0),
@@ -61,7 +61,10 @@ llm_qkernel llm_qkernel_get(uint32_t type, int simd) {
   for (int l = 0; l < 2 && l + LLM_SIMD_AVX2 <= simd; l++) {
     if (levels[l][type].vec_dot) k.vec_dot = levels[l][type].vec_dot;
     if (levels[l][type].vec_dot4) k.vec_dot4 = levels[l][type].vec_dot4;
-    if (levels[l][type].vec_dot_tile) k.vec_dot_tile = levels[l][type].vec_dot_tile;
+    if (levels[l][type].vec_dot_tile) { /* with the activations it reads */
+      k.vec_dot_tile = levels[l][type].vec_dot_tile;
+      k.act_prepare = levels[l][type].act_prepare;
+    }
   }
   return k;
 }

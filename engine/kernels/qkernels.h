@@ -19,7 +19,12 @@
 **     weight rows. Each dot is bit for bit the level's vec_dot of the same
 **     two rows: a row's result does not depend on the rows it shares the
 **     call with, or on where it sits in the tile (batched generation
-**     relies on it).
+**     relies on it). When act_prepare is set, the tile's activation rows
+**     are not vec_type rows but those rows prepared by act_prepare;
+**   act_prepare: NULL, or converts an activation row of n elements (vec_type,
+**     at src) into the layout the level's tile reads, at dst (at most
+**     llm_qkernel_prep_bytes(n) bytes): done once per row and product, where
+**     the tile would otherwise redo it for every few weight rows.
 ** NULL entries fall back to the level below; the portable kernels (level
 ** LLM_SIMD_SCALAR) exist for every supported type. Results of every level
 ** are within float rounding of the portable ones (the summation order
@@ -48,7 +53,12 @@ typedef struct llm_qkernel {
   llm_vec_dot_fn vec_dot;
   llm_vec_dot4_fn vec_dot4;
   llm_vec_dot_tile_fn vec_dot_tile;
+  void (*act_prepare)(const void *src, void *dst, int64_t n);
 } llm_qkernel;
+
+/* The most bytes act_prepare writes for a row of n elements (any level,
+** any type): 2 per element, in steps of 128 elements. */
+static inline size_t llm_qkernel_prep_bytes(int64_t n) { return (size_t)(n + 127) / 128 * 256; }
 
 /* vec_dot_tile for the levels without a tiled kernel of their own: every
 ** weight row against the activation rows four at a time (dot4), then one

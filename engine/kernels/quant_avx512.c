@@ -39,7 +39,7 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define INLINE AVX512 static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 4")
+#define UNROLL _Pragma("GCC unroll 16")
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -93,16 +93,29 @@ INLINE __m512i with_bit(__m512i q, __m512i bits, int lo, int hi, int add) {
 
 /* ---- 32-element blocks: q4_0, q5_0, q8_0 (q8_0), q4_1, q5_1 (q8_1) ------------------ */
 
-/* Blocks go 4 at a time, as two registers of two blocks (a block per 256
-** bits, int32 lanes 0..7 and 8..15): the 4 blocks' scales are converted
-** together, then spread to the lanes with one permutation per register.
-** Weights are unsigned: q4_0's q + 8, q5_0's q + 16, q8_0's q + 128 (the
-** offset times the activations' sum, also by vpdpbusd, is subtracted),
-** q4_1's and q5_1's as they are. */
+/* Blocks go 4 at a time ("quads"), each register holding 4 blocks: the
+** first 16 elements of each (16 bytes per block, in int32 lanes 4k .. 4k +
+** 3 for block k) in one register, the last 16 in another, so that
+** vpdpbusd on the two sums 8 products of one block into each lane and the
+** float work (convert, scale, add) is done for 4 blocks at a time. q4's
+** and q5's nibbles are in that order already (low nibbles: elements
+** 0..15). Weights are unsigned: q4_0's q + 8, q5_0's q + 16, q8_0's q +
+** 128 (the lanes start at minus the offset times their activations' sum),
+** q4_1's and q5_1's as they are.
+**
+** The activation rows are prepared for this once per product (vec_dot_tile
+** reads them so, see act_prepare): a quad of a row takes PREP_QUAD bytes,
+**   [0, 64): elements 0..15 of the 4 blocks, [64, 128): elements 16..31;
+**   [128, 192): q8_0: the 16 lanes' starting int32 (minus the weight
+**     offset times the sum of the 8 activations each lane multiplies);
+**     q8_1: the 4 blocks' s as floats (then unused bytes);
+**   [192, 256): block k's d as a float in lanes 4k .. 4k + 3;
+** the blocks past the row's end (a short last quad) are zero. */
 
 enum { Q4_0, Q5_0, Q8_0, Q4_1, Q5_1 };
 
 #define HAS_MIN(kind) ((kind) == Q4_1 || (kind) == Q5_1)
+#define PREP_QUAD 256
 
 static inline int block_bytes(int kind) {
   return kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q8_0 ? 34 : kind == Q4_1 ? 20 : 24;
@@ -120,51 +133,81 @@ INLINE __m128 four_halves(const uint8_t *const p[4], int at) {
   return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
 }
 
-/* The 32 bytes at p0, then the 32 at p1. */
-INLINE __m512i load_pair(const uint8_t *p0, const uint8_t *p1) {
-  __m512i low = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0));
-  return _mm512_inserti64x4(low, _mm256_loadu_si256((const __m256i *)p1), 1);
+/* Lane k of x in lanes 4k .. 4k + 3. */
+INLINE __m512 spread4(__m128 x) {
+  __m512i index = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  return _mm512_permutexvar_ps(index, _mm512_castps128_ps512(x));
 }
 
-/* The unsigned weights of the blocks at w0 and w1. */
-INLINE __m512i weight_pair(int kind, const uint8_t *w0, const uint8_t *w1) {
-  if (kind == Q8_0) return _mm512_xor_si512(load_pair(w0 + 2, w1 + 2), _mm512_set1_epi8((char)0x80));
+/* The 16 bytes at p[k] + at in bytes 16k .. 16k + 15, k < 4. */
+INLINE __m512i four16(const uint8_t *const p[4], int at) {
+  __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p[0] + at)));
+  x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p[1] + at)), 1);
+  x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p[2] + at)), 2);
+  return _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p[3] + at)), 3);
+}
+
+/* The 4 pointers to blocks b .. b + 3 of size bytes at p, the last of a
+** short group (count < 4) repeated. */
+INLINE void quad_ptrs(const uint8_t *p, int64_t size, int64_t b, int count, const uint8_t *out[4]) {
+  UNROLL for (int i = 0; i < 4; i++) out[i] = p + (b + (i < count ? i : count - 1)) * size;
+}
+
+/* The unsigned weights of the quad at wp: elements 0..15 of each block in
+** *lo, 16..31 in *hi. */
+INLINE void weight_quad(int kind, const uint8_t *const wp[4], __m512i *lo, __m512i *hi) {
+  if (kind == Q8_0) {
+    __m512i flip = _mm512_set1_epi8((char)0x80);
+    *lo = _mm512_xor_si512(four16(wp, 2), flip);
+    *hi = _mm512_xor_si512(four16(wp, 18), flip);
+    return;
+  }
   int at = kind == Q4_0 ? 2 : kind == Q4_1 ? 4 : kind == Q5_0 ? 6 : 8;
-  __m256i nibbles = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w0 + at))),
-      _mm_loadu_si128((const __m128i *)(w1 + at)), 1);
-  /* [nibbles 0, nibbles 0, nibbles 1, nibbles 1] by 128 bits: the low
-  ** nibbles (elements 0..15) of the first copy, the high of the second */
-  __m512i x = _mm512_castsi256_si512(nibbles);
-  x = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(1, 1, 0, 0));
-  __m512i shift = _mm512_set_epi64((long long)rep16(4), (long long)rep16(4), 0, 0,
-                                   (long long)rep16(4), (long long)rep16(4), 0, 0);
-  __m512i q = _mm512_and_si512(_mm512_srlv_epi16(x, shift), _mm512_set1_epi8(15));
+  __m512i x = four16(wp, at), nib = _mm512_set1_epi8(15);
+  *lo = _mm512_and_si512(x, nib);
+  *hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), nib);
   if (kind == Q5_0 || kind == Q5_1) { /* bit j of qh: 16 to element j */
     int qh = kind == Q5_0 ? 2 : 4;
-    __mmask64 high = (uint64_t)u32_at(w0 + qh) | (uint64_t)u32_at(w1 + qh) << 32;
-    q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
+    uint64_t low = 0, high = 0;
+    UNROLL for (int k = 0; k < 4; k++) {
+      uint64_t bits = u32_at(wp[k] + qh);
+      low |= (bits & 0xffff) << (16 * k), high |= (bits >> 16) << (16 * k);
+    }
+    *lo = _mm512_mask_add_epi8(*lo, low, *lo, _mm512_set1_epi8(16));
+    *hi = _mm512_mask_add_epi8(*hi, high, *hi, _mm512_set1_epi8(16));
   }
-  return q;
 }
 
-/* The integer dot of a pair of weight blocks with the activation blocks
-** at a0 and a1 (their int8 at a0 + 2 or 4), in int32 lanes. */
-INLINE __m512i dot_pair(int kind, __m512i q, const uint8_t *a0, const uint8_t *a1) {
+/* Prepares the quad of blocks b .. b + count - 1 (count <= 4) of the
+** activation row a (q8_0 or q8_1 blocks) at dst (see above). */
+INLINE void prepare_quad(int kind, const uint8_t *a, int64_t b, int count, uint8_t *dst) {
+  int64_t ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
   int at = HAS_MIN(kind) ? 4 : 2;
-  __m512i a = load_pair(a0 + at, a1 + at), zero = _mm512_setzero_si512();
-  __m512i sum = _mm512_dpbusd_epi32(zero, q, a);
-  if (!weight_offset(kind)) return sum;
-  __m512i offset = _mm512_set1_epi8((char)weight_offset(kind));
-  return _mm512_sub_epi32(sum, _mm512_dpbusd_epi32(zero, offset, a));
+  const uint8_t *ap[4];
+  quad_ptrs(a, ab, b, count, ap);
+  __mmask16 blocks = (__mmask16)((1u << (4 * count)) - 1); /* lanes of real blocks */
+  __m512i lo = _mm512_maskz_mov_epi32(blocks, four16(ap, at));
+  __m512i hi = _mm512_maskz_mov_epi32(blocks, four16(ap, at + 16));
+  _mm512_storeu_si512((void *)dst, lo);
+  _mm512_storeu_si512((void *)(dst + 64), hi);
+  if (HAS_MIN(kind)) {
+    __m128 s = _mm_maskz_mov_ps((__mmask8)((1u << count) - 1), four_halves(ap, 2));
+    _mm512_storeu_si512((void *)(dst + 128), _mm512_castps_si512(_mm512_castps128_ps512(s)));
+    /* (the other 48 bytes: zero rather than undefined) */
+    _mm512_mask_storeu_epi32(dst + 128, 0xfff0, _mm512_setzero_si512());
+  } else {
+    __m512i offset = _mm512_set1_epi8((char)weight_offset(kind)), zero = _mm512_setzero_si512();
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, offset, lo), offset, hi);
+    _mm512_storeu_si512((void *)(dst + 128), _mm512_sub_epi32(zero, sum));
+  }
+  __m512 d = _mm512_maskz_mov_ps(blocks, spread4(four_halves(ap, 0)));
+  _mm512_storeu_ps(dst + 192, d);
 }
 
-/* The lanes of a pair: lanes first, first + 1 of x, 8 times each. */
-INLINE __m512 pair_scales(__m128 x, int first) {
-  int second = first + 1;
-  __m512i index = _mm512_set_epi32(second, second, second, second, second, second, second, second,
-                                   first, first, first, first, first, first, first, first);
-  return _mm512_permutexvar_ps(index, _mm512_castps128_ps512(x));
+INLINE void prepare_row(int kind, const void *src, void *dst, int64_t n) {
+  int64_t nb = n / 32;
+  for (int64_t b = 0; b < nb; b += 4)
+    prepare_quad(kind, src, b, nb - b < 4 ? (int)(nb - b) : 4, (uint8_t *)dst + b / 4 * PREP_QUAD);
 }
 
 /* A tile: W weight rows (w, w + ws, ...) by R activation rows (a, a + as,
@@ -175,89 +218,92 @@ typedef struct tile {
   size_t ws, as;
 } tile;
 
-/* The 4 pointers to blocks b .. b + 3 of size bytes at p, the last of a
-** short group (count < 4) repeated. */
-INLINE void quad_ptrs(const uint8_t *p, int64_t size, int64_t b, int count, const uint8_t *out[4]) {
-  UNROLL for (int i = 0; i < 4; i++) out[i] = p + (b + (i < count ? i : count - 1)) * size;
-}
-
-/* Adds the dots of blocks b .. b + count - 1 (count <= 4) of the tile's
-** weight rows with those of its activation rows. A short group repeats its
-** last block, masked out of the sums. Every (weight row, activation row)
-** pair takes the same steps, in the same order, whatever W and R: the
-** block pair's integer dot (minus the weight offset times the activation
-** sum, exact in int32), to float, times the lanes' product of the two
-** scales (as floats: permuting then multiplying equals multiplying then
-** permuting) added to acc; so any tile gives vec_dot's bits. */
-INLINE void dot_quad(int kind, int W, int R, const tile *t, int64_t b, int count, __m512 *acc,
-                     __m128 *macc) {
-  int64_t wb = block_bytes(kind), ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
-  int at = HAS_MIN(kind) ? 4 : 2;
-  const uint8_t *wp[4][4], *ap[4][4]; /* [row][block] */
-  __m128 dw[4], da[4];
-  UNROLL for (int i = 0; i < W; i++) {
-    quad_ptrs(t->w + (size_t)i * t->ws, wb, b, count, wp[i]);
-    dw[i] = four_halves(wp[i], 0);
-  }
-  UNROLL for (int r = 0; r < R; r++) {
-    quad_ptrs(t->a + (size_t)r * t->as, ab, b, count, ap[r]);
-    da[r] = four_halves(ap[r], 0);
-  }
-  UNROLL for (int p = 0; p < 2; p++) { /* the register of blocks 2p, 2p + 1 */
-    if (p == 1 && count <= 2) break;   /* all its lanes would be masked out */
-    __mmask16 lanes = count >= 2 * p + 2 ? 0xffff : 0x00ff;
-    __m512i q[4];
-    __m512 dwl[4];
+/* Adds the dots of quads [q0, q1) of the tile's weight rows (nb blocks in
+** all) with its prepared activation rows, whose quad q0 is at t->a. Every
+** (weight row, activation row) pair takes the same steps, in the same
+** order, whatever W and R: each quad's integer sums (exact in int32), to
+** float, times the lanes' product of the two scales, added to acc (the
+** lanes of a short quad's missing blocks masked out); so any tile gives
+** any other's bits. */
+INLINE void quads_tile(int kind, int W, int R, const tile *t, int64_t q0, int64_t q1, int64_t nb, __m512 *acc,
+                       __m128 *macc) {
+  int64_t wb = block_bytes(kind);
+  for (int64_t q = q0; q < q1; q++) {
+    int count = nb - 4 * q < 4 ? (int)(nb - 4 * q) : 4;
+    __mmask16 lanes = (__mmask16)((1u << (4 * count)) - 1);
+    __m512i lo[4], hi[4];
+    __m512 dw[4];
+    __m128 mw[4];
     UNROLL for (int i = 0; i < W; i++) {
-      q[i] = weight_pair(kind, wp[i][2 * p], wp[i][2 * p + 1]);
-      dwl[i] = pair_scales(dw[i], 2 * p);
+      const uint8_t *wp[4];
+      quad_ptrs(t->w + (size_t)i * t->ws, wb, 4 * q, count, wp);
+      weight_quad(kind, wp, &lo[i], &hi[i]);
+      __m128 d = four_halves(wp, 0);
+      dw[i] = spread4(d);
+      if (HAS_MIN(kind)) mw[i] = four_halves(wp, 2);
     }
     UNROLL for (int r = 0; r < R; r++) {
-      __m512i a = load_pair(ap[r][2 * p] + at, ap[r][2 * p + 1] + at), start = _mm512_setzero_si512();
-      if (weight_offset(kind)) /* the sums start at minus the offset times the activations' */
-        start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(start, _mm512_set1_epi8((char)weight_offset(kind)), a));
-      __m512 dal = pair_scales(da[r], 2 * p);
+      const uint8_t *p = t->a + (size_t)r * t->as + (size_t)(q - q0) * PREP_QUAD;
+      __m512i alo = _mm512_loadu_si512((const void *)p), ahi = _mm512_loadu_si512((const void *)(p + 64));
+      __m512i start = HAS_MIN(kind) ? _mm512_setzero_si512() : _mm512_loadu_si512((const void *)(p + 128));
+      __m512 da = _mm512_loadu_ps(p + 192);
       UNROLL for (int i = 0; i < W; i++) {
-        __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, q[i], a));
-        acc[i * R + r] = _mm512_mask3_fmadd_ps(sum, _mm512_mul_ps(dwl[i], dal), acc[i * R + r], lanes);
+        __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo[i], alo), hi[i], ahi);
+        acc[i * R + r] = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[i], da),
+                                               acc[i * R + r], lanes);
+        if (HAS_MIN(kind)) /* m * s per block */
+          macc[i * R + r] = _mm_mask3_fmadd_ps(mw[i], _mm_loadu_ps((const float *)(p + 128)), macc[i * R + r],
+                                               (__mmask8)((1u << count) - 1));
       }
     }
   }
-  if (HAS_MIN(kind)) /* m * s per block */
-    UNROLL for (int i = 0; i < W; i++) {
-      __m128 mw = four_halves(wp[i], 2);
-      UNROLL for (int r = 0; r < R; r++)
-        macc[i * R + r] = _mm_mask3_fmadd_ps(mw, four_halves(ap[r], 2), macc[i * R + r],
-                                             (__mmask8)((1u << count) - 1));
-    }
+}
+
+/* The dot a pair's accumulators hold. */
+INLINE float blocks32_sum(int kind, __m512 acc, __m128 macc) {
+  float d = _mm512_reduce_add_ps(acc);
+  if (HAS_MIN(kind)) {
+    float m[4];
+    _mm_storeu_ps(m, macc);
+    d += (m[0] + m[1]) + (m[2] + m[3]);
+  }
+  return d;
 }
 
 /* out[r * ldo + i] += the dot of weight row i with activation row r, for
-** the W x R rows of the tile. */
+** the W x R rows of the tile (prepared activation rows). */
 INLINE void blocks32_tile(int kind, int W, int R, const tile *t, int64_t n, float *out, size_t ldo) {
-  int64_t nb = n / 32, b = 0;
   __m512 acc[16];
   __m128 macc[16];
   UNROLL for (int k = 0; k < W * R; k++) acc[k] = _mm512_setzero_ps(), macc[k] = _mm_setzero_ps();
-  for (; b + 4 <= nb; b += 4) dot_quad(kind, W, R, t, b, 4, acc, macc);
-  if (b < nb) dot_quad(kind, W, R, t, b, (int)(nb - b), acc, macc);
-  UNROLL for (int i = 0; i < W; i++) UNROLL for (int r = 0; r < R; r++) {
-    float d = _mm512_reduce_add_ps(acc[i * R + r]);
-    if (HAS_MIN(kind)) {
-      float m[4];
-      _mm_storeu_ps(m, macc[i * R + r]);
-      d += (m[0] + m[1]) + (m[2] + m[3]);
-    }
-    out[(size_t)r * ldo + (size_t)i] += d;
-  }
+  quads_tile(kind, W, R, t, 0, (n / 32 + 3) / 4, n / 32, acc, macc);
+  UNROLL for (int i = 0; i < W; i++) UNROLL for (int r = 0; r < R; r++)
+    out[(size_t)r * ldo + (size_t)i] += blocks32_sum(kind, acc[i * R + r], macc[i * R + r]);
 }
 
-/* out[r] = the dot of row with the activation row act + r * stride, r < R. */
+/* Quads prepared at a time by the dots of unprepared rows (vec_dot,
+** vec_dot4), on the stack. */
+#define ROWS_QUADS 8
+
+/* out[r] = the dot of row with the activation row act + r * stride, r < R
+** (as they come: prepared here, a few quads at a time, for the same steps
+** as the tiles). */
 INLINE void blocks32_rows(int kind, const void *row, const void *act, size_t stride, int64_t n,
                           int R, float *out) {
-  tile t = {row, act, 0, stride};
-  UNROLL for (int r = 0; r < R; r++) out[r] = 0.0f;
-  blocks32_tile(kind, 1, R, &t, n, out, 1);
+  uint8_t prep[4][ROWS_QUADS * PREP_QUAD];
+  int64_t nb = n / 32, nq = (nb + 3) / 4, ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
+  __m512 acc[4];
+  __m128 macc[4];
+  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps(), macc[r] = _mm_setzero_ps();
+  for (int64_t q0 = 0; q0 < nq; q0 += ROWS_QUADS) {
+    int64_t q1 = nq - q0 < ROWS_QUADS ? nq : q0 + ROWS_QUADS;
+    UNROLL for (int r = 0; r < R; r++)
+      prepare_row(kind, (const uint8_t *)act + r * stride + 4 * q0 * ab, prep[r],
+                  32 * ((nb < 4 * q1 ? nb : 4 * q1) - 4 * q0));
+    tile t = {(const uint8_t *)row, prep[0], 0, sizeof prep[0]};
+    quads_tile(kind, 1, R, &t, q0, q1, nb, acc, macc);
+  }
+  UNROLL for (int r = 0; r < R; r++) out[r] = blocks32_sum(kind, acc[r], macc[r]);
 }
 
 /* ---- k-quants . q8_k ----------------------------------------------------------------- */
@@ -540,13 +586,33 @@ PLAIN_TILE(f32)
 PLAIN_TILE(f16)
 PLAIN_TILE(bf16)
 
-#define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile}
+/* The 32-element types' tiles read prepared activation rows. */
+#define PREPARE(name, kind)                                                       \
+  AVX512 static void name##_prepare(const void *src, void *dst, int64_t n) {      \
+    prepare_row(kind, src, dst, n);                                               \
+  }
+PREPARE(q4_0, Q4_0)
+PREPARE(q5_0, Q5_0)
+PREPARE(q8_0, Q8_0)
+PREPARE(q4_1, Q4_1)
+PREPARE(q5_1, Q5_1)
+
+#define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL}
+#define ENTRY_PREPARED(id, name) [id] = {name##_dot, name##_dot4, name##_tile, name##_prepare}
 
 const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
-    ENTRY(LLM_QTYPE_F32, f32),   ENTRY(LLM_QTYPE_F16, f16),   ENTRY(LLM_QTYPE_BF16, bf16),
-    ENTRY(LLM_QTYPE_Q4_0, q4_0), ENTRY(LLM_QTYPE_Q4_1, q4_1), ENTRY(LLM_QTYPE_Q5_0, q5_0),
-    ENTRY(LLM_QTYPE_Q5_1, q5_1), ENTRY(LLM_QTYPE_Q8_0, q8_0), ENTRY(LLM_QTYPE_Q2_K, q2_k),
-    ENTRY(LLM_QTYPE_Q3_K, q3_k), ENTRY(LLM_QTYPE_Q4_K, q4_k), ENTRY(LLM_QTYPE_Q5_K, q5_k),
+    ENTRY(LLM_QTYPE_F32, f32),
+    ENTRY(LLM_QTYPE_F16, f16),
+    ENTRY(LLM_QTYPE_BF16, bf16),
+    ENTRY_PREPARED(LLM_QTYPE_Q4_0, q4_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q4_1, q4_1),
+    ENTRY_PREPARED(LLM_QTYPE_Q5_0, q5_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q5_1, q5_1),
+    ENTRY_PREPARED(LLM_QTYPE_Q8_0, q8_0),
+    ENTRY(LLM_QTYPE_Q2_K, q2_k),
+    ENTRY(LLM_QTYPE_Q3_K, q3_k),
+    ENTRY(LLM_QTYPE_Q4_K, q4_k),
+    ENTRY(LLM_QTYPE_Q5_K, q5_k),
     ENTRY(LLM_QTYPE_Q6_K, q6_k),
 };
 

@@ -58,10 +58,11 @@ int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
 size_t llm_linear_panel_floats(int64_t max_cols) { return (size_t)LLM_LINEAR_PANEL * (size_t)max_cols; }
 
 /* An activation row takes at most 2 bytes per element (f16, bf16) or 292
-** per block of 256 (q8_K, rounded up to whole blocks), whichever is more. */
+** per block of 256 (q8_K, rounded up to whole blocks), whichever is more,
+** and its prepared copy for the tiles (qkernels.h) as much again. */
 size_t llm_linear_act_bytes(int64_t max_cols, size_t n) {
   size_t half = 2 * (size_t)max_cols, q8k = ((size_t)max_cols + 255) / 256 * 292;
-  return n * (half > q8k ? half : q8k);
+  return n * ((half > q8k ? half : q8k) + llm_qkernel_prep_bytes(max_cols));
 }
 
 /* Products that convert the activations to the weights' vec_type: the
@@ -77,7 +78,8 @@ typedef struct lin_ctx {
   const llm_exec *x;
   float *out, *panel;
   const float *inp, *bias;
-  const void *act; /* the quantized activation rows, act_bytes each */
+  const void *act; /* the quantized activation rows (as the kernels' act_prepare makes them, if
+                   ** they have one), act_bytes each */
   size_t act_bytes;
   llm_qkernel k;    /* their dot products, at the CPU's level */
   const llm_wmat *w;
@@ -150,16 +152,20 @@ static void lin_rows(void *p, size_t lo, size_t hi, int tid) {
 
 typedef struct act_ctx {
   const llm_qtype *a;
+  void (*prepare)(const void *src, void *dst, int64_t n); /* the kernels' act_prepare */
   const float *inp;
-  void *act;
-  size_t cols, bytes;
+  void *act, *prep; /* the rows, bytes each; prepared, prep_bytes each */
+  size_t cols, bytes, prep_bytes;
 } act_ctx;
 
 static void quantize_rows(void *p, size_t lo, size_t hi, int tid) {
   (void)tid;
   const act_ctx *c = p;
-  for (size_t r = lo; r < hi; r++)
-    c->a->vec_from_float(c->inp + r * c->cols, (char *)c->act + r * c->bytes, (int64_t)c->cols);
+  for (size_t r = lo; r < hi; r++) {
+    char *row = (char *)c->act + r * c->bytes;
+    c->a->vec_from_float(c->inp + r * c->cols, row, (int64_t)c->cols);
+    if (c->prepare) c->prepare(row, (char *)c->prep + r * c->prep_bytes, (int64_t)c->cols);
+  }
 }
 
 void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n, const llm_wmat *w,
@@ -170,11 +176,12 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     const llm_qtype *a = llm_qtype_get(llm_qtype_get(w->type)->vec_type);
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
-    act_ctx q = {a, inp, buf->act, (size_t)w->cols, (size_t)bytes};
-    llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
-    c.act = buf->act;
-    c.act_bytes = (size_t)bytes;
     c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
+    act_ctx q = {a, c.k.act_prepare, inp, buf->act, (char *)buf->act + n * (size_t)bytes, (size_t)w->cols,
+                 (size_t)bytes, llm_qkernel_prep_bytes(w->cols)};
+    llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
+    c.act = q.prepare ? q.prep : q.act;
+    c.act_bytes = q.prepare ? q.prep_bytes : q.bytes;
   }
   if (w->type == LLM_QTYPE_F32 && n >= (size_t)MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
     llm_pool_for(x->pool, n, lin_rows, &c);

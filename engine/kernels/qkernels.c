@@ -43,7 +43,7 @@ PORTABLE4(dot4_q4_k, LLM_QTYPE_Q4_K)
 PORTABLE4(dot4_q5_k, LLM_QTYPE_Q5_K)
 PORTABLE4(dot4_q6_k, LLM_QTYPE_Q6_K)
 
-#define PORTABLE(type, name) [type] = {NULL, name, name##_tile, NULL}
+#define PORTABLE(type, name) [type] = {NULL, name, name##_tile, NULL, NULL}
 static const llm_qkernel PORTABLE[LLM_QTYPE_COUNT] = {
     PORTABLE(LLM_QTYPE_F32, dot4_f32),   PORTABLE(LLM_QTYPE_F16, dot4_f16),
     PORTABLE(LLM_QTYPE_BF16, dot4_bf16), PORTABLE(LLM_QTYPE_Q4_0, dot4_q4_0),
@@ -57,6 +57,7 @@ static const llm_qkernel PORTABLE[LLM_QTYPE_COUNT] = {
 llm_qkernel llm_qkernel_get(uint32_t type, int simd) {
   llm_qkernel k = PORTABLE[type];
   k.vec_dot = llm_qtype_get(type)->vec_dot;
+  k.act_from_float = llm_qtype_get(llm_qtype_get(type)->vec_type)->vec_from_float;
   const llm_qkernel *levels[] = {llm_qkernels_avx2, llm_qkernels_avx512};
   for (int l = 0; l < 2 && l + LLM_SIMD_AVX2 <= simd; l++) {
     if (levels[l][type].vec_dot) k.vec_dot = levels[l][type].vec_dot;
@@ -65,6 +66,7 @@ llm_qkernel llm_qkernel_get(uint32_t type, int simd) {
       k.vec_dot_tile = levels[l][type].vec_dot_tile;
       k.act_prepare = levels[l][type].act_prepare;
     }
+    if (levels[l][type].act_from_float) k.act_from_float = levels[l][type].act_from_float;
   }
   return k;
 }

@@ -24,7 +24,9 @@
 **   act_prepare: NULL, or converts an activation row of n elements (vec_type,
 **     at src) into the layout the level's tile reads, at dst (at most
 **     llm_qkernel_prep_bytes(n) bytes): done once per row and product, where
-**     the tile would otherwise redo it for every few weight rows.
+**     the tile would otherwise redo it for every few weight rows;
+**   act_from_float: the vec_type's vec_from_float (qtypes.h) at this level,
+**     with the same bits.
 ** NULL entries fall back to the level below; the portable kernels (level
 ** LLM_SIMD_SCALAR) exist for every supported type. Results of every level
 ** are within float rounding of the portable ones (the summation order
@@ -54,6 +56,7 @@ typedef struct llm_qkernel {
   llm_vec_dot4_fn vec_dot4;
   llm_vec_dot_tile_fn vec_dot_tile;
   void (*act_prepare)(const void *src, void *dst, int64_t n);
+  void (*act_from_float)(const float *src, void *dst, int64_t n);
 } llm_qkernel;
 
 /* The most bytes act_prepare writes for a row of n elements (any level,

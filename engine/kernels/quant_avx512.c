@@ -468,6 +468,44 @@ INLINE void k_rows(int kind, const void *row, const void *act, size_t stride, in
   k_tile(kind, 1, R, &t, n, out, 1);
 }
 
+/* ggml's reference q8_K quantizer (llm_q8_k_vec_from_float, quant_k.c),
+** with the same bits: the largest |x| (NaNs skipped: maxps gives its
+** second operand, the running maximum, when the first is a NaN), the first
+** value of that magnitude, scale = -127 / it, rint(scale * x) (vcvtps2dq
+** rounds half to even, as rintf does) saturated to int8 (0 where scale * x
+** is not finite), and the sums of 16. */
+AVX512 static void q8_k_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  __m512 inf = _mm512_set1_ps(__builtin_inff());
+  for (int64_t b = 0; b < n / LLM_QK_K; b++, p += LLM_Q8_K_BYTES, src += LLM_QK_K) {
+    __m512 amax16 = _mm512_setzero_ps();
+    for (int c = 0; c < 16; c++) amax16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(src + 16 * c)), amax16);
+    float amax = _mm512_reduce_max_ps(amax16), d = 0.0f, max = 0.0f;
+    memset(p + 4, 0, LLM_QK_K + 32);
+    if (amax != 0.0f) {
+      for (int c = 0; c < 16; c++) {
+        __mmask16 at = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(src + 16 * c)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (at) {
+          max = src[16 * c + __builtin_ctz(at)];
+          break;
+        }
+      }
+      float scale = -127.0f / max;
+      for (int c = 0; c < 16; c++) {
+        __m512 v = _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_loadu_ps(src + 16 * c));
+        __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ);
+        __m512i q = _mm512_maskz_cvtps_epi32(finite, v);
+        q = _mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), _mm512_set1_epi32(-128));
+        _mm_storeu_si128((__m128i *)(p + 4 + 16 * c), _mm512_cvtepi32_epi8(q));
+        int sum = _mm512_reduce_add_epi32(q);
+        p[260 + 2 * c] = (uint8_t)(sum & 0xff), p[261 + 2 * c] = (uint8_t)((unsigned)sum >> 8 & 0xff);
+      }
+      d = 1 / scale;
+    }
+    memcpy(p, &d, sizeof d);
+  }
+}
+
 /* ---- f32, f16, bf16 ------------------------------------------------------------------ */
 
 enum { F32, F16, BF16 };
@@ -597,8 +635,9 @@ PREPARE(q8_0, Q8_0)
 PREPARE(q4_1, Q4_1)
 PREPARE(q5_1, Q5_1)
 
-#define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL}
-#define ENTRY_PREPARED(id, name) [id] = {name##_dot, name##_dot4, name##_tile, name##_prepare}
+#define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL, NULL}
+#define ENTRY_PREPARED(id, name) [id] = {name##_dot, name##_dot4, name##_tile, name##_prepare, NULL}
+#define ENTRY_K(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL, q8_k_from_float}
 
 const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
     ENTRY(LLM_QTYPE_F32, f32),
@@ -609,11 +648,11 @@ const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
     ENTRY_PREPARED(LLM_QTYPE_Q5_0, q5_0),
     ENTRY_PREPARED(LLM_QTYPE_Q5_1, q5_1),
     ENTRY_PREPARED(LLM_QTYPE_Q8_0, q8_0),
-    ENTRY(LLM_QTYPE_Q2_K, q2_k),
-    ENTRY(LLM_QTYPE_Q3_K, q3_k),
-    ENTRY(LLM_QTYPE_Q4_K, q4_k),
-    ENTRY(LLM_QTYPE_Q5_K, q5_k),
-    ENTRY(LLM_QTYPE_Q6_K, q6_k),
+    ENTRY_K(LLM_QTYPE_Q2_K, q2_k),
+    ENTRY_K(LLM_QTYPE_Q3_K, q3_k),
+    ENTRY_K(LLM_QTYPE_Q4_K, q4_k),
+    ENTRY_K(LLM_QTYPE_Q5_K, q5_k),
+    ENTRY_K(LLM_QTYPE_Q6_K, q6_k),
 };
 
 #else

@@ -151,8 +151,8 @@ static void lin_rows(void *p, size_t lo, size_t hi, int tid) {
 }
 
 typedef struct act_ctx {
-  const llm_qtype *a;
-  void (*prepare)(const void *src, void *dst, int64_t n); /* the kernels' act_prepare */
+  void (*quantize)(const float *src, void *dst, int64_t n); /* the kernels' act_from_float */
+  void (*prepare)(const void *src, void *dst, int64_t n);   /* and act_prepare */
   const float *inp;
   void *act, *prep; /* the rows, bytes each; prepared, prep_bytes each */
   size_t cols, bytes, prep_bytes;
@@ -163,7 +163,7 @@ static void quantize_rows(void *p, size_t lo, size_t hi, int tid) {
   const act_ctx *c = p;
   for (size_t r = lo; r < hi; r++) {
     char *row = (char *)c->act + r * c->bytes;
-    c->a->vec_from_float(c->inp + r * c->cols, row, (int64_t)c->cols);
+    c->quantize(c->inp + r * c->cols, row, (int64_t)c->cols);
     if (c->prepare) c->prepare(row, (char *)c->prep + r * c->prep_bytes, (int64_t)c->cols);
   }
 }
@@ -177,8 +177,9 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
     c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
-    act_ctx q = {a, c.k.act_prepare, inp, buf->act, (char *)buf->act + n * (size_t)bytes, (size_t)w->cols,
-                 (size_t)bytes, llm_qkernel_prep_bytes(w->cols)};
+    char *rows = buf->act;
+    act_ctx q = {c.k.act_from_float, c.k.act_prepare, inp, rows,
+                 rows + n * (size_t)bytes, (size_t)w->cols, (size_t)bytes, llm_qkernel_prep_bytes(w->cols)};
     llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
     c.act = q.prepare ? q.prep : q.act;
     c.act_bytes = q.prepare ? q.prep_bytes : q.bytes;

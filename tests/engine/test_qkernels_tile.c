@@ -12,6 +12,9 @@
 ** 256 and 4096 + 256 elements, for the 32-element blocks 3 and 130 blocks
 ** (the AVX-512 kernels go by 4: short last groups).
 **
+** test_act_from_float: each level's activation quantizer gives the bits of
+** the activation type's vec_from_float, on edge cases too.
+**
 ** test_linear_batches: llm_linear (2 threads) of 64 activation rows against
 ** a weight matrix of each block type gives row r the same bits as a
 ** product of row r alone, and as products of batches of 3 and 16 rows
@@ -163,8 +166,43 @@ done:
   llm_pool_free(pool);
 }
 
+/* act_from_float at every level: the bits of the activation type's
+** vec_from_float, on random rows and on blocks of edge cases (ties after
+** scaling, equal magnitudes of both signs, zeros of both signs, a NaN, an
+** inf, all zero). */
+static void test_act_from_float(void) {
+  enum { N = 8 * 256 };
+  float x[N];
+  uint8_t got[N * 4], want[N * 4]; /* f32 takes the most */
+  uint64_t s = 5;
+  fill_floats(x, N, &s);
+  for (int i = 256; i < 512; i++) x[i] = (float)((i % 9) - 4) * 0.5f;   /* ties, -2 and 2 */
+  for (int i = 512; i < 768; i++) x[i] = i % 2 ? 1e-3f : -0.0f;
+  x[600] = -1e-3f;                                                       /* the first of that size */
+  x[800] = __builtin_nanf("");
+  x[1100] = -__builtin_inff();
+  for (int i = 1280; i < 1536; i++) x[i] = 0.0f;
+  for (int i = 1536; i < N; i++) x[i] *= 1e-30f;                         /* tiny */
+  int top = llm_qkernel_level(LLM_SIMD_AVX512);
+  for (int level = LLM_SIMD_SCALAR; level <= top; level++)
+    for (size_t t = 0; t < N_TYPES; t++) {
+      const llm_qtype *q = llm_qtype_get(TYPES[t]), *aq = llm_qtype_get(q->vec_type);
+      llm_qkernel k = llm_qkernel_get(q->id, level);
+      uint64_t bytes = 0;
+      llm_qtype_row_bytes(aq->id, N, &bytes);
+      memset(got, 0xa5, sizeof got);
+      memset(want, 0x5a, sizeof want);
+      k.act_from_float(x, got, N);
+      aq->vec_from_float(x, want, N);
+      int same = !memcmp(got, want, (size_t)bytes);
+      if (!same) printf("  level %d %s: act_from_float differs from %s's vec_from_float\n", level, q->name, aq->name);
+      CHECK(same);
+    }
+}
+
 int main(void) {
   RUN(test_tile_bits);
+  RUN(test_act_from_float);
   RUN(test_linear_batches);
   return CHECK_DONE();
 }

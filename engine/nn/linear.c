@@ -10,9 +10,6 @@
 #include "kernels/qtypes.h"
 #include "kernels/vec.h"
 
-/* Below this many activation rows per thread, threads split the weight
-** rows (as the training layers' products do). */
-#define MIN_ROWS_PER_THREAD 16
 /* From this many activation rows, float16 / bfloat16 weights are
 ** dequantized in panels for sgemm rather than dotted row by row. */
 #define PANEL_MIN_N 4
@@ -134,22 +131,6 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
   }
 }
 
-/* Activation rows [lo, hi) against the whole (float32) matrix. */
-static void lin_rows(void *p, size_t lo, size_t hi, int tid) {
-  (void)tid;
-  const lin_ctx *c = p;
-  size_t rows = (size_t)c->w->rows, cols = (size_t)c->w->cols;
-  for (size_t r = lo; r < hi; r++) {
-    float *o = c->out + r * c->ldo;
-    if (c->acc && c->bias)
-      llm_vadd(c->x->simd, o, c->bias, rows);
-    else if (!c->acc && c->bias)
-      memcpy(o, c->bias, rows * sizeof *o);
-  }
-  llm_sgemm(0, 1, (int)(hi - lo), (int)rows, (int)cols, 1.0f, c->inp + lo * cols, (int)cols, c->w->data,
-            (int)cols, c->acc || c->bias ? 1.0f : 0.0f, c->out + lo * c->ldo, (int)c->ldo);
-}
-
 typedef struct act_ctx {
   void (*quantize)(const float *src, void *dst, int64_t n); /* the kernels' act_from_float */
   void (*prepare)(const void *src, void *dst, int64_t n);   /* and act_prepare */
@@ -184,8 +165,8 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     c.act = q.prepare ? q.prep : q.act;
     c.act_bytes = q.prepare ? q.prep_bytes : q.bytes;
   }
-  if (w->type == LLM_QTYPE_F32 && n >= (size_t)MIN_ROWS_PER_THREAD * (size_t)llm_pool_threads(x->pool))
-    llm_pool_for(x->pool, n, lin_rows, &c);
-  else
-    llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
+  /* (float32 too: split by activation rows, each thread would pack the
+  ** whole matrix for sgemm, and reading it twice costs more than sgemm's
+  ** loss on fewer columns) */
+  llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
 }

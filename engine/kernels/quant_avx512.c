@@ -306,6 +306,46 @@ INLINE void blocks32_rows(int kind, const void *row, const void *act, size_t str
   UNROLL for (int r = 0; r < R; r++) out[r] = blocks32_sum(kind, acc[r], macc[r]);
 }
 
+/* The activation quantizers of the 32-element types, with the bits of
+** llm_q8_0_vec_from_float and llm_q8_1_vec_from_float (quant_ref.c: ggml's
+** AVX code): amax by maxps in that code's order (8 lanes over the 4
+** vectors, then 8 -> 4 -> 2 -> 1), rint(x * (127 / amax)) half to even,
+** to int32 (INT32_MIN for a NaN or out of range), saturated to int8; q8_1
+** adds s = d * the wrapping sum of the int32. */
+INLINE void q8_from_float(int with_sum, const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  int64_t bytes = with_sum ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
+  __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / 32; b++, p += bytes, src += 32) {
+    __m256 x[4], m;
+    UNROLL for (int v = 0; v < 4; v++) x[v] = _mm256_loadu_ps(src + 8 * v);
+    m = _mm256_andnot_ps(sign, x[0]);
+    UNROLL for (int v = 1; v < 4; v++) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, x[v]));
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    float d = amax / 127.0f, mul = amax != 0.0f ? 127.0f / amax : 0.0f;
+    __m256i sum = _mm256_setzero_si256();
+    UNROLL for (int v = 0; v < 4; v++) {
+      __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(x[v], _mm256_set1_ps(mul)));
+      sum = _mm256_add_epi32(sum, q);
+      _mm_storel_epi64((__m128i *)(p + (with_sum ? 4 : 2) + 8 * v), _mm256_cvtsepi32_epi8(q));
+    }
+    uint16_t h = llm_f32_to_f16(d);
+    memcpy(p, &h, sizeof h);
+    if (with_sum) {
+      __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(sum, 1), _mm256_castsi256_si128(sum));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+      h = llm_f32_to_f16(d * (float)_mm_cvtsi128_si32(s4));
+      memcpy(p + 2, &h, sizeof h);
+    }
+  }
+}
+
+AVX512 static void q8_0_from_float(const float *src, void *dst, int64_t n) { q8_from_float(0, src, dst, n); }
+AVX512 static void q8_1_from_float(const float *src, void *dst, int64_t n) { q8_from_float(1, src, dst, n); }
+
 /* ---- k-quants . q8_k ----------------------------------------------------------------- */
 
 enum { Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
@@ -636,18 +676,18 @@ PREPARE(q4_1, Q4_1)
 PREPARE(q5_1, Q5_1)
 
 #define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL, NULL}
-#define ENTRY_PREPARED(id, name) [id] = {name##_dot, name##_dot4, name##_tile, name##_prepare, NULL}
+#define ENTRY_PREPARED(id, name, act) [id] = {name##_dot, name##_dot4, name##_tile, name##_prepare, act##_from_float}
 #define ENTRY_K(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL, q8_k_from_float}
 
 const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
     ENTRY(LLM_QTYPE_F32, f32),
     ENTRY(LLM_QTYPE_F16, f16),
     ENTRY(LLM_QTYPE_BF16, bf16),
-    ENTRY_PREPARED(LLM_QTYPE_Q4_0, q4_0),
-    ENTRY_PREPARED(LLM_QTYPE_Q4_1, q4_1),
-    ENTRY_PREPARED(LLM_QTYPE_Q5_0, q5_0),
-    ENTRY_PREPARED(LLM_QTYPE_Q5_1, q5_1),
-    ENTRY_PREPARED(LLM_QTYPE_Q8_0, q8_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q4_0, q4_0, q8_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q4_1, q4_1, q8_1),
+    ENTRY_PREPARED(LLM_QTYPE_Q5_0, q5_0, q8_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q5_1, q5_1, q8_1),
+    ENTRY_PREPARED(LLM_QTYPE_Q8_0, q8_0, q8_0),
     ENTRY_K(LLM_QTYPE_Q2_K, q2_k),
     ENTRY_K(LLM_QTYPE_Q3_K, q3_k),
     ENTRY_K(LLM_QTYPE_Q4_K, q4_k),

@@ -1,15 +1,17 @@
 /*
 ** quant_avx512.c: the AVX-512 level of the quantized dot products (see
-** qkernels.h): llm_qkernels_avx512, vec_dot and vec_dot4 of q4_0, q4_1,
-** q5_0, q5_1, q8_0, q2_k .. q6_k, f32, f16 and bf16, with 512-bit vectors
-** and VNNI. Needs avx512f, bw, vl and vnni (llm_qkernel_level checks).
+** qkernels.h): llm_qkernels_avx512, vec_dot, vec_dot4 and vec_dot_tile of
+** q4_0, q4_1, q5_0, q5_1, q8_0, q2_k .. q6_k, f32, f16 and bf16, the
+** activation preparation of the 32-element types and the activation
+** quantizers (q8_0, q8_1, q8_k), with 512-bit vectors and VNNI. Needs
+** avx512f, bw, vl and vnni (llm_qkernel_level checks).
 **
 ** Integer products. VNNI's vpdpbusd adds the products of unsigned by signed
 ** bytes, 4 at a time, into int32 lanes without saturating, so each block's
 ** integer sum is exact whatever its bytes. The weights are made unsigned,
 ** the activations stay signed:
-**   - q4_0, q5_0, q8_0 (with q8_0): q + 8, q + 16, q + 128, and the offset
-**     times the block's activation sum (vpdpbusd again) is subtracted;
+**   - q4_0, q5_0, q8_0 (with q8_0): q + 8, q + 16, q + 128, and the lanes
+**     start at minus the offset times their activations' sum;
 **   - q4_1, q5_1 (with q8_1): q as is (0..31); m times the activation
 **     block's s is added as ggml does;
 **   - q2_k .. q6_k (with q8_k): q as is, q3_k's + 4, q6_k's + 32;
@@ -22,12 +24,14 @@
 ** in float in another order than the portable kernels (within rounding);
 ** f32, f16 and bf16 sum 256 products per lane in float, then in double.
 **
-** Registers: two 32-element blocks fill one (256 bits each; their bytes are
-** not contiguous, 2 loads), and blocks go by 4 so that their half scales
-** convert together; a short last group repeats its last block and masks
-** it out. A k-quant super-block is 4 registers of 64 weights, unpacked
-** into the order of the activation bytes. vec_dot4 unpacks each weight
-** register once for its four activation rows.
+** Registers: 32-element blocks go by 4, a register holding the first 16
+** elements of each and another the last 16 (see the section); a k-quant
+** super-block is 4 registers of 64 weights, unpacked into the order of the
+** activation bytes. The tiles hold several weight rows and activation rows
+** (4 x 4 for the 32-element types, 1 x 8 for the k-quants), each weight
+** register unpacked once for the tile's activation rows; every (weight
+** row, activation row) pair takes the same steps whatever the tile, so a
+** result does not depend on the rows around it (qkernels.h).
 */
 #include "kernels/qkernels.h"
 
@@ -39,7 +43,7 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define INLINE AVX512 static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 16")
+#define UNROLL _Pragma("GCC unroll 16") /* whole tiles: their accumulators stay in registers */
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -212,7 +216,7 @@ INLINE void prepare_row(int kind, const void *src, void *dst, int64_t n) {
 
 /* A tile: W weight rows (w, w + ws, ...) by R activation rows (a, a + as,
 ** ...), acc[i * R + r] (macc: the min terms) for weight row i and
-** activation row r. */
+** activation row r. At most 4 x 4 (blocks32_tile) or 2 x 8 (k_tile). */
 typedef struct tile {
   const uint8_t *w, *a;
   size_t ws, as;

@@ -14,7 +14,11 @@ what llama-quantize makes: tests/sql/test_quantize.py).
 
 Each round runs, alternating, ours (a fresh process per file: import done
 once beforehand; decode = llm_generate_tokens of 128 tokens after a
-one-token prompt, prompt = llm_logprob of 128 tokens; both cores) and
+one-token prompt; prompt = llm_generate(m, text, '{"max_tokens": 1,
+"temperature": 0}') with a text of exactly 128 tokens (the start token
+included): a prefill of 128 tokens and the logits of the last one only, as
+llama-bench's -p 128 computes them (the time includes tokenizing the text
+and picking the one token, both well under 1%); both cores) and
 llama-bench -p 128 -n 128 -t 2 -r 1. Prints medians, ratios, decode's GB/s
 (tokens/s x the file's bytes) against the read bandwidth measured in the
 same run (bench_infer_bench mem), prompt's GFLOP/s (2 x parameters per
@@ -50,7 +54,7 @@ n = db.execute("SELECT count(token_id) FROM llm_generate_tokens('m', 'a', "
                "'{\"max_tokens\": 128, \"temperature\": 0}')").fetchone()[0]
 decode = n / (time.perf_counter() - t)
 t = time.perf_counter()
-db.execute("SELECT llm_logprob('m', ?)", (text,)).fetchone()
+db.execute("SELECT llm_generate('m', ?, '{\"max_tokens\": 1, \"temperature\": 0}')", (text,)).fetchone()
 prompt = int(sys.argv[4]) / (time.perf_counter() - t)
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
 print(json.dumps({"decode": decode, "prompt": prompt, "n": n, "rss_mb": int(hwm) / 1024}))

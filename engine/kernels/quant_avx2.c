@@ -1,6 +1,6 @@
 /*
 ** quant_avx2.c: the AVX2 level of the quantized dot products (qkernels.h):
-** llm_qkernels_avx2, with vec_dot and vec_dot4 for f16, bf16, q4_0, q4_1,
+** llm_qkernels_avx2, with vec_dot, vec_dot4 and vec_dot_tile for f16, bf16, q4_0, q4_1,
 ** q5_0, q5_1, q8_0 and q2_k .. q6_k. The other entries are NULL (portable).
 **
 ** The functions are compiled for avx2, fma and f16c through target
@@ -187,8 +187,8 @@ INLINE void step32(uint32_t type, const uint8_t *row, const uint8_t *act, size_t
   } else {
     d = _mm_mul_ps(rows_half(act, stride, rows, 0), _mm_broadcastss_ps(w.dm));
     if (has_min32(type)) {
-      __m128 m = _mm_broadcastss_ps(_mm_movehdup_ps(w.dm));
-      *min = _mm_fmadd_ps(rows_half(act, stride, rows, 2), m, *min);
+      __m128 m = _mm_broadcastss_ps(_mm_movehdup_ps(w.dm)); /* rounded as one row's */
+      *min = _mm_add_ps(*min, _mm_mul_ps(rows_half(act, stride, rows, 2), m));
     }
   }
 #pragma GCC unroll 4
@@ -198,9 +198,10 @@ INLINE void step32(uint32_t type, const uint8_t *row, const uint8_t *act, size_t
   }
 }
 
-/* out[r] = the dot of the row with activation row r < rows. One row gets
-** two sets of accumulators (odd and even blocks) to overlap the latency of
-** the multiply-adds; four rows have four chains already. */
+/* out[r] = the dot of the row with activation row r < rows. Each row has
+** two sets of accumulators (odd and even blocks), which overlap the
+** latency of one row's multiply-adds, and its result does not depend on
+** how many rows share the call (vec_dot_tile's contract). */
 INLINE void dot32_rows(uint32_t type, const void *row, const void *act, size_t stride,
                        int64_t n, int rows, float *out) {
   __m256 even[MAX_ROWS], odd[MAX_ROWS];
@@ -210,7 +211,7 @@ INLINE void dot32_rows(uint32_t type, const void *row, const void *act, size_t s
   int64_t nb = n / 32, b = 0;
   for (; b + 1 < nb; b += 2) {
     step32(type, row, act, stride, b, rows, even, &min);
-    step32(type, row, act, stride, b + 1, rows, rows == 1 ? odd : even, &min);
+    step32(type, row, act, stride, b + 1, rows, odd, &min);
   }
   if (b < nb) step32(type, row, act, stride, b, rows, even, &min);
   float m[4];
@@ -427,7 +428,7 @@ INLINE void halves_step(uint32_t type, const uint8_t *w, const uint8_t *act, siz
 
 /* Elements [i, end) of the row against each activation row: every 32,
 ** then 16, then the rest copied into zeroed buffers (zero times zero adds
-** nothing); end - i <= HALVES_SPAN. One row gets two sets of accumulators. */
+** nothing); end - i <= HALVES_SPAN. Each row has two sets of accumulators. */
 INLINE void halves_span(uint32_t type, const uint8_t *w, const uint8_t *a, size_t stride,
                         int64_t i, int64_t end, int rows, float *out) {
   __m256 acc[MAX_ROWS][2], acc2[MAX_ROWS][2];
@@ -436,7 +437,7 @@ INLINE void halves_span(uint32_t type, const uint8_t *w, const uint8_t *a, size_
     acc[r][0] = acc[r][1] = acc2[r][0] = acc2[r][1] = _mm256_setzero_ps();
   for (; i + 32 <= end; i += 32) {
     halves_step(type, w + 2 * i, a + 2 * i, stride, rows, acc);
-    halves_step(type, w + 2 * i + 32, a + 2 * i + 32, stride, rows, rows == 1 ? acc2 : acc);
+    halves_step(type, w + 2 * i + 32, a + 2 * i + 32, stride, rows, acc2);
   }
   if (i + 16 <= end) {
     halves_step(type, w + 2 * i, a + 2 * i, stride, rows, acc);
@@ -477,7 +478,8 @@ INLINE void halves_dot_rows(uint32_t type, const void *row, const void *act, siz
 
 /* ---- the table ---------------------------------------------------------------------- */
 
-/* name_dot and name_dot4: the driver for one row and for four. */
+/* name_dot and name_dot4: the driver for one row and for four; name_tile:
+** those over a tile's rows. */
 #define KERNELS(name, driver, type)                                                        \
   AVX2 static float name##_dot(const void *row, const void *act, int64_t n) {              \
     float out;                                                                             \
@@ -487,6 +489,10 @@ INLINE void halves_dot_rows(uint32_t type, const void *row, const void *act, siz
   AVX2 static void name##_dot4(const void *row, const void *act, size_t stride, int64_t n, \
                                float out[4]) {                                             \
     driver(type, row, act, stride, n, 4, out);                                             \
+  }                                                                                        \
+  AVX2 static void name##_tile(const void *w, size_t ws, size_t nw, const void *act,       \
+                               size_t as, size_t na, int64_t n, float *out, size_t ldo) {  \
+    llm_tile_by_dot4(name##_dot, name##_dot4, w, ws, nw, act, as, na, n, out, ldo);        \
   }
 KERNELS(f16, halves_dot_rows, LLM_QTYPE_F16)
 KERNELS(bf16, halves_dot_rows, LLM_QTYPE_BF16)
@@ -501,7 +507,7 @@ KERNELS(q4_k, k_dot_rows, LLM_QTYPE_Q4_K)
 KERNELS(q5_k, k_dot_rows, LLM_QTYPE_Q5_K)
 KERNELS(q6_k, k_dot_rows, LLM_QTYPE_Q6_K)
 
-#define ENTRY(name) {name##_dot, name##_dot4}
+#define ENTRY(name) {name##_dot, name##_dot4, name##_tile}
 const llm_qkernel llm_qkernels_avx2[LLM_QTYPE_COUNT] = {
     [LLM_QTYPE_F16] = ENTRY(f16),   [LLM_QTYPE_BF16] = ENTRY(bf16), [LLM_QTYPE_Q4_0] = ENTRY(q4_0),
     [LLM_QTYPE_Q4_1] = ENTRY(q4_1), [LLM_QTYPE_Q5_0] = ENTRY(q5_0), [LLM_QTYPE_Q5_1] = ENTRY(q5_1),

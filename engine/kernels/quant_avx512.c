@@ -1,15 +1,17 @@
 /*
 ** quant_avx512.c: the AVX-512 level of the quantized dot products (see
-** qkernels.h): llm_qkernels_avx512, vec_dot and vec_dot4 of q4_0, q4_1,
-** q5_0, q5_1, q8_0, q2_k .. q6_k, f32, f16 and bf16, with 512-bit vectors
-** and VNNI. Needs avx512f, bw, vl and vnni (llm_qkernel_level checks).
+** qkernels.h): llm_qkernels_avx512, vec_dot, vec_dot4 and vec_dot_tile of
+** q4_0, q4_1, q5_0, q5_1, q8_0, q2_k .. q6_k, f32, f16 and bf16, the
+** activation preparation of the 32-element types and the activation
+** quantizers (q8_0, q8_1, q8_k), with 512-bit vectors and VNNI. Needs
+** avx512f, bw, vl and vnni (llm_qkernel_level checks).
 **
 ** Integer products. VNNI's vpdpbusd adds the products of unsigned by signed
 ** bytes, 4 at a time, into int32 lanes without saturating, so each block's
 ** integer sum is exact whatever its bytes. The weights are made unsigned,
 ** the activations stay signed:
-**   - q4_0, q5_0, q8_0 (with q8_0): q + 8, q + 16, q + 128, and the offset
-**     times the block's activation sum (vpdpbusd again) is subtracted;
+**   - q4_0, q5_0, q8_0 (with q8_0): q + 8, q + 16, q + 128, and the lanes
+**     start at minus the offset times their activations' sum;
 **   - q4_1, q5_1 (with q8_1): q as is (0..31); m times the activation
 **     block's s is added as ggml does;
 **   - q2_k .. q6_k (with q8_k): q as is, q3_k's + 4, q6_k's + 32;
@@ -22,12 +24,14 @@
 ** in float in another order than the portable kernels (within rounding);
 ** f32, f16 and bf16 sum 256 products per lane in float, then in double.
 **
-** Registers: two 32-element blocks fill one (256 bits each; their bytes are
-** not contiguous, 2 loads), and blocks go by 4 so that their half scales
-** convert together; a short last group repeats its last block and masks
-** it out. A k-quant super-block is 4 registers of 64 weights, unpacked
-** into the order of the activation bytes. vec_dot4 unpacks each weight
-** register once for its four activation rows.
+** Registers: 32-element blocks go by 4, a register holding the first 16
+** elements of each and another the last 16 (see the section); a k-quant
+** super-block is 4 registers of 64 weights, unpacked into the order of the
+** activation bytes. The tiles hold several weight rows and activation rows
+** (4 x 4 for the 32-element types, 1 x 8 for the k-quants), each weight
+** register unpacked once for the tile's activation rows; every (weight
+** row, activation row) pair takes the same steps whatever the tile, so a
+** result does not depend on the rows around it (qkernels.h).
 */
 #include "kernels/qkernels.h"
 
@@ -39,7 +43,7 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define INLINE AVX512 static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 4")
+#define UNROLL _Pragma("GCC unroll 16") /* whole tiles: their accumulators stay in registers */
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -93,16 +97,29 @@ INLINE __m512i with_bit(__m512i q, __m512i bits, int lo, int hi, int add) {
 
 /* ---- 32-element blocks: q4_0, q5_0, q8_0 (q8_0), q4_1, q5_1 (q8_1) ------------------ */
 
-/* Blocks go 4 at a time, as two registers of two blocks (a block per 256
-** bits, int32 lanes 0..7 and 8..15): the 4 blocks' scales are converted
-** together, then spread to the lanes with one permutation per register.
-** Weights are unsigned: q4_0's q + 8, q5_0's q + 16, q8_0's q + 128 (the
-** offset times the activations' sum, also by vpdpbusd, is subtracted),
-** q4_1's and q5_1's as they are. */
+/* Blocks go 4 at a time ("quads"), each register holding 4 blocks: the
+** first 16 elements of each (16 bytes per block, in int32 lanes 4k .. 4k +
+** 3 for block k) in one register, the last 16 in another, so that
+** vpdpbusd on the two sums 8 products of one block into each lane and the
+** float work (convert, scale, add) is done for 4 blocks at a time. q4's
+** and q5's nibbles are in that order already (low nibbles: elements
+** 0..15). Weights are unsigned: q4_0's q + 8, q5_0's q + 16, q8_0's q +
+** 128 (the lanes start at minus the offset times their activations' sum),
+** q4_1's and q5_1's as they are.
+**
+** The activation rows are prepared for this once per product (vec_dot_tile
+** reads them so, see act_prepare): a quad of a row takes PREP_QUAD bytes,
+**   [0, 64): elements 0..15 of the 4 blocks, [64, 128): elements 16..31;
+**   [128, 192): q8_0: the 16 lanes' starting int32 (minus the weight
+**     offset times the sum of the 8 activations each lane multiplies);
+**     q8_1: the 4 blocks' s as floats (then unused bytes);
+**   [192, 256): block k's d as a float in lanes 4k .. 4k + 3;
+** the blocks past the row's end (a short last quad) are zero. */
 
 enum { Q4_0, Q5_0, Q8_0, Q4_1, Q5_1 };
 
 #define HAS_MIN(kind) ((kind) == Q4_1 || (kind) == Q5_1)
+#define PREP_QUAD 256
 
 static inline int block_bytes(int kind) {
   return kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q8_0 ? 34 : kind == Q4_1 ? 20 : 24;
@@ -120,96 +137,218 @@ INLINE __m128 four_halves(const uint8_t *const p[4], int at) {
   return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
 }
 
-/* The 32 bytes at p0, then the 32 at p1. */
-INLINE __m512i load_pair(const uint8_t *p0, const uint8_t *p1) {
-  __m512i low = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0));
-  return _mm512_inserti64x4(low, _mm256_loadu_si256((const __m256i *)p1), 1);
-}
-
-/* The unsigned weights of the blocks at w0 and w1. */
-INLINE __m512i weight_pair(int kind, const uint8_t *w0, const uint8_t *w1) {
-  if (kind == Q8_0) return _mm512_xor_si512(load_pair(w0 + 2, w1 + 2), _mm512_set1_epi8((char)0x80));
-  int at = kind == Q4_0 ? 2 : kind == Q4_1 ? 4 : kind == Q5_0 ? 6 : 8;
-  __m256i nibbles = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w0 + at))),
-      _mm_loadu_si128((const __m128i *)(w1 + at)), 1);
-  /* [nibbles 0, nibbles 0, nibbles 1, nibbles 1] by 128 bits: the low
-  ** nibbles (elements 0..15) of the first copy, the high of the second */
-  __m512i x = _mm512_castsi256_si512(nibbles);
-  x = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(1, 1, 0, 0));
-  __m512i shift = _mm512_set_epi64((long long)rep16(4), (long long)rep16(4), 0, 0,
-                                   (long long)rep16(4), (long long)rep16(4), 0, 0);
-  __m512i q = _mm512_and_si512(_mm512_srlv_epi16(x, shift), _mm512_set1_epi8(15));
-  if (kind == Q5_0 || kind == Q5_1) { /* bit j of qh: 16 to element j */
-    int qh = kind == Q5_0 ? 2 : 4;
-    __mmask64 high = (uint64_t)u32_at(w0 + qh) | (uint64_t)u32_at(w1 + qh) << 32;
-    q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
-  }
-  return q;
-}
-
-/* The integer dot of a pair of weight blocks with the activation blocks
-** at a0 and a1 (their int8 at a0 + 2 or 4), in int32 lanes. */
-INLINE __m512i dot_pair(int kind, __m512i q, const uint8_t *a0, const uint8_t *a1) {
-  int at = HAS_MIN(kind) ? 4 : 2;
-  __m512i a = load_pair(a0 + at, a1 + at), zero = _mm512_setzero_si512();
-  __m512i sum = _mm512_dpbusd_epi32(zero, q, a);
-  if (!weight_offset(kind)) return sum;
-  __m512i offset = _mm512_set1_epi8((char)weight_offset(kind));
-  return _mm512_sub_epi32(sum, _mm512_dpbusd_epi32(zero, offset, a));
-}
-
-/* The lanes of a pair: lanes first, first + 1 of x, 8 times each. */
-INLINE __m512 pair_scales(__m128 x, int first) {
-  int second = first + 1;
-  __m512i index = _mm512_set_epi32(second, second, second, second, second, second, second, second,
-                                   first, first, first, first, first, first, first, first);
+/* Lane k of x in lanes 4k .. 4k + 3. */
+INLINE __m512 spread4(__m128 x) {
+  __m512i index = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   return _mm512_permutexvar_ps(index, _mm512_castps128_ps512(x));
 }
 
-/* Adds the dots of blocks b .. b + count - 1 (count <= 4) of row with
-** those of the R activation rows to acc[r] (the min terms to macc[r]). A
-** short group repeats its last block, masked out of the sums. */
-INLINE void dot_quad(int kind, int R, const uint8_t *w, const uint8_t *a, size_t stride, int64_t b,
-                     int count, __m512 *acc, __m128 *macc) {
-  int64_t wb = block_bytes(kind), ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
-  const uint8_t *wp[4];
-  UNROLL for (int i = 0; i < 4; i++) wp[i] = w + (b + (i < count ? i : count - 1)) * wb;
-  __mmask16 lanes0 = count >= 2 ? 0xffff : 0x00ff;
-  __mmask16 lanes1 = count == 4 ? 0xffff : count == 3 ? 0x00ff : 0;
-  __m512i q0 = weight_pair(kind, wp[0], wp[1]), q1 = weight_pair(kind, wp[2], wp[3]);
-  __m128 dw = four_halves(wp, 0), mw = HAS_MIN(kind) ? four_halves(wp, 2) : dw;
-  UNROLL for (int r = 0; r < R; r++) {
-    const uint8_t *ap[4];
-    UNROLL for (int i = 0; i < 4; i++) ap[i] = a + r * stride + (b + (i < count ? i : count - 1)) * ab;
-    __m128 d = _mm_mul_ps(dw, four_halves(ap, 0));
-    __m512 sum0 = _mm512_cvtepi32_ps(dot_pair(kind, q0, ap[0], ap[1]));
-    __m512 sum1 = _mm512_cvtepi32_ps(dot_pair(kind, q1, ap[2], ap[3]));
-    acc[r] = _mm512_mask3_fmadd_ps(sum0, pair_scales(d, 0), acc[r], lanes0);
-    acc[r] = _mm512_mask3_fmadd_ps(sum1, pair_scales(d, 2), acc[r], lanes1);
-    if (HAS_MIN(kind)) /* m * s per block */
-      macc[r] = _mm_mask3_fmadd_ps(mw, four_halves(ap, 2), macc[r], (__mmask8)((1u << count) - 1));
+/* The 16 bytes at p[k] + at in bytes 16k .. 16k + 15, k < 4. */
+INLINE __m512i four16(const uint8_t *const p[4], int at) {
+  __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p[0] + at)));
+  x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p[1] + at)), 1);
+  x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p[2] + at)), 2);
+  return _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p[3] + at)), 3);
+}
+
+/* The 4 pointers to blocks b .. b + 3 of size bytes at p, the last of a
+** short group (count < 4) repeated. */
+INLINE void quad_ptrs(const uint8_t *p, int64_t size, int64_t b, int count, const uint8_t *out[4]) {
+  UNROLL for (int i = 0; i < 4; i++) out[i] = p + (b + (i < count ? i : count - 1)) * size;
+}
+
+/* The unsigned weights of the quad at wp: elements 0..15 of each block in
+** *lo, 16..31 in *hi. */
+INLINE void weight_quad(int kind, const uint8_t *const wp[4], __m512i *lo, __m512i *hi) {
+  if (kind == Q8_0) {
+    __m512i flip = _mm512_set1_epi8((char)0x80);
+    *lo = _mm512_xor_si512(four16(wp, 2), flip);
+    *hi = _mm512_xor_si512(four16(wp, 18), flip);
+    return;
+  }
+  int at = kind == Q4_0 ? 2 : kind == Q4_1 ? 4 : kind == Q5_0 ? 6 : 8;
+  __m512i x = four16(wp, at), nib = _mm512_set1_epi8(15);
+  *lo = _mm512_and_si512(x, nib);
+  *hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), nib);
+  if (kind == Q5_0 || kind == Q5_1) { /* bit j of qh: 16 to element j */
+    int qh = kind == Q5_0 ? 2 : 4;
+    uint64_t low = 0, high = 0;
+    UNROLL for (int k = 0; k < 4; k++) {
+      uint64_t bits = u32_at(wp[k] + qh);
+      low |= (bits & 0xffff) << (16 * k), high |= (bits >> 16) << (16 * k);
+    }
+    *lo = _mm512_mask_add_epi8(*lo, low, *lo, _mm512_set1_epi8(16));
+    *hi = _mm512_mask_add_epi8(*hi, high, *hi, _mm512_set1_epi8(16));
   }
 }
 
-/* out[r] = the dot of row with the activation row act + r * stride, r < R. */
-INLINE void blocks32_rows(int kind, const void *row, const void *act, size_t stride, int64_t n,
-                          int R, float *out) {
-  int64_t nb = n / 32, b = 0;
-  __m512 acc[4];
-  __m128 macc[4];
-  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps(), macc[r] = _mm_setzero_ps();
-  for (; b + 4 <= nb; b += 4) dot_quad(kind, R, row, act, stride, b, 4, acc, macc);
-  if (b < nb) dot_quad(kind, R, row, act, stride, b, (int)(nb - b), acc, macc);
-  UNROLL for (int r = 0; r < R; r++) {
-    out[r] = _mm512_reduce_add_ps(acc[r]);
-    if (HAS_MIN(kind)) {
-      float m[4];
-      _mm_storeu_ps(m, macc[r]);
-      out[r] += (m[0] + m[1]) + (m[2] + m[3]);
+/* Prepares the quad of blocks b .. b + count - 1 (count <= 4) of the
+** activation row a (q8_0 or q8_1 blocks) at dst (see above). */
+INLINE void prepare_quad(int kind, const uint8_t *a, int64_t b, int count, uint8_t *dst) {
+  int64_t ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
+  int at = HAS_MIN(kind) ? 4 : 2;
+  const uint8_t *ap[4];
+  quad_ptrs(a, ab, b, count, ap);
+  __mmask16 blocks = (__mmask16)((1u << (4 * count)) - 1); /* lanes of real blocks */
+  __m512i lo = _mm512_maskz_mov_epi32(blocks, four16(ap, at));
+  __m512i hi = _mm512_maskz_mov_epi32(blocks, four16(ap, at + 16));
+  _mm512_storeu_si512((void *)dst, lo);
+  _mm512_storeu_si512((void *)(dst + 64), hi);
+  if (HAS_MIN(kind)) {
+    __m128 s = _mm_maskz_mov_ps((__mmask8)((1u << count) - 1), four_halves(ap, 2));
+    _mm512_storeu_si512((void *)(dst + 128), _mm512_castps_si512(_mm512_castps128_ps512(s)));
+    /* (the other 48 bytes: zero rather than undefined) */
+    _mm512_mask_storeu_epi32(dst + 128, 0xfff0, _mm512_setzero_si512());
+  } else {
+    __m512i offset = _mm512_set1_epi8((char)weight_offset(kind)), zero = _mm512_setzero_si512();
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, offset, lo), offset, hi);
+    _mm512_storeu_si512((void *)(dst + 128), _mm512_sub_epi32(zero, sum));
+  }
+  __m512 d = _mm512_maskz_mov_ps(blocks, spread4(four_halves(ap, 0)));
+  _mm512_storeu_ps(dst + 192, d);
+}
+
+INLINE void prepare_row(int kind, const void *src, void *dst, int64_t n) {
+  int64_t nb = n / 32;
+  for (int64_t b = 0; b < nb; b += 4)
+    prepare_quad(kind, src, b, nb - b < 4 ? (int)(nb - b) : 4, (uint8_t *)dst + b / 4 * PREP_QUAD);
+}
+
+/* A tile: W weight rows (w, w + ws, ...) by R activation rows (a, a + as,
+** ...), acc[i * R + r] (macc: the min terms) for weight row i and
+** activation row r. At most 4 x 4 (blocks32_tile) or 2 x 8 (k_tile). */
+typedef struct tile {
+  const uint8_t *w, *a;
+  size_t ws, as;
+} tile;
+
+/* Adds the dots of quads [q0, q1) of the tile's weight rows (nb blocks in
+** all) with its prepared activation rows, whose quad q0 is at t->a. Every
+** (weight row, activation row) pair takes the same steps, in the same
+** order, whatever W and R: each quad's integer sums (exact in int32), to
+** float, times the lanes' product of the two scales, added to acc (the
+** lanes of a short quad's missing blocks masked out); so any tile gives
+** any other's bits. */
+INLINE void quads_tile(int kind, int W, int R, const tile *t, int64_t q0, int64_t q1, int64_t nb, __m512 *acc,
+                       __m128 *macc) {
+  int64_t wb = block_bytes(kind);
+  for (int64_t q = q0; q < q1; q++) {
+    int count = nb - 4 * q < 4 ? (int)(nb - 4 * q) : 4;
+    __mmask16 lanes = (__mmask16)((1u << (4 * count)) - 1);
+    __m512i lo[4], hi[4];
+    __m512 dw[4];
+    __m128 mw[4];
+    UNROLL for (int i = 0; i < W; i++) {
+      const uint8_t *wp[4];
+      quad_ptrs(t->w + (size_t)i * t->ws, wb, 4 * q, count, wp);
+      weight_quad(kind, wp, &lo[i], &hi[i]);
+      __m128 d = four_halves(wp, 0);
+      dw[i] = spread4(d);
+      if (HAS_MIN(kind)) mw[i] = four_halves(wp, 2);
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+      const uint8_t *p = t->a + (size_t)r * t->as + (size_t)(q - q0) * PREP_QUAD;
+      __m512i alo = _mm512_loadu_si512((const void *)p), ahi = _mm512_loadu_si512((const void *)(p + 64));
+      __m512i start = HAS_MIN(kind) ? _mm512_setzero_si512() : _mm512_loadu_si512((const void *)(p + 128));
+      __m512 da = _mm512_loadu_ps(p + 192);
+      UNROLL for (int i = 0; i < W; i++) {
+        __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo[i], alo), hi[i], ahi);
+        acc[i * R + r] = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[i], da),
+                                               acc[i * R + r], lanes);
+        if (HAS_MIN(kind)) /* m * s per block */
+          macc[i * R + r] = _mm_mask3_fmadd_ps(mw[i], _mm_loadu_ps((const float *)(p + 128)), macc[i * R + r],
+                                               (__mmask8)((1u << count) - 1));
+      }
     }
   }
 }
+
+/* The dot a pair's accumulators hold. */
+INLINE float blocks32_sum(int kind, __m512 acc, __m128 macc) {
+  float d = _mm512_reduce_add_ps(acc);
+  if (HAS_MIN(kind)) {
+    float m[4];
+    _mm_storeu_ps(m, macc);
+    d += (m[0] + m[1]) + (m[2] + m[3]);
+  }
+  return d;
+}
+
+/* out[r * ldo + i] += the dot of weight row i with activation row r, for
+** the W x R rows of the tile (prepared activation rows). */
+INLINE void blocks32_tile(int kind, int W, int R, const tile *t, int64_t n, float *out, size_t ldo) {
+  __m512 acc[16];
+  __m128 macc[16];
+  UNROLL for (int k = 0; k < W * R; k++) acc[k] = _mm512_setzero_ps(), macc[k] = _mm_setzero_ps();
+  quads_tile(kind, W, R, t, 0, (n / 32 + 3) / 4, n / 32, acc, macc);
+  UNROLL for (int i = 0; i < W; i++) UNROLL for (int r = 0; r < R; r++)
+    out[(size_t)r * ldo + (size_t)i] += blocks32_sum(kind, acc[i * R + r], macc[i * R + r]);
+}
+
+/* Quads prepared at a time by the dots of unprepared rows (vec_dot,
+** vec_dot4), on the stack. */
+#define ROWS_QUADS 8
+
+/* out[r] = the dot of row with the activation row act + r * stride, r < R
+** (as they come: prepared here, a few quads at a time, for the same steps
+** as the tiles). */
+INLINE void blocks32_rows(int kind, const void *row, const void *act, size_t stride, int64_t n,
+                          int R, float *out) {
+  uint8_t prep[4][ROWS_QUADS * PREP_QUAD];
+  int64_t nb = n / 32, nq = (nb + 3) / 4, ab = HAS_MIN(kind) ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
+  __m512 acc[4];
+  __m128 macc[4];
+  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps(), macc[r] = _mm_setzero_ps();
+  for (int64_t q0 = 0; q0 < nq; q0 += ROWS_QUADS) {
+    int64_t q1 = nq - q0 < ROWS_QUADS ? nq : q0 + ROWS_QUADS;
+    UNROLL for (int r = 0; r < R; r++)
+      prepare_row(kind, (const uint8_t *)act + r * stride + 4 * q0 * ab, prep[r],
+                  32 * ((nb < 4 * q1 ? nb : 4 * q1) - 4 * q0));
+    tile t = {(const uint8_t *)row, prep[0], 0, sizeof prep[0]};
+    quads_tile(kind, 1, R, &t, q0, q1, nb, acc, macc);
+  }
+  UNROLL for (int r = 0; r < R; r++) out[r] = blocks32_sum(kind, acc[r], macc[r]);
+}
+
+/* The activation quantizers of the 32-element types, with the bits of
+** llm_q8_0_vec_from_float and llm_q8_1_vec_from_float (quant_ref.c: ggml's
+** AVX code): amax by maxps in that code's order (8 lanes over the 4
+** vectors, then 8 -> 4 -> 2 -> 1), rint(x * (127 / amax)) half to even,
+** to int32 (INT32_MIN for a NaN or out of range), saturated to int8; q8_1
+** adds s = d * the wrapping sum of the int32. */
+INLINE void q8_from_float(int with_sum, const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  int64_t bytes = with_sum ? LLM_Q8_1_BYTES : LLM_Q8_0_BYTES;
+  __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / 32; b++, p += bytes, src += 32) {
+    __m256 x[4], m;
+    UNROLL for (int v = 0; v < 4; v++) x[v] = _mm256_loadu_ps(src + 8 * v);
+    m = _mm256_andnot_ps(sign, x[0]);
+    UNROLL for (int v = 1; v < 4; v++) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, x[v]));
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    float d = amax / 127.0f, mul = amax != 0.0f ? 127.0f / amax : 0.0f;
+    __m256i sum = _mm256_setzero_si256();
+    UNROLL for (int v = 0; v < 4; v++) {
+      __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(x[v], _mm256_set1_ps(mul)));
+      sum = _mm256_add_epi32(sum, q);
+      _mm_storel_epi64((__m128i *)(p + (with_sum ? 4 : 2) + 8 * v), _mm256_cvtsepi32_epi8(q));
+    }
+    uint16_t h = llm_f32_to_f16(d);
+    memcpy(p, &h, sizeof h);
+    if (with_sum) {
+      __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(sum, 1), _mm256_castsi256_si128(sum));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+      h = llm_f32_to_f16(d * (float)_mm_cvtsi128_si32(s4));
+      memcpy(p + 2, &h, sizeof h);
+    }
+  }
+}
+
+AVX512 static void q8_0_from_float(const float *src, void *dst, int64_t n) { q8_from_float(0, src, dst, n); }
+AVX512 static void q8_1_from_float(const float *src, void *dst, int64_t n) { q8_from_float(1, src, dst, n); }
 
 /* ---- k-quants . q8_k ----------------------------------------------------------------- */
 
@@ -350,17 +489,65 @@ INLINE void dot_k(const kblock *k, const uint8_t *a, __m512 *acc) {
   *acc = _mm512_fmadd_ps(sum, _mm512_set1_ps(f32_at(a)), *acc);
 }
 
+/* out[r * ldo + i] += the dot of weight row i with activation row r, for
+** the W x R rows of the tile: each super-block of a weight row is unpacked
+** once for the R activation rows; every pair takes dot_k's steps. */
+INLINE void k_tile(int kind, int W, int R, const tile *t, int64_t n, float *out, size_t ldo) {
+  __m512 acc[16];
+  UNROLL for (int k = 0; k < W * R; k++) acc[k] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / LLM_QK_K; b++) {
+    kblock k[2];
+    UNROLL for (int i = 0; i < W; i++) k_unpack(kind, t->w + (size_t)i * t->ws + b * k_bytes(kind), &k[i]);
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int i = 0; i < W; i++)
+      dot_k(&k[i], t->a + (size_t)r * t->as + b * LLM_Q8_K_BYTES, &acc[i * R + r]);
+  }
+  UNROLL for (int i = 0; i < W; i++) UNROLL for (int r = 0; r < R; r++)
+    out[(size_t)r * ldo + (size_t)i] += _mm512_reduce_add_ps(acc[i * R + r]);
+}
+
 INLINE void k_rows(int kind, const void *row, const void *act, size_t stride, int64_t n, int R,
                    float *out) {
-  const uint8_t *w = row, *a = act;
-  __m512 acc[4];
-  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < n / LLM_QK_K; b++) {
-    kblock k;
-    k_unpack(kind, w + b * k_bytes(kind), &k);
-    UNROLL for (int r = 0; r < R; r++) dot_k(&k, a + r * stride + b * LLM_Q8_K_BYTES, &acc[r]);
+  tile t = {row, act, 0, stride};
+  UNROLL for (int r = 0; r < R; r++) out[r] = 0.0f;
+  k_tile(kind, 1, R, &t, n, out, 1);
+}
+
+/* ggml's reference q8_K quantizer (llm_q8_k_vec_from_float, quant_k.c),
+** with the same bits: the largest |x| (NaNs skipped: maxps gives its
+** second operand, the running maximum, when the first is a NaN), the first
+** value of that magnitude, scale = -127 / it, rint(scale * x) (vcvtps2dq
+** rounds half to even, as rintf does) saturated to int8 (0 where scale * x
+** is not finite), and the sums of 16. */
+AVX512 static void q8_k_from_float(const float *src, void *dst, int64_t n) {
+  uint8_t *p = dst;
+  __m512 inf = _mm512_set1_ps(__builtin_inff());
+  for (int64_t b = 0; b < n / LLM_QK_K; b++, p += LLM_Q8_K_BYTES, src += LLM_QK_K) {
+    __m512 amax16 = _mm512_setzero_ps();
+    for (int c = 0; c < 16; c++) amax16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(src + 16 * c)), amax16);
+    float amax = _mm512_reduce_max_ps(amax16), d = 0.0f, max = 0.0f;
+    memset(p + 4, 0, LLM_QK_K + 32);
+    if (amax != 0.0f) {
+      for (int c = 0; c < 16; c++) {
+        __mmask16 at = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(src + 16 * c)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (at) {
+          max = src[16 * c + __builtin_ctz(at)];
+          break;
+        }
+      }
+      float scale = -127.0f / max;
+      for (int c = 0; c < 16; c++) {
+        __m512 v = _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_loadu_ps(src + 16 * c));
+        __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ);
+        __m512i q = _mm512_maskz_cvtps_epi32(finite, v);
+        q = _mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), _mm512_set1_epi32(-128));
+        _mm_storeu_si128((__m128i *)(p + 4 + 16 * c), _mm512_cvtepi32_epi8(q));
+        int sum = _mm512_reduce_add_epi32(q);
+        p[260 + 2 * c] = (uint8_t)(sum & 0xff), p[261 + 2 * c] = (uint8_t)((unsigned)sum >> 8 & 0xff);
+      }
+      d = 1 / scale;
+    }
+    memcpy(p, &d, sizeof d);
   }
-  UNROLL for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
 /* ---- f32, f16, bf16 ------------------------------------------------------------------ */
@@ -404,7 +591,31 @@ INLINE void plain_rows(int kind, const void *row, const void *act, size_t stride
 
 /* ---- the table ------------------------------------------------------------------------ */
 
-/* vec_dot and vec_dot4 of a type from its family's rows function. */
+/* Weight rows [0, nw) by activation rows [0, na) in tiles of TW x TR
+** (the family's tile function, f), the edges in narrower tiles. */
+#define TILES(f, kind, TW, TR)                                                                    \
+  do {                                                                                            \
+    size_t j = 0;                                                                                 \
+    for (; j < nw; j += TW) {                                                                     \
+      size_t r = 0;                                                                               \
+      tile t = {(const uint8_t *)w + j * ws, act, ws, as};                                        \
+      if (nw - j >= TW) {                                                                         \
+        for (; r + TR <= na; r += TR, t.a = (const uint8_t *)act + r * as)                        \
+          f(kind, TW, TR, &t, n, out + r * ldo + j, ldo);                                         \
+        for (; r < na; r++, t.a = (const uint8_t *)act + r * as) f(kind, TW, 1, &t, n, out + r * ldo + j, ldo); \
+        continue;                                                                                 \
+      }                                                                                           \
+      for (size_t i = j; i < nw; i++) { /* the last few weight rows, one at a time */              \
+        t.w = (const uint8_t *)w + i * ws;                                                        \
+        for (r = 0, t.a = act; r + TR <= na; r += TR, t.a = (const uint8_t *)act + r * as)         \
+          f(kind, 1, TR, &t, n, out + r * ldo + i, ldo);                                          \
+        for (; r < na; r++, t.a = (const uint8_t *)act + r * as) f(kind, 1, 1, &t, n, out + r * ldo + i, ldo); \
+      }                                                                                           \
+    }                                                                                             \
+  } while (0)
+
+/* vec_dot and vec_dot4 of a type from its family's rows function;
+** vec_dot_tile from its tile function, in tiles of TW x TR. */
 #define KERNELS(name, rows, kind)                                                              \
   AVX512 static float name##_dot(const void *row, const void *act, int64_t n) {                \
     float out;                                                                                 \
@@ -414,6 +625,11 @@ INLINE void plain_rows(int kind, const void *row, const void *act, size_t stride
   AVX512 static void name##_dot4(const void *row, const void *act, size_t stride, int64_t n, \
                                  float out[4]) {                                               \
     rows(kind, row, act, stride, n, 4, out);                                                   \
+  }
+#define TILED(name, f, kind, TW, TR)                                                              \
+  AVX512 static void name##_tile(const void *w, size_t ws, size_t nw, const void *act, size_t as, \
+                                 size_t na, int64_t n, float *out, size_t ldo) {                  \
+    TILES(f, kind, TW, TR);                                                                       \
   }
 
 KERNELS(q4_0, blocks32_rows, Q4_0)
@@ -430,14 +646,57 @@ KERNELS(f32, plain_rows, F32)
 KERNELS(f16, plain_rows, F16)
 KERNELS(bf16, plain_rows, BF16)
 
-#define ENTRY(id, name) [id] = {name##_dot, name##_dot4}
+TILED(q4_0, blocks32_tile, Q4_0, 4, 4)
+TILED(q5_0, blocks32_tile, Q5_0, 4, 4)
+TILED(q8_0, blocks32_tile, Q8_0, 4, 4)
+TILED(q4_1, blocks32_tile, Q4_1, 2, 4)
+TILED(q5_1, blocks32_tile, Q5_1, 2, 4)
+TILED(q2_k, k_tile, Q2_K, 1, 8)
+TILED(q3_k, k_tile, Q3_K, 1, 8)
+TILED(q4_k, k_tile, Q4_K, 1, 8)
+TILED(q5_k, k_tile, Q5_K, 1, 8)
+TILED(q6_k, k_tile, Q6_K, 1, 8)
+
+/* The plain types' tiles: their rows go to the products only few at a
+** time (linear.h), one weight row by four activation rows is enough. */
+#define PLAIN_TILE(name)                                                                          \
+  AVX512 static void name##_tile(const void *w, size_t ws, size_t nw, const void *act, size_t as, \
+                                 size_t na, int64_t n, float *out, size_t ldo) {                  \
+    llm_tile_by_dot4(name##_dot, name##_dot4, w, ws, nw, act, as, na, n, out, ldo);               \
+  }
+PLAIN_TILE(f32)
+PLAIN_TILE(f16)
+PLAIN_TILE(bf16)
+
+/* The 32-element types' tiles read prepared activation rows. */
+#define PREPARE(name, kind)                                                       \
+  AVX512 static void name##_prepare(const void *src, void *dst, int64_t n) {      \
+    prepare_row(kind, src, dst, n);                                               \
+  }
+PREPARE(q4_0, Q4_0)
+PREPARE(q5_0, Q5_0)
+PREPARE(q8_0, Q8_0)
+PREPARE(q4_1, Q4_1)
+PREPARE(q5_1, Q5_1)
+
+#define ENTRY(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL, NULL}
+#define ENTRY_PREPARED(id, name, act) [id] = {name##_dot, name##_dot4, name##_tile, name##_prepare, act##_from_float}
+#define ENTRY_K(id, name) [id] = {name##_dot, name##_dot4, name##_tile, NULL, q8_k_from_float}
 
 const llm_qkernel llm_qkernels_avx512[LLM_QTYPE_COUNT] = {
-    ENTRY(LLM_QTYPE_F32, f32),   ENTRY(LLM_QTYPE_F16, f16),   ENTRY(LLM_QTYPE_BF16, bf16),
-    ENTRY(LLM_QTYPE_Q4_0, q4_0), ENTRY(LLM_QTYPE_Q4_1, q4_1), ENTRY(LLM_QTYPE_Q5_0, q5_0),
-    ENTRY(LLM_QTYPE_Q5_1, q5_1), ENTRY(LLM_QTYPE_Q8_0, q8_0), ENTRY(LLM_QTYPE_Q2_K, q2_k),
-    ENTRY(LLM_QTYPE_Q3_K, q3_k), ENTRY(LLM_QTYPE_Q4_K, q4_k), ENTRY(LLM_QTYPE_Q5_K, q5_k),
-    ENTRY(LLM_QTYPE_Q6_K, q6_k),
+    ENTRY(LLM_QTYPE_F32, f32),
+    ENTRY(LLM_QTYPE_F16, f16),
+    ENTRY(LLM_QTYPE_BF16, bf16),
+    ENTRY_PREPARED(LLM_QTYPE_Q4_0, q4_0, q8_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q4_1, q4_1, q8_1),
+    ENTRY_PREPARED(LLM_QTYPE_Q5_0, q5_0, q8_0),
+    ENTRY_PREPARED(LLM_QTYPE_Q5_1, q5_1, q8_1),
+    ENTRY_PREPARED(LLM_QTYPE_Q8_0, q8_0, q8_0),
+    ENTRY_K(LLM_QTYPE_Q2_K, q2_k),
+    ENTRY_K(LLM_QTYPE_Q3_K, q3_k),
+    ENTRY_K(LLM_QTYPE_Q4_K, q4_k),
+    ENTRY_K(LLM_QTYPE_Q5_K, q5_k),
+    ENTRY_K(LLM_QTYPE_Q6_K, q6_k),
 };
 
 #else

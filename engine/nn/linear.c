@@ -50,10 +50,11 @@ int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
 }
 
 /* An activation row takes at most 2 bytes per element (f16, bf16) or 292
-** per block of 256 (q8_K, rounded up to whole blocks), whichever is more. */
+** per block of 256 (q8_K, rounded up to whole blocks), whichever is more,
+** and its prepared copy for the tiles (qkernels.h) as much again. */
 size_t llm_linear_act_bytes(int64_t max_cols, size_t n) {
   size_t half = 2 * (size_t)max_cols, q8k = ((size_t)max_cols + 255) / 256 * 292;
-  return n * (half > q8k ? half : q8k);
+  return n * ((half > q8k ? half : q8k) + llm_qkernel_prep_bytes(max_cols));
 }
 
 /* The float types' weights as llm_dotgemm reads them (-1: a block type). */
@@ -67,7 +68,8 @@ typedef struct lin_ctx {
   const llm_exec *x;
   float *out;
   const float *inp, *bias;
-  const void *act; /* the quantized activation rows, act_bytes each */
+  const void *act; /* the quantized activation rows (as the kernels' act_prepare makes them, if
+                   ** they have one), act_bytes each */
   size_t act_bytes;
   llm_qkernel k;    /* their dot products, at the CPU's level */
   const llm_wmat *w;
@@ -103,33 +105,29 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
     return;
   }
   for (size_t r0 = 0; r0 < c->n; r0 += ACT_CHUNK) {
-      size_t r1 = c->n - r0 < ACT_CHUNK ? c->n : r0 + ACT_CHUNK;
-      for (size_t j = lo; j < hi; j++) {
-        const void *row = (const char *)w->data + j * w->row_bytes;
-        size_t r = r0;
-        for (; r + 4 <= r1; r += 4) { /* the weight row's blocks unpacked once for four rows */
-          float d[4];
-          c->k.vec_dot4(row, (const char *)c->act + r * c->act_bytes, c->act_bytes, (int64_t)cols, d);
-          for (int i = 0; i < 4; i++) c->out[(r + (size_t)i) * c->ldo + j] += d[i];
-        }
-        for (; r < r1; r++)
-          c->out[r * c->ldo + j] += c->k.vec_dot(row, (const char *)c->act + r * c->act_bytes, (int64_t)cols);
-      }
+    size_t r1 = c->n - r0 < ACT_CHUNK ? c->n : r0 + ACT_CHUNK;
+    c->k.vec_dot_tile((const char *)w->data + lo * w->row_bytes, w->row_bytes, hi - lo,
+                      (const char *)c->act + r0 * c->act_bytes, c->act_bytes, r1 - r0, (int64_t)cols,
+                      c->out + r0 * c->ldo + lo, c->ldo);
   }
 }
 
 typedef struct act_ctx {
-  const llm_qtype *a;
+  void (*quantize)(const float *src, void *dst, int64_t n); /* the kernels' act_from_float */
+  void (*prepare)(const void *src, void *dst, int64_t n);   /* and act_prepare */
   const float *inp;
-  void *act;
-  size_t cols, bytes;
+  void *act, *prep; /* the rows, bytes each; prepared, prep_bytes each */
+  size_t cols, bytes, prep_bytes;
 } act_ctx;
 
 static void quantize_rows(void *p, size_t lo, size_t hi, int tid) {
   (void)tid;
   const act_ctx *c = p;
-  for (size_t r = lo; r < hi; r++)
-    c->a->vec_from_float(c->inp + r * c->cols, (char *)c->act + r * c->bytes, (int64_t)c->cols);
+  for (size_t r = lo; r < hi; r++) {
+    char *row = (char *)c->act + r * c->bytes;
+    c->quantize(c->inp + r * c->cols, row, (int64_t)c->cols);
+    if (c->prepare) c->prepare(row, (char *)c->prep + r * c->prep_bytes, (int64_t)c->cols);
+  }
 }
 
 void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, size_t n, const llm_wmat *w,
@@ -139,11 +137,13 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     const llm_qtype *a = llm_qtype_get(llm_qtype_get(w->type)->vec_type);
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
-    act_ctx q = {a, inp, buf->act, (size_t)w->cols, (size_t)bytes};
-    llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
-    c.act = buf->act;
-    c.act_bytes = (size_t)bytes;
     c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
+    char *rows = buf->act;
+    act_ctx q = {c.k.act_from_float, c.k.act_prepare, inp, rows,
+                 rows + n * (size_t)bytes, (size_t)w->cols, (size_t)bytes, llm_qkernel_prep_bytes(w->cols)};
+    llm_pool_for(n > 1 ? x->pool : NULL, n, quantize_rows, &q);
+    c.act = q.prepare ? q.prep : q.act;
+    c.act_bytes = q.prepare ? q.prep_bytes : q.bytes;
   }
   /* threads split the weight rows: each writes its own output columns,
   ** and every element's arithmetic is the same however they split */

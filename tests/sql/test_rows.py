@@ -145,20 +145,21 @@ def test_interrupt_stops_cleanly(ctx):
 
 
 def test_embed_rows_is_embed_alone(ctx):
-    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (shakespeare(ctx, "Q8_0"),))
     text = open(os.path.join(ctx.shared, "tinyshakespeare.txt"), encoding="utf-8").read()[-3000:]
     ctx.db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)")
     # lengths from 1 to ~900 tokens: past the context of 128, mean pooling runs windows (alone)
     ctx.db.executemany("INSERT INTO t(body) VALUES (?)", [(text[:n],) for n in (1, 5, 40, 300, 80, 2900, 0)] +
                        [(None,)])
-    for opts in ('{}', '{"pooling": "last"}', '{"pooling": "cls", "normalize": false}'):
-        want = [r[0] for r in ctx.db.execute("SELECT llm_embed('m', body, ?) FROM t ORDER BY id", (opts,))]
-        for batch in (1, 3, 16):
-            o = dict(json.loads(opts), batch=batch)
-            got = [r[0] for r in ctx.db.execute("SELECT embedding FROM llm_embed_rows('m', 'SELECT id, body FROM t "
-                                                "ORDER BY id', ?)", (json.dumps(o),))]
-            assert got == want, (opts, batch, [i for i, (a, b) in enumerate(zip(got, want)) if a != b])
-    assert want[-1] is None
+    for kind in ("F32", "Q4_K_M"):
+        ctx.db.execute("SELECT llm_import(?, 'gguf', ?)", (kind, shakespeare(ctx, kind)))
+        for opts in ('{}', '{"pooling": "last"}', '{"pooling": "cls", "normalize": false}'):
+            want = [r[0] for r in ctx.db.execute("SELECT llm_embed(?, body, ?) FROM t ORDER BY id", (kind, opts))]
+            for batch in (1, 3, 16):
+                o = dict(json.loads(opts), batch=batch)
+                got = [r[0] for r in ctx.db.execute("SELECT embedding FROM llm_embed_rows(?, 'SELECT id, body FROM t "
+                                                    "ORDER BY id', ?)", (kind, json.dumps(o)))]
+                assert got == want, (kind, opts, batch, [i for i, (a, b) in enumerate(zip(got, want)) if a != b])
+        assert want[-1] is None
 
 
 def test_encoders(ctx):

@@ -172,8 +172,8 @@ int llm_tokenizer_store(llm_conn *c, const char *name,
 void llm_tokenizer_config_append(sqlite3_str *js, const llm_tokenizer *tok);
 
 /* Imports a Hugging Face tokenizer.json as name (format 'hf'). */
-void llm_import_hf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name,
-                             sqlite3_value *path_arg);
+void llm_import_hf_tokenizer(sqlite3_context *ctx, llm_conn *c, const char *name, sqlite3_value *path_arg,
+                             sqlite3_value *config_arg);
 
 /* Appends the members an import's JSON summary shares: "kind", "n_vocab",
 ** "merges", "special_tokens", "user_tokens", "byte_tokens". */

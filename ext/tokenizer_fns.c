@@ -17,7 +17,7 @@
 **   llm_tokenizer_import(name, 'gguf', path)
 **       Imports the tokenizer of a GGUF file (ext/gguf_import.c). Returns a
 **       JSON summary.
-**   llm_tokenizer_import(name, 'hf', tokenizer_json_path)
+**   llm_tokenizer_import(name, 'hf', tokenizer_json_path [, tokenizer_config_json_path])
 **       Imports a Hugging Face tokenizer.json (ext/hf_import.c). Returns a
 **       JSON summary.
 **   llm_tokenizer_drop(name)             1 if it existed (now gone), else 0.
@@ -380,7 +380,7 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
       llm_result_errorf(ctx, "the format must be the text 'gguf', 'hf', 'gpt2' or 'llama2c'");
     return;
   }
-  if (!is_gpt2 != (argc == 3)) {
+  if (!is_gpt2 && !(argc == 3 || (is_hf && argc == 4))) {
     llm_result_errorf(ctx, !is_gpt2 ? "wrong number of arguments: format '%s' takes one file: "
                                       "llm_tokenizer_import(name, '%s', path)"
                                     : "wrong number of arguments: format 'gpt2' takes two files: "
@@ -395,7 +395,7 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
   if (is_gguf || is_hf) {
     if (!check_new_name(ctx, c, name)) return;
     if (is_gguf) llm_import_gguf_tokenizer(ctx, c, name, argv[2]);
-    else llm_import_hf_tokenizer(ctx, c, name, argv[2]);
+    else llm_import_hf_tokenizer(ctx, c, name, argv[2], argc == 4 ? argv[3] : NULL);
     return;
   }
   const char *paths[2];

@@ -164,6 +164,35 @@ def test_bad_files(ctx):
     assert tokenize(ctx.db, "x", "ab") == [2]
 
 
+def test_tokenizer_config_brings_the_chat_template(ctx):
+    """The chat template, the tokens it reads and add_bos_token come from
+    tokenizer_config.json into the tokenizer's config, as the file has them."""
+    for model in ("llama3", "qwen3", "gemma3"):
+        cfg_path = os.path.join(os.path.dirname(tokenizer_json(model)), "tokenizer_config.json")
+        ctx.db.execute("SELECT llm_tokenizer_import(?, 'hf', ?, ?)", (model, tokenizer_json(model), cfg_path))
+        raw = json.load(open(cfg_path, encoding="utf-8"))
+        cfg = json.loads(ctx.one("SELECT config FROM llm_tokenizers WHERE name = ?", (model,)))
+        assert cfg["chat_template"] == raw["chat_template"] and "{%" in cfg["chat_template"], model
+        for key in ("bos_token", "eos_token", "add_bos_token"):
+            want = raw.get(key)
+            want = want.get("content") if isinstance(want, dict) else want
+            assert cfg.get(key) == want, (model, key, cfg.get(key), want)
+    # named templates: the default one is the template; all are kept
+    path = os.path.join(ctx.tmp, "named.json")
+    named = [{"name": "default", "template": "{{ messages }}"}, {"name": "tool_use", "template": "{{ tools }}"}]
+    json.dump({"chat_template": named, "bos_token": {"content": "<s>", "lstrip": False}}, open(path, "w"))
+    ctx.db.execute("SELECT llm_tokenizer_import('named', 'hf', ?, ?)", (tokenizer_json("qwen3"), path))
+    cfg = json.loads(ctx.one("SELECT config FROM llm_tokenizers WHERE name = 'named'"))
+    assert cfg["chat_template"] == "{{ messages }}" and cfg["chat_templates"] == named and cfg["bos_token"] == "<s>"
+    for bad, frag in (([1], "not a JSON object"), ({"chat_template": 5}, "chat_template"),
+                      ({"eos_token": 5}, "eos_token"), ({"add_bos_token": "yes"}, "add_bos_token")):
+        json.dump(bad, open(path, "w"))
+        ctx.error("SELECT llm_tokenizer_import('bad', 'hf', ?, ?)", (tokenizer_json("qwen3"), path), "named.json",
+                  frag)
+    ctx.error("SELECT llm_tokenizer_import('bad', 'hf', ?, 5)", (tokenizer_json("qwen3"),), "tokenizer_config.json")
+    assert ctx.one("SELECT count(*) FROM llm_tokenizers WHERE name = 'bad'") == 0
+
+
 def char_offsets(text, start, end):
     """Byte offsets in text's UTF-8 as the library gives them: code points,
     a token inside a character covering the whole character."""

@@ -378,6 +378,10 @@ int llm_text_tokens(llm_conn *c, llm_model_entry *e, const uint8_t *text, size_t
 ** model is an encoder (its texts get their [CLS] and [SEP]). */
 int llm_tokens_of(llm_tokenizer *tok, int32_t bos, int encoder, const uint8_t *text, size_t n, llm_ids *out,
                   llm_err *err);
+/* Generates after ids with the model's generator (e->gen), to the end
+** (o->eos_id is set here from tok); the text is then llm_gen_text(e->gen). */
+int llm_generate_run(llm_conn *c, llm_model_entry *e, llm_tokenizer *tok, const llm_ids *ids, llm_gen_opts *o,
+                     llm_err *err);
 /* The bytes as a TEXT result, with U+FFFD for each byte that is not part of
 ** valid UTF-8 (a generation may stop inside a character). */
 void llm_result_text_utf8(sqlite3_context *ctx, const uint8_t *s, size_t n);
@@ -433,6 +437,12 @@ int llm_register_import_fns(sqlite3 *db, llm_conn *c);
 int llm_register_quantize_fns(sqlite3 *db, llm_conn *c);
 int llm_register_generate_rows_vtab(sqlite3 *db, llm_conn *c);
 int llm_register_embed_rows_vtab(sqlite3 *db, llm_conn *c);
+int llm_register_chat_fns(sqlite3 *db, llm_conn *c);
+/* The token ids of a conversation (messages: a JSON array in text) in the
+** chat template of model e, with the template's variables from opts (may be
+** NULL; generation options are skipped), and the model's tokenizer. */
+int llm_chat_tokens(llm_conn *c, llm_model_entry *e, sqlite3_value *messages, const llm_json *opts, llm_ids *ids,
+                    llm_tokenizer **tok, llm_err *err);
 
 /* ---- the rows of llm_generate_rows and llm_embed_rows (ext/rows_source.c) ---- */
 

@@ -15,7 +15,11 @@
 **   ordered  true (default): rows come out in input order; false: as they
 **            finish;
 **   progress true/false: a progress line on stderr (default: when stderr
-**            is a terminal).
+**            is a terminal);
+**   chat     true: each prompt is a conversation, a JSON array of
+**            {"role", "content"} messages, laid out in the model's chat
+**            template as llm_chat does (the reply ends at the end-of-turn
+**            token); "template": {...} holds the template's variables.
 ** Each row's text is exactly what llm_generate(model, prompt, options)
 ** gives for it alone, whatever the batch and the rows around it
 ** (nn/batch.h). A NULL prompt gives a NULL text (and NULL finish, 0
@@ -59,7 +63,9 @@ typedef struct rows_cursor {
   llm_json_doc *doc; /* the call's options */
   llm_bytes stops[LLM_MAX_STOPS];
   llm_gen_opts o;
-  int ordered;
+  int ordered, chat;
+  const llm_json *template_vars; /* chat: in doc */
+  char *model_name;
   llm_loaded *weights;
   char *tok_name;
   llm_tokenizer *tok;
@@ -128,6 +134,7 @@ static void cursor_reset(rows_cursor *c) {
   if (c->weights) llm_loaded_unref(c->weights);
   llm_json_free(c->doc);
   sqlite3_free(c->tok_name);
+  sqlite3_free(c->model_name);
   llm_conn *conn = c->conn;
   sqlite3_vtab_cursor base = c->base;
   memset(c, 0, sizeof *c);
@@ -207,7 +214,19 @@ static int read_row(rows_cursor *c, llm_err *err) {
   const uint8_t *p = sqlite3_column_blob(st, 1);
   int n = sqlite3_column_bytes(st, 1), slot;
   int rc = tokenizer(c, err);
-  if (!rc) rc = llm_tokens_of(c->tok, c->bos, 0, p ? p : (const uint8_t *)"", (size_t)n, &ids, err);
+  if (!rc && c->chat) {
+    llm_model_entry *e;
+    llm_tokenizer *tok;
+    char why[sizeof err->msg];
+    if (llm_model_get(c->conn, c->model_name, &e, err) ||
+        llm_chat_tokens(c->conn, e, sqlite3_column_value(st, 1), c->template_vars, &ids, &tok, err)) {
+      memcpy(why, err->msg, sizeof why);
+      rc = llm_fail(err, err->code, "the conversation of the row with key %s: %s", key_text(j->key), why);
+    }
+    o.bos_id = -1; /* the end of a reply is the model's end-of-turn token */
+  } else if (!rc) {
+    rc = llm_tokens_of(c->tok, c->bos, 0, p ? p : (const uint8_t *)"", (size_t)n, &ids, err);
+  }
   if (!rc && ids.len == 0)
     rc = llm_fail(err, LLM_EINVAL, "the prompt of the row with key %s is empty and the model has no start token",
                   key_text(j->key));
@@ -285,7 +304,7 @@ static int advance(rows_cursor *c) {
 
 static const char *const call_keys[] = {"max_tokens", "temperature", "top_k",    "top_p", "min_p",
                                         "repetition_penalty", "seed", "stop", "batch", "ordered",
-                                        "progress", NULL};
+                                        "progress", "chat", "template", NULL};
 
 static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc, sqlite3_value **argv) {
   rows_cursor *c = (rows_cursor *)cur;
@@ -309,6 +328,9 @@ static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   if (!rc) rc = llm_opt_int(root, "batch", 1, MAX_BATCH, &batch, &err);
   if (!rc) rc = llm_opt_bool(root, "ordered", &c->ordered, &err);
   if (!rc && llm_json_get(root, "progress")) rc = llm_opt_bool(root, "progress", &progress, &err);
+  if (!rc) rc = llm_opt_bool(root, "chat", &c->chat, &err);
+  if (!rc && (c->template_vars = llm_json_get(root, "template")) && c->template_vars->type != LLM_JSON_OBJECT)
+    rc = llm_fail(&err, LLM_EINVAL, "option \"template\" must be an object of the chat template's variables");
   if (!rc) rc = llm_model_resolve(c->conn, argv[0], &name, &err);
   if (!rc) rc = llm_model_get(c->conn, name, &e, &err);
   if (!rc) rc = llm_check_memory("running this many sequences at once (a smaller \"batch\" needs less)",
@@ -326,8 +348,9 @@ static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     c->tok = tok;
     c->tok_gen = c->conn->cache_gen;
     c->tok_name = sqlite3_mprintf("%s", e->info.tokenizer);
+    c->model_name = sqlite3_mprintf("%s", e->name);
     c->by_slot = sqlite3_malloc64((size_t)batch * sizeof *c->by_slot);
-    if (!c->tok_name || !c->by_slot) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
+    if (!c->tok_name || !c->model_name || !c->by_slot) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
   }
   int on = progress < 0 ? isatty(2) : progress;
   if (!rc) rc = llm_rows_open(c->conn, (const char *)sqlite3_value_text(argv[1]), on, &c->rows, &err);

@@ -152,6 +152,24 @@ static void report(sqlite3_context *ctx, const llm_err *err) {
 
 /* ---- llm_generate ---------------------------------------------------------- */
 
+int llm_generate_run(llm_conn *c, llm_model_entry *e, llm_tokenizer *tok, const llm_ids *ids, llm_gen_opts *o,
+                     llm_err *err) {
+  llm_pool *pool;
+  llm_stop stop = {llm_interrupted, c};
+  int32_t t;
+  if (ids->len == 0)
+    return llm_fail(err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
+  o->eos_id = llm_tokenizer_eos_id(tok);
+  int rc = llm_conn_pool(c, &pool, err);
+  if (!rc) rc = llm_gen_start(e->gen, o, ids->data, ids->len, pool, &stop, err);
+  while (!rc && !llm_gen_finish(e->gen)) {
+    /* (the check runs a statement: every few tokens is soon enough) */
+    if (llm_gen_count(e->gen) % 16 == 15 && llm_interrupted(c)) rc = llm_fail(err, LLM_EINTR, "interrupted");
+    if (!rc) rc = llm_gen_step(e->gen, tok, pool, &t, NULL, err);
+  }
+  return rc;
+}
+
 static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int model_arg = argc >= 2 ? 0 : -1, text_arg = argc >= 2 ? 1 : 0, is_null, n;
   const uint8_t *prompt;
@@ -169,21 +187,10 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_conn *c = llm_ctx_conn(ctx);
   llm_ids ids = {0};
   llm_tokenizer *tok;
-  llm_pool *pool;
-  llm_stop stop = {llm_interrupted, c};
-  int32_t bos, t;
+  int32_t bos;
   int rc = llm_text_tokens(c, e, prompt, (size_t)n, &ids, &tok, &bos, &err);
-  if (!rc && ids.len == 0)
-    rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
   o.bos_id = e->info.gguf ? -1 : bos; /* an imported model stops at its end-of-generation tokens only */
-  o.eos_id = rc ? -1 : llm_tokenizer_eos_id(tok);
-  if (!rc) rc = llm_conn_pool(c, &pool, &err);
-  if (!rc) rc = llm_gen_start(e->gen, &o, ids.data, ids.len, pool, &stop, &err);
-  while (!rc && !llm_gen_finish(e->gen)) {
-    /* (the check runs a statement: every few tokens is soon enough) */
-    if (llm_gen_count(e->gen) % 16 == 15 && llm_interrupted(c)) rc = llm_fail(&err, LLM_EINTR, "interrupted");
-    if (!rc) rc = llm_gen_step(e->gen, tok, pool, &t, NULL, &err);
-  }
+  if (!rc) rc = llm_generate_run(c, e, tok, &ids, &o, &err);
   llm_ids_free(&ids);
   if (rc) {
     report(ctx, &err);

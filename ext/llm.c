@@ -107,6 +107,7 @@ int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *p
   if (rc == SQLITE_OK) rc = llm_register_generate_vtab(db, c);
   if (rc == SQLITE_OK) rc = llm_register_generate_rows_vtab(db, c);
   if (rc == SQLITE_OK) rc = llm_register_embed_rows_vtab(db, c);
+  if (rc == SQLITE_OK) rc = llm_register_chat_fns(db, c);
   if (rc == SQLITE_OK) rc = llm_register_chunks_vtab(db, c);
   if (rc == SQLITE_OK) rc = llm_register_import_fns(db, c);
   if (rc == SQLITE_OK) rc = llm_register_quantize_fns(db, c);

@@ -380,12 +380,16 @@ static void fn_tokenizer_import(sqlite3_context *ctx, int argc, sqlite3_value **
       llm_result_errorf(ctx, "the format must be the text 'gguf', 'hf', 'gpt2' or 'llama2c'");
     return;
   }
-  if (!is_gpt2 && !(argc == 3 || (is_hf && argc == 4))) {
-    llm_result_errorf(ctx, !is_gpt2 ? "wrong number of arguments: format '%s' takes one file: "
-                                      "llm_tokenizer_import(name, '%s', path)"
-                                    : "wrong number of arguments: format 'gpt2' takes two files: "
-                                      "llm_tokenizer_import(name, 'gpt2', encoder_json_path, vocab_bpe_path)",
-                      format, format);
+  if (is_gpt2 ? argc != 4 : !(argc == 3 || (is_hf && argc == 4))) {
+    if (is_hf)
+      llm_result_errorf(ctx, "wrong number of arguments: format 'hf' takes llm_tokenizer_import(name, 'hf', "
+                        "tokenizer_json_path [, tokenizer_config_json_path])");
+    else
+      llm_result_errorf(ctx, !is_gpt2 ? "wrong number of arguments: format '%s' takes one file: "
+                                        "llm_tokenizer_import(name, '%s', path)"
+                                      : "wrong number of arguments: format 'gpt2' takes two files: "
+                                        "llm_tokenizer_import(name, 'gpt2', encoder_json_path, vocab_bpe_path)",
+                        format, format);
     return;
   }
   if (is_llama2c) {

@@ -34,9 +34,7 @@ typedef struct erows_cursor {
   sqlite3_vtab_cursor base;
   llm_conn *conn;
   llm_loaded *weights;
-  char *tok_name;
-  llm_tokenizer *tok;
-  unsigned tok_gen;
+  llm_tok_ref tok_ref;
   int32_t bos;
   int pooling, normalize, batch;
   llm_rows rows;
@@ -106,7 +104,7 @@ static void cursor_reset(erows_cursor *c) {
   sqlite3_free(c->vecs);
   llm_rows_close(&c->rows);
   if (c->weights) llm_loaded_unref(c->weights);
-  sqlite3_free(c->tok_name);
+  llm_tok_ref_free(&c->tok_ref);
   llm_conn *conn = c->conn;
   sqlite3_vtab_cursor base = c->base;
   memset(c, 0, sizeof *c);
@@ -123,22 +121,7 @@ static int ev_close(sqlite3_vtab_cursor *cur) {
 
 static int cursor_fail(erows_cursor *c, const llm_err *err) {
   c->eof = 1;
-  if (err->code == LLM_ENOMEM) return SQLITE_NOMEM;
-  if (err->code == LLM_EINTR) return SQLITE_INTERRUPT;
-  sqlite3_vtab *vt = c->base.pVtab;
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = sqlite3_mprintf("llm_embed_rows: %s", err->msg);
-  return SQLITE_ERROR;
-}
-
-static int tokenizer(erows_cursor *c, llm_err *err) {
-  if (c->tok && c->tok_gen == c->conn->cache_gen) return LLM_OK;
-  c->tok = NULL;
-  if (llm_tokenizer_get(c->conn, c->tok_name, &c->tok, NULL, err)) return err->code;
-  if (llm_tokenizer_n_vocab(c->tok) > c->weights->net.cfg.vocab_size)
-    return llm_fail(err, LLM_EINVAL, "tokenizer '%s' was replaced during the run", c->tok_name);
-  c->tok_gen = c->conn->cache_gen;
-  return LLM_OK;
+  return llm_vtab_fail(c->base.pVtab, "llm_embed_rows", err);
 }
 
 /* Reads up to batch rows and embeds them together. */
@@ -158,8 +141,9 @@ static int fill(erows_cursor *c, llm_err *err) {
       return llm_fail(err, LLM_ENOMEM, "out of memory");
     if (sqlite3_column_type(st, 1) == SQLITE_NULL) continue;
     const uint8_t *p = sqlite3_column_blob(st, 1);
-    if (tokenizer(c, err) ||
-        llm_tokens_of(c->tok, c->bos, encoder, p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(st, 1),
+    llm_tokenizer *tok;
+    if (llm_tok_ref_get(&c->tok_ref, c->conn, &tok, err) ||
+        llm_tokens_of(tok, c->bos, encoder, p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(st, 1),
                       &c->ids[i], err))
       return err->code;
     if (c->ids[i].len == 0) return llm_fail(err, LLM_EINVAL, "a text is empty and the model has no start token");
@@ -224,17 +208,17 @@ static int ev_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   if (!rc) rc = llm_model_get(c->conn, name, &e, &err);
   if (!rc) rc = llm_check_memory("running this many texts at once (a smaller \"batch\" needs less)",
                                  (double)batch * (double)llm_infer_bytes(&e->info.config), llm_memory_limit_mb(), &err);
-  if (!rc) rc = llm_model_tokenizer(c->conn, e, &c->tok, &c->bos, &err);
+  llm_tokenizer *tok;
+  if (!rc) rc = llm_model_tokenizer(c->conn, e, &tok, &c->bos, &err);
+  if (!rc) rc = llm_tok_ref_init(&c->tok_ref, c->conn, e->info.tokenizer, tok, e->info.config.vocab_size, &err);
   if (!rc) {
     c->weights = e->weights;
     llm_loaded_ref(c->weights);
-    c->tok_gen = c->conn->cache_gen;
-    c->tok_name = sqlite3_mprintf("%s", e->info.tokenizer);
     c->seqs = sqlite3_malloc64((size_t)batch * sizeof *c->seqs);
     c->keys = sqlite3_malloc64((size_t)batch * sizeof *c->keys);
     c->ids = sqlite3_malloc64((size_t)batch * sizeof *c->ids);
     c->vecs = sqlite3_malloc64((size_t)batch * sizeof *c->vecs);
-    if (!c->tok_name || !c->seqs || !c->keys || !c->ids || !c->vecs) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
+    if (!c->seqs || !c->keys || !c->ids || !c->vecs) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
   }
   if (!rc) {
     memset(c->seqs, 0, (size_t)batch * sizeof *c->seqs);

@@ -404,6 +404,25 @@ int llm_vtab_args_best_index(sqlite3_vtab *vt, sqlite3_index_info *info,
                              const char *usage);
 /* The module destructor: the module's aux data is the llm_conn. */
 void llm_vtab_module_destroy(void *conn);
+/* Reports err on the table as "fn: message"; returns the SQLite code for
+** xFilter / xNext to return (out of memory and interrupts as themselves). */
+int llm_vtab_fail(sqlite3_vtab *vt, const char *fn, const llm_err *err);
+
+/* A model's tokenizer held by a running table-valued function: looked up
+** again by name when the connection's cache changed since (the pointer
+** may then be stale), and checked to still fit the model's vocabulary. */
+typedef struct llm_tok_ref {
+  char *name;
+  llm_tokenizer *tok;
+  unsigned gen;
+  int32_t vocab_size; /* the model's */
+} llm_tok_ref;
+/* Starts holding tok (named name) for a model of vocab_size ids. */
+int llm_tok_ref_init(llm_tok_ref *r, llm_conn *c, const char *name, llm_tokenizer *tok, int32_t vocab_size,
+                     llm_err *err);
+/* The tokenizer, current. */
+int llm_tok_ref_get(llm_tok_ref *r, llm_conn *c, llm_tokenizer **tok, llm_err *err);
+void llm_tok_ref_free(llm_tok_ref *r);
 
 /* ---- registration (ext/llm.c) ---- */
 

@@ -67,10 +67,8 @@ typedef struct rows_cursor {
   const llm_json *template_vars; /* chat: in doc */
   char *model_name;
   llm_loaded *weights;
-  char *tok_name;
-  llm_tokenizer *tok;
-  unsigned tok_gen;
-  int32_t bos, eos;
+  llm_tok_ref tok_ref;
+  int32_t bos;
   llm_rows rows;
   llm_batch *batch;
   job **jobs;          /* read, not yet returned, in input order */
@@ -133,7 +131,7 @@ static void cursor_reset(rows_cursor *c) {
   llm_rows_close(&c->rows);
   if (c->weights) llm_loaded_unref(c->weights);
   llm_json_free(c->doc);
-  sqlite3_free(c->tok_name);
+  llm_tok_ref_free(&c->tok_ref);
   sqlite3_free(c->model_name);
   llm_conn *conn = c->conn;
   sqlite3_vtab_cursor base = c->base;
@@ -151,23 +149,7 @@ static int rv_close(sqlite3_vtab_cursor *cur) {
 
 static int cursor_fail(rows_cursor *c, const llm_err *err) {
   c->eof = 1;
-  if (err->code == LLM_ENOMEM) return SQLITE_NOMEM;
-  if (err->code == LLM_EINTR) return SQLITE_INTERRUPT;
-  sqlite3_vtab *vt = c->base.pVtab;
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = sqlite3_mprintf("llm_generate_rows: %s", err->msg);
-  return SQLITE_ERROR;
-}
-
-/* The tokenizer, looked up again only when the connection's cache changed. */
-static int tokenizer(rows_cursor *c, llm_err *err) {
-  if (c->tok && c->tok_gen == c->conn->cache_gen) return LLM_OK;
-  c->tok = NULL;
-  if (llm_tokenizer_get(c->conn, c->tok_name, &c->tok, NULL, err)) return err->code;
-  if (llm_tokenizer_n_vocab(c->tok) > c->weights->net.cfg.vocab_size)
-    return llm_fail(err, LLM_EINVAL, "tokenizer '%s' was replaced during the generation", c->tok_name);
-  c->tok_gen = c->conn->cache_gen;
-  return LLM_OK;
+  return llm_vtab_fail(c->base.pVtab, "llm_generate_rows", err);
 }
 
 /* The key as text, for messages. */
@@ -213,10 +195,10 @@ static int read_row(rows_cursor *c, llm_err *err) {
   llm_ids ids = {0};
   const uint8_t *p = sqlite3_column_blob(st, 1);
   int n = sqlite3_column_bytes(st, 1), slot;
-  int rc = tokenizer(c, err);
+  llm_tokenizer *tok;
+  int rc = llm_tok_ref_get(&c->tok_ref, c->conn, &tok, err);
   if (!rc && c->chat) {
     llm_model_entry *e;
-    llm_tokenizer *tok;
     char why[sizeof err->msg];
     if (llm_model_get(c->conn, c->model_name, &e, err) ||
         llm_chat_tokens(c->conn, e, sqlite3_column_value(st, 1), c->template_vars, &ids, &tok, err)) {
@@ -225,7 +207,7 @@ static int read_row(rows_cursor *c, llm_err *err) {
     }
     o.bos_id = -1; /* the end of a reply is the model's end-of-turn token */
   } else if (!rc) {
-    rc = llm_tokens_of(c->tok, c->bos, 0, p ? p : (const uint8_t *)"", (size_t)n, &ids, err);
+    rc = llm_tokens_of(tok, c->bos, 0, p ? p : (const uint8_t *)"", (size_t)n, &ids, err);
   }
   if (!rc && ids.len == 0)
     rc = llm_fail(err, LLM_EINVAL, "the prompt of the row with key %s is empty and the model has no start token",
@@ -296,8 +278,9 @@ static int advance(rows_cursor *c) {
       return SQLITE_OK;
     }
     llm_pool *pool;
-    if (tokenizer(c, &err) || llm_conn_pool(c->conn, &pool, &err) ||
-        llm_batch_step(c->batch, c->tok, pool, &stop, &err) || collect(c, &err))
+    llm_tokenizer *tok;
+    if (llm_tok_ref_get(&c->tok_ref, c->conn, &tok, &err) || llm_conn_pool(c->conn, &pool, &err) ||
+        llm_batch_step(c->batch, tok, pool, &stop, &err) || collect(c, &err))
       return cursor_fail(c, &err);
   }
 }
@@ -345,12 +328,10 @@ static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     c->o.eos_id = llm_tokenizer_eos_id(tok);
     c->weights = e->weights;
     llm_loaded_ref(c->weights);
-    c->tok = tok;
-    c->tok_gen = c->conn->cache_gen;
-    c->tok_name = sqlite3_mprintf("%s", e->info.tokenizer);
+    rc = llm_tok_ref_init(&c->tok_ref, c->conn, e->info.tokenizer, tok, e->info.config.vocab_size, &err);
     c->model_name = sqlite3_mprintf("%s", e->name);
     c->by_slot = sqlite3_malloc64((size_t)batch * sizeof *c->by_slot);
-    if (!c->tok_name || !c->model_name || !c->by_slot) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
+    if (!rc && (!c->model_name || !c->by_slot)) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
   }
   int on = progress < 0 ? isatty(2) : progress;
   if (!rc) rc = llm_rows_open(c->conn, (const char *)sqlite3_value_text(argv[1]), on, &c->rows, &err);

@@ -41,12 +41,10 @@ typedef struct gen_cursor {
   llm_json_doc *doc; /* the options: stop strings point into it */
   llm_bytes stops[LLM_MAX_STOPS];
   llm_gen_opts o;
-  char *tok_name;
+  llm_tok_ref tok_ref;
   llm_loaded *weights;
   llm_infer *infer;
   llm_gen *gen;
-  llm_tokenizer *tok;
-  unsigned tok_gen; /* conn->cache_gen when tok was looked up */
   pending *q;
   size_t q_len, q_cap, q_head;
   int64_t row_i;
@@ -95,7 +93,7 @@ static void cursor_reset(gen_cursor *c) {
   llm_infer_free(c->infer);
   if (c->weights) llm_loaded_unref(c->weights);
   llm_json_free(c->doc);
-  sqlite3_free(c->tok_name);
+  llm_tok_ref_free(&c->tok_ref);
   sqlite3_free(c->q);
   llm_conn *conn = c->conn;
   sqlite3_vtab_cursor base = c->base;
@@ -112,23 +110,7 @@ static int gv_close(sqlite3_vtab_cursor *cur) {
 }
 
 static int cursor_fail(gen_cursor *c, const llm_err *err) {
-  if (err->code == LLM_ENOMEM) return SQLITE_NOMEM;
-  if (err->code == LLM_EINTR) return SQLITE_INTERRUPT;
-  sqlite3_vtab *vt = c->base.pVtab;
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = sqlite3_mprintf("llm_generate_tokens: %s", err->msg);
-  return SQLITE_ERROR;
-}
-
-/* The tokenizer, looked up again only when the connection's cache changed. */
-static int tokenizer(gen_cursor *c, llm_err *err) {
-  if (c->tok && c->tok_gen == c->conn->cache_gen) return LLM_OK;
-  c->tok = NULL;
-  if (llm_tokenizer_get(c->conn, c->tok_name, &c->tok, NULL, err)) return err->code;
-  if (llm_tokenizer_n_vocab(c->tok) > c->weights->net.cfg.vocab_size)
-    return llm_fail(err, LLM_EINVAL, "tokenizer '%s' was replaced during the generation", c->tok_name);
-  c->tok_gen = c->conn->cache_gen;
-  return LLM_OK;
+  return llm_vtab_fail(c->base.pVtab, "llm_generate_tokens", err);
 }
 
 /* Generates until a row is ready: a held token that is final, or the last
@@ -164,8 +146,9 @@ static int advance(gen_cursor *c) {
     int32_t t;
     float lp;
     llm_pool *pool;
-    if (tokenizer(c, &err) || llm_conn_pool(c->conn, &pool, &err) ||
-        llm_gen_step(c->gen, c->tok, pool, &t, &lp, &err))
+    llm_tokenizer *tok;
+    if (llm_tok_ref_get(&c->tok_ref, c->conn, &tok, &err) || llm_conn_pool(c->conn, &pool, &err) ||
+        llm_gen_step(c->gen, tok, pool, &t, &lp, &err))
       return cursor_fail(c, &err);
     if (llm_gen_finish(c->gen) == LLM_FINISH_EOS) {
       c->eos_token = t;
@@ -217,10 +200,7 @@ static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   if (!rc) {
     c->weights = e->weights;
     llm_loaded_ref(c->weights);
-    c->tok = tok;
-    c->tok_gen = c->conn->cache_gen;
-    c->tok_name = sqlite3_mprintf("%s", e->info.tokenizer);
-    if (!c->tok_name) rc = llm_fail(&err, LLM_ENOMEM, "out of memory");
+    rc = llm_tok_ref_init(&c->tok_ref, c->conn, e->info.tokenizer, tok, e->info.config.vocab_size, &err);
   }
   if (!rc) rc = llm_loaded_infer(c->weights, &c->infer, &err);
   if (!rc) rc = llm_gen_new(c->infer, &c->gen, &err);

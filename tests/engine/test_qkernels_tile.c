@@ -1,6 +1,6 @@
-/* test_qkernels_tile.c: vec_dot_tile (kernels/qkernels.h) and the
-** products of nn/linear.c built on it give each activation row the bits of
-** the level's vec_dot, whatever rows share the call.
+/* test_qkernels_tile.c: vec_dot_tile (kernels/qkernels.h) gives each
+** activation row the bits of the level's vec_dot, whatever rows share the
+** call (llm_linear built on it: tests/engine/test_linear.c).
 **
 ** test_tile_bits: at every level this CPU runs (portable, AVX2, AVX-512
 ** VNNI) and for every supported type, 7 weight rows by 19 activation rows
@@ -13,13 +13,7 @@
 ** (the AVX-512 kernels go by 4: short last groups).
 **
 ** test_act_from_float: each level's activation quantizer gives the bits of
-** the activation type's vec_from_float, on edge cases too.
-**
-** test_linear_batches: llm_linear (2 threads) of 64 activation rows against
-** a weight matrix of each block type gives row r the same bits as a
-** product of row r alone, and as products of batches of 3 and 16 rows
-** starting at different offsets (the activation rows are quantized one by
-** one, then tiled): what batched generation needs of the products. */
+** the activation type's vec_from_float, on edge cases too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,51 +114,6 @@ static void test_tile_bits(void) {
     }
 }
 
-#define ROWS 64
-#define WROWS 37
-#define COLS 512
-
-static void test_linear_batches(void) {
-  const uint32_t types[] = {LLM_QTYPE_Q4_0, LLM_QTYPE_Q4_1, LLM_QTYPE_Q5_0, LLM_QTYPE_Q5_1, LLM_QTYPE_Q8_0,
-                            LLM_QTYPE_Q2_K, LLM_QTYPE_Q3_K, LLM_QTYPE_Q4_K, LLM_QTYPE_Q5_K, LLM_QTYPE_Q6_K};
-  llm_pool *pool = NULL;
-  llm_err err = {0};
-  CHECK(llm_pool_new(2, &pool, &err) == LLM_OK);
-  uint64_t s = 77;
-  float *x = malloc(ROWS * COLS * sizeof *x), *wf = malloc(WROWS * COLS * sizeof *wf);
-  float *bias = malloc(WROWS * sizeof *bias), *all = malloc(ROWS * WROWS * sizeof *all);
-  float *part = malloc(ROWS * WROWS * sizeof *part);
-  void *act = malloc(llm_linear_act_bytes(COLS, ROWS));
-  uint8_t *wq = malloc(WROWS * COLS * 4);
-  CHECK(pool && x && wf && bias && all && part && act && wq);
-  if (!pool || !x || !wf || !bias || !all || !part || !act || !wq) goto done;
-  fill_floats(x, ROWS * COLS, &s);
-  fill_floats(wf, WROWS * COLS, &s);
-  fill_floats(bias, WROWS, &s);
-  llm_linear_buf buf = {act};
-  llm_exec ex = {pool, llm_simd_best()};
-  for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
-    const llm_qtype *q = llm_qtype_get(types[t]);
-    q->from_float(wf, wq, WROWS * COLS);
-    llm_wmat w;
-    CHECK(llm_wmat_init(&w, "w", wq, q->id, WROWS, COLS, &err) == LLM_OK);
-    llm_linear(&ex, all, WROWS, x, ROWS, &w, bias, 0, &buf);
-    int ok = 1;
-    const size_t batches[] = {1, 3, 16};
-    for (size_t b = 0; b < 3; b++)
-      for (size_t r0 = b; r0 < ROWS; r0 += batches[b]) { /* batches of 3 and 16 start at 1 and 2 */
-        size_t m = ROWS - r0 < batches[b] ? ROWS - r0 : batches[b];
-        llm_linear(&ex, part + r0 * WROWS, WROWS, x + r0 * COLS, m, &w, bias, 0, &buf);
-        if (memcmp(part + r0 * WROWS, all + r0 * WROWS, m * WROWS * sizeof *part)) ok = 0;
-      }
-    if (!ok) printf("  %s: a batch's rows differ from the 64-row product's\n", q->name);
-    CHECK(ok);
-  }
-done:
-  free(x), free(wf), free(bias), free(all), free(part), free(act), free(wq);
-  llm_pool_free(pool);
-}
-
 /* act_from_float at every level: the bits of the activation type's
 ** vec_from_float, on random rows and on blocks of edge cases (ties after
 ** scaling, equal magnitudes of both signs, zeros of both signs, a NaN, an
@@ -203,6 +152,5 @@ static void test_act_from_float(void) {
 int main(void) {
   RUN(test_tile_bits);
   RUN(test_act_from_float);
-  RUN(test_linear_batches);
   return CHECK_DONE();
 }

@@ -28,6 +28,7 @@
 #define X_BYTES (3 << 19) /* a block's x rows at most (if over NB_MIN rows) */
 #define NB_MIN 32
 #define KC 1024 /* k in a chunk: a multiple of every level's lanes */
+#define COPY_MIN_ROWS 16 /* x rows from which the workspace is used */
 
 /* A stride of n floats for copied rows: whole lines, and not a multiple of
 ** 4 KB (rows that far apart share L1 sets). */
@@ -133,7 +134,9 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
   nb = n < nb ? n : nb;
   size_t state_floats = nb * lv->rn * lv->lanes, wide_floats = lv->rn * wld;
   void *block = NULL;
-  if (n > lv->rm && K < SIZE_MAX / 4096) /* else the size could wrap */
+  /* (a few rows do not repay the copies: a text of a few tokens, a batch
+  ** of decoding sequences) */
+  if (n >= COPY_MIN_ROWS && n > lv->rm && K < SIZE_MAX / 4096) /* else the size could wrap */
     block = llm_malloc((state_floats + wide_floats + nb * xld) * sizeof(float) + 64);
   float *ws = block ? (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63) : NULL, *wide = NULL, *xcopy = NULL;
   if (ws) wide = ws + state_floats, xcopy = wide + wide_floats;

@@ -15,10 +15,14 @@
 
 /* ---- arena --------------------------------------------------------------- */
 
+/* Allocations are aligned to 8 bytes (what the values hold: pointers,
+** 64-bit integers, doubles), as the embedder's allocator gives them:
+** SQLite's gives 8, not max_align_t's 16. */
+#define ALIGN 8
 struct jchunk {
   jchunk *next;
   size_t size, used;
-  max_align_t data[];
+  double data[];
 };
 
 #define CHUNK_BYTES ((size_t)64 << 10)
@@ -39,8 +43,8 @@ void jfail(jarena *a, int code, const char *fmt, ...) {
 }
 
 void *ja_alloc(jarena *a, size_t n) {
-  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-  if (n == 0) n = sizeof(max_align_t);
+  n = (n + ALIGN - 1) / ALIGN * ALIGN;
+  if (n == 0) n = ALIGN;
   jchunk *c = a->chunks;
   if (!c || c->size - c->used < n) {
     size_t size = n > CHUNK_BYTES ? n : CHUNK_BYTES;

@@ -1,0 +1,96 @@
+/*
+** json_constrain.h: output constrained to a JSON schema. A schema is compiled
+** once (llm_jcon_compile) into a small grammar; each generation keeps an
+** llm_jcon_state, a byte-level automaton over that grammar. Before sampling a
+** token, llm_jcon_mask says which tokens of the vocabulary may come next (the
+** vocabulary is indexed once into a trie, llm_jcon_vocab_new); after it,
+** llm_jcon_feed advances the state by the chosen token's bytes. Every state
+** reached by allowed tokens can still be completed into a value valid
+** against the schema (no dead ends), and llm_jcon_complete says when the
+** value is complete.
+**
+** What is generated (a subset of what the schema allows, always valid):
+** - compact JSON; the only whitespace is at most one space after ':' and
+**   after ',' (so a model cannot loop on blanks);
+** - object properties in the schema's order, required ones always present,
+**   optional ones may be skipped; no other keys unless additionalProperties
+**   is true or a schema (absent means none, as llama.cpp's grammar does);
+**   `{"type":"object"}` alone is any object. Extra keys are plain strings
+**   (no escapes, at most 32 characters) kept distinct from each other and
+**   from the declared keys by a 64-bit filter (a collision only forbids a
+**   key; the last character of a 32-character key is ASCII and picked so
+**   that the key can close); at most 40 filter bits in use;
+** - strings: valid UTF-8, no raw control characters, escapes \" \\ \/ \b \f
+**   \n \r \t \uXXXX except surrogates (write the character itself);
+**   minLength/maxLength count code points;
+** - numbers: at most 15 digits (so values are exact doubles); an exponent
+**   (at most 2 digits) only in numbers without minimum/maximum. With bounds,
+**   every prefix allowed can still reach an in-range value and a number can
+**   only end in range.
+** Supported keywords: type (a name or a list), properties, required,
+** additionalProperties, items, minItems, maxItems, minLength, maxLength,
+** minimum, maximum, enum, const, anyOf; annotations (title, description,
+** default, examples, $schema, $comment, $id) are ignored. Any other keyword
+** is an error naming it. Schemas nest at most LLM_JCON_MAX_DEPTH - 2 levels;
+** an anyOf or type list has at most 16 choices (nested ones flattened).
+**
+** Cost: a mask walks the vocabulary trie from the state, pruning at the
+** first refused byte, and is memoized per state (see json_mask.c), so the
+** tokens inside a long string cost a cache look-up.
+*/
+#ifndef LLM_JSON_CONSTRAIN_H
+#define LLM_JSON_CONSTRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+
+#define LLM_JCON_MAX_DEPTH 24
+
+/* A compiled schema: immutable, may be shared by many generations. */
+typedef struct llm_jcon llm_jcon;
+
+/* schema_json[0..n): a JSON Schema (text). NULL, empty or "true": any JSON
+** value. On failure *out is NULL and err says why. */
+int llm_jcon_compile(const char *schema_json, size_t n, llm_jcon **out,
+                     llm_err *err);
+void llm_jcon_free(llm_jcon *c);
+
+/* The state of one generation (an opaque object of a few kilobytes). */
+typedef struct llm_jcon_state llm_jcon_state;
+
+/* A new state at the start of a value. c must outlive it. */
+int llm_jcon_state_new(const llm_jcon *c, llm_jcon_state **out, llm_err *err);
+void llm_jcon_state_free(llm_jcon_state *s);
+/* Back to the start of a value. */
+void llm_jcon_reset(llm_jcon_state *s);
+/* Copies src into dst (both from the same llm_jcon). */
+void llm_jcon_state_copy(llm_jcon_state *dst, const llm_jcon_state *src);
+
+/* Feeds bytes[0..n). Returns 1 when they are a valid continuation, else 0
+** and the state is unchanged. */
+int llm_jcon_feed(llm_jcon_state *s, const uint8_t *bytes, size_t n);
+
+/* 0: the text so far is not a complete value (generation must go on);
+** LLM_JCON_MAY_STOP: it is complete but could also continue (a number);
+** LLM_JCON_MUST_STOP: it is complete and nothing may follow. */
+enum { LLM_JCON_MAY_STOP = 1, LLM_JCON_MUST_STOP = 2 };
+int llm_jcon_complete(const llm_jcon_state *s);
+
+/* A vocabulary indexed for masks: token id's bytes are pieces[id][0..lens[id])
+** (a piece of length 0, e.g. a control token, is never allowed). It also
+** holds the scratch space of a mask computation, so use one vocab for one
+** mask at a time. */
+typedef struct llm_jcon_vocab llm_jcon_vocab;
+int llm_jcon_vocab_new(const uint8_t *const *pieces, const size_t *lens,
+                       int32_t n_vocab, llm_jcon_vocab **out, llm_err *err);
+void llm_jcon_vocab_free(llm_jcon_vocab *v);
+
+/* allowed[id] = 1 when token id may come next in state s, else 0 (n_vocab
+** entries). Returns LLM_OK. s keeps a cache of masks computed for v (kept
+** across llm_jcon_reset, for the next generation with the same schema);
+** a state must not outlive the vocabularies it was used with. */
+int llm_jcon_mask(llm_jcon_state *s, llm_jcon_vocab *v, uint8_t *allowed);
+
+#endif

@@ -216,8 +216,13 @@ def test_connections_share_one_copy_of_the_weights(ctx):
     ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (path,))
     size = os.path.getsize(path)
     text = "ROMEO: What light through yonder window breaks?"
+    # (under AddressSanitizer, its quarantine keeps every freed block
+    # resident; the measurement is of what stays allocated)
+    env = dict(os.environ)
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] += ":quarantine_size_mb=0"
     out = subprocess.run([sys.executable, "-c", SHARE_SCRIPT, ctx.ext, os.path.join(ctx.tmp, "test.db"), text],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=env).stdout
     r = json.loads(out)
     # the first connection's load brings the weights in; four more add only
     # their caches and scratch (about 1 MB each here); not sharing: 4 x size

@@ -507,7 +507,7 @@ KERNELS(q4_k, k_dot_rows, LLM_QTYPE_Q4_K)
 KERNELS(q5_k, k_dot_rows, LLM_QTYPE_Q5_K)
 KERNELS(q6_k, k_dot_rows, LLM_QTYPE_Q6_K)
 
-#define ENTRY(name) {name##_dot, name##_dot4, name##_tile}
+#define ENTRY(name) {name##_dot, name##_dot4, name##_tile, NULL, NULL} /* (qkernels.c fills the defaults) */
 const llm_qkernel llm_qkernels_avx2[LLM_QTYPE_COUNT] = {
     [LLM_QTYPE_F16] = ENTRY(f16),   [LLM_QTYPE_BF16] = ENTRY(bf16), [LLM_QTYPE_Q4_0] = ENTRY(q4_0),
     [LLM_QTYPE_Q4_1] = ENTRY(q4_1), [LLM_QTYPE_Q5_0] = ENTRY(q5_0), [LLM_QTYPE_Q5_1] = ENTRY(q5_1),

@@ -209,7 +209,7 @@ static void fn_chat(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_conn *c = llm_ctx_conn(ctx);
   llm_err err = {0};
   llm_json_doc *odoc = NULL;
-  llm_bytes stops[LLM_MAX_STOPS];
+  llm_gen_mem mem = {0};
   llm_gen_opts o;
   llm_model_entry *e;
   llm_tokenizer *tok;
@@ -217,13 +217,14 @@ static void fn_chat(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *name;
   int rc = options(argc > 2 ? argv[2] : NULL, &odoc, &err);
   const llm_json *root = odoc ? llm_json_root(odoc) : NULL;
-  if (!rc) rc = llm_gen_opts_read(root, &o, stops, &err);
+  if (!rc) rc = llm_gen_opts_read(root, &o, &mem, &err);
   if (!rc) rc = llm_model_resolve(c, argv[0], &name, &err);
   if (!rc) rc = llm_model_get(c, name, &e, &err);
   if (!rc) rc = llm_chat_tokens(c, e, argv[1], root, &ids, &tok, &err);
   o.bos_id = -1; /* the end of the reply is the model's end-of-turn token */
   if (!rc) rc = llm_generate_run(c, e, tok, &ids, &o, &err);
   llm_ids_free(&ids);
+  llm_gen_mem_free(&mem);
   llm_json_free(odoc);
   if (rc) {
     if (err.code == LLM_EINTR) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);

@@ -27,6 +27,7 @@ typedef struct llm_tok_entry {
   char *name;
   sqlite3_int64 uid;
   llm_tokenizer *tok;
+  llm_jcon_vocab *json_vocab; /* for JSON-constrained generation, or NULL */
   struct llm_tok_entry *next;
 } llm_tok_entry;
 
@@ -360,16 +361,27 @@ void llm_model_cache_clear(llm_conn *c);
 
 /* The option keys of generation (NULL-terminated). */
 extern const char *const llm_gen_opts_keys[];
+/* What generation options hold: the stop strings (pointing into the
+** options' document) and the compiled JSON schema (freed by
+** llm_gen_mem_free). Zero it before the first use. */
+typedef struct llm_gen_mem {
+  llm_bytes stops[LLM_MAX_STOPS];
+  llm_jcon *json;
+} llm_gen_mem;
+void llm_gen_mem_free(llm_gen_mem *m);
 /* Reads the generation options (max_tokens, temperature, top_k, top_p,
-** min_p, repetition_penalty, seed, stop) into g; stop strings point into
-** o's document and are listed in stops[LLM_MAX_STOPS]. */
-int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err);
+** min_p, repetition_penalty, seed, stop, json_schema, json) into g, with
+** what they hold in m. */
+int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err);
 /* llm_embed's options: pooling ("mean", "last", "cls"; absent: the
 ** model's own), normalize (default true). */
 extern const char *const llm_embed_opts_keys[];
 int llm_embed_opts_read(const llm_json *o, int *pooling, int *normalize, llm_err *err);
 /* The same over the options g has already: those o names replace them. */
-int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err);
+int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err);
+/* Gives g the index of tok's vocabulary when its output is constrained to
+** a JSON schema (built on first use, kept with the tokenizer). */
+int llm_gen_opts_vocab(llm_conn *c, const llm_tokenizer *tok, llm_gen_opts *g, llm_err *err);
 /* The ids the model sees for text: its start token (when it has one, then
 ** *bos is its id, else -1) and the text's tokens. */
 int llm_text_tokens(llm_conn *c, llm_model_entry *e, const uint8_t *text, size_t n, llm_ids *out,

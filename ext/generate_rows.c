@@ -48,7 +48,7 @@ typedef struct job {
   int64_t index;        /* in input order */
   sqlite3_value *key;
   llm_json_doc *doc;    /* its own options (the stop strings point into it) */
-  llm_bytes stops[LLM_MAX_STOPS];
+  llm_gen_mem mem;
   int slot;             /* generating in this slot, or -1 */
   int done, null_text;
   uint8_t *text;
@@ -61,7 +61,7 @@ typedef struct rows_cursor {
   sqlite3_vtab_cursor base;
   llm_conn *conn;
   llm_json_doc *doc; /* the call's options */
-  llm_bytes stops[LLM_MAX_STOPS];
+  llm_gen_mem mem;
   llm_gen_opts o;
   int ordered, chat;
   const llm_json *template_vars; /* chat: in doc */
@@ -118,6 +118,7 @@ static void job_free(job *j) {
   if (!j) return;
   sqlite3_value_free(j->key);
   llm_json_free(j->doc);
+  llm_gen_mem_free(&j->mem);
   sqlite3_free(j->text);
   sqlite3_free(j);
 }
@@ -131,6 +132,7 @@ static void cursor_reset(rows_cursor *c) {
   llm_rows_close(&c->rows);
   if (c->weights) llm_loaded_unref(c->weights);
   llm_json_free(c->doc);
+  llm_gen_mem_free(&c->mem);
   llm_tok_ref_free(&c->tok_ref);
   sqlite3_free(c->model_name);
   llm_conn *conn = c->conn;
@@ -186,7 +188,7 @@ static int read_row(rows_cursor *c, llm_err *err) {
   if (c->rows.has_options) {
     char why[sizeof err->msg];
     if (llm_options_parse(sqlite3_column_value(st, 2), llm_gen_opts_keys, &j->doc, err) ||
-        llm_gen_opts_apply(llm_options_root(j->doc), &o, j->stops, err)) {
+        llm_gen_opts_apply(llm_options_root(j->doc), &o, &j->mem, err)) {
       memcpy(why, err->msg, sizeof why);
       llm_fail(err, LLM_EINVAL, "the options of the row with key %s: %s", key_text(j->key), why);
       return -1;
@@ -212,6 +214,7 @@ static int read_row(rows_cursor *c, llm_err *err) {
   if (!rc && ids.len == 0)
     rc = llm_fail(err, LLM_EINVAL, "the prompt of the row with key %s is empty and the model has no start token",
                   key_text(j->key));
+  if (!rc) rc = llm_gen_opts_vocab(c->conn, tok, &o, err);
   if (!rc) rc = llm_batch_add(c->batch, &o, ids.data, ids.len, &slot, err);
   j->n_prompt = (int64_t)ids.len;
   llm_ids_free(&ids);
@@ -307,7 +310,7 @@ static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   const llm_json *root = NULL;
   int rc = llm_options_parse((idx_num & 4) ? argv[2] : NULL, call_keys, &c->doc, &err);
   if (!rc) root = llm_options_root(c->doc);
-  if (!rc) rc = llm_gen_opts_read(root, &c->o, c->stops, &err);
+  if (!rc) rc = llm_gen_opts_read(root, &c->o, &c->mem, &err);
   if (!rc) rc = llm_opt_int(root, "batch", 1, MAX_BATCH, &batch, &err);
   if (!rc) rc = llm_opt_bool(root, "ordered", &c->ordered, &err);
   if (!rc && llm_json_get(root, "progress")) rc = llm_opt_bool(root, "progress", &progress, &err);

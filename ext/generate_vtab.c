@@ -39,7 +39,7 @@ typedef struct gen_cursor {
   sqlite3_vtab_cursor base;
   llm_conn *conn;
   llm_json_doc *doc; /* the options: stop strings point into it */
-  llm_bytes stops[LLM_MAX_STOPS];
+  llm_gen_mem mem;
   llm_gen_opts o;
   llm_tok_ref tok_ref;
   llm_loaded *weights;
@@ -93,6 +93,7 @@ static void cursor_reset(gen_cursor *c) {
   llm_infer_free(c->infer);
   if (c->weights) llm_loaded_unref(c->weights);
   llm_json_free(c->doc);
+  llm_gen_mem_free(&c->mem);
   llm_tok_ref_free(&c->tok_ref);
   sqlite3_free(c->q);
   llm_conn *conn = c->conn;
@@ -188,12 +189,13 @@ static int gv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   const uint8_t *prompt = sqlite3_value_blob(argv[1]);
   int n = sqlite3_value_bytes(argv[1]);
   int rc = llm_options_parse((idx_num & 4) ? argv[2] : NULL, llm_gen_opts_keys, &c->doc, &err);
-  if (!rc) rc = llm_gen_opts_read(llm_options_root(c->doc), &c->o, c->stops, &err);
+  if (!rc) rc = llm_gen_opts_read(llm_options_root(c->doc), &c->o, &c->mem, &err);
   if (!rc) rc = llm_model_resolve(c->conn, argv[0], &name, &err);
   if (!rc) rc = llm_model_get(c->conn, name, &e, &err);
   if (!rc) rc = llm_text_tokens(c->conn, e, prompt ? prompt : (const uint8_t *)"", (size_t)n, &ids, &tok,
                                 &c->o.bos_id, &err);
   if (!rc) c->o.eos_id = llm_tokenizer_eos_id(tok);
+  if (!rc) rc = llm_gen_opts_vocab(c->conn, tok, &c->o, &err);
   if (!rc && e->info.gguf) c->o.bos_id = -1; /* an imported model stops at its end-of-generation tokens only */
   if (!rc && ids.len == 0)
     rc = llm_fail(&err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);

@@ -32,16 +32,53 @@
 /* ---- shared by the functions and llm_generate_tokens -------------------- */
 
 const char *const llm_gen_opts_keys[] = {"max_tokens", "temperature", "top_k", "top_p", "min_p",
-                                         "repetition_penalty", "seed", "stop", NULL};
+                                         "repetition_penalty", "seed", "stop", "json_schema", "json", NULL};
 
-int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err) {
+void llm_gen_mem_free(llm_gen_mem *m) {
+  llm_jcon_free(m->json);
+  m->json = NULL;
+}
+
+int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err) {
   memset(g, 0, sizeof *g);
   llm_sample_opts_default(&g->sample);
   g->max_tokens = 128;
-  return llm_gen_opts_apply(o, g, stops, err);
+  return llm_gen_opts_apply(o, g, m, err);
 }
 
-int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm_err *err) {
+/* Options "json_schema" (a schema: an object, true, or its JSON text) and
+** "json" (true: any JSON value; false: no constraint). */
+static int json_opts_apply(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err) {
+  const llm_json *schema = llm_json_get(o, "json_schema"), *any = llm_json_get(o, "json");
+  if (any && any->type != LLM_JSON_BOOL)
+    return llm_fail(err, LLM_EINVAL, "option \"json\" must be true (any JSON value) or false");
+  if (!schema && !any) return LLM_OK;
+  if (schema && any && !any->boolean)
+    return llm_fail(err, LLM_EINVAL, "options \"json\": false and \"json_schema\" contradict each other");
+  llm_jcon_free(m->json);
+  m->json = NULL;
+  g->json = NULL;
+  if (!schema && !any->boolean) return LLM_OK;
+  int rc;
+  char why[sizeof err->msg];
+  if (schema && schema->type == LLM_JSON_STRING) rc = llm_jcon_compile(schema->str, schema->len, &m->json, err);
+  else if (schema && (schema->type == LLM_JSON_OBJECT || schema->type == LLM_JSON_BOOL))
+    rc = llm_jcon_compile_value(schema, &m->json, err);
+  else if (schema)
+    return llm_fail(err, LLM_EINVAL, "option \"json_schema\" must be a JSON schema (an object), not %s",
+                    llm_json_type_name(schema->type));
+  else rc = llm_jcon_compile_value(NULL, &m->json, err);
+  if (rc == LLM_ENOMEM) return rc;
+  if (rc) {
+    memcpy(why, err->msg, sizeof why);
+    return llm_fail(err, rc, "option \"json_schema\": %s", why);
+  }
+  g->json = m->json;
+  return LLM_OK;
+}
+
+int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err) {
+  llm_bytes *stops = m->stops;
   int64_t top_k = g->sample.top_k, seed = (int64_t)g->seed;
   struct { const char *key; float *v; } reals[] = {
       {"temperature", &g->sample.temperature}, {"top_p", &g->sample.top_p},
@@ -76,6 +113,7 @@ int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_bytes *stops, llm
     g->stops = stops;
     g->n_stops = n;
   }
+  if (json_opts_apply(o, g, m, err)) return err->code;
   return llm_sample_opts_check(&g->sample, err);
 }
 
@@ -160,7 +198,8 @@ int llm_generate_run(llm_conn *c, llm_model_entry *e, llm_tokenizer *tok, const 
   if (ids->len == 0)
     return llm_fail(err, LLM_EINVAL, "the prompt is empty and model '%s' has no start token", e->name);
   o->eos_id = llm_tokenizer_eos_id(tok);
-  int rc = llm_conn_pool(c, &pool, err);
+  int rc = llm_gen_opts_vocab(c, tok, o, err);
+  if (!rc) rc = llm_conn_pool(c, &pool, err);
   if (!rc) rc = llm_gen_start(e->gen, o, ids->data, ids->len, pool, &stop, err);
   while (!rc && !llm_gen_finish(e->gen)) {
     /* (the check runs a statement: every few tokens is soon enough) */
@@ -174,11 +213,11 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int model_arg = argc >= 2 ? 0 : -1, text_arg = argc >= 2 ? 1 : 0, is_null, n;
   const uint8_t *prompt;
   llm_json_doc *doc = NULL;
-  llm_bytes stops[LLM_MAX_STOPS];
+  llm_gen_mem mem = {0};
   llm_gen_opts o;
   llm_err err = {0};
   if (!llm_arg_options(ctx, argc, argv, 2, llm_gen_opts_keys, &doc)) return;
-  if (llm_gen_opts_read(llm_options_root(doc), &o, stops, &err)) {
+  if (llm_gen_opts_read(llm_options_root(doc), &o, &mem, &err)) {
     llm_result_llm_err(ctx, &err);
     goto done;
   }
@@ -200,6 +239,7 @@ static void fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const uint8_t *text = llm_gen_text(e->gen, &len);
   llm_result_text_utf8(ctx, text, len);
 done:
+  llm_gen_mem_free(&mem);
   llm_json_free(doc);
 }
 

@@ -368,6 +368,7 @@ done:
 }
 
 static void entry_free(llm_tok_entry *e) {
+  llm_jcon_vocab_free(e->json_vocab);
   llm_tokenizer_free(e->tok);
   sqlite3_free(e->name);
   sqlite3_free(e);
@@ -428,6 +429,16 @@ int llm_tokenizer_get(llm_conn *c, const char *name, llm_tokenizer **out,
                     info.tokenizer);
   }
   return unknown(c, name, err);
+}
+
+int llm_gen_opts_vocab(llm_conn *c, const llm_tokenizer *tok, llm_gen_opts *g, llm_err *err) {
+  if (!g->json) return LLM_OK;
+  llm_tok_entry *e = c->toks;
+  while (e && e->tok != tok) e = e->next;
+  if (!e) return llm_fail(err, LLM_EINVAL, "the model's tokenizer is no longer loaded (it was replaced)");
+  if (!e->json_vocab && llm_jcon_vocab_of(tok, &e->json_vocab, err)) return err->code;
+  g->json_vocab = e->json_vocab;
+  return LLM_OK;
 }
 
 void llm_conn_unref(void *p) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kernels/vec.h"
+#include "text/json_constrain.h"
 
 void llm_sample_opts_default(llm_sample_opts *o) {
   o->temperature = 1.0f;
@@ -216,6 +217,7 @@ const char *llm_finish_name(int finish) {
     case LLM_FINISH_EOS: return "eos";
     case LLM_FINISH_STOP: return "stop";
     case LLM_FINISH_LENGTH: return "length";
+    case LLM_FINISH_JSON: return "json";
     default: return NULL;
   }
 }
@@ -230,6 +232,9 @@ struct llm_gen {
   float *logits; /* for the next token, [V] */
   int64_t count;
   int finish;
+  llm_jcon_state *json; /* the constraint's state (kept for its cached masks) */
+  llm_jcon_vocab *json_vocab; /* a reference to o.json_vocab */
+  uint8_t *allowed;     /* [V]: the tokens the constraint allows next */
   /* the forward the sequence needs next: ctx[run_at..) after a reset
   ** (fresh: a prompt, or the window sliding), or the newest token */
   int pending, fresh;
@@ -259,7 +264,55 @@ void llm_gen_free(llm_gen *g) {
   llm_ids_free(&g->ctx);
   llm_buf_free(&g->text);
   llm_free(g->logits);
+  llm_jcon_state_free(g->json);
+  llm_jcon_vocab_free(g->json_vocab);
+  llm_free(g->allowed);
   llm_free(g);
+}
+
+/* ---- the JSON constraint ---- */
+
+static int json_begin(llm_gen *g, const llm_gen_opts *o, llm_err *err) {
+  if (!o->json_vocab) return llm_fail(err, LLM_EINVAL, "a JSON constraint needs the vocabulary's index");
+  if (o->n_stops)
+    return llm_fail(err, LLM_EINVAL, "option \"stop\" cannot be combined with a JSON schema: "
+                    "generation ends when the value is complete");
+  if (o->max_tokens == 0) return llm_fail(err, LLM_ERANGE, "max_tokens 0 leaves no room for a JSON value");
+  int32_t V = llm_infer_config(g->s)->vocab_size;
+  if (llm_jcon_vocab_size(o->json_vocab) > V)
+    return llm_fail(err, LLM_EINVAL, "the tokenizer has %d tokens, more than the model's %d",
+                    llm_jcon_vocab_size(o->json_vocab), V);
+  if (!g->allowed && !(g->allowed = llm_malloc((size_t)V))) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  /* the caller's vocabulary may go before the generation does (a
+  ** tokenizer replaced meanwhile): hold it */
+  if (g->json_vocab != o->json_vocab) {
+    llm_jcon_vocab_free(g->json_vocab);
+    g->json_vocab = llm_jcon_vocab_ref(o->json_vocab);
+  }
+  if (!g->json) return llm_jcon_state_new(o->json, &g->json, err);
+  llm_jcon_restart(g->json, o->json);
+  return LLM_OK;
+}
+
+/* Masks the logits of the tokens that cannot come next. */
+static int json_mask(llm_gen *g, const llm_tokenizer *tok, llm_err *err) {
+  int32_t V = llm_infer_config(g->s)->vocab_size, n = llm_jcon_vocab_size(g->json_vocab);
+  if (n != llm_tokenizer_n_vocab(tok))
+    return llm_fail(err, LLM_EINVAL, "the JSON constraint was made for another vocabulary");
+  int rc = llm_jcon_mask(g->json, g->json_vocab, g->allowed);
+  if (rc) return llm_fail(err, rc, "out of memory for the JSON constraint");
+  memset(g->allowed + n, 0, (size_t)(V - n));
+  /* a complete value that could go on (a number) may also end here */
+  if (llm_jcon_complete(g->json) == LLM_JCON_MAY_STOP)
+    for (int32_t t = 0; t < n; t++)
+      if (t == g->o.eos_id || t == g->o.bos_id || llm_tokenizer_is_eog(tok, t)) g->allowed[t] = 1;
+  int32_t any = 0;
+  for (int32_t t = 0; t < V; t++) {
+    if (!g->allowed[t]) g->logits[t] = -INFINITY;
+    any |= g->allowed[t];
+  }
+  if (!any) return llm_fail(err, LLM_EINVAL, "no token of the vocabulary can continue the JSON value");
+  return LLM_OK;
 }
 
 /* The sequence is to start afresh on ctx[from..). */
@@ -323,6 +376,7 @@ int llm_gen_begin(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size
   if (n < 1) return llm_fail(err, LLM_EINVAL, "the prompt has no tokens");
   if (!llm_infer_net(g->s)->tr->decoder)
     return llm_fail(err, LLM_EINVAL, "an encoder model does not generate text (it embeds: llm_embed)");
+  if (o->json && (rc = json_begin(g, o, err))) return rc;
   g->o = *o;
   llm_rng_seed(&g->rng, o->seed);
   for (size_t i = 0; i < n; i++)
@@ -371,6 +425,10 @@ int llm_gen_sample(llm_gen *g, const llm_tokenizer *tok, int32_t *token, float *
   int32_t V = llm_infer_config(g->s)->vocab_size;
   /* ids past the tokenizer's (a padded table) have no text: never sample them */
   for (int32_t i = llm_tokenizer_n_vocab(tok); i < V; i++) g->logits[i] = -INFINITY;
+  if (g->o.json) {
+    int rc = json_mask(g, tok, err);
+    if (rc) return rc;
+  }
   int32_t t = llm_sample(g->smp, &g->o.sample, g->logits, g->ctx.data, g->ctx.len, &g->rng,
                          logprob);
   *token = t;
@@ -385,6 +443,16 @@ int llm_gen_sample(llm_gen *g, const llm_tokenizer *tok, int32_t *token, float *
   if (!rc && llm_ids_push(&g->ctx, t)) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
   if (rc) return rc;
   find_stop(g, g->text.len - before_len);
+  if (g->o.json) {
+    /* the bytes the token added, which the mask let through */
+    if (!llm_jcon_feed(g->json, g->text.data + before_len, g->text.len - before_len))
+      return llm_fail(err, LLM_EINVAL, "token %d does not continue the JSON value (a bug: please report it)", t);
+    int complete = llm_jcon_complete(g->json);
+    if (complete == LLM_JCON_MUST_STOP) g->finish = LLM_FINISH_JSON;
+    else if (!complete && g->count >= g->o.max_tokens)
+      return llm_fail(err, LLM_ERANGE, "the JSON value is not complete after max_tokens (%lld) tokens: "
+                      "raise max_tokens", (long long)g->o.max_tokens);
+  }
   if (!g->finish && g->count >= g->o.max_tokens) g->finish = LLM_FINISH_LENGTH;
   if (!g->finish) need_next(g);
   return LLM_OK;

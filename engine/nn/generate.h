@@ -17,8 +17,8 @@
 ** next. When the context is full, the window slides: the model starts
 ** afresh on the last block_size / 2 tokens (one batched forward), so
 ** generation can go on past the context. It ends at the end-of-text
-** token, a stop string (the text is cut where the stop string begins), or
-** max_tokens.
+** token, a stop string (the text is cut where the stop string begins),
+** max_tokens, or, under a JSON constraint, when the value is complete.
 */
 #ifndef LLM_GENERATE_H
 #define LLM_GENERATE_H
@@ -28,6 +28,7 @@
 
 #include "nn/infer.h"
 #include "rng.h"
+#include "text/json_constrain.h"
 #include "text/tokenizer.h"
 
 typedef struct llm_sample_opts {
@@ -52,7 +53,9 @@ void llm_sampler_free(llm_sampler *s);
 ** the tokens the repetition penalty applies to. *logprob (may be NULL)
 ** receives the token's log-probability under the model's own
 ** distribution: the log-softmax of the logits as given, before any
-** penalty, temperature or filter. */
+** penalty, temperature or filter (under a JSON constraint the logits
+** given are already masked: the distribution is the model's over the
+** tokens the constraint allows). */
 int32_t llm_sample(llm_sampler *s, const llm_sample_opts *o, float *logits,
                    const int32_t *history, size_t n_history, llm_rng *rng,
                    float *logprob);
@@ -74,6 +77,15 @@ typedef struct llm_gen_opts {
   int32_t eos_id, bos_id;
   const llm_bytes *stops; /* not copied: must outlive the generation */
   size_t n_stops;
+  /* Output constrained to a JSON value valid against a schema, or NULL.
+  ** Before each token the tokens that cannot continue the value are masked
+  ** out (and the end-of-text tokens until the value is complete);
+  ** generation ends (LLM_FINISH_JSON) as soon as nothing may follow it.
+  ** json_vocab is the tokenizer's vocabulary (llm_jcon_vocab_of); both
+  ** must outlive the generation. No stop strings with it: they would cut
+  ** the value. */
+  const llm_jcon *json;
+  llm_jcon_vocab *json_vocab;
 } llm_gen_opts;
 
 enum {
@@ -81,9 +93,10 @@ enum {
   LLM_FINISH_EOS,      /* the end-of-text (or start) token was sampled */
   LLM_FINISH_STOP,     /* a stop string appeared */
   LLM_FINISH_LENGTH,   /* max_tokens were generated */
+  LLM_FINISH_JSON,     /* the JSON value is complete (llm_gen_opts.json) */
 };
 
-/* "eos", "stop", "length" (NULL for NONE). */
+/* "eos", "stop", "length", "json" (NULL for NONE). */
 const char *llm_finish_name(int finish);
 
 typedef struct llm_gen llm_gen;

@@ -150,8 +150,8 @@ static int num_feasible(const jc_node *n, const jc_frame *f) {
   int neg = f->flags & 1, left = JC_MAX_DIGITS - f->n1;
   double u = (double)f->u;
   switch (f->phase) {
-  case N_MINUS:
-    return meets(n, neg, 0, 999999999999999.0);
+  case N_MINUS:   /* the smallest magnitude a negative number may have */
+    return meets(n, neg, n->is_int ? 1 : 1e-15, 999999999999999.0);
   case N_ZERO:
   case N_INT:
     for (int j = 0; j <= (f->phase == N_ZERO ? 0 : left); j++) {
@@ -183,7 +183,8 @@ static int num_byte(const jc_node *n, jc_frame *f, uint8_t b) {
       f->phase = N_MINUS;
       break;
     }
-    if (!digit) return 0;
+    /* no negative zero integer: "-0" is 0, written "0" */
+    if (!digit || (b == '0' && f->phase == N_MINUS && n->is_int)) return 0;
     f->phase = b == '0' ? N_ZERO : N_INT;
     f->u = (uint64_t)(b - '0');
     f->n1 = 1;
@@ -451,6 +452,11 @@ void llm_jcon_reset(llm_jcon_state *s) {
   s->n = 1;
   s->overflow = 0;
   s->s[0].depth = 0;
+}
+
+void llm_jcon_restart(llm_jcon_state *s, const llm_jcon *c) {
+  s->c = c;   /* the mask cache checks the schema's hash (json_mask.c) */
+  llm_jcon_reset(s);
 }
 
 void llm_jcon_state_copy(llm_jcon_state *dst, const llm_jcon_state *src) {

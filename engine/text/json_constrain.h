@@ -55,6 +55,10 @@ typedef struct llm_jcon llm_jcon;
 ** value. On failure *out is NULL and err says why. */
 int llm_jcon_compile(const char *schema_json, size_t n, llm_jcon **out,
                      llm_err *err);
+/* The same from a parsed schema (NULL: any JSON value). */
+struct llm_json;
+int llm_jcon_compile_value(const struct llm_json *schema, llm_jcon **out,
+                           llm_err *err);
 void llm_jcon_free(llm_jcon *c);
 
 /* The state of one generation (an opaque object of a few kilobytes). */
@@ -65,6 +69,11 @@ int llm_jcon_state_new(const llm_jcon *c, llm_jcon_state **out, llm_err *err);
 void llm_jcon_state_free(llm_jcon_state *s);
 /* Back to the start of a value. */
 void llm_jcon_reset(llm_jcon_state *s);
+/* Back to the start of a value of c, which may be another schema than the
+** state's (the old one may have been freed). The masks the state cached
+** are kept when c compiles the same schema, so a generator that runs the
+** same schema over many rows computes each mask once. */
+void llm_jcon_restart(llm_jcon_state *s, const llm_jcon *c);
 /* Copies src into dst (both from the same llm_jcon). */
 void llm_jcon_state_copy(llm_jcon_state *dst, const llm_jcon_state *src);
 
@@ -81,11 +90,20 @@ int llm_jcon_complete(const llm_jcon_state *s);
 /* A vocabulary indexed for masks: token id's bytes are pieces[id][0..lens[id])
 ** (a piece of length 0, e.g. a control token, is never allowed). It also
 ** holds the scratch space of a mask computation, so use one vocab for one
-** mask at a time. */
+** mask at a time. It is reference-counted (not thread-safe): made with
+** one reference, llm_jcon_vocab_ref adds one, llm_jcon_vocab_free drops
+** one and frees it with the last. */
 typedef struct llm_jcon_vocab llm_jcon_vocab;
 int llm_jcon_vocab_new(const uint8_t *const *pieces, const size_t *lens,
                        int32_t n_vocab, llm_jcon_vocab **out, llm_err *err);
+llm_jcon_vocab *llm_jcon_vocab_ref(llm_jcon_vocab *v);
 void llm_jcon_vocab_free(llm_jcon_vocab *v);
+/* The vocabulary of a tokenizer: each token's text in the middle of a text
+** (control tokens, which stand for no text, are never allowed). */
+struct llm_tokenizer;
+int llm_jcon_vocab_of(const struct llm_tokenizer *t, llm_jcon_vocab **out,
+                      llm_err *err);
+int32_t llm_jcon_vocab_size(const llm_jcon_vocab *v);
 
 /* allowed[id] = 1 when token id may come next in state s, else 0 (n_vocab
 ** entries). Returns LLM_OK. s keeps a cache of masks computed for v (kept

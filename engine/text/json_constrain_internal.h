@@ -57,6 +57,7 @@ struct llm_jcon {
   jc_text *lits;          /* literal values as compact JSON text */
   jc_prop *props;
   uint8_t *text;
+  uint64_t hash;          /* of all the above: equal schemas compile equal */
 };
 
 /* Object keys are told apart by one bit of a 64-bit filter: the bit of the

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "text/json_constrain_internal.h"
+#include "text/tokenizer.h"
 
 #define JC_CACHE_SLOTS 16
 
@@ -22,8 +23,12 @@ typedef struct cache_entry {
   uint8_t *bits;            /* the mask, one bit per token */
 } cache_entry;
 
+/* Masks are only valid for one schema and one vocabulary: both are
+** identified by their content hash as well as their address, since either
+** may have been freed and another allocated at the same address. */
 struct jc_cache {
   const struct llm_jcon_vocab *vocab;
+  uint64_t vocab_hash, schema_hash;
   cache_entry e[JC_CACHE_SLOTS];
 };
 
@@ -39,6 +44,8 @@ struct llm_jcon_vocab {
   int32_t *next_token;      /* the next token with the same bytes (-1) */
   int32_t n_vocab;
   size_t max_len;
+  uint64_t hash;            /* of every piece */
+  int refs;
   llm_jcon_state *scratch;  /* one state per trie depth */
 };
 
@@ -48,8 +55,13 @@ void jc_cache_free(struct jc_cache *cache) {
   llm_free(cache);
 }
 
+llm_jcon_vocab *llm_jcon_vocab_ref(llm_jcon_vocab *v) {
+  if (v) v->refs++;
+  return v;
+}
+
 void llm_jcon_vocab_free(llm_jcon_vocab *v) {
-  if (!v) return;
+  if (!v || --v->refs > 0) return;
   llm_free(v->nodes);
   llm_free(v->next_token);
   llm_free(v->scratch);
@@ -77,11 +89,15 @@ int llm_jcon_vocab_new(const uint8_t *const *pieces, const size_t *lens, int32_t
   if (!v || n_vocab < 0 || !(v->next_token = llm_calloc((size_t)n_vocab + 1, sizeof(int32_t))))
     goto oom;
   v->n_vocab = n_vocab;
+  v->refs = 1;
   if (llm_grow((void **)&v->nodes, &v->cap_nodes, 1, sizeof(trie_node))) goto oom;
   v->nodes[0] = (trie_node){-1, -1, -1, 0};
   v->n_nodes = 1;
+  v->hash = JC_HASH_INIT;
   for (int32_t id = 0; id < n_vocab; id++) {
     int32_t at = 0;
+    for (int k = 0; k < 4; k++) v->hash = jc_hash_byte(v->hash, (uint8_t)(lens[id] >> (8 * k)));
+    for (size_t i = 0; i < lens[id]; i++) v->hash = jc_hash_byte(v->hash, pieces[id][i]);
     for (size_t i = 0; i < lens[id] && at >= 0; i++) at = trie_child(v, at, pieces[id][i]);
     if (at < 0) goto oom;
     v->next_token[id] = -1;
@@ -97,6 +113,29 @@ oom:
   llm_jcon_vocab_free(v);
   return llm_fail(err, LLM_ENOMEM, "json_constrain: out of memory for the vocabulary trie");
 }
+
+int llm_jcon_vocab_of(const llm_tokenizer *t, llm_jcon_vocab **out, llm_err *err) {
+  int32_t n = llm_tokenizer_n_vocab(t);
+  const uint8_t **pieces = llm_malloc(((size_t)n + 1) * sizeof *pieces);
+  size_t *lens = llm_malloc(((size_t)n + 1) * sizeof *lens);
+  int rc;
+  if (!pieces || !lens) {
+    *out = NULL;
+    rc = llm_fail(err, LLM_ENOMEM, "json_constrain: out of memory for the vocabulary trie");
+  } else {
+    for (int32_t id = 0; id < n; id++) {
+      int kind = llm_tokenizer_kind(t, id);
+      pieces[id] = llm_tokenizer_token_text_mid(t, id, &lens[id]);
+      if (!pieces[id] || kind == LLM_TOKEN_SPECIAL || kind == LLM_TOKEN_UNUSED) lens[id] = 0;
+    }
+    rc = llm_jcon_vocab_new(pieces, lens, n, out, err);
+  }
+  llm_free(pieces);
+  llm_free(lens);
+  return rc;
+}
+
+int32_t llm_jcon_vocab_size(const llm_jcon_vocab *v) { return v->n_vocab; }
 
 /* Allows the tokens below trie node at, reached in state s at depth d. */
 static void mask_walk(llm_jcon_vocab *v, int32_t at, size_t d, const llm_jcon_state *s,
@@ -146,10 +185,13 @@ static int state_equal(const llm_jcon_state *a, const llm_jcon_state *b) {
 /* The cache entry for state key in s's cache (made on first use; NULL when
 ** out of memory, then masks are computed without it). */
 static cache_entry *cache_slot(llm_jcon_state *s, const llm_jcon_vocab *v, uint64_t hash) {
-  if (!s->cache || s->cache->vocab != v) {
+  if (!s->cache || s->cache->vocab != v || s->cache->vocab_hash != v->hash ||
+      s->cache->schema_hash != s->c->hash) {
     jc_cache_free(s->cache);
     if (!(s->cache = llm_calloc(1, sizeof *s->cache))) return NULL;
     s->cache->vocab = v;
+    s->cache->vocab_hash = v->hash;
+    s->cache->schema_hash = s->c->hash;
   }
   cache_entry *e = &s->cache->e[hash % JC_CACHE_SLOTS];
   if (!e->bits && !(e->bits = llm_malloc(((size_t)v->n_vocab + 7) / 8))) return NULL;

@@ -396,17 +396,19 @@ void llm_jcon_free(llm_jcon *c) {
   llm_free(c);
 }
 
-int llm_jcon_compile(const char *schema_json, size_t n, llm_jcon **out, llm_err *err) {
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = jc_hash_byte(h, ((const uint8_t *)p)[i]);
+  return h;
+}
+
+int llm_jcon_compile_value(const llm_json *schema, llm_jcon **out, llm_err *err) {
   llm_err local;
   *out = NULL;
   if (!err) err = &local;   /* the code is returned from it */
-  if (!schema_json || n == 0) schema_json = "true", n = 4;
-  llm_json_doc *doc = NULL;
-  int rc = llm_json_parse(schema_json, n, &doc, err);
-  if (rc) return rc;
   builder b = {.any = -1, .err = err};
-  int32_t root = compile(&b, llm_json_root(doc), 0);
-  llm_json_free(doc);
+  llm_json any = {.type = LLM_JSON_BOOL, .boolean = 1};
+  int32_t root = compile(&b, schema ? schema : &any, 0);
   llm_jcon *c = root >= 0 ? llm_calloc(1, sizeof *c) : NULL;
   if (!c) {
     if (root >= 0) oom(&b);
@@ -417,7 +419,27 @@ int llm_jcon_compile(const char *schema_json, size_t n, llm_jcon **out, llm_err 
     llm_buf_free(&b.text);
     return err->code;
   }
-  *c = (llm_jcon){b.nodes, (int32_t)b.n_nodes, root, b.kids, b.lits, b.props, b.text.data};
+  /* nodes are zeroed before they are filled (new_node): no stray padding */
+  uint64_t h = hash_bytes(JC_HASH_INIT, &root, sizeof root);
+  h = hash_bytes(h, b.nodes, b.n_nodes * sizeof *b.nodes);
+  h = hash_bytes(h, b.kids, b.n_kids * sizeof *b.kids);
+  h = hash_bytes(h, b.lits, b.n_lits * sizeof *b.lits);
+  h = hash_bytes(h, b.props, b.n_props * sizeof *b.props);
+  h = hash_bytes(h, b.text.data, b.text.len);
+  *c = (llm_jcon){b.nodes, (int32_t)b.n_nodes, root, b.kids, b.lits, b.props, b.text.data, h};
   *out = c;
   return LLM_OK;
+}
+
+int llm_jcon_compile(const char *schema_json, size_t n, llm_jcon **out, llm_err *err) {
+  llm_err local;
+  *out = NULL;
+  if (!err) err = &local;
+  if (!schema_json || n == 0) schema_json = "true", n = 4;
+  llm_json_doc *doc = NULL;
+  int rc = llm_json_parse(schema_json, n, &doc, err);
+  if (rc) return rc;
+  rc = llm_jcon_compile_value(llm_json_root(doc), out, err);
+  llm_json_free(doc);
+  return rc;
 }

@@ -727,8 +727,8 @@ int llm_tokenizer_encode_spans(llm_tokenizer *t, const uint8_t *s, size_t n, int
   return rc;
 }
 
-const uint8_t *llm_tokenizer_token_text(const llm_tokenizer *t, int32_t prev,
-                                        int32_t id, size_t *len) {
+/* The text of id, without its leading space when drop. */
+static const uint8_t *text_of(const llm_tokenizer *t, int drop, int32_t id, size_t *len) {
   if (!llm_tok_valid_id(t, id)) {
     *len = 0;
     return NULL;
@@ -745,12 +745,21 @@ const uint8_t *llm_tokenizer_token_text(const llm_tokenizer *t, int32_t prev,
     p = tok_piece(t, id);
     n = t->len[id];
   }
-  if (!llm_tok_is_special(t->kind[id]) && n && p[0] == ' ' && drops_space(t, prev)) {
+  if (!llm_tok_is_special(t->kind[id]) && n && p[0] == ' ' && drop) {
     p++;
     n--;
   }
   *len = n;
   return p;
+}
+
+const uint8_t *llm_tokenizer_token_text(const llm_tokenizer *t, int32_t prev,
+                                        int32_t id, size_t *len) {
+  return text_of(t, drops_space(t, prev), id, len);
+}
+
+const uint8_t *llm_tokenizer_token_text_mid(const llm_tokenizer *t, int32_t id, size_t *len) {
+  return text_of(t, 0, id, len);
 }
 
 static int decode_one(const llm_tokenizer *t, int32_t prev, int32_t id,

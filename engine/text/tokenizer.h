@@ -321,6 +321,10 @@ int llm_tokenizer_decode(const llm_tokenizer *t, const int32_t *ids, size_t n,
 const uint8_t *llm_tokenizer_token_text(const llm_tokenizer *t, int32_t prev,
                                         int32_t id, size_t *len);
 
+/* The text of id after an ordinary token (in the middle of a text). */
+const uint8_t *llm_tokenizer_token_text_mid(const llm_tokenizer *t,
+                                            int32_t id, size_t *len);
+
 /* Appends the text of id after prev (as llm_tokenizer_token_text): for
 ** streaming, decoding one token at a time gives the same bytes as
 ** llm_tokenizer_decode of the whole array. */

@@ -6,9 +6,9 @@ set -e
 what=${1:-build}
 pkgs="gcc make pkg-config libsqlite3-dev libopenblas-dev libzstd-dev libpcre2-dev"
 case "$what" in
-  test) pkgs="$pkgs sqlite3 python3 nodejs npm unicode-data" ;;
+  test) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data" ;;
   demo) pkgs="$pkgs sqlite3" ;;
-  asan|fuzz) pkgs="$pkgs sqlite3 python3 nodejs npm unicode-data clang libclang-rt-14-dev" ;;
+  asan|fuzz) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -299,7 +299,7 @@ static int json_mask(llm_gen *g, const llm_tokenizer *tok, llm_err *err) {
   int32_t V = llm_infer_config(g->s)->vocab_size, n = llm_jcon_vocab_size(g->json_vocab);
   if (n != llm_tokenizer_n_vocab(tok))
     return llm_fail(err, LLM_EINVAL, "the JSON constraint was made for another vocabulary");
-  int rc = llm_jcon_mask(g->json, g->json_vocab, g->allowed);
+  int rc = llm_jcon_mask_budget(g->json, g->json_vocab, g->o.max_tokens - g->count, g->allowed);
   if (rc) return llm_fail(err, rc, "out of memory for the JSON constraint");
   memset(g->allowed + n, 0, (size_t)(V - n));
   /* a complete value that could go on (a number) may also end here */

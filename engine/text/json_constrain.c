@@ -19,11 +19,8 @@
 #define JC_MAX_EXTRA_KEY 32   /* code points in an extra (undeclared) key */
 #define JC_MAX_FILTER_BITS 40 /* no new extra key once this many are used */
 
-enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
-enum { O_OPEN, O_FIRST, O_COLON, O_VSPACE, O_VALUE, O_AFTER, O_COMMA, O_KEY,
-       O_DONE, O_IN_KEY, O_IN_VALUE };
 
-static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+const double jc_pow10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
                                    1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
 static void copy_stack(jc_stack *dst, const jc_stack *src) {
@@ -135,12 +132,11 @@ static int str_byte(jc_frame *f, uint8_t b, int32_t min, int32_t max, int escape
 static int num_bounded(const jc_node *n) { return n->has_lo || n->has_hi; }
 
 static double num_value(const jc_frame *f) {
-  double v = (double)f->u / pow10_tab[f->nfrac];
+  double v = (double)f->u / jc_pow10[f->nfrac];
   return f->flags & 1 ? -v : v;
 }
 
-/* Whether the magnitudes [a, b] (signed by neg) meet [lo, hi]. */
-static int meets(const jc_node *n, int neg, double a, double b) {
+int jc_num_meets(const jc_node *n, int neg, double a, double b) {
   return neg ? -a >= n->lo && -b <= n->hi : a <= n->hi && b >= n->lo;
 }
 
@@ -151,21 +147,21 @@ static int num_feasible(const jc_node *n, const jc_frame *f) {
   double u = (double)f->u;
   switch (f->phase) {
   case N_MINUS:   /* the smallest magnitude a negative number may have */
-    return meets(n, neg, n->is_int ? 1 : 1e-15, 999999999999999.0);
+    return jc_num_meets(n, neg, n->is_int ? 1 : 1e-15, 999999999999999.0);
   case N_ZERO:
   case N_INT:
     for (int j = 0; j <= (f->phase == N_ZERO ? 0 : left); j++) {
       int r = n->is_int ? 0 : left - j;   /* fraction digits still possible */
-      double a = u * pow10_tab[j];
-      double b = ((u + 1) * pow10_tab[j + r] - 1) / pow10_tab[r];
-      if (meets(n, neg, a, b)) return 1;
+      double a = u * jc_pow10[j];
+      double b = ((u + 1) * jc_pow10[j + r] - 1) / jc_pow10[r];
+      if (jc_num_meets(n, neg, a, b)) return 1;
     }
     return 0;
   default: {   /* N_DOT, N_FRAC */
     int k = f->nfrac;
-    double a = u / pow10_tab[k];
-    double b = ((u + 1) * pow10_tab[left] - 1) / pow10_tab[k + left];
-    return meets(n, neg, a, b);
+    double a = u / jc_pow10[k];
+    double b = ((u + 1) * jc_pow10[left] - 1) / jc_pow10[k + left];
+    return jc_num_meets(n, neg, a, b);
   }
   }
 }
@@ -225,7 +221,7 @@ static int num_byte(const jc_node *n, jc_frame *f, uint8_t b) {
   return !num_bounded(n) || f->phase >= N_E || num_feasible(n, f);
 }
 
-static int num_done(const jc_node *n, const jc_frame *f) {
+int jc_num_done(const jc_node *n, const jc_frame *f) {
   if (f->phase != N_ZERO && f->phase != N_INT && f->phase != N_FRAC && f->phase != N_EXP)
     return 0;
   if (!num_bounded(n)) return 1;
@@ -242,7 +238,7 @@ static int can_end(const llm_jcon *c, const jc_frame *f) {
   switch (n->kind) {
   case JC_LIT: return lit_done(c, f, 0);
   case JC_STR: return f->phase == S_DONE;
-  case JC_NUM: return num_done(n, f);
+  case JC_NUM: return jc_num_done(n, f);
   case JC_ARR: return f->phase == A_DONE;
   case JC_OBJ: return f->phase == O_DONE;
   }

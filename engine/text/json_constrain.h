@@ -111,4 +111,16 @@ int32_t llm_jcon_vocab_size(const llm_jcon_vocab *v);
 ** a state must not outlive the vocabularies it was used with. */
 int llm_jcon_mask(llm_jcon_state *s, llm_jcon_vocab *v, uint8_t *allowed);
 
+/* The fewest bytes that complete the value from s. */
+int64_t llm_jcon_rest(const llm_jcon_state *s);
+
+/* llm_jcon_mask for a generation that may write at most budget more
+** tokens (this one included): when that comes close to what the value
+** still needs (llm_jcon_rest, plus what one token could open), only
+** one-byte tokens after which the value can still end within the budget
+** are allowed (the least needing ones when none can), so a value that a
+** model keeps open is closed in time. */
+int llm_jcon_mask_budget(llm_jcon_state *s, llm_jcon_vocab *v, int64_t budget,
+                         uint8_t *allowed);
+
 #endif

@@ -29,6 +29,7 @@ enum {
 
 typedef struct jc_node {
   int kind;
+  int32_t min_len;        /* bytes of its shortest value (json_budget.c) */
   int32_t first, count;   /* ANYOF, LIT, OBJ: a range of kids/lits/props */
   int32_t min, max;       /* STR: code points; ARR: items */
   int32_t item;           /* ARR: the item node; OBJ: extra keys' value node
@@ -109,11 +110,30 @@ struct llm_jcon_state {
 enum { F_VALUE, F_KEYLIT, F_FREEKEY };
 enum { S_OPEN, S_BODY, S_ESC, S_HEX, S_UTF8, S_DONE };
 enum { A_OPEN, A_FIRST, A_AFTER, A_COMMA, A_SPACE, A_DONE, A_IN };
+enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
+enum { O_OPEN, O_FIRST, O_COLON, O_VSPACE, O_VALUE, O_AFTER, O_COMMA, O_KEY,
+       O_DONE, O_IN_KEY, O_IN_VALUE };
 
 /* out = in advanced by byte b (all of out is rewritten); 0 when b is not a
 ** valid continuation. */
 int jc_feed_byte(const llm_jcon_state *in, uint8_t b, llm_jcon_state *out);
 
 void jc_cache_free(struct jc_cache *cache);
+
+/* 1e0 .. 1e15. */
+extern const double jc_pow10[16];
+/* Whether the magnitudes [a, b] (negative numbers when neg) meet number
+** node n's bounds. */
+int jc_num_meets(const jc_node *n, int neg, double a, double b);
+/* Whether the number written in f is complete and within n's bounds. */
+int jc_num_done(const jc_node *n, const jc_frame *f);
+
+/* ---- budgets (json_budget.c) ---- */
+
+/* Sets every node's min_len (nodes refer to each other: a fixpoint). */
+void jc_min_lengths(llm_jcon *c);
+/* The largest min_len of a node (at most 4096): how far one byte that
+** opens a value can push the end away. */
+int32_t jc_max_min_len(const llm_jcon *c);
 
 #endif

@@ -218,3 +218,26 @@ int llm_jcon_mask(llm_jcon_state *s, llm_jcon_vocab *v, uint8_t *allowed) {
   }
   return LLM_OK;
 }
+
+int llm_jcon_mask_budget(llm_jcon_state *s, llm_jcon_vocab *v, int64_t budget, uint8_t *allowed) {
+  int64_t rest = llm_jcon_rest(s);
+  if (budget > rest + (int64_t)v->max_len + jc_max_min_len(s->c)) return llm_jcon_mask(s, v, allowed);
+  /* the one-byte tokens: the trie's first level */
+  int64_t need[256], least = INT64_MAX;
+  int32_t node_of[256];
+  llm_jcon_state *next = &v->scratch[0];
+  int n = 0;
+  for (int32_t ch = v->nodes[0].child; ch >= 0; ch = v->nodes[ch].sibling) {
+    if (v->nodes[ch].tokens < 0 || !jc_feed_byte(s, v->nodes[ch].byte, next)) continue;
+    /* a value that is complete needs nothing more */
+    need[n] = llm_jcon_complete(next) ? 0 : llm_jcon_rest(next);
+    node_of[n++] = ch;
+    if (need[n - 1] < least) least = need[n - 1];
+  }
+  memset(allowed, 0, (size_t)v->n_vocab);
+  int64_t limit = budget - 1 >= least ? budget - 1 : least;
+  for (int i = 0; i < n; i++)
+    if (need[i] <= limit)
+      for (int32_t t = v->nodes[node_of[i]].tokens; t >= 0; t = v->next_token[t]) allowed[t] = 1;
+  return LLM_OK;
+}

@@ -419,6 +419,8 @@ int llm_jcon_compile_value(const llm_json *schema, llm_jcon **out, llm_err *err)
     llm_buf_free(&b.text);
     return err->code;
   }
+  *c = (llm_jcon){b.nodes, (int32_t)b.n_nodes, root, b.kids, b.lits, b.props, b.text.data, 0};
+  jc_min_lengths(c);
   /* nodes are zeroed before they are filled (new_node): no stray padding */
   uint64_t h = hash_bytes(JC_HASH_INIT, &root, sizeof root);
   h = hash_bytes(h, b.nodes, b.n_nodes * sizeof *b.nodes);
@@ -426,7 +428,7 @@ int llm_jcon_compile_value(const llm_json *schema, llm_jcon **out, llm_err *err)
   h = hash_bytes(h, b.lits, b.n_lits * sizeof *b.lits);
   h = hash_bytes(h, b.props, b.n_props * sizeof *b.props);
   h = hash_bytes(h, b.text.data, b.text.len);
-  *c = (llm_jcon){b.nodes, (int32_t)b.n_nodes, root, b.kids, b.lits, b.props, b.text.data, h};
+  c->hash = h;
   *out = c;
   return LLM_OK;
 }

@@ -386,10 +386,118 @@ static void test_adversarial(void) {
   llm_buf_free(&deep);
 }
 
+/* llm_jcon_rest is the length of the shortest completion: no byte lowers
+** it by more than one, some byte by exactly one (or completes the value
+** when it is 1), and following such bytes completes the value in exactly
+** that many. Checked from the states of random walks. */
+static int feed_copy(const llm_jcon_state *s, uint8_t b, llm_jcon_state *next) {
+  llm_jcon_state_copy(next, s);
+  return llm_jcon_feed(next, &b, 1);
+}
+
+static void check_rest_from(const llm_jcon_state *start, llm_jcon_state *s, llm_jcon_state *next,
+                            const char *schema) {
+  llm_jcon_state_copy(s, start);
+  int64_t rest = llm_jcon_complete(s) ? 0 : llm_jcon_rest(s), steps = 0;
+  while (llm_jcon_complete(s) == 0) {
+    int64_t r = llm_jcon_rest(s), best = INT64_MAX;
+    int best_b = -1;
+    for (int b = 0; b < 256; b++) {
+      if (!feed_copy(s, (uint8_t)b, next)) continue;
+      int64_t rn = llm_jcon_complete(next) ? 0 : llm_jcon_rest(next);
+      if (rn < r - 1) printf("  %.120s: byte %d lowers the rest from %lld to %lld\n", schema, b, (long long)r,
+                             (long long)rn);
+      CHECK(rn >= r - 1);
+      if (rn < best) best = rn, best_b = b;
+    }
+    if (best != r - 1) printf("  %.120s: the best byte leaves %lld of %lld\n", schema, (long long)best, (long long)r);
+    CHECK(best == r - 1 && best_b >= 0);
+    if (best_b < 0 || best != r - 1) return;
+    CHECK(llm_jcon_feed(s, (const uint8_t[]){(uint8_t)best_b}, 1));
+    steps++;
+  }
+  CHECK(llm_jcon_complete(s) != 0 && steps == rest);
+}
+
+static void test_rest_is_the_shortest_completion(void) {
+  uint64_t rng = 12345;
+  llm_err err;
+  for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {
+    llm_jcon *c = NULL;
+    llm_jcon_state *s = NULL, *w = NULL, *next = NULL;
+    CHECK(llm_jcon_compile(schemas[i], strlen(schemas[i]), &c, &err) == LLM_OK);
+    CHECK(llm_jcon_state_new(c, &s, &err) == LLM_OK && llm_jcon_state_new(c, &w, &err) == LLM_OK &&
+          llm_jcon_state_new(c, &next, &err) == LLM_OK);
+    for (int walk = 0; walk < 12; walk++) {
+      llm_jcon_reset(w);
+      for (int step = 0; step < 30; step++) {
+        if (llm_jcon_complete(w) == LLM_JCON_MUST_STOP) break;
+        check_rest_from(w, s, next, schemas[i]);
+        /* a random byte the automaton takes */
+        uint8_t ok[256];
+        int n = 0;
+        for (int b = 0; b < 256; b++)
+          if (feed_copy(w, (uint8_t)b, next)) ok[n++] = (uint8_t)b;
+        if (n == 0) break;
+        uint8_t b = ok[rng_next(&rng) % (uint64_t)n];
+        CHECK(llm_jcon_feed(w, &b, 1));
+      }
+    }
+    llm_jcon_state_free(s);
+    llm_jcon_state_free(w);
+    llm_jcon_state_free(next);
+    llm_jcon_free(c);
+  }
+}
+
+/* Under llm_jcon_mask_budget, random tokens always give a complete value
+** within the budget, from the shortest the schema allows upwards. */
+static void test_budget_closes_in_time(void) {
+  vocab vb;
+  uint64_t rng = 777;
+  llm_err err;
+  vocab_init(&vb);
+  uint8_t allowed[sizeof vb.lens / sizeof vb.lens[0]];
+  int32_t pick[sizeof vb.lens / sizeof vb.lens[0]];
+  for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {
+    llm_jcon *c = NULL;
+    llm_jcon_state *s = NULL;
+    CHECK(llm_jcon_compile(schemas[i], strlen(schemas[i]), &c, &err) == LLM_OK);
+    CHECK(llm_jcon_state_new(c, &s, &err) == LLM_OK);
+    int64_t shortest = llm_jcon_rest(s);
+    const int64_t extra[] = {0, 1, 5, 30, 100};
+    for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++)
+      for (int walk = 0; walk < 6; walk++) {
+        int64_t budget = shortest + extra[k], used = 0;
+        llm_jcon_reset(s);
+        while (llm_jcon_complete(s) != LLM_JCON_MUST_STOP && used < budget) {
+          if (llm_jcon_complete(s) && rng_next(&rng) % 4 == 0) break;
+          CHECK(llm_jcon_mask_budget(s, vb.v, budget - used, allowed) == LLM_OK);
+          int n = 0;
+          for (int32_t t = 0; t < vb.n; t++)
+            if (allowed[t]) pick[n++] = t;
+          if (n == 0) break;
+          int32_t t = pick[rng_next(&rng) % (uint64_t)n];
+          CHECK(llm_jcon_feed(s, vb.pieces[t], vb.lens[t]));
+          used++;
+        }
+        if (!llm_jcon_complete(s))
+          printf("  %.120s: not complete after %lld tokens (budget %lld)\n", schemas[i], (long long)used,
+                 (long long)budget);
+        CHECK(llm_jcon_complete(s) != 0);
+      }
+    llm_jcon_state_free(s);
+    llm_jcon_free(c);
+  }
+  llm_jcon_vocab_free(vb.v);
+}
+
 int main(void) {
   RUN(test_exact_texts);
   RUN(test_unsupported);
   RUN(test_random_walks);
   RUN(test_adversarial);
+  RUN(test_rest_is_the_shortest_completion);
+  RUN(test_budget_closes_in_time);
   return CHECK_DONE();
 }

@@ -87,6 +87,18 @@ SELECT key AS id, finish, n_tokens,
                          '{"max_tokens": 20, "temperature": 0.8, "top_p": 0.9, "seed": 7, "batch": 4}')
   JOIN prompts ON prompts.id = key;
 
+-- Structured output: with a JSON schema the text is always a valid value of
+-- that shape (the model never saw JSON: the sampler only lets through tokens
+-- that can continue the value), so json_extract never fails on it.
+WITH answers AS (
+  SELECT id, llm_generate('demo', prompt, '{"max_tokens": 60, "seed": 3, "json_schema": {
+           "type": "object", "required": ["license", "version", "copyleft"], "additionalProperties": false,
+           "properties": {"license": {"type": "string", "maxLength": 16},
+                          "version": {"type": "integer", "minimum": 1, "maximum": 3},
+                          "copyleft": {"type": "boolean"}}}}') AS answer
+    FROM prompts)
+SELECT id, answer, answer ->> '$.version' AS version FROM answers;
+
 -- 9. Embed passages: split each licence into windows of 64 tokens, store a
 --    vector per window beside its text, then find the passages nearest to a
 --    question (cosine distance; sqlite-vec can read the same BLOBs).

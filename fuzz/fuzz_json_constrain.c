@@ -9,7 +9,9 @@
 **  - the mask agrees with llm_jcon_feed on every byte;
 **  - a state that is not complete allows some byte (no dead end), and one
 **    that must stop allows none;
-**  - a complete text parses as strict JSON.
+**  - a complete text parses as strict JSON;
+**  - llm_jcon_rest is the shortest completion: no byte lowers it by more
+**    than one, and some byte lowers it by one (or completes the value).
 */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +38,17 @@ static void walk(llm_jcon *c, llm_jcon_vocab *v, const uint8_t *choices, size_t 
     }
     int complete = llm_jcon_complete(s);
     if ((!complete && n_ok == 0) || (complete == LLM_JCON_MUST_STOP && n_ok > 0)) abort();
+    if (!complete) {
+      int64_t rest = llm_jcon_rest(s), best = INT64_MAX;
+      for (int k = 0; k < n_ok; k++) {
+        llm_jcon_state_copy(tmp, s);
+        if (!llm_jcon_feed(tmp, &ok[k], 1)) abort();
+        int64_t r = llm_jcon_complete(tmp) ? 0 : llm_jcon_rest(tmp);
+        if (r < rest - 1) abort();
+        if (r < best) best = r;
+      }
+      if (best != rest - 1) abort();
+    }
     if (complete) {
       llm_json_doc *doc = NULL;
       if (llm_json_parse((const char *)text, len, &doc, &err)) abort();

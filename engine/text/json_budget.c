@@ -119,7 +119,9 @@ static int64_t node_min_len(const llm_jcon *c, const jc_node *n) {
   case JC_LIT:
     for (int32_t i = 0; i < n->count; i++) best = min64(best, c->lits[n->first + i].len);
     return best;
-  case JC_STR: return 2 + (int64_t)n->min;
+  case JC_STR:
+    if (n->item >= 0) return cap(2 + jc_regex_shortest(&c->regexes[n->item], 0, n->min));
+    return 2 + (int64_t)n->min;
   case JC_NUM: return num_min_len(n);
   case JC_ARR:
     if (n->min == 0) return 2;
@@ -175,14 +177,16 @@ static int lit_matches(const llm_jcon *c, const jc_text *t, const jc_text *cur, 
 }
 
 /* The shortest pair that can follow a comma when no property is required:
-** an optional declared one from index i, or an extra key ("" at least). */
-static int64_t optional_pair(const llm_jcon *c, const jc_node *n, int32_t i) {
+** an optional declared one from the next, or an extra key ("", or a
+** character long when the empty key is taken). */
+static int64_t optional_pair(const llm_jcon *c, const jc_node *n, const jc_frame *f) {
   int64_t best = JC_LEN_INF;
-  for (int32_t k = i; k < n->count; k++) {
+  for (int32_t k = f->n1; k < n->count; k++) {
     const jc_prop *p = &c->props[n->first + k];
     best = min64(best, p->key.len + 1 + c->nodes[p->node].min_len);
   }
-  if (n->item >= 0) best = min64(best, 2 + 1 + c->nodes[n->item].min_len);
+  int empty_taken = (f->u & jc_hash_bit(JC_HASH_INIT)) != 0;
+  if (n->item >= 0) best = min64(best, 2 + empty_taken + 1 + c->nodes[n->item].min_len);
   return best;
 }
 
@@ -195,7 +199,7 @@ static int64_t obj_rest(const llm_jcon *c, const jc_node *n, const jc_frame *f) 
   case O_AFTER:
   case O_IN_VALUE: return tail;
   case O_COMMA:
-  case O_KEY: return nreq ? tail - 1 : cap(optional_pair(c, n, f->n1) + 1);
+  case O_KEY: return nreq ? tail - 1 : cap(optional_pair(c, n, f) + 1);
   case O_COLON: return cap(1 + c->nodes[f->n3].min_len + tail);
   case O_VSPACE:
   case O_VALUE: return cap(c->nodes[f->n3].min_len + tail);
@@ -249,7 +253,11 @@ static int64_t frame_rest(const llm_jcon *c, const jc_stack *st, int32_t d) {
       best = min64(best, c->lits[j].len - f->n3);
     return best;
   }
-  case JC_STR: return str_rest(f, n->min);
+  case JC_STR:
+    if (n->item >= 0 && f->phase == S_BODY)
+      return cap(jc_regex_shortest(&c->regexes[n->item], f->u, (int64_t)n->min - f->n1) + 1);
+    if (n->item >= 0 && f->phase == S_ESC) return cap(jc_pattern_escape_rest(&c->regexes[n->item], f, n->min));
+    return f->phase == S_OPEN ? n->min_len : str_rest(f, n->min);
   case JC_NUM: return num_rest(n, f);
   case JC_ARR: return arr_rest(c, n, f);
   case JC_OBJ: return obj_rest(c, n, f);

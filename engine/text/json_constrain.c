@@ -127,6 +127,69 @@ static int str_byte(jc_frame *f, uint8_t b, int32_t min, int32_t max, int escape
   return 0;
 }
 
+/* One byte of a string under a pattern: printable ASCII, the escapes of
+** pat_escapes; the pattern's positions in f->u (json_pattern.c), and every
+** character must leave a match of min..max characters in all possible. */
+static const char pat_escapes[] = "\"\\/ntr";
+
+static int pat_escaped(uint8_t b) {
+  return b == 'n' ? '\n' : b == 't' ? '\t' : b == 'r' ? '\r' : b;
+}
+
+/* Whether character ch can come next. */
+static int pat_char_ok(const jc_regex *re, const jc_frame *f, int ch, int32_t min, int32_t max) {
+  uint64_t next = jc_regex_step(re, f->u, ch);
+  return next && jc_regex_can_end(re, next, (int64_t)min - f->n1 - 1, (int64_t)max - f->n1 - 1);
+}
+
+int64_t jc_pattern_escape_rest(const jc_regex *re, const jc_frame *f, int32_t min) {
+  int64_t best = (int64_t)1 << 28;
+  for (const char *e = pat_escapes; *e; e++) {
+    uint64_t next = jc_regex_step(re, f->u, pat_escaped((uint8_t)*e));
+    int64_t rest = next ? 1 + jc_regex_shortest(re, next, (int64_t)min - f->n1 - 1) + 1 : best;
+    if (rest < best) best = rest;
+  }
+  return best;
+}
+
+static int pat_str_byte(const jc_regex *re, jc_frame *f, uint8_t b, int32_t min, int32_t max) {
+  int ch;
+  switch (f->phase) {
+  case S_OPEN:
+    if (b != '"') return 0;
+    f->phase = S_BODY;
+    return 1;
+  case S_BODY:
+    if (b == '"') {
+      if (f->n1 < min || !jc_regex_accepts(re, f->u)) return 0;
+      f->phase = S_DONE;
+      return 1;
+    }
+    if (b == '\\') {   /* only when one of the escapes can follow */
+      for (const char *e = pat_escapes; *e; e++)
+        if (pat_char_ok(re, f, pat_escaped((uint8_t)*e), min, max)) {
+          f->phase = S_ESC;
+          return 1;
+        }
+      return 0;
+    }
+    if (b < 0x20 || b > 0x7E) return 0;
+    ch = b;
+    break;
+  case S_ESC:
+    if (!memchr(pat_escapes, b, sizeof pat_escapes - 1)) return 0;
+    ch = pat_escaped(b);
+    f->phase = S_BODY;
+    break;
+  default:
+    return 0;
+  }
+  if (f->n1 >= max || !pat_char_ok(re, f, ch, min, max)) return 0;
+  f->u = jc_regex_step(re, f->u, ch);
+  f->n1++;
+  return 1;
+}
+
 /* ---- numbers ---- */
 
 static int num_bounded(const jc_node *n) { return n->has_lo || n->has_hi; }
@@ -387,7 +450,10 @@ static void own_byte(const llm_jcon *c, jc_stack *st, uint8_t b, llm_jcon_state 
   } else {
     switch (n->kind) {
     case JC_LIT: ok = lit_byte(c, f, 0, n->first + n->count - 1, b); break;
-    case JC_STR: ok = str_byte(f, b, n->min, n->max, 1); break;
+    case JC_STR:
+      ok = n->item >= 0 ? pat_str_byte(&c->regexes[n->item], f, b, n->min, n->max)
+                        : str_byte(f, b, n->min, n->max, 1);
+      break;
     case JC_NUM: ok = num_byte(n, f, b); break;
     case JC_ARR: arr_byte(c, st, n, b, out); return;
     case JC_OBJ: obj_byte(c, st, n, b, out); return;

@@ -27,9 +27,12 @@
 **   (at most 2 digits) only in numbers without minimum/maximum. With bounds,
 **   every prefix allowed can still reach an in-range value and a number can
 **   only end in range.
+** - a string with a pattern: printable ASCII (see json_pattern.c for the
+**   regular expressions supported); every character leaves a match of
+**   minLength..maxLength possible.
 ** Supported keywords: type (a name or a list), properties, required,
 ** additionalProperties, items, minItems, maxItems, minLength, maxLength,
-** minimum, maximum, enum, const, anyOf; annotations (title, description,
+** pattern, minimum, maximum, enum, const, anyOf; annotations (title, description,
 ** default, examples, $schema, $comment, $id) are ignored. Any other keyword
 ** is an error naming it. Schemas nest at most LLM_JCON_MAX_DEPTH - 2 levels;
 ** an anyOf or type list has at most 16 choices (nested ones flattened).

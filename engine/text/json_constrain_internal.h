@@ -33,13 +33,36 @@ typedef struct jc_node {
   int32_t first, count;   /* ANYOF, LIT, OBJ: a range of kids/lits/props */
   int32_t min, max;       /* STR: code points; ARR: items */
   int32_t item;           /* ARR: the item node; OBJ: extra keys' value node
-                          ** or -1 when there are none */
+                          ** or -1 when there are none; STR: its pattern
+                          ** (index in llm_jcon.regexes) or -1 */
   int32_t last_required;  /* OBJ: the last required property (relative
                           ** index) or -1 */
   uint64_t key_filter;    /* OBJ: the declared keys' bits (see jc_hash_bit) */
   int is_int, has_lo, has_hi;  /* NUM */
   double lo, hi;               /* NUM */
 } jc_node;
+
+/* A string's pattern as a position automaton (json_pattern.c). */
+typedef struct jc_regex {
+  int32_t n_pos, nullable;
+  uint64_t cls[64][2];    /* each position's characters (ASCII) */
+  uint64_t follow[64];    /* the positions that may come after each */
+  uint64_t first, last;
+  uint64_t len[64];       /* bit r: r more characters can end a match */
+  uint64_t big;           /* bit p: a completion of 64 or more exists */
+  uint8_t cost[64][64];   /* the fewest bytes of a completion of r more
+                          ** characters after position p (255: none) */
+} jc_regex;
+
+int jc_regex_compile(const char *pattern, size_t n, jc_regex *re, llm_err *err);
+/* The positions after character c from set s (0: the start); 0: none. */
+uint64_t jc_regex_step(const jc_regex *re, uint64_t s, int c);
+int jc_regex_accepts(const jc_regex *re, uint64_t s);
+/* Whether a completion of lo..hi more characters exists from s. */
+int jc_regex_can_end(const jc_regex *re, uint64_t s, int64_t lo, int64_t hi);
+/* The fewest bytes of a completion of at least lo characters from s (a
+** character needing an escape is two bytes). */
+int64_t jc_regex_shortest(const jc_regex *re, uint64_t s, int64_t lo);
 
 typedef struct jc_text {
   uint32_t off, len;      /* in llm_jcon.text */
@@ -58,6 +81,8 @@ struct llm_jcon {
   jc_text *lits;          /* literal values as compact JSON text */
   jc_prop *props;
   uint8_t *text;
+  jc_regex *regexes;
+  int32_t n_regexes;
   uint64_t hash;          /* of all the above: equal schemas compile equal */
 };
 
@@ -78,7 +103,7 @@ static inline uint64_t jc_hash_bit(uint64_t h) {
 **     KEYLIT u the last candidate allowed;
 **   STR/FREEKEY: n1 code points, n3 UTF-8 bytes still due or hex digits
 **     seen, flags the range of the next UTF-8 byte or "\uD seen",
-**     FREEKEY u the key's hash;
+**     FREEKEY u the key's hash, STR with a pattern u its positions;
 **   NUM: u the digits as an integer, n1 their count, nfrac how many are
 **     after the point, n3 exponent digits, flags 1 when negative;
 **   ARR: n1 items; OBJ: n1 the next declared property (relative), n3 the
@@ -127,6 +152,9 @@ extern const double jc_pow10[16];
 int jc_num_meets(const jc_node *n, int neg, double a, double b);
 /* Whether the number written in f is complete and within n's bounds. */
 int jc_num_done(const jc_node *n, const jc_frame *f);
+
+/* What a pattern string in an escape (f->phase S_ESC) needs to end. */
+int64_t jc_pattern_escape_rest(const jc_regex *re, const jc_frame *f, int32_t min);
 
 /* ---- budgets (json_budget.c) ---- */
 

@@ -158,8 +158,10 @@ static void normalize(llm_jcon_state *s, size_t max_len) {
       const jc_node *n = &s->c->nodes[f->node];
       if (f->kind != F_VALUE || (n->kind != JC_STR && n->kind != JC_ARR)) continue;
       int done = n->kind == JC_STR ? f->phase == S_DONE : f->phase == A_DONE;
+      /* a pattern's completions are known by length up to 128 (json_pattern.c) */
+      int64_t far = (int64_t)max_len + (n->kind == JC_STR && n->item >= 0 ? 128 : 0);
       if (done) f->n1 = 0;
-      else if (f->n1 >= n->min && (int64_t)n->max - f->n1 > (int64_t)max_len) f->n1 = n->min;
+      else if (f->n1 >= n->min && (int64_t)n->max - f->n1 > far) f->n1 = n->min;
     }
 }
 

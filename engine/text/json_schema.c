@@ -22,6 +22,8 @@ typedef struct builder {
   size_t n_lits, cap_lits;
   jc_prop *props;
   size_t n_props, cap_props;
+  jc_regex *regexes;
+  size_t n_regexes, cap_regexes;
   llm_buf text;
   int32_t any;            /* the "any value" node, built on first use */
   llm_err *err;
@@ -150,7 +152,7 @@ static const char *const annotations[] = {
 static const char *const constraints[] = {
     "type", "properties", "required", "additionalProperties", "items", "minItems",
     "maxItems", "minLength", "maxLength", "minimum", "maximum", "enum", "const",
-    "anyOf", NULL};
+    "anyOf", "pattern", NULL};
 
 static int in_list(const char *const *list, const llm_json_str *k) {
   for (size_t i = 0; list[i]; i++)
@@ -253,6 +255,27 @@ done:
   return id;
 }
 
+/* A string's pattern: its index in b->regexes. */
+static int32_t compile_pattern(builder *b, const llm_json *p, int32_t min, int32_t max) {
+  if (p->type != LLM_JSON_STRING) {
+    llm_fail(b->err, LLM_EINVAL, "json_schema: pattern must be a string");
+    return -1;
+  }
+  /* completion lengths are tracked exactly up to 63 characters */
+  if (min > 63) {
+    llm_fail(b->err, LLM_EINVAL, "json_schema: minLength above 63 with a pattern is not supported");
+    return -1;
+  }
+  if (llm_grow((void **)&b->regexes, &b->cap_regexes, b->n_regexes + 1, sizeof(jc_regex))) return oom(b);
+  if (jc_regex_compile(p->str, p->len, &b->regexes[b->n_regexes], b->err)) return -1;
+  if (!jc_regex_can_end(&b->regexes[b->n_regexes], 0, min, max)) {
+    llm_fail(b->err, LLM_EINVAL, "json_schema: no string matching pattern \"%s\" has minLength..maxLength "
+             "characters", p->str);
+    return -1;
+  }
+  return (int32_t)b->n_regexes++;
+}
+
 /* The node for s restricted to one type name. */
 static int32_t compile_type(builder *b, const llm_json *s, const llm_json *name, int depth) {
   const char *t = name->type == LLM_JSON_STRING ? name->str : "";
@@ -276,6 +299,8 @@ static int32_t compile_type(builder *b, const llm_json *s, const llm_json *name,
     if (!str) {
       const llm_json *items = llm_json_get(s, "items");
       if ((item = items ? compile(b, items, depth + 1) : any_node(b)) < 0) return -1;
+    } else if (llm_json_get(s, "pattern") && (item = compile_pattern(b, llm_json_get(s, "pattern"), min, max)) < 0) {
+      return -1;
     }
     int32_t id = new_node(b, str ? JC_STR : JC_ARR);
     if (id < 0) return -1;
@@ -375,7 +400,7 @@ static int32_t compile(builder *b, const llm_json *s, int depth) {
   static const struct { const char *kw, *type; } implied[] = {
       {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
       {"items", "array"}, {"minItems", "array"}, {"maxItems", "array"},
-      {"minLength", "string"}, {"maxLength", "string"}, {"minimum", "number"},
+      {"minLength", "string"}, {"maxLength", "string"}, {"pattern", "string"}, {"minimum", "number"},
       {"maximum", "number"}};
   for (size_t i = 0; i < sizeof implied / sizeof implied[0]; i++)
     if (llm_json_get(s, implied[i].kw)) {
@@ -393,6 +418,7 @@ void llm_jcon_free(llm_jcon *c) {
   llm_free(c->lits);
   llm_free(c->props);
   llm_free(c->text);
+  llm_free(c->regexes);
   llm_free(c);
 }
 
@@ -416,10 +442,12 @@ int llm_jcon_compile_value(const llm_json *schema, llm_jcon **out, llm_err *err)
     llm_free(b.kids);
     llm_free(b.lits);
     llm_free(b.props);
+    llm_free(b.regexes);
     llm_buf_free(&b.text);
     return err->code;
   }
-  *c = (llm_jcon){b.nodes, (int32_t)b.n_nodes, root, b.kids, b.lits, b.props, b.text.data, 0};
+  *c = (llm_jcon){b.nodes, (int32_t)b.n_nodes, root, b.kids, b.lits, b.props, b.text.data,
+                  b.regexes, (int32_t)b.n_regexes, 0};
   jc_min_lengths(c);
   /* nodes are zeroed before they are filled (new_node): no stray padding */
   uint64_t h = hash_bytes(JC_HASH_INIT, &root, sizeof root);
@@ -428,6 +456,7 @@ int llm_jcon_compile_value(const llm_json *schema, llm_jcon **out, llm_err *err)
   h = hash_bytes(h, b.lits, b.n_lits * sizeof *b.lits);
   h = hash_bytes(h, b.props, b.n_props * sizeof *b.props);
   h = hash_bytes(h, b.text.data, b.text.len);
+  h = hash_bytes(h, b.regexes, b.n_regexes * sizeof *b.regexes);
   c->hash = h;
   *out = c;
   return LLM_OK;

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "check.h"
 #include "formats/json.h"
 #include "text/json_constrain.h"
@@ -41,6 +44,21 @@ static int64_t get_int(const llm_json *s, const char *k, int64_t def) {
   return v ? v->i : def;
 }
 
+/* Whether pattern matches somewhere in text (JSON Schema's semantics),
+** by PCRE2: an independent regular expression engine. */
+static int pattern_matches(const char *pattern, const char *text, size_t n) {
+  int code;
+  PCRE2_SIZE off;
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+  CHECK(re != NULL);
+  if (!re) return 0;
+  pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+  int rc = pcre2_match(re, (PCRE2_SPTR)text, n, 0, 0, md, NULL);
+  pcre2_match_data_free(md);
+  pcre2_code_free(re);
+  return rc >= 0;
+}
+
 static int validate(const llm_json *s, const llm_json *v) {
   if (s->type == LLM_JSON_BOOL) return s->boolean;
   const llm_json *k;
@@ -66,6 +84,7 @@ static int validate(const llm_json *s, const llm_json *v) {
     int64_t cps = 0;
     for (size_t i = 0; i < v->len; i++) cps += ((uint8_t)v->str[i] & 0xC0) != 0x80;
     if (cps < get_int(s, "minLength", 0) || cps > get_int(s, "maxLength", INT64_MAX)) return 0;
+    if ((k = llm_json_get(s, "pattern")) && !pattern_matches(k->str, v->str, v->len)) return 0;
   }
   if (v->type == LLM_JSON_NUMBER) {
     if ((k = llm_json_get(s, "minimum")) && v->num < k->num) return 0;
@@ -221,6 +240,14 @@ static const char *const schemas[] = {
     "\"req\":{\"type\":\"integer\"},\"opt3\":{\"type\":\"string\",\"maxLength\":3}},\"required\":[\"req\"]}",
     "{\"type\":\"array\",\"maxItems\":0}",
     "{\"anyOf\":[{\"type\":\"string\",\"maxLength\":1},{\"type\":\"string\",\"minLength\":3}]}",
+    "{\"type\":\"string\",\"pattern\":\"^[A-Z][a-z]{1,5}-\\\\d{2,3}$\"}",
+    "{\"type\":\"string\",\"pattern\":\"ab|cd\",\"maxLength\":6}",
+    "{\"type\":\"string\",\"pattern\":\"^(\\\\w+@\\\\w+\\\\.(com|org))?$\"}",
+    "{\"type\":\"string\",\"pattern\":\"^(ab)+$\",\"minLength\":3,\"maxLength\":7}",
+    "{\"pattern\":\"^[^a-z\\\"]*\\\"x$\",\"maxLength\":5}",
+    "{\"pattern\":\"^(?:(?:[0-9a-f]{2}:){2}[0-9a-f]{2}|x*)$\"}",
+    "{\"type\":\"object\",\"properties\":{\"date\":{\"type\":\"string\",\"pattern\":"
+    "\"^\\\\d{4}-\\\\d{2}-\\\\d{2}$\"}},\"required\":[\"date\"]}",
 };
 
 static void walk_schema(const vocab *vb, const char *schema, int walks, uint64_t *rng) {
@@ -274,6 +301,25 @@ static int feed_text(const char *schema, const char *text) {
   return r;
 }
 
+static void test_exact_patterns(void) {
+  const char *date = "{\"type\":\"string\",\"pattern\":\"^\\\\d{4}-\\\\d{2}-\\\\d{2}$\"}";
+  CHECK(feed_text(date, "\"2024-01-0") == 0);
+  CHECK(feed_text(date, "\"2024-x") == -1);
+  CHECK(feed_text(date, "\"2024-123") == -1);
+  CHECK(feed_text(date, "\"2024-01-02\"") == LLM_JCON_MUST_STOP);
+  CHECK(feed_text(date, "\"2024-01-02x") == -1);
+  const char *anywhere = "{\"type\":\"string\",\"pattern\":\"ab|cd\",\"maxLength\":5}";
+  CHECK(feed_text(anywhere, "\"xxab\"") == LLM_JCON_MUST_STOP);
+  CHECK(feed_text(anywhere, "\"xcdx\"") == LLM_JCON_MUST_STOP);
+  CHECK(feed_text(anywhere, "\"xx\"") == -1);     /* no match yet */
+  CHECK(feed_text(anywhere, "\"xxxx") == -1);      /* no room left for ab or cd */
+  CHECK(feed_text(anywhere, "\"xxx") == 0);
+  const char *quote = "{\"pattern\":\"^a\\\"b$\"}";
+  CHECK(feed_text(quote, "\"a\\\"b\"") == LLM_JCON_MUST_STOP);   /* a\"b */
+  CHECK(feed_text(quote, "\"a\\n") == -1);
+  CHECK(feed_text("{\"pattern\":\"^x+$\"}", "\"x\xc3\xa9") == -1);   /* ASCII only */
+}
+
 static void test_exact_texts(void) {
   const char *range = "{\"type\":\"integer\",\"minimum\":10,\"maximum\":20}";
   CHECK(feed_text(range, "1") == 0);     /* 10..19 still reachable */
@@ -323,7 +369,18 @@ static void test_exact_texts(void) {
 
 static void test_unsupported(void) {
   static const struct { const char *schema, *word; } bad[] = {
-      {"{\"type\":\"string\",\"pattern\":\"a+\"}", "pattern"},
+      {"{\"type\":\"string\",\"pattern\":\"a(?=b)\"}", "lookaround"},
+      {"{\"type\":\"string\",\"pattern\":\"(a)\\\\1\"}", "back references"},
+      {"{\"type\":\"string\",\"pattern\":\"\\\\bx\"}", "escape"},
+      {"{\"type\":\"string\",\"pattern\":\"\u00e9\"}", "ASCII"},
+      {"{\"type\":\"string\",\"pattern\":\"a{70}\"}", "64"},
+      {"{\"type\":\"string\",\"pattern\":\"a^b\"}", "anchors"},
+      {"{\"type\":\"string\",\"pattern\":\"(ab\"}", "group"},
+      {"{\"type\":\"string\",\"pattern\":\"[ab\"}", "class"},
+      {"{\"type\":\"string\",\"pattern\":\"x{2,1}\"}", "quantifier"},
+      {"{\"type\":\"string\",\"pattern\":\"^ab$\",\"minLength\":3}", "minLength"},
+      {"{\"type\":\"string\",\"pattern\":\"a\",\"minLength\":64}", "63"},
+      {"{\"type\":\"string\",\"pattern\":7}", "pattern"},
       {"{\"oneOf\":[{\"type\":\"string\"}]}", "oneOf"},
       {"{\"$ref\":\"#\"}", "$ref"},
       {"{\"type\":\"string\",\"format\":\"date\"}", "format"},
@@ -494,6 +551,7 @@ static void test_budget_closes_in_time(void) {
 
 int main(void) {
   RUN(test_exact_texts);
+  RUN(test_exact_patterns);
   RUN(test_unsupported);
   RUN(test_random_walks);
   RUN(test_adversarial);

@@ -289,8 +289,13 @@ static int json_begin(llm_gen *g, const llm_gen_opts *o, llm_err *err) {
     llm_jcon_vocab_free(g->json_vocab);
     g->json_vocab = llm_jcon_vocab_ref(o->json_vocab);
   }
-  if (!g->json) return llm_jcon_state_new(o->json, &g->json, err);
+  if (!g->json && llm_jcon_state_new(o->json, &g->json, err)) return err->code;
   llm_jcon_restart(g->json, o->json);
+  /* one byte per token is what the budget can count on (json_budget.c) */
+  int64_t shortest = llm_jcon_rest(g->json);
+  if (shortest > o->max_tokens)
+    return llm_fail(err, LLM_ERANGE, "the shortest JSON value the schema allows takes %lld tokens, more than "
+                    "max_tokens (%lld): raise max_tokens", (long long)shortest, (long long)o->max_tokens);
   return LLM_OK;
 }
 

@@ -182,10 +182,10 @@ def test_values_close_within_max_tokens(ctx):
                     text = b"".join(r[0] for r in rows[:-1]).decode()
                     assert len(rows) - 1 <= max_tokens, (model, o, text)
                     validate(text, opts.get("json_schema", True))
-    # one token short of the shortest value: an error that says so
+    # one token short of the shortest value: an error that says so, at once
     ctx.error("SELECT llm_generate('random32k', 'x', ?)", (json.dumps(
         {"json_schema": {"type": "array", "items": {"type": "string"}, "minItems": 2}, "max_tokens": 6}),),
-              "not complete", "max_tokens")
+              "shortest JSON value", "7 tokens", "max_tokens (6)")
 
 
 def test_logprobs_are_of_the_allowed_tokens(ctx):
@@ -218,11 +218,11 @@ def test_errors(ctx):
     ctx.error("SELECT llm_generate('stories', 'x', ?)", (json.dumps({"json_schema": person, "stop": "}"}),),
               "stop", "JSON")
     ctx.error("SELECT llm_generate('stories', 'x', ?)", (json.dumps({"json_schema": person, "max_tokens": 5}),),
-              "llm_generate", "not complete", "max_tokens")
+              "llm_generate", "shortest JSON value", "max_tokens")
     ctx.error("SELECT llm_generate('stories', 'x', ?)", (json.dumps({"json_schema": person, "max_tokens": 0}),),
               "max_tokens")
     ctx.error("SELECT * FROM llm_generate_tokens('stories', 'x', ?)",
-              (json.dumps({"json_schema": person, "max_tokens": 5}),), "llm_generate_tokens", "not complete")
+              (json.dumps({"json_schema": person, "max_tokens": 5}),), "llm_generate_tokens", "shortest")
     ctx.error("SELECT llm_chat('random150k', '[{\"role\": \"user\", \"content\": \"hi\"}]', ?)",
               (json.dumps({"json_schema": {"uniqueItems": True, "type": "array"}}),), "llm_chat", "uniqueItems")
     ctx.db.execute("CREATE TABLE t(id, prompt, opts)")

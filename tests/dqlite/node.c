@@ -1,20 +1,21 @@
 /*
 ** node.c: a dqlite node with sqlite-llm on every connection, for the
-** cluster tests and benchmark (tests/dqlite/cluster.sh).
+** cluster test and benchmark (tests/dqlite/cluster.py).
 **
 **   node ID ADDRESS DATA_DIR EXTENSION
 **
-** Loads EXTENSION (llm.so) with dlopen, registers its entry point
+** Loads EXTENSION (llm.so) with dlopen and registers its entry point
 ** sqlite3_llm_init with sqlite3_auto_extension, so every connection dqlite
-** opens (one per client connection on the leader, one per database on
-** each follower) has the llm_* functions, then runs a dqlite node with that
-** ID on ADDRESS (host:port) keeping its Raft log in DATA_DIR. Node 1 with
-** an empty DATA_DIR starts a new cluster; the others are joined to it by a
-** client (tests/dqlite/client). It runs until SIGTERM or SIGINT, then stops
-** the node cleanly, or with the process that started it (a test harness
-** killed before it could stop its nodes leaves none behind). The same
-** thing in an application is three calls: sqlite3_auto_extension,
-** dqlite_node_create, dqlite_node_start.
+** opens (one per client connection on the leader, one per database on each
+** follower) has the llm_* functions; then runs a dqlite node with that ID
+** on ADDRESS (host:port), keeping its Raft log in DATA_DIR. Node 1 with an
+** empty DATA_DIR starts a new cluster; a client joins the others to it
+** (tests/dqlite/client). It runs until SIGTERM or SIGINT, then stops the
+** node cleanly; it also dies with the process that started it, so a test
+** killed before it could stop its nodes leaves none behind. Besides the
+** extension, what an application embedding dqlite 1.11 needs is here:
+** SIGPIPE ignored, cache spilling off (no_cache_spill), and SQLite's error
+** log somewhere (log_sqlite).
 */
 #include <dlfcn.h>
 #include <signal.h>
@@ -27,6 +28,25 @@
 #include <sqlite3.h>
 
 typedef int (*entry_fn)(sqlite3 *, char **, const sqlite3_api_routines *);
+
+/* SQLite's error log, to the node's stderr: dqlite 1.11 sends a client the
+** message of an error raised while a query steps garbled (a column's name),
+** so the node's log is where it can be read. */
+static void log_sqlite(void *unused, int code, const char *msg) {
+  (void)unused;
+  fprintf(stderr, "sqlite (%d): %s\n", code, msg);
+}
+
+/* Registered for every connection before the extension: keeps a large
+** transaction's pages in memory until it commits. dqlite 1.11's VFS fails
+** to read back pages SQLite spills to the WAL while it is empty (right
+** after a checkpoint): the transaction then ends in "disk I/O error"
+** (SQLITE_IOERR_SHORT_READ), as a model's checkpoint of a few MB did.
+** Fixed in dqlite 1.13. */
+static int no_cache_spill(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+  (void)api;
+  return sqlite3_exec(db, "PRAGMA cache_spill=OFF", NULL, NULL, err);
+}
 
 int main(int argc, char **argv) {
   if (argc != 5) {
@@ -42,6 +62,7 @@ int main(int argc, char **argv) {
   /* SIGKILL when the parent goes; it may have gone already */
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) return 1;
+  sqlite3_config(SQLITE_CONFIG_LOG, log_sqlite, NULL);
   void *lib = dlopen(argv[4], RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     fprintf(stderr, "node: cannot load the extension: %s\n", dlerror());
@@ -52,7 +73,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "node: %s has no sqlite3_llm_init: %s\n", argv[4], dlerror());
     return 1;
   }
-  int rc = sqlite3_auto_extension((void (*)(void))init);
+  int rc = sqlite3_auto_extension((void (*)(void))no_cache_spill);
+  if (rc == SQLITE_OK) rc = sqlite3_auto_extension((void (*)(void))init);
   if (rc != SQLITE_OK) {
     fprintf(stderr, "node: sqlite3_auto_extension: %s\n", sqlite3_errstr(rc));
     return 1;

@@ -16,7 +16,9 @@
 //	dump ADDRESS DIR   copies the database (and its WAL) as that node, leader
 //	                   or follower, holds it into DIR, for reading with SQLite
 //
-// Rows print one a line as JSON arrays, BLOBs as hex strings. With -retry a failed statement is tried again (from a new
+// Rows print one a line as JSON arrays, BLOBs as hex strings. A failed tx
+// statement is run once more through Exec, rolled back, for its message
+// (see explain). With -retry a failed statement is tried again (from a new
 // connection, whichever node leads then) until -timeout runs out: the
 // failover measurement. -elapsed prints each statement's seconds to stderr.
 // Errors go to stderr with the server's message; the exit status is 1.
@@ -149,12 +151,29 @@ func run(ctx context.Context, mode, stmt string) error {
 	}
 	if err != nil {
 		tx.Rollback()
-		return err
+		return explain(ctx, db, stmt, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// explain recovers the message of a query's error, which dqlite 1.11
+// loses: it appends the failure to a response already holding the column
+// names, so the client reads the first column's name as the message. The
+// statement runs again in a transaction that is rolled back, through Exec,
+// whose failure response is whole; its first step fails the same way.
+func explain(ctx context.Context, db *sql.DB, stmt string, queryErr error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return queryErr
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, stmt); err != nil && !strings.Contains(err.Error(), "another row available") {
+		return err
+	}
+	return queryErr
 }
 
 // connector opens the named database through the driver.

@@ -150,7 +150,7 @@ int llm_check_can_write(llm_conn *c, llm_err *err);
 ** mode change. */
 const char *llm_db_default_vfs(sqlite3 *db);
 /* Fails, saying what to do, when a write would commit by itself on a VFS
-** other than the default one (no transaction open): see host.c. */
+** that is not one of SQLite's own (no transaction open): see host.c. */
 int llm_check_host_commit(llm_conn *c, llm_err *err);
 /* "vfs:file" naming the main database in the process (sqlite3_malloc'd),
 ** or NULL for one without a file (in-memory, temporary) or out of memory. */

@@ -53,6 +53,7 @@ STATE = "SELECT step FROM llm_train_state WHERE model = 'small'"
 class Test:
     def __init__(self, ext, tmp):
         self.tmp = tmp
+        self.ext = os.path.abspath(ext)
         self.ref = sqlite3.connect(os.path.join(tmp, "reference.db"), isolation_level=None)
         self.ref.enable_load_extension(True)
         self.ref.load_extension(os.path.abspath(ext))
@@ -105,6 +106,27 @@ class Test:
         return step[0][0] if step else None, digest(self.c.tx(WEIGHTS.format("small")))
 
     # ---- the steps ----------------------------------------------------------------
+
+    def test_sqlite_own_vfs_unchanged(self):
+        # SQLite's other VFSes: writes in autocommit as on the default one;
+        # llm_train leaves the journal mode alone off the default VFS
+        db = sqlite3.connect(f"file:{self.tmp}/excl.db?vfs=unix-excl", uri=True, isolation_level=None)
+        db.enable_load_extension(True)
+        db.load_extension(self.ext)
+        db.execute("SELECT llm_tokenizer_train('t', 'VALUES (''abc abd abe'')', 260)")
+        db.execute("SELECT llm_model_create('m', '{\"tokenizer\": \"t\", \"n_layer\": 1, \"n_embd\": 16, \"n_head\": 2, \"block_size\": 8}')")
+        corpus = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT ''abc abd'' FROM n"
+        rows = db.execute(f"SELECT step FROM llm_train('m', '{corpus}', "
+                          "'{\"steps\": 3, \"batch_size\": 1, \"seq_len\": 4, \"log_every\": 1}')").fetchall()
+        assert rows == [(1,), (2,), (3,)], rows
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        mem.deserialize(db.serialize())  # now on the memdb VFS
+        mem.enable_load_extension(True)
+        mem.load_extension(self.ext)
+        assert mem.execute("SELECT llm_tokenizer_drop('t')").fetchone()[0] == 1
+        db.close()
+        mem.close()
 
     def test_cluster_formed(self):
         assert self.c.alive() == [1, 2, 3], f"nodes alive: {self.c.alive()}"

@@ -66,9 +66,23 @@ ORACLE := tests/oracle/node_modules/.package-lock.json
 $(ORACLE): tests/oracle/package-lock.json
 	cd tests/oracle && npm ci --no-audit --no-fund --loglevel=error
 
+# The dqlite cluster test's programs (tests/dqlite/): a node that registers
+# the extension (any build of it: the test passes llm.so's path) against
+# Debian's libdqlite, and a client built offline from Debian's go-dqlite
+# packages (GOPATH mode: no module proxy, nothing downloaded; static, so the
+# ASan runtime preloaded for the nodes stays out of it).
+DQLITE_TOOLS := build/dqlite/node build/dqlite/client
+build/dqlite/node: tests/dqlite/node.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $< $(shell pkg-config --cflags --libs dqlite sqlite3) -ldl -lpthread
+build/dqlite/client: tests/dqlite/client/main.go
+	@mkdir -p $(dir $@)
+	cd tests/dqlite/client && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= CGO_ENABLED=0 \
+	  GOCACHE=$(CURDIR)/build/dqlite/gocache go build -o $(CURDIR)/$@ .
+
 test: all $(ENGINE_TESTS)
 	@sh tools/deps.sh test
-	@$(MAKE) --no-print-directory $(ORACLE)
+	@$(MAKE) --no-print-directory $(ORACLE) $(DQLITE_TOOLS)
 	@sh tests/run.sh $(BUILD) ./llm.so
 
 demo: all
@@ -79,7 +93,7 @@ demo: all
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
 	@sh tools/deps.sh asan
-	@$(MAKE) --no-print-directory $(ORACLE)
+	@$(MAKE) --no-print-directory $(ORACLE) $(DQLITE_TOOLS)
 	$(MAKE) --no-print-directory BUILD=build-asan CC=clang EXTRA_LDFLAGS="$(SAN)" CFLAGS="-O1 -g $(SAN)" build-asan/llm.so build-asan-tests
 	@sh tests/run.sh build-asan build-asan/llm.so --asan
 

@@ -48,8 +48,8 @@ typedef struct llm_loaded {
   void **arenas; /* an import's tensors (ext/gguf_model.c) */
   int n_arenas;
   llm_net net;
-  /* the registry's key (file NULL: not shared) and link */
-  char *file, *name;
+  /* the registry's key (key NULL: not shared) and link */
+  char *key, *name;
   sqlite3_int64 uid;
   struct llm_loaded *next;
 } llm_loaded;
@@ -140,8 +140,22 @@ int llm_prepare_user_query(llm_conn *c, const char *sql, int ncol,
                            sqlite3_stmt **out, llm_err *err);
 
 /* Fails when a user query is running on this connection, so that corpus
-** SQL cannot reach a function that writes. */
+** SQL cannot reach a function that writes, or when the host must commit
+** the write and no transaction is open (llm_check_host_commit). */
 int llm_check_can_write(llm_conn *c, llm_err *err);
+
+/* ---- the database's host (ext/host.c) ---- */
+
+/* The name of the main database's VFS when it is SQLite's default one,
+** else NULL: only then may a second connection open it, or its journal
+** mode change. */
+const char *llm_db_default_vfs(sqlite3 *db);
+/* Fails, saying what to do, when a write would commit by itself on a VFS
+** that is not one of SQLite's own (no transaction open): see host.c. */
+int llm_check_host_commit(llm_conn *c, llm_err *err);
+/* "vfs:file" naming the main database in the process (sqlite3_malloc'd),
+** or NULL for one without a file (in-memory, temporary) or out of memory. */
+char *llm_db_key(sqlite3 *db);
 
 /* Non-zero when sqlite3_interrupt() was called on the connection while the
 ** current statement runs (an llm_stop callback; arg is the llm_conn). */
@@ -342,13 +356,13 @@ int llm_model_resolve(llm_conn *c, sqlite3_value *v, const char **name, llm_err 
 int llm_conn_pool(llm_conn *c, llm_pool **out, llm_err *err);
 void llm_loaded_ref(llm_loaded *w);
 void llm_loaded_unref(llm_loaded *w);
-/* The process's loaded copy of model name at checkpoint uid of database
-** file (referenced), or NULL (ext/shared_weights.c). */
-llm_loaded *llm_loaded_find(const char *file, const char *name, sqlite3_int64 uid);
+/* The process's loaded copy of model name at checkpoint uid of the database
+** llm_db_key names (referenced), or NULL (ext/shared_weights.c). */
+llm_loaded *llm_loaded_find(const char *key, const char *name, sqlite3_int64 uid);
 /* Registers w (with one reference) under that key and returns it, or, when
 ** another connection registered the same meanwhile, drops w and returns
-** that one (referenced). Files without a path share nothing. */
-llm_loaded *llm_loaded_publish(llm_loaded *w, const char *file, const char *name, sqlite3_int64 uid);
+** that one (referenced). A NULL key (no file) shares nothing. */
+llm_loaded *llm_loaded_publish(llm_loaded *w, const char *key, const char *name, sqlite3_int64 uid);
 /* A new inference sequence over loaded weights. */
 int llm_loaded_infer(const llm_loaded *w, llm_infer **out, llm_err *err);
 /* Frees the cached models, the pool and the default (at close). */

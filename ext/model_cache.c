@@ -51,16 +51,23 @@ int llm_conn_pool(llm_conn *c, llm_pool **out, llm_err *err) {
 ** another connection of the process has them: shared_weights.c). */
 static int load_weights(llm_conn *c, const char *name, const llm_model_info *info,
                         llm_loaded **out, llm_err *err) {
-  const char *file = sqlite3_db_filename(c->db, "main");
-  if ((*out = llm_loaded_find(file, name, info->uid))) return LLM_OK;
+  char *key = llm_db_key(c->db); /* NULL: nothing shared (no file, or no memory for the key) */
+  if ((*out = llm_loaded_find(key, name, info->uid))) {
+    sqlite3_free(key);
+    return LLM_OK;
+  }
   /* (an imported model's loader checks its own size) */
   double bytes = info->gguf ? 0 : (double)llm_config_n_params(&info->config) * sizeof(float);
-  if (llm_check_memory("this model's weights", bytes, llm_memory_limit_mb(), err)) return err->code;
-  llm_loaded *w = sqlite3_malloc(sizeof *w);
-  if (!w) return llm_fail(err, LLM_ENOMEM, "out of memory");
+  llm_loaded *w = NULL;
+  int rc = llm_check_memory("this model's weights", bytes, llm_memory_limit_mb(), err);
+  if (!rc && !(w = sqlite3_malloc(sizeof *w))) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
+  if (rc) {
+    sqlite3_free(key);
+    return rc;
+  }
   memset(w, 0, sizeof *w);
   w->refs = 1;
-  int found = 0, rc;
+  int found = 0;
   if (info->gguf) {
     rc = llm_gguf_weights_load(c, name, info, w, err);
   } else {
@@ -70,12 +77,10 @@ static int load_weights(llm_conn *c, const char *name, const llm_model_info *inf
     if (!rc && !found) rc = llm_fail(err, LLM_EINVAL, "model '%s' has no weights in llm_weights", name);
     if (!rc) rc = llm_net_from_model(&w->net, w->model, err);
   }
-  if (rc) {
-    llm_loaded_unref(w);
-    return rc;
-  }
-  *out = llm_loaded_publish(w, file, name, info->uid);
-  return LLM_OK;
+  if (!rc) *out = llm_loaded_publish(w, key, name, info->uid);
+  else llm_loaded_unref(w);
+  sqlite3_free(key);
+  return rc;
 }
 
 int llm_model_get(llm_conn *c, const char *name, llm_model_entry **out, llm_err *err) {

@@ -62,11 +62,12 @@ typedef struct train_cursor {
   llm_ids corpus;
   llm_train_state state;
   /* Checkpoints and log rows are written through a second connection to
-  ** the same file when the database allows (a file in WAL mode, and no
-  ** transaction of the user's open): then sqlite3_interrupt() on the
-  ** user's connection, which fails every statement it runs until the
-  ** current one ends, cannot touch them, and the run still saves its state
-  ** when it is interrupted. Otherwise writer is the user's connection. */
+  ** the same file when the database allows (a file of the default VFS, in
+  ** WAL mode, and no transaction of the user's open): then
+  ** sqlite3_interrupt() on the user's connection, which fails every
+  ** statement it runs until the current one ends, cannot touch them, and
+  ** the run still saves its state when it is interrupted. Otherwise writer
+  ** is the user's connection. */
   llm_conn second;
   llm_conn *writer;
   int64_t saved_step; /* step of the last checkpoint written */
@@ -293,12 +294,18 @@ static int write_checkpoint(train_cursor *c, llm_err *err) {
 }
 
 /* Opens the second connection when the database allows it (see
-** train_cursor). A file database is put in WAL mode first, so that other
-** connections can read the model while it trains. */
+** train_cursor): a file of SQLite's default VFS, opened again through that
+** VFS. It is put in WAL mode first, so that other connections can read the
+** model while it trains. A database on another VFS belongs to a host that
+** commits for itself (host.c: dqlite keeps it in memory, in WAL mode, and
+** replicates only its own connection's transactions; tested, a second
+** connection's commit there aborts the node): the caller's connection
+** writes, inside the caller's transaction. */
 static void open_writer(train_cursor *c) {
   sqlite3 *db = c->conn->db;
   const char *file = sqlite3_db_filename(db, "main");
-  if (!file || !file[0] || !sqlite3_get_autocommit(db)) return;
+  const char *vfs = llm_db_default_vfs(db);
+  if (!file || !file[0] || !vfs || !sqlite3_get_autocommit(db)) return;
   sqlite3_exec(db, "PRAGMA main.journal_mode=WAL", 0, 0, 0);
   sqlite3_stmt *st;
   int wal = 0;
@@ -307,7 +314,7 @@ static void open_writer(train_cursor *c) {
     sqlite3_finalize(st);
   }
   if (!wal) return;
-  if (sqlite3_open_v2(file, &c->second.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(file, &c->second.db, SQLITE_OPEN_READWRITE, vfs) != SQLITE_OK) {
     sqlite3_close(c->second.db);
     c->second.db = NULL;
     return;

@@ -75,7 +75,7 @@ int llm_check_can_write(llm_conn *c, llm_err *err) {
     return llm_fail(err, LLM_EINVAL,
                     "cannot change stored models or tokenizers from inside "
                     "a corpus query");
-  return LLM_OK;
+  return llm_check_host_commit(c, err);
 }
 
 /* SQLite (before 3.41, which adds sqlite3_is_interrupted) offers no direct

@@ -5,10 +5,14 @@
 set -e
 what=${1:-build}
 pkgs="gcc make pkg-config libsqlite3-dev libopenblas-dev libzstd-dev libpcre2-dev"
+# the dqlite cluster test (tests/dqlite): libdqlite for its node, Go and
+# go-dqlite's library (with the packages it needs) for its client
+dqlite="libdqlite-dev golang-go golang-github-canonical-go-dqlite-dev"
 case "$what" in
-  test) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data" ;;
+  test) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data $dqlite" ;;
   demo) pkgs="$pkgs sqlite3" ;;
-  asan|fuzz) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev" ;;
+  asan) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev $dqlite" ;;
+  fuzz) pkgs="$pkgs sqlite3 python3 nodejs npm unicode-data clang libclang-rt-14-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

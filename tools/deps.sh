@@ -8,7 +8,7 @@ pkgs="gcc make pkg-config libsqlite3-dev libopenblas-dev libzstd-dev libpcre2-de
 case "$what" in
   test) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data" ;;
   demo) pkgs="$pkgs sqlite3" ;;
-  asan|fuzz) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev" ;;
+  asan|tsan|fuzz) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

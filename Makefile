@@ -3,6 +3,7 @@
 #   make test     build, then run the engine unit tests and the SQL tests
 #   make demo     the main job: see sql/demo.sql
 #   make asan     the same tests under AddressSanitizer + UBSan (clang)
+#   make tsan     the many-connections test under ThreadSanitizer (clang)
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS
 #   make bench    the benchmarks (they print ratios to a reference)
 
@@ -30,8 +31,9 @@ ENGINE_TESTS := $(patsubst tests/engine/%.c,$(BUILD)/%,$(sort $(wildcard tests/e
 # linked OpenBLAS (the extension provides its own, see ext/blas.c).
 TEST_SUPPORT := tests/engine/alloc_libc.c tests/engine/blas_openblas.c
 TEST_LIBS = $(shell pkg-config --cflags --libs openblas libpcre2-8) -lpthread -lm
+SQLITE_LIBS = $(shell pkg-config --cflags --libs sqlite3)
 
-.PHONY: all deps test demo asan fuzz bench clean
+.PHONY: all deps test demo asan tsan fuzz bench clean
 all: deps llm.so
 
 # Installs the Debian packages the build needs when they are missing.
@@ -80,7 +82,13 @@ build/dqlite/client: tests/dqlite/client/main.go
 	cd tests/dqlite/client && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= CGO_ENABLED=0 \
 	  GOCACHE=$(CURDIR)/build/dqlite/gocache go build -o $(CURDIR)/$@ .
 
-test: all $(ENGINE_TESTS)
+# Many connections on threads (tests/threads): a program linking the
+# system's libsqlite3 that loads the extension named on its command line.
+$(BUILD)/threads_test: tests/threads/threads_test.c | deps
+	@mkdir -p $(BUILD)
+	$(CC) $(BASE_CFLAGS) -o $@ $< $(SQLITE_LIBS) -lpthread $(EXTRA_LDFLAGS)
+
+test: all $(ENGINE_TESTS) $(BUILD)/threads_test
 	@sh tools/deps.sh test
 	@$(MAKE) --no-print-directory $(ORACLE) $(DQLITE_TOOLS)
 	@sh tests/run.sh $(BUILD) ./llm.so
@@ -98,11 +106,23 @@ asan:
 	@sh tests/run.sh build-asan build-asan/llm.so --asan
 
 # Same file name as the real one: SQLite derives the entry point from it.
-build-asan/llm.so: $(ENGINE_SRC) $(EXT_SRC) $(HEADERS) | deps
-	@mkdir -p build-asan
+build-asan/llm.so build-tsan/llm.so: build-%/llm.so: $(ENGINE_SRC) $(EXT_SRC) $(HEADERS) | deps
+	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -Iengine -I$(GEN) -shared -o $@ $(ENGINE_SRC) $(EXT_SRC) $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
 
-build-asan-tests: $(ENGINE_TESTS)
+build-asan-tests: $(ENGINE_TESTS) $(BUILD)/threads_test
+
+# ThreadSanitizer cannot be combined with ASan, and the Python tests would
+# need its runtime preloaded into an uninstrumented interpreter: it runs the
+# threads test, the one with threads of its own, on build-tsan/llm.so. Any
+# report fails the run; none needs suppressing (the libraries that are not
+# instrumented, libsqlite3 and OpenBLAS, synchronise through pthreads, which
+# TSan sees, or in code it does not watch).
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
+tsan:
+	@sh tools/deps.sh tsan
+	$(MAKE) --no-print-directory BUILD=build-tsan CC=clang EXTRA_LDFLAGS="$(TSAN)" CFLAGS="-O1 -g $(TSAN)" build-tsan/llm.so build-tsan/threads_test
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/threads_test build-tsan/llm.so ../shared/data
 
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c)))
@@ -139,4 +159,4 @@ bench: all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-fuzz llm.so
+	rm -rf build build-asan build-tsan build-fuzz llm.so

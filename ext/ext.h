@@ -76,6 +76,7 @@ typedef struct llm_conn {
   char *only_model;    /* the name found when there is one model */
   unsigned cache_gen; /* bumped whenever a cached object is freed */
   int in_user_query; /* > 0 while a user's corpus SQL runs */
+  int write_depth;   /* llm_write_begin levels open in a transaction it began */
 } llm_conn;
 
 /* The user data of every SQL function: its name (for messages) and the
@@ -163,9 +164,11 @@ int llm_interrupted(void *conn);
 
 /* ---- storage (ext/store.c) ---- */
 
-/* Begins a write: a savepoint, and the schema created if needed. */
+/* Begins a write: a savepoint (in a transaction that holds the write lock
+** from the start, when none is open), and the schema created if needed. */
 int llm_write_begin(llm_conn *c, llm_err *err);
-/* Ends it: releases the savepoint when ok, else rolls it back. */
+/* Ends it: releases the savepoint (and commits a transaction it began)
+** when ok, else rolls back. */
 int llm_write_end(llm_conn *c, int ok, llm_err *err);
 
 /* Reports SQLite's current error on c->db as an llm_err. */

@@ -79,11 +79,22 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   llm_result_str(ctx, s);
 }
 
+/* SQLITE_EXTENSION_INIT2, but sqlite3_api is written once per process and
+** under a lock: connections on other threads call through it while another
+** connection loads the extension, and writing it again, even with the same
+** value, would be a data race with their reads. */
+static void set_api(const sqlite3_api_routines *api) {
+  sqlite3_mutex *m = api->mutex_alloc(SQLITE_MUTEX_STATIC_APP1);
+  api->mutex_enter(m);
+  if (sqlite3_api != api) sqlite3_api = api;
+  api->mutex_leave(m);
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
 int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
-  SQLITE_EXTENSION_INIT2(pApi);
+  set_api(pApi);
   if (sqlite3_libversion_number() < 3037000) {
     *pzErrMsg = sqlite3_mprintf("sqlite-llm needs SQLite 3.37 or later (this is %s)", sqlite3_libversion());
     return SQLITE_ERROR;

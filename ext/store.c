@@ -31,25 +31,38 @@ int llm_db_fail(llm_conn *c, llm_err *err, const char *doing) {
                   doing, sqlite3_errmsg(c->db));
 }
 
+/* Outside any transaction the write lock is taken first (BEGIN IMMEDIATE,
+** which waits for it under the busy timeout). A bare savepoint would begin
+** a deferred transaction that reads first, and in WAL mode a transaction
+** that read before another connection committed can never write
+** (SQLITE_BUSY_SNAPSHOT, which no waiting cures): any concurrent writer,
+** say a second thread's, made the write fail at once with "database is
+** locked". */
 int llm_write_begin(llm_conn *c, llm_err *err) {
   if (llm_check_can_write(c, err)) return err->code;
-  if (sqlite3_exec(c->db, "SAVEPOINT " SAVEPOINT_NAME, 0, 0, 0) != SQLITE_OK)
+  int outer = sqlite3_txn_state(c->db, NULL) == SQLITE_TXN_NONE;
+  if (outer && sqlite3_exec(c->db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK)
     return llm_db_fail(c, err, "cannot start a transaction");
+  if (sqlite3_exec(c->db, "SAVEPOINT " SAVEPOINT_NAME, 0, 0, 0) != SQLITE_OK) {
+    llm_db_fail(c, err, "cannot start a transaction");
+    if (outer) sqlite3_exec(c->db, "ROLLBACK", 0, 0, 0);
+    return err->code;
+  }
+  if (outer || c->write_depth) c->write_depth++;
   if (sqlite3_exec(c->db, LLM_SCHEMA_SQL, 0, 0, 0) != SQLITE_OK) {
     llm_db_fail(c, err, "cannot create the llm_* tables");
-    sqlite3_exec(c->db, "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME,
-                 0, 0, 0);
-    return err->code;
+    return llm_write_end(c, 0, err);
   }
   return LLM_OK;
 }
 
 int llm_write_end(llm_conn *c, int ok, llm_err *err) {
-  if (ok && sqlite3_exec(c->db, "RELEASE " SAVEPOINT_NAME, 0, 0, 0) == SQLITE_OK)
+  int outer = c->write_depth > 0 && --c->write_depth == 0; /* its BEGIN was ours */
+  if (ok && sqlite3_exec(c->db, "RELEASE " SAVEPOINT_NAME, 0, 0, 0) == SQLITE_OK &&
+      (!outer || sqlite3_exec(c->db, "COMMIT", 0, 0, 0) == SQLITE_OK))
     return LLM_OK;
   int rc = ok ? llm_db_fail(c, err, "cannot commit") : err->code;
-  sqlite3_exec(c->db, "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME,
-               0, 0, 0);
+  sqlite3_exec(c->db, outer ? "ROLLBACK" : "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME, 0, 0, 0);
   return rc ? rc : LLM_EIO;
 }
 

@@ -53,6 +53,8 @@ for t in "$build"/test_*; do
   [ -x "$t" ] || continue
   run "$(basename "$t")" "$t"
 done
+# many connections of one process on threads, on the extension under test
+run threads_test "$build/threads_test" "$ext" ../shared/data
 for t in tests/sql/test_*.py; do
   [ -f "$t" ] || continue
   run "$(basename "$t" .py)" env ${preload:+LD_PRELOAD=$preload} /usr/bin/python3 tests/sql/harness.py "$ext" "$t"

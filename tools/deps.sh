@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh WHAT: makes sure the Debian packages that WHAT (build, test, demo,
-# asan, fuzz) needs are installed. As root it installs the missing ones with
+# asan, tsan, fuzz) needs are installed. As root it installs the missing ones with
 # apt-get; otherwise it prints the exact command to run and fails.
 set -e
 what=${1:-build}
@@ -12,7 +12,7 @@ case "$what" in
   test) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data $dqlite" ;;
   demo) pkgs="$pkgs sqlite3" ;;
   asan) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev $dqlite" ;;
-  fuzz) pkgs="$pkgs sqlite3 python3 nodejs npm unicode-data clang libclang-rt-14-dev" ;;
+  tsan|fuzz) pkgs="$pkgs sqlite3 python3 python3-jsonschema nodejs npm unicode-data clang libclang-rt-14-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

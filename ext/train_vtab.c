@@ -272,9 +272,12 @@ static int load_corpus(train_cursor *c, const char *corpus_sql, llm_err *err) {
   sqlite3_finalize(st);
   if (rc) return rc;
   if (c->corpus.len == 0) return llm_fail(err, LLM_EINVAL, "the corpus query returned no text");
-  if (llm_write_begin(c->conn, err)) return err->code;
-  rc = llm_corpus_put(c->conn, c->name, corpus_sql, tok_uid, &c->corpus, err);
-  return llm_write_end(c->conn, rc == LLM_OK, err);
+  /* through the writer, as checkpoints are: the caller's connection is
+  ** inside this statement's read transaction, and in WAL a commit by any
+  ** other connection since it began would make its write fail at once */
+  if (llm_write_begin(c->writer, err)) return err->code;
+  rc = llm_corpus_put(c->writer, c->name, corpus_sql, tok_uid, &c->corpus, err);
+  return llm_write_end(c->writer, rc == LLM_OK, err);
 }
 
 /* ---- checkpoints ----------------------------------------------------------- */
@@ -495,6 +498,7 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     llm_fail(&err, LLM_EINVAL, "model '%s' has no weights in llm_weights", c->name);
     goto fail;
   }
+  open_writer(c);
   if (load_corpus(c, corpus_sql, &err) || llm_pool_new((int)c->o.threads, &c->pool, &err) ||
       llm_trainer_new(c->model, &c->o.t, c->corpus.data, c->corpus.len, c->pool, &c->trainer, &err))
     goto fail;
@@ -514,7 +518,6 @@ static int tv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   c->saved_step = c->state.step;
   c->options_json = options_json(&c->o);
   if (!c->options_json) return SQLITE_NOMEM;
-  open_writer(c);
   c->started = now_s();
   return advance(c);
 fail:

@@ -80,6 +80,33 @@ def test_train_yields_rows_logs_and_resumes(ctx):
     assert [r[0] for r in more] == [25, 30], more
 
 
+def test_other_connections_write_while_the_corpus_is_read(ctx):
+    """Another connection commits while llm_train reads its corpus (WAL):
+    the tokenized corpus and the checkpoints still get written (they go
+    through the trainer's own writer, not the connection whose statement
+    began before that commit)."""
+    _setup(ctx)
+    ctx.db.execute("SELECT llm_model_create('m', ?)", (SMALL,))
+    ctx.db.execute("PRAGMA journal_mode=WAL")
+    ctx.db.execute("CREATE TABLE other(x)")
+    ctx.db.commit()
+    other = ctx.connect(os.path.join(ctx.tmp, "test.db"))
+    pokes = []
+
+    def poke():
+        other.execute("INSERT INTO other VALUES (1)")
+        other.commit()
+        pokes.append(1)
+        return 1
+
+    ctx.db.create_function("poke", 0, poke)
+    rows = ctx.db.execute("SELECT step FROM llm_train('m', 'SELECT body FROM docs WHERE poke()', ?)",
+                          (RUN % 10,)).fetchall()
+    assert [r[0] for r in rows] == [5, 10] and len(pokes) > 10, (rows, len(pokes))
+    assert ctx.one("SELECT count(*) FROM other") == len(pokes)
+    assert ctx.one("SELECT step FROM llm_models WHERE name = 'm'") == 10
+
+
 def test_interrupt_then_resume_matches_uninterrupted(ctx):
     """sqlite3_interrupt() (what Ctrl-C in the shell calls) during training
     stops the run after writing a checkpoint; the same call then finishes

@@ -21,7 +21,8 @@
 **       (checkpoints every CKPT_EVERY steps, a thread pool of 2) while
 **       N_READERS threads generate from it and score with it, each in one
 **       statement that also reads the model's step, and insert a note row
-**       after every read once training has yielded its first row. Each
+**       after every read, from the start (while llm_train stores the
+**       tokenized corpus, too). Each
 **       reader must see the step only grow; two reads at the same step must
 **       give the same text and score; every error other than "busy" fails
 **       (busy ones are retried until a deadline, and counted). Then: the
@@ -384,11 +385,6 @@ static void *reader_thread(void *arg) {
   for (; db; i++) {
     pthread_mutex_lock(&tr.mu);
     int done = tr.done; /* then this read begins after the last checkpoint */
-    /* Notes wait for llm_train's first row: it stores the tokenized corpus
-    ** through the trainer's own connection, inside the snapshot of its
-    ** statement, so a commit by another connection before that write makes
-    ** the run fail ("cannot write llm_corpus: database is locked"). */
-    int write = tr.n_yielded > 0;
     pthread_mutex_unlock(&tr.mu);
     value cols[3] = {{0}};
     int bad = query(db, who, READ_SQL, cols, 3);
@@ -398,7 +394,7 @@ static void *reader_thread(void *arg) {
     tr.reads[r] += !bad;
     for (int c = 0; c < 3; c++) value_free(&cols[c]);
     char *note = sqlite3_mprintf("INSERT INTO notes VALUES (%d, %d, %lld)", r, i, step);
-    if (!bad && write) {
+    if (!bad) {
       bad = exec(db, who, note);
       tr.notes[r] += !bad;
     }

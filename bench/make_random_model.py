@@ -1,4 +1,4 @@
-"""make_random_model.py OUT.gguf SHAPE: a Llama-architecture GGUF file of
+"""make_random_model.py OUT.gguf SHAPE [CONTEXT]: a Llama-architecture GGUF file of
 float16 random weights (N(0, 0.02); norms 1) in one of the benchmark shapes,
 for speed and memory measurements (quantize it with llama.cpp's
 llama-quantize for the other types). The vocabulary is synthetic:
@@ -7,7 +7,8 @@ llama-quantize for the other types). The vocabulary is synthetic:
 Shapes: stories15m (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000),
 110m (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000) and
 tinyllama (dim 2048, 22 layers, 32 heads, 4 KV heads, hidden 5632, vocab
-32000). Needs numpy (/usr/bin/python3 has it from Debian's python3-numpy).
+32000); the context (llama.context_length) is CONTEXT tokens, by default
+2048. Needs numpy (/usr/bin/python3 has it from Debian's python3-numpy).
 Writes the file piece by piece: a 1.1B model never sits in memory twice.
 """
 import os
@@ -37,12 +38,12 @@ def tensor_list(s):
     return t
 
 
-def main(out, shape):
+def main(out, shape, context=2048):
     s = SHAPES[shape]
     tokens = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)]
     tokens += ["\u2581w%d" % i for i in range(s["V"] - len(tokens))]
     kvs = [("general.architecture", "str", "llama"), ("general.name", "str", "random-" + shape),
-           ("llama.context_length", "u32", 2048), ("llama.embedding_length", "u32", s["C"]),
+           ("llama.context_length", "u32", context), ("llama.embedding_length", "u32", s["C"]),
            ("llama.block_count", "u32", s["L"]), ("llama.feed_forward_length", "u32", s["H"]),
            ("llama.attention.head_count", "u32", s["NH"]), ("llama.attention.head_count_kv", "u32", s["NKV"]),
            ("llama.attention.layer_norm_rms_epsilon", "f32", 1e-5), ("llama.rope.freq_base", "f32", 10000.0),
@@ -78,4 +79,4 @@ class _Sized(bytes):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], *[int(a) for a in sys.argv[3:4]])

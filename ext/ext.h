@@ -387,7 +387,7 @@ typedef struct llm_gen_mem {
 } llm_gen_mem;
 void llm_gen_mem_free(llm_gen_mem *m);
 /* Reads the generation options (max_tokens, temperature, top_k, top_p,
-** min_p, repetition_penalty, seed, stop, json_schema, json) into g, with
+** min_p, repetition_penalty, seed, stop, json_schema, json, kv_cache) into g, with
 ** what they hold in m. */
 int llm_gen_opts_read(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err);
 /* llm_embed's options: pooling ("mean", "last", "cls"; absent: the

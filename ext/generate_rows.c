@@ -289,8 +289,8 @@ static int advance(rows_cursor *c) {
 }
 
 static const char *const call_keys[] = {"max_tokens", "temperature", "top_k",    "top_p", "min_p",
-                                        "repetition_penalty", "seed", "stop", "json_schema", "json", "batch", "ordered",
-                                        "progress", "chat", "template", NULL};
+                                        "repetition_penalty", "seed", "stop", "json_schema", "json", "kv_cache", "batch",
+                                        "ordered", "progress", "chat", "template", NULL};
 
 static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc, sqlite3_value **argv) {
   rows_cursor *c = (rows_cursor *)cur;

@@ -5,7 +5,8 @@
 **   SELECT id, llm_generate(prompt) FROM prompts;      -- the default model
 **       The continuation of the prompt (not the prompt). Options:
 **       max_tokens (128), temperature (1; 0 is greedy), top_k, top_p,
-**       min_p, repetition_penalty, seed (0), stop (a string or an array).
+**       min_p, repetition_penalty, seed (0), stop (a string or an array),
+**       kv_cache ("f32", the default, or "f16": half the cache's memory).
 **   UPDATE docs SET emb = llm_embed('m', body [, options]);
 **       A float32 little-endian BLOB of n_embd values (sqlite-vec's
 **       format, subtype 223): the mean of the final hidden states, L2
@@ -32,7 +33,8 @@
 /* ---- shared by the functions and llm_generate_tokens -------------------- */
 
 const char *const llm_gen_opts_keys[] = {"max_tokens", "temperature", "top_k", "top_p", "min_p",
-                                         "repetition_penalty", "seed", "stop", "json_schema", "json", NULL};
+                                         "repetition_penalty", "seed", "stop", "json_schema", "json", "kv_cache",
+                                         NULL};
 
 void llm_gen_mem_free(llm_gen_mem *m) {
   llm_jcon_free(m->json);
@@ -77,6 +79,17 @@ static int json_opts_apply(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, l
   return LLM_OK;
 }
 
+/* Option "kv_cache": the KV cache's element type, "f32" or "f16". */
+static int kv_opt_apply(const llm_json *o, llm_gen_opts *g, llm_err *err) {
+  const char *kv = NULL;
+  if (llm_opt_str(o, "kv_cache", &kv, err)) return err->code;
+  if (!kv) return LLM_OK;
+  if (strcmp(kv, "f32") && strcmp(kv, "f16"))
+    return llm_fail(err, LLM_EINVAL, "option \"kv_cache\" must be \"f32\" or \"f16\", not \"%.40s\"", kv);
+  g->kv_type = strcmp(kv, "f16") ? LLM_KV_F32 : LLM_KV_F16;
+  return LLM_OK;
+}
+
 int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_err *err) {
   llm_bytes *stops = m->stops;
   int64_t top_k = g->sample.top_k, seed = (int64_t)g->seed;
@@ -113,7 +126,7 @@ int llm_gen_opts_apply(const llm_json *o, llm_gen_opts *g, llm_gen_mem *m, llm_e
     g->stops = stops;
     g->n_stops = n;
   }
-  if (json_opts_apply(o, g, m, err)) return err->code;
+  if (json_opts_apply(o, g, m, err) || kv_opt_apply(o, g, err)) return err->code;
   return llm_sample_opts_check(&g->sample, err);
 }
 
@@ -292,6 +305,8 @@ static void fn_embed(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ** the start token alone */
   size_t first = bos >= 0 && ids.len > 1 ? 1 : 0;
   if (!rc) rc = llm_conn_pool(c, &pool, &err);
+  /* (a generation may have left the sequence's cache in halves) */
+  if (!rc) rc = llm_infer_set_kv_type(e->infer, LLM_KV_F32, &err);
   if (!rc) rc = llm_embed(e->infer, ids.data, ids.len, first, pooling, normalize, pool, &stop, vec, &err);
   llm_ids_free(&ids);
   if (rc) {
@@ -322,6 +337,7 @@ static int score_text(sqlite3_context *ctx, llm_model_entry *e, const uint8_t *p
   *n_scored = !rc && ids.len > first ? ids.len - first : 0;
   *logprob = 0;
   if (!rc) rc = llm_conn_pool(c, &pool, &err);
+  if (!rc) rc = llm_infer_set_kv_type(e->infer, LLM_KV_F32, &err); /* as in fn_embed */
   if (!rc && *n_scored) rc = llm_score(e->infer, ids.data, ids.len, first, pool, &stop, logprob, &err);
   llm_ids_free(&ids);
   if (rc) report(ctx, &err);

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "kernels/qtypes.h"
+
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_A 0.044715f
 
@@ -383,27 +385,41 @@ AVX2 static void matvec_avx2(float *out, const float *w, const float *x,
   for (; o < rows; o++) out[o] += dot_avx2(w + o * n, x, n);
 }
 
+/* The halves the KV cache may hold are widened with f16c, which every AVX2
+** CPU has (see qkernels.h). */
+#define AVX2_F16C __attribute__((target("avx2,fma,f16c")))
+
+/* Eight elements of a cache row from element i: floats, or halves
+** (widened exactly). */
+AVX2_F16C static inline __m256 kv8(const void *p, size_t i, int half) {
+  return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)))
+              : _mm256_loadu_ps((const float *)p + i);
+}
+
 /* One head of decode attention, in one pass over the cache: scores of the
-** n keys (row stride ld), their softmax, and the weighted sum of the
-** values. hs is a multiple of 8 here. */
-AVX2 static void attend_avx2(float *y, float *sc, const float *q, const float *k, const float *v,
-                             size_t ld, size_t n, size_t hs, float scale) {
+** n keys (row stride ld elements), their softmax, and the weighted sum of
+** the values. hs is a multiple of 8 here. Inlined into one function per
+** element type, where half is a constant. */
+AVX2_F16C static inline __attribute__((always_inline)) void attend_avx2(float *y, float *sc, const float *q,
+                                                                       const void *k, const void *v, int half,
+                                                                       size_t ld, size_t n, size_t hs,
+                                                                       float scale) {
   /* scores eight keys at a time, reduced together (see matvec_avx2) */
   size_t t = 0;
   __m256 mx8 = _mm256_set1_ps(-INFINITY), sc8 = _mm256_set1_ps(scale);
   for (; t + 8 <= n; t += 8) {
-    const float *kt = k + t * ld;
+    size_t kt = t * ld;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (size_t e = 0; e < hs; e += 8) {
       __m256 qv = _mm256_loadu_ps(q + e);
-      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + e), a0);
-      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + ld + e), a1);
-      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 2 * ld + e), a2);
-      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 3 * ld + e), a3);
-      a4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 4 * ld + e), a4);
-      a5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 5 * ld + e), a5);
-      a6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 6 * ld + e), a6);
-      a7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + 7 * ld + e), a7);
+      a0 = _mm256_fmadd_ps(qv, kv8(k, kt + e, half), a0);
+      a1 = _mm256_fmadd_ps(qv, kv8(k, kt + ld + e, half), a1);
+      a2 = _mm256_fmadd_ps(qv, kv8(k, kt + 2 * ld + e, half), a2);
+      a3 = _mm256_fmadd_ps(qv, kv8(k, kt + 3 * ld + e, half), a3);
+      a4 = _mm256_fmadd_ps(qv, kv8(k, kt + 4 * ld + e, half), a4);
+      a5 = _mm256_fmadd_ps(qv, kv8(k, kt + 5 * ld + e, half), a5);
+      a6 = _mm256_fmadd_ps(qv, kv8(k, kt + 6 * ld + e, half), a6);
+      a7 = _mm256_fmadd_ps(qv, kv8(k, kt + 7 * ld + e, half), a7);
     }
     __m256 s8 = _mm256_mul_ps(sc8, hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7));
     _mm256_storeu_ps(sc + t, s8);
@@ -411,9 +427,8 @@ AVX2 static void attend_avx2(float *y, float *sc, const float *q, const float *k
   }
   float mx = hmax(mx8);
   for (; t < n; t++) {
-    const float *kt = k + t * ld;
     __m256 a = _mm256_setzero_ps();
-    for (size_t e = 0; e < hs; e += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), _mm256_loadu_ps(kt + e), a);
+    for (size_t e = 0; e < hs; e += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), kv8(k, t * ld + e, half), a);
     sc[t] = scale * hsum(a);
     mx = sc[t] > mx ? sc[t] : mx;
   }
@@ -424,16 +439,16 @@ AVX2 static void attend_avx2(float *y, float *sc, const float *q, const float *k
   for (; e + 64 <= hs; e += 64) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (t = 0; t < n; t++) {
-      const float *vt = v + t * ld + e;
+      size_t vt = t * ld + e;
       __m256 s = _mm256_set1_ps(sc[t]);
-      a0 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt), a0);
-      a1 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 8), a1);
-      a2 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 16), a2);
-      a3 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 24), a3);
-      a4 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 32), a4);
-      a5 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 40), a5);
-      a6 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 48), a6);
-      a7 = _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + 56), a7);
+      a0 = _mm256_fmadd_ps(s, kv8(v, vt, half), a0);
+      a1 = _mm256_fmadd_ps(s, kv8(v, vt + 8, half), a1);
+      a2 = _mm256_fmadd_ps(s, kv8(v, vt + 16, half), a2);
+      a3 = _mm256_fmadd_ps(s, kv8(v, vt + 24, half), a3);
+      a4 = _mm256_fmadd_ps(s, kv8(v, vt + 32, half), a4);
+      a5 = _mm256_fmadd_ps(s, kv8(v, vt + 40, half), a5);
+      a6 = _mm256_fmadd_ps(s, kv8(v, vt + 48, half), a6);
+      a7 = _mm256_fmadd_ps(s, kv8(v, vt + 56, half), a7);
     }
     __m256 iv = _mm256_set1_ps(inv), acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int j = 0; j < 8; j++) _mm256_storeu_ps(y + e + 8 * j, _mm256_mul_ps(acc[j], iv));
@@ -441,9 +456,25 @@ AVX2 static void attend_avx2(float *y, float *sc, const float *q, const float *k
   for (; e < hs; e += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (t = 0; t < n; t++)
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), _mm256_loadu_ps(v + t * ld + e), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), kv8(v, t * ld + e, half), acc);
     _mm256_storeu_ps(y + e, _mm256_mul_ps(acc, _mm256_set1_ps(inv)));
   }
+}
+
+AVX2_F16C static void attend_f32_avx2(float *y, float *sc, const float *q, const float *k, const float *v,
+                                      size_t ld, size_t n, size_t hs, float scale) {
+  attend_avx2(y, sc, q, k, v, 0, ld, n, hs, scale);
+}
+
+AVX2_F16C static void attend_f16_avx2(float *y, float *sc, const float *q, const uint16_t *k,
+                                      const uint16_t *v, size_t ld, size_t n, size_t hs, float scale) {
+  attend_avx2(y, sc, q, k, v, 1, ld, n, hs, scale);
+}
+
+AVX2_F16C static void from_f16_avx2(float *dst, const uint16_t *src, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, kv8(src, i, 1));
+  for (; i < n; i++) dst[i] = llm_f16_to_f32(src[i]);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -700,17 +731,40 @@ void llm_vmatvec(int simd, float *out, const float *w, const float *x,
   for (size_t o = 0; o < rows; o++) out[o] += dot_c(w + o * n, x, n);
 }
 
-void llm_vattend(int simd, float *y, float *sc, const float *q, const float *k, const float *v,
-                 size_t ld, size_t n, size_t hs, float scale) {
-  if (hs % 8 == 0) AVX2_RUN(simd, attend_avx2(y, sc, q, k, v, ld, n, hs, scale));
+/* Element i of a cache row: a float, or a half. */
+static inline float kv_at(const void *p, size_t i, int half) {
+  return half ? llm_f16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+static void attend_c(float *y, float *sc, const float *q, const void *k, const void *v, int half, size_t ld,
+                     size_t n, size_t hs, float scale) {
   float mx = -INFINITY;
   for (size_t t = 0; t < n; t++) {
-    sc[t] = scale * dot_c(q, k + t * ld, hs);
+    float s = 0;
+    for (size_t e = 0; e < hs; e++) s += q[e] * kv_at(k, t * ld + e, half);
+    sc[t] = scale * s;
     mx = sc[t] > mx ? sc[t] : mx;
   }
   float sum = exp_sum_c(sc, sc, n, mx);
   for (size_t e = 0; e < hs; e++) y[e] = 0;
   for (size_t t = 0; t < n; t++)
-    for (size_t e = 0; e < hs; e++) y[e] += sc[t] * v[t * ld + e];
+    for (size_t e = 0; e < hs; e++) y[e] += sc[t] * kv_at(v, t * ld + e, half);
   for (size_t e = 0; e < hs; e++) y[e] /= sum;
+}
+
+void llm_vattend(int simd, float *y, float *sc, const float *q, const float *k, const float *v,
+                 size_t ld, size_t n, size_t hs, float scale) {
+  if (hs % 8 == 0) AVX2_RUN(simd, attend_f32_avx2(y, sc, q, k, v, ld, n, hs, scale));
+  attend_c(y, sc, q, k, v, 0, ld, n, hs, scale);
+}
+
+void llm_vattend_f16(int simd, float *y, float *sc, const float *q, const uint16_t *k, const uint16_t *v,
+                     size_t ld, size_t n, size_t hs, float scale) {
+  if (hs % 8 == 0) AVX2_RUN(simd, attend_f16_avx2(y, sc, q, k, v, ld, n, hs, scale));
+  attend_c(y, sc, q, k, v, 1, ld, n, hs, scale);
+}
+
+void llm_vfrom_f16(int simd, float *dst, const uint16_t *src, size_t n) {
+  AVX2_RUN(simd, from_f16_avx2(dst, src, n));
+  for (size_t i = 0; i < n; i++) dst[i] = llm_f16_to_f32(src[i]);
 }

@@ -16,6 +16,7 @@
 #define LLM_VEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Asks for the cache lines of x[0, n) ahead of use: for loops that walk a
 ** slice of every row of a big matrix, which the hardware's prefetchers do
@@ -121,5 +122,14 @@ void llm_vmatvec(int simd, float *out, const float *w, const float *x,
 ** scratch (left holding the unnormalised weights). */
 void llm_vattend(int simd, float *y, float *sc, const float *q, const float *k,
                  const float *v, size_t ld, size_t n, size_t hs, float scale);
+/* The same over keys and values stored as halves (IEEE binary16, a KV
+** cache in f16), widened exactly as they are read: the AVX2 path uses the
+** CPU's f16c (every AVX2 CPU has it: see qkernels.h). */
+void llm_vattend_f16(int simd, float *y, float *sc, const float *q,
+                     const uint16_t *k, const uint16_t *v, size_t ld,
+                     size_t n, size_t hs, float scale);
+/* dst[i] = src[i] for halves src, widened exactly (every level gives the
+** same bits). */
+void llm_vfrom_f16(int simd, float *dst, const uint16_t *src, size_t n);
 
 #endif

@@ -381,6 +381,7 @@ int llm_gen_begin(llm_gen *g, const llm_gen_opts *o, const int32_t *prompt, size
   if (n < 1) return llm_fail(err, LLM_EINVAL, "the prompt has no tokens");
   if (!llm_infer_net(g->s)->tr->decoder)
     return llm_fail(err, LLM_EINVAL, "an encoder model does not generate text (it embeds: llm_embed)");
+  if ((rc = llm_infer_set_kv_type(g->s, o->kv_type, err))) return rc;
   if (o->json && (rc = json_begin(g, o, err))) return rc;
   g->o = *o;
   llm_rng_seed(&g->rng, o->seed);

@@ -86,6 +86,9 @@ typedef struct llm_gen_opts {
   ** the value. */
   const llm_jcon *json;
   llm_jcon_vocab *json_vocab;
+  /* The KV cache's element type (LLM_KV_F32, LLM_KV_F16: infer.h), set on
+  ** the sequence when the generation begins. */
+  int kv_type;
 } llm_gen_opts;
 
 enum {

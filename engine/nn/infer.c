@@ -4,16 +4,19 @@
 **
 ** Memory grows with use, so that a model declaring a context of 128k
 ** tokens costs what the texts it runs need:
-**   the cache k, v [L, cap, KW] (KW = n_kv_head * head_dim), cap doubling
-**     up to the context as positions are used;
+**   the cache k, v [L, cap, KW] (KW = n_kv_head * head_dim), of floats or
+**     of halves (llm_infer_set_kv_type), cap doubling up to the context as
+**     positions are used;
 **   the activations of up to R rows (x, ln, qkv, atty, tmp, fch, act,
 **     mean, rstd, the rotary cos/sin of the rows), R growing to the
 **     largest pass; a forward of more than UB tokens of a decoder runs in
 **     passes of UB (each attends to the cache the earlier ones filled);
 **     an encoder's tokens all go in one pass (they see each other);
 **   hidden [n, C], the final states of the last forward's n tokens;
-**   per pool thread, attention scores [QB, cap]; the quantized
-**     activations of the typed products (linear.h).
+**   per pool thread, attention scores [QB, cap], and with a cache of
+**     halves the keys and values of one head widened to floats [2, cap,
+**     head_dim] for prefill's products; the quantized activations of the
+**     typed products (linear.h).
 ** A decode step after the first allocates nothing.
 ** Several sequences can run together (llm_infer_forward_batch): their
 ** rows share the products, each attends to its own cache.
@@ -28,6 +31,7 @@
 #include <string.h>
 
 #include "kernels/blas.h"
+#include "kernels/qtypes.h"
 #include "kernels/vec.h"
 #include "nn/layers.h"
 
@@ -48,8 +52,9 @@ struct llm_infer {
   int simd, pos;
   int hd, qw, kw, qkvw, fw; /* head size; widths of q, k (= v), q+k+v, the MLP's first product */
   int n_rope;               /* rotary bases in use: 1, or 2 with local layers */
+  int kv_type;              /* LLM_KV_F32 or LLM_KV_F16 */
   size_t kv_cap;            /* positions the cache holds */
-  float *k, *v;
+  void *k, *v;              /* floats or halves (kv_type) */
   size_t rows_cap;          /* rows the activations hold */
   float *act_mem;
   float *x, *ln, *qkv, *atty, *tmp, *fch, *act, *mean, *rstd, *rope_cs;
@@ -60,7 +65,8 @@ struct llm_infer {
   size_t many_cap;          /* floats of logits_many */
   float *logits_many;       /* llm_infer_logits_batch's [count, V] */
   size_t att_cap, qact_cap;            /* floats of the scratch */
-  size_t att_stride;                   /* floats of one thread's attention scores */
+  size_t att_stride;                   /* floats of one thread's attention scratch */
+  size_t att_kv;                       /* positions it holds (scores [QB, att_kv] first) */
   float *att, *qact;                   /* (qact: quantized activations) */
   llm_linear_buf lin;
 };
@@ -129,6 +135,9 @@ static int ensure_rows(llm_infer *s, size_t rows, llm_err *err) {
   return LLM_OK;
 }
 
+/* Bytes of an element of the cache. */
+static size_t kv_es(const llm_infer *s) { return s->kv_type == LLM_KV_F16 ? sizeof(uint16_t) : sizeof(float); }
+
 /* The cache holds positions [0, need): grows by doubling, keeping the
 ** positions in use. */
 static int ensure_kv(llm_infer *s, size_t need, llm_err *err) {
@@ -136,17 +145,17 @@ static int ensure_kv(llm_infer *s, size_t need, llm_err *err) {
   size_t P = (size_t)s->cfg->block_size, cap = s->kv_cap ? s->kv_cap : KV_FIRST;
   while (cap < need) cap *= 2;
   if (cap > P) cap = P;
-  size_t L = (size_t)s->cfg->n_layer, KW = (size_t)s->kw, used = (size_t)s->pos * KW;
-  float *k = llm_malloc(L * cap * KW * sizeof(float)), *v = llm_malloc(L * cap * KW * sizeof(float));
+  size_t L = (size_t)s->cfg->n_layer, row = (size_t)s->kw * kv_es(s), used = (size_t)s->pos * row;
+  char *k = llm_malloc(L * cap * row), *v = llm_malloc(L * cap * row);
   if (!k || !v) {
     llm_free(k);
     llm_free(v);
     return llm_fail(err, LLM_ENOMEM, "out of memory for a KV cache of %zu tokens (%.1f MB)", cap,
-                    2.0 * (double)(L * cap * KW) * sizeof(float) / 1e6);
+                    2.0 * (double)(L * cap * row) / 1e6);
   }
   for (size_t l = 0; l < L && used; l++) {
-    memcpy(k + l * cap * KW, s->k + l * s->kv_cap * KW, used * sizeof(float));
-    memcpy(v + l * cap * KW, s->v + l * s->kv_cap * KW, used * sizeof(float));
+    memcpy(k + l * cap * row, (const char *)s->k + l * s->kv_cap * row, used);
+    memcpy(v + l * cap * row, (const char *)s->v + l * s->kv_cap * row, used);
   }
   llm_free(s->k);
   llm_free(s->v);
@@ -226,6 +235,20 @@ void llm_infer_free(llm_infer *s) {
 const llm_net *llm_infer_net(const llm_infer *s) { return s->net; }
 const llm_config *llm_infer_config(const llm_infer *s) { return s->cfg; }
 void llm_infer_reset(llm_infer *s) { s->pos = 0; }
+int llm_infer_kv_type(const llm_infer *s) { return s->kv_type; }
+
+int llm_infer_set_kv_type(llm_infer *s, int type, llm_err *err) {
+  if (type != LLM_KV_F32 && type != LLM_KV_F16)
+    return llm_fail(err, LLM_EINVAL, "the KV cache's type must be LLM_KV_F32 or LLM_KV_F16, not %d", type);
+  if (type == s->kv_type) return LLM_OK;
+  llm_free(s->k);
+  llm_free(s->v);
+  s->k = s->v = NULL;
+  s->kv_cap = 0;
+  s->pos = 0;
+  s->kv_type = type;
+  return LLM_OK;
+}
 int llm_infer_pos(const llm_infer *s) { return s->pos; }
 const float *llm_infer_hidden(const llm_infer *s) { return s->hidden; }
 
@@ -268,22 +291,47 @@ static void att_part_head(const att_ctx *a, const part *pt, size_t h, int tid) {
   llm_infer *ws = a->pc->ws, *s = pt->s;
   const llm_config *c = ws->cfg;
   int HD = ws->hd, KW = ws->kw, QKVW = ws->qkvw, group = c->n_head / c->n_kv_head, p0 = s->pos;
-  const float *kc = s->k + (size_t)a->l * s->kv_cap * KW, *vc = s->v + (size_t)a->l * s->kv_cap * KW;
-  size_t kv_off = (h / (size_t)group) * (size_t)HD;
+  int half = s->kv_type == LLM_KV_F16;
+  /* the cache's element of position 0 of this head's keys and values */
+  size_t at = (size_t)a->l * s->kv_cap * (size_t)KW + (h / (size_t)group) * (size_t)HD;
   float *sc = ws->att + (size_t)tid * ws->att_stride;
+  /* what the products read: floats from position base on, rows ld apart
+  ** (a cache of halves: the positions the rows see, widened once) */
+  const float *kf = half ? NULL : (const float *)s->k + at, *vf = half ? NULL : (const float *)s->v + at;
+  size_t ld = (size_t)KW;
+  int base = 0;
+  if (half && pt->n > 1) {
+    int lo, hi, last_lo, last_hi;
+    key_range(s, p0, pt->n, 0, a->window, &lo, &hi);
+    key_range(s, p0, pt->n, pt->n - 1, a->window, &last_lo, &last_hi);
+    float *wk = sc + (size_t)QB * ws->att_kv, *wv = wk + ws->att_kv * (size_t)HD;
+    for (int t = lo; t < last_hi; t++) {
+      size_t src = at + (size_t)t * (size_t)KW, dst = (size_t)(t - lo) * (size_t)HD;
+      llm_vfrom_f16(ws->simd, wk + dst, (const uint16_t *)s->k + src, (size_t)HD);
+      llm_vfrom_f16(ws->simd, wv + dst, (const uint16_t *)s->v + src, (size_t)HD);
+    }
+    kf = wk, vf = wv, ld = (size_t)HD, base = lo;
+  }
   for (int r0 = 0; r0 < pt->n; r0 += QB) {
     int r1 = r0 + QB < pt->n ? r0 + QB : pt->n, M = r1 - r0, klo, khi, last_lo, last_hi;
     key_range(s, p0, pt->n, r0, a->window, &klo, &khi);
     key_range(s, p0, pt->n, r1 - 1, a->window, &last_lo, &last_hi);
     int K = last_hi - klo; /* keys of the block: [klo, last_hi) */
     const float *q = ws->qkv + (size_t)(pt->r0 + r0) * QKVW + h * (size_t)HD;
-    const float *k = kc + (size_t)klo * KW + kv_off, *v = vc + (size_t)klo * KW + kv_off;
     float *y = ws->atty + (size_t)(pt->r0 + r0) * ws->qw + h * (size_t)HD;
-    if (M == 1) { /* decode: one pass over the cache beats two calls into BLAS */
-      llm_vattend(ws->simd, y, sc, q, k, v, (size_t)KW, (size_t)K, (size_t)HD, c->attn_scale);
+    /* decode: one pass over the cache beats two calls into BLAS */
+    if (M == 1 && half) {
+      size_t first = at + (size_t)klo * (size_t)KW;
+      llm_vattend_f16(ws->simd, y, sc, q, (const uint16_t *)s->k + first, (const uint16_t *)s->v + first,
+                      (size_t)KW, (size_t)K, (size_t)HD, c->attn_scale);
       continue;
     }
-    llm_sgemm(0, 1, M, K, HD, c->attn_scale, q, QKVW, k, KW, 0.0f, sc, K);
+    const float *k = kf + (size_t)(klo - base) * ld, *v = vf + (size_t)(klo - base) * ld;
+    if (M == 1) {
+      llm_vattend(ws->simd, y, sc, q, k, v, ld, (size_t)K, (size_t)HD, c->attn_scale);
+      continue;
+    }
+    llm_sgemm(0, 1, M, K, HD, c->attn_scale, q, QKVW, k, (int)ld, 0.0f, sc, K);
     for (int i = 0; i < M; i++) {
       float *row = sc + (size_t)i * K;
       int rlo, rhi;
@@ -295,7 +343,7 @@ static void att_part_head(const att_ctx *a, const part *pt, size_t h, int tid) {
       memset(row, 0, b * sizeof *row);
       memset(row + b + len, 0, ((size_t)K - b - len) * sizeof *row);
     }
-    llm_sgemm(0, 0, M, HD, K, 1.0f, sc, K, v, KW, 0.0f, y, ws->qw);
+    llm_sgemm(0, 0, M, HD, K, 1.0f, sc, K, v, (int)ld, 0.0f, y, ws->qw);
   }
 }
 
@@ -425,12 +473,30 @@ static void mlp_activation(const llm_infer *s, const llm_exec *xr, int n) {
   }
 }
 
+/* A part's keys and values (in the pass's qkv rows) into its sequence's
+** cache at layer l, as floats or rounded to halves. */
+static void kv_store(const pass_ctx *pc, const part *pt, int l) {
+  const llm_infer *ws = pc->ws;
+  llm_infer *s = pt->s;
+  size_t KW = (size_t)ws->kw, at = ((size_t)l * s->kv_cap + (size_t)s->pos) * KW;
+  for (int j = 0; j < pt->n; j++, at += KW) {
+    const float *k = ws->qkv + (size_t)(pt->r0 + j) * (size_t)ws->qkvw + ws->qw, *v = k + KW;
+    if (s->kv_type == LLM_KV_F16) {
+      uint16_t *kh = (uint16_t *)s->k + at, *vh = (uint16_t *)s->v + at;
+      for (size_t e = 0; e < KW; e++) kh[e] = llm_f32_to_f16(k[e]), vh[e] = llm_f32_to_f16(v[e]);
+    } else {
+      memcpy((float *)s->k + at, k, KW * sizeof *k);
+      memcpy((float *)s->v + at, v, KW * sizeof *v);
+    }
+  }
+}
+
 static void layer_forward(const pass_ctx *pc, int l, const llm_exec *xr, llm_pool *pool) {
   llm_infer *s = pc->ws;
   const llm_config *c = s->cfg;
   const llm_arch_traits *tr = s->tr;
   const llm_net_layer *y = &s->net->layers[l];
-  int C = c->n_embd, QW = s->qw, KW = s->kw, QKVW = s->qkvw, n = pc->rows;
+  int C = c->n_embd, QW = s->qw, QKVW = s->qkvw, n = pc->rows;
   /* attention */
   const float *in = s->x;
   if (!tr->post_norm) {
@@ -447,16 +513,7 @@ static void layer_forward(const pass_ctx *pc, int l, const llm_exec *xr, llm_poo
     rope_apply(s, s->qkv, (size_t)QKVW, n, c->n_head, b);
     rope_apply(s, s->qkv + QW, (size_t)QKVW, n, c->n_kv_head, b);
   }
-  for (int i = 0; i < pc->count; i++) { /* each sequence's keys and values into its cache */
-    const part *pt = &pc->parts[i];
-    size_t cap = pt->s->kv_cap;
-    float *kc = pt->s->k + (size_t)l * cap * KW, *vc = pt->s->v + (size_t)l * cap * KW;
-    for (int j = 0; j < pt->n; j++) {
-      const float *row = s->qkv + (size_t)(pt->r0 + j) * QKVW;
-      memcpy(kc + (size_t)(pt->s->pos + j) * KW, row + QW, (size_t)KW * sizeof(float));
-      memcpy(vc + (size_t)(pt->s->pos + j) * KW, row + QW + KW, (size_t)KW * sizeof(float));
-    }
-  }
+  for (int i = 0; i < pc->count; i++) kv_store(pc, &pc->parts[i], l);
   attention(pc, l, y->local ? c->sliding_window : 0, pool);
   if (y->attn_post_norm) {
     linear(s, pool, s->tmp, (size_t)C, s->atty, n, &y->o, y->bo, 0);
@@ -560,23 +617,26 @@ int llm_infer_forward_batch(llm_infer *ws, llm_infer *const *seqs, const int32_t
                             int count, llm_pool *pool, llm_err *err) {
   const llm_config *c = ws->cfg;
   if (count < 1) return llm_fail(err, LLM_EINVAL, "a batch needs at least one sequence");
-  int ub = ws->tr->causal ? UB : c->block_size, total = 0;
+  int ub = ws->tr->causal ? UB : c->block_size, total = 0, half = 0;
   size_t kv_max = 0;
   for (int i = 0; i < count; i++) {
     if (seq_prepare(seqs[i], ws, tokens[i], n[i], err)) return err->code;
     total += n[i] < ub ? n[i] : ub;
     if (seqs[i]->kv_cap > kv_max) kv_max = seqs[i]->kv_cap;
+    half |= seqs[i]->kv_type == LLM_KV_F16 && n[i] > 1;
   }
+  size_t stride = QB * kv_max + (half ? 2 * kv_max * (size_t)ws->hd : 0);
   size_t threads = (size_t)llm_pool_threads(pool);
   int32_t *toks = llm_malloc((size_t)total * sizeof *toks);
   part *parts = llm_malloc((size_t)count * sizeof *parts);
   if (!toks || !parts || ensure_rows(ws, (size_t)total, err) ||
-      ensure(&ws->att, &ws->att_cap, threads * QB * kv_max) || lin_scratch(ws, (size_t)total)) {
+      ensure(&ws->att, &ws->att_cap, threads * stride) || lin_scratch(ws, (size_t)total)) {
     llm_free(toks);
     llm_free(parts);
     return llm_fail(err, LLM_ENOMEM, "out of memory for the scratch of %d tokens", total);
   }
-  ws->att_stride = QB * kv_max;
+  ws->att_stride = stride;
+  ws->att_kv = kv_max;
   /* passes of at most ub rows of each sequence: a sequence's rows go in
   ** the same passes whatever else runs beside it */
   for (int done = 0;; done += ub) {

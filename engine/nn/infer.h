@@ -49,6 +49,16 @@ void llm_infer_free(llm_infer *s);
 const llm_net *llm_infer_net(const llm_infer *s);
 const llm_config *llm_infer_config(const llm_infer *s);
 
+/* The KV cache's element type: float32 (the default), or float16 (half
+** the memory; each key and value rounded to the nearest half, ties to
+** even, as it is stored; decode attention reads the halves directly,
+** prefill widens the keys and values it needs into float scratch). */
+enum { LLM_KV_F32 = 0, LLM_KV_F16 = 1 };
+/* Sets it: a change empties the sequence and frees its cache (the next
+** forward allocates one of the new type). LLM_EINVAL for another type. */
+int llm_infer_set_kv_type(llm_infer *s, int type, llm_err *err);
+int llm_infer_kv_type(const llm_infer *s);
+
 /* Empties the sequence. */
 void llm_infer_reset(llm_infer *s);
 /* Tokens in the sequence (the next token's position). */

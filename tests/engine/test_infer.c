@@ -6,7 +6,9 @@
 ** windows against the window
 ** rule computed independently here; the sampler's filters and its
 ** distribution; generation (sliding window, stop strings, end of text,
-** max_tokens) against a naive generator that reruns the whole window.
+** max_tokens) against a naive generator that reruns the whole window; a KV
+** cache of halves: within their rounding of the floats' results, prefill
+** and decode agreeing, and batches as bitwise as with floats.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +27,8 @@ static llm_pool *pool2;
 /* The architecture of the models the tests make (all are run); with
 ** llama3, a Llama with rotary frequency factors. */
 static int arch = LLM_ARCH_GPT, llama3 = 0;
+/* The KV cache's type of the sequences and generations they make. */
+static int kv = LLM_KV_F32;
 
 /* A small model with weights large enough that logits differ clearly;
 ** the Llama one has grouped-query attention and a separate head. */
@@ -60,6 +64,13 @@ static llm_model *new_model(void) {
   return m;
 }
 
+/* A sequence over m (over net when m is NULL) with a cache of type kv. */
+static int seq_new(llm_model *m, const llm_net *net, llm_infer **s) {
+  llm_err err;
+  int rc = m ? llm_infer_new_model(m, s, &err) : llm_infer_new(net, s, &err);
+  return rc ? rc : llm_infer_set_kv_type(*s, kv, &err);
+}
+
 static void random_tokens(int32_t *t, int n, uint64_t seed) {
   llm_rng r;
   llm_rng_seed(&r, seed);
@@ -89,7 +100,7 @@ static double chunked_diff(llm_model *m, llm_pool *pool, const int *chunks, int 
   float *want = train_logits(m, tok, P);
   llm_infer *s;
   llm_err err;
-  if (llm_infer_new_model(m, &s, &err)) return 1e9;
+  if (seq_new(m, NULL, &s)) return 1e9;
   double d = 0;
   int at = 0;
   for (int k = 0; k < n_chunks; k++) {
@@ -388,6 +399,7 @@ static int gen_fix_new(gen_fix *f, llm_gen_opts *o) {
   memset(o, 0, sizeof *o);
   llm_sample_opts_default(&o->sample);
   o->eos_id = o->bos_id = -1;
+  o->kv_type = kv;
   f->m = new_model();
   f->tok = byte_tokenizer();
   return f->m && f->tok && llm_infer_new_model(f->m, &f->s, &err) == LLM_OK && llm_gen_new(f->s, &f->g, &err) == LLM_OK;
@@ -548,8 +560,8 @@ static void test_batch_forward_is_bitwise_solo(void) {
   llm_model *m = new_model();
   llm_infer *solo, *ws, *seqs[S];
   llm_err err;
-  CHECK(m && llm_infer_new_model(m, &solo, &err) == LLM_OK && llm_infer_new_model(m, &ws, &err) == LLM_OK);
-  for (int i = 0; i < S; i++) CHECK(llm_infer_new(llm_infer_net(ws), &seqs[i], &err) == LLM_OK);
+  CHECK(m && seq_new(m, NULL, &solo) == LLM_OK && seq_new(m, NULL, &ws) == LLM_OK);
+  for (int i = 0; i < S; i++) CHECK(seq_new(NULL, llm_infer_net(ws), &seqs[i]) == LLM_OK);
   int32_t tok[S][P], next[STEPS][S], fresh[2][5];
   for (int i = 0; i < S; i++) random_tokens(tok[i], len[i], 20 + (uint64_t)i);
   random_tokens(&next[0][0], STEPS * S, 40);
@@ -680,8 +692,8 @@ static void test_batch_embeddings_are_bitwise_solo(void) {
   llm_model *m = new_model();
   llm_infer *solo, *ws, *seqs[N];
   llm_err err;
-  CHECK(m && llm_infer_new_model(m, &solo, &err) == LLM_OK && llm_infer_new_model(m, &ws, &err) == LLM_OK);
-  for (int i = 0; i < N; i++) CHECK(llm_infer_new(llm_infer_net(ws), &seqs[i], &err) == LLM_OK);
+  CHECK(m && seq_new(m, NULL, &solo) == LLM_OK && seq_new(m, NULL, &ws) == LLM_OK);
+  for (int i = 0; i < N; i++) CHECK(seq_new(NULL, llm_infer_net(ws), &seqs[i]) == LLM_OK);
   int32_t tok[N][2 * P + 3];
   const int32_t *tp[N];
   size_t first[N];
@@ -704,15 +716,114 @@ static void test_batch_embeddings_are_bitwise_solo(void) {
   llm_model_free(m);
 }
 
+/* (with either type of cache: the sequences of a batch may differ too) */
 static void test_batch_all(void) {
   static const int archs[] = {LLM_ARCH_GPT, LLM_ARCH_LLAMA, LLM_ARCH_GEMMA3};
-  for (int i = 0; i < 3; i++) {
-    arch = archs[i];
-    test_batch_forward_is_bitwise_solo();
-    test_batch_generation_is_bitwise_solo();
-    test_batch_embeddings_are_bitwise_solo();
+  for (kv = LLM_KV_F32; kv <= LLM_KV_F16; kv++)
+    for (int i = 0; i < 3; i++) {
+      arch = archs[i];
+      test_batch_forward_is_bitwise_solo();
+      test_batch_generation_is_bitwise_solo();
+      test_batch_embeddings_are_bitwise_solo();
+    }
+  kv = LLM_KV_F32;
+  arch = LLM_ARCH_GPT;
+}
+
+/* ---- a KV cache of halves ---- */
+
+/* Largest |logit| of the training forward over chunked_diff's tokens. */
+static double logit_scale(llm_model *m) {
+  int32_t tok[P];
+  random_tokens(tok, P, 3);
+  float *l = train_logits(m, tok, P);
+  double mx = 0;
+  for (size_t i = 0; l && i < (size_t)P * V; i++) mx = fmax(mx, fabs(l[i]));
+  free(l);
+  return mx;
+}
+
+/* Generates greedily max_tokens (past the context: the window slides)
+** with a cache of floats and of halves; returns how many tokens agree. */
+static int greedy_agreement(int max_tokens) {
+  int32_t out[2][64], prompt[4] = {'a', 'b', 'c', 'd'};
+  int n[2];
+  for (kv = LLM_KV_F32; kv <= LLM_KV_F16; kv++) {
+    gen_fix fx;
+    llm_gen_opts o;
+    if (!gen_fix_new(&fx, &o)) return -1;
+    o.sample.temperature = 0;
+    o.max_tokens = max_tokens;
+    generate(fx.g, fx.tok, &o, prompt, 4, out[kv], &n[kv]);
+    gen_fix_free(&fx);
+  }
+  kv = LLM_KV_F32;
+  int same = 0;
+  for (int i = 0; i < max_tokens && n[0] == max_tokens && n[1] == max_tokens; i++) same += out[0][i] == out[1][i];
+  return same;
+}
+
+/* Logits with a cache of halves stay within the halves' rounding of the
+** training forward's (3e-3 of the largest logit: a few halves' relative
+** precision, 2^-11), however the tokens go in (prefill, one at a time, a
+** mix), and differ from it by more than a float cache does (1e-6: the
+** halves are in use); prefill (halves widened into sgemm) and decode
+** (llm_vattend_f16) agree to float rounding, since they read the same
+** halves; greedy generation mostly picks the floats' tokens. */
+static void test_kv_f16_close_to_f32(void) {
+  static const int archs[] = {LLM_ARCH_GPT, LLM_ARCH_LLAMA, LLM_ARCH_QWEN3, LLM_ARCH_GEMMA3};
+  for (int a = 0; a < 4; a++) {
+    arch = archs[a];
+    llm_model *m = new_model();
+    double scale = logit_scale(m), tol = 3e-3 * scale;
+    int whole[] = {P}, ones[P], mixed[] = {5, 1, 3, 1, 1, 4, 1};
+    for (int i = 0; i < P; i++) ones[i] = 1;
+    kv = LLM_KV_F16;
+    double d_whole = chunked_diff(m, pool2, whole, 1), d_ones = chunked_diff(m, pool2, ones, P);
+    CHECK(d_whole < tol && d_ones < tol && chunked_diff(m, NULL, mixed, 7) < tol);
+    CHECK(d_whole > 1e-5 * scale);
+    /* prefill against decode, row by row */
+    int32_t tok[P];
+    random_tokens(tok, P, 3);
+    llm_infer *pre, *dec;
+    llm_err err;
+    CHECK(seq_new(m, NULL, &pre) == LLM_OK && seq_new(m, NULL, &dec) == LLM_OK);
+    CHECK(llm_infer_forward(pre, tok, P, pool2, &err) == LLM_OK);
+    double d = 0;
+    for (int r = 0; r < P; r++) {
+      CHECK(llm_infer_forward(dec, tok + r, 1, pool2, &err) == LLM_OK);
+      float *l = copy_logits(llm_infer_logits(dec, 0, 1, pool2));
+      d = fmax(d, max_diff(llm_infer_logits(pre, r, 1, pool2), l, V));
+      free(l);
+    }
+    CHECK(d < 1e-4 * scale);
+    llm_infer_free(pre);
+    llm_infer_free(dec);
+    kv = LLM_KV_F32;
+    llm_model_free(m);
+    CHECK(greedy_agreement(40) >= 30);
   }
   arch = LLM_ARCH_GPT;
+}
+
+/* The type is the sequence's: set before use or after a reset; a change
+** empties the sequence (its cache is freed), the same type keeps it. */
+static void test_kv_type_setting(void) {
+  llm_model *m = new_model();
+  llm_infer *s;
+  llm_err err;
+  int32_t tok[4] = {1, 2, 3, 4};
+  CHECK(m && llm_infer_new_model(m, &s, &err) == LLM_OK);
+  CHECK(llm_infer_kv_type(s) == LLM_KV_F32);
+  CHECK(llm_infer_forward(s, tok, 4, pool2, &err) == LLM_OK);
+  CHECK(llm_infer_set_kv_type(s, LLM_KV_F32, &err) == LLM_OK && llm_infer_pos(s) == 4);
+  CHECK(llm_infer_set_kv_type(s, LLM_KV_F16, &err) == LLM_OK && llm_infer_pos(s) == 0);
+  CHECK(llm_infer_kv_type(s) == LLM_KV_F16);
+  CHECK(llm_infer_set_kv_type(s, 7, &err) == LLM_EINVAL && strstr(err.msg, "KV cache"));
+  CHECK(llm_infer_kv_type(s) == LLM_KV_F16);
+  CHECK(llm_infer_forward(s, tok, 4, pool2, &err) == LLM_OK && llm_infer_pos(s) == 4);
+  llm_infer_free(s);
+  llm_model_free(m);
 }
 
 int main(void) {
@@ -730,6 +841,8 @@ int main(void) {
   RUN(test_generation_slides_like_a_naive_generator);
   RUN(test_generation_stops);
   RUN(test_batch_all);
+  RUN(test_kv_f16_close_to_f32);
+  RUN(test_kv_type_setting);
   llm_pool_free(pool2);
   return CHECK_DONE();
 }

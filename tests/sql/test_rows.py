@@ -80,6 +80,49 @@ def test_options_of_the_call_and_of_rows(ctx):
         assert rows[k] == ctx.one("SELECT llm_generate('m', ?, ?)", (prompt, json.dumps(merged))), (k, merged)
 
 
+def test_kv_cache_f16(ctx):
+    """"kv_cache": "f16" (a KV cache of halves) on every generating function:
+    rows with it are llm_generate's with it, bitwise, for the call's option
+    and a row's own; llm_generate_tokens gives llm_generate's text (llm_chat
+    reads llm_generate's options: the errors below); the halves change some sampled texts but leave greedy ones
+    mostly as they were; a generation in halves leaves the scores that
+    follow it on the same model as they were; a bad value is an error
+    naming the option."""
+    prompts_table(ctx)
+    ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (shakespeare(ctx, "F32"),))
+    ctx.db.execute("UPDATE p SET opts = json_set(opts, '$.kv_cache', 'f16')")
+    want = alone(ctx, "m")
+    rows = dict(ctx.db.execute("SELECT key, text FROM llm_generate_rows('m', 'SELECT id, prompt, opts FROM p', "
+                               "'{\"batch\": 5}')").fetchall())
+    assert rows == want, [k for k in want if rows.get(k) != want[k]]
+    call = "SELECT id, prompt, json_remove(opts, '$.kv_cache') FROM p"
+    rows = dict(ctx.db.execute("SELECT key, text FROM llm_generate_rows('m', ?, '{\"batch\": 5, \"kv_cache\": \"f16\"}')",
+                               (call,)).fetchall())
+    assert rows == want, [k for k in want if rows.get(k) != want[k]]
+    ctx.db.execute("UPDATE p SET opts = json_set(opts, '$.kv_cache', 'f32')")
+    floats = alone(ctx, "m")
+    assert floats != want  # sampled texts: some tokens come out otherwise
+    greedy = [k for k, o in ctx.db.execute("SELECT id, opts FROM p") if json.loads(o).get("temperature") == 0]
+    assert sum(floats[k] == want[k] for k in greedy) >= len(greedy) * 3 // 4, (greedy, floats, want)
+    opts = '{"max_tokens": 40, "seed": 3, "kv_cache": "f16"}'
+    text = ctx.one("SELECT llm_generate('m', 'ROMEO:', ?)", (opts,))
+    assert "".join(r[0] or "" for r in ctx.db.execute(
+        "SELECT piece FROM llm_generate_tokens('m', 'ROMEO:', ?)", (opts,))) == text
+    score = ctx.one("SELECT llm_perplexity('m', 'ROMEO: what light')")
+    ctx.one("SELECT llm_generate('m', 'ROMEO:', ?)", (opts,))
+    assert ctx.one("SELECT llm_perplexity('m', 'ROMEO: what light')") == score
+    ctx.db.execute("CREATE TABLE bad(k, prompt TEXT, opts TEXT)")
+    for v in ('"f8"', "16", '"F16"'):
+        o = '{"kv_cache": %s}' % v
+        ctx.error("SELECT llm_generate('m', 'x', ?)", (o,), "llm_generate", "kv_cache")
+        ctx.error("SELECT * FROM llm_generate_tokens('m', 'x', ?)", (o,), "kv_cache")
+        ctx.error("SELECT llm_chat('m', '[]', ?)", (o,), "kv_cache")
+        ctx.error("SELECT * FROM llm_generate_rows('m', 'SELECT 1, ''x''', ?)", (o,), "kv_cache")
+        ctx.db.execute("DELETE FROM bad")
+        ctx.db.execute("INSERT INTO bad VALUES ('row-k', 'x', ?)", (o,))
+        ctx.error("SELECT * FROM llm_generate_rows('m', 'SELECT k, prompt, opts FROM bad')", (), "row-k", "kv_cache")
+
+
 def test_keys_nulls_and_errors(ctx):
     ctx.db.execute("SELECT llm_import('m', 'gguf', ?)", (shakespeare(ctx, "Q8_0"),))
     ctx.db.execute("CREATE TABLE t(k, prompt TEXT)")

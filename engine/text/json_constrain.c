@@ -154,17 +154,11 @@ int64_t jc_pattern_escape_rest(const jc_regex *re, const jc_frame *f, int32_t mi
 
 static int pat_str_byte(const jc_regex *re, jc_frame *f, uint8_t b, int32_t min, int32_t max) {
   int ch;
+  /* the quotes as in any string; the closing one once the pattern matches */
+  if (f->phase == S_OPEN || (f->phase == S_BODY && b == '"'))
+    return (f->phase == S_OPEN || jc_regex_accepts(re, f->u)) && str_byte(f, b, min, max, 0);
   switch (f->phase) {
-  case S_OPEN:
-    if (b != '"') return 0;
-    f->phase = S_BODY;
-    return 1;
   case S_BODY:
-    if (b == '"') {
-      if (f->n1 < min || !jc_regex_accepts(re, f->u)) return 0;
-      f->phase = S_DONE;
-      return 1;
-    }
     if (b == '\\') {   /* only when one of the escapes can follow */
       for (const char *e = pat_escapes; *e; e++)
         if (pat_char_ok(re, f, pat_escaped((uint8_t)*e), min, max)) {

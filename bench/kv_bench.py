@@ -20,12 +20,14 @@ Run from the repository root after `make`, with Debian's /usr/bin/python3.
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from llamacpp_bench import connect  # noqa: E402
+
 CONTEXTS = (128, 1024, 4096)
 L, KW = 12, 768
 
@@ -56,13 +58,6 @@ for tok, in db.execute("SELECT token_id FROM llm_generate_tokens('m', ?, ?)", (t
 assert len(times) == D, len(times)
 print(json.dumps({"tok_s": (D - 1) / (times[-1] - times[0]), "rss": hwm() - base}))
 """
-
-
-def connect(path):
-    db = sqlite3.connect(path, isolation_level=None)
-    db.enable_load_extension(True)
-    db.load_extension(os.path.join(ROOT, "llm"))
-    return db
 
 
 def make_db(work):

@@ -40,7 +40,9 @@ int llm_db_fail(llm_conn *c, llm_err *err, const char *doing) {
 ** locked". */
 int llm_write_begin(llm_conn *c, llm_err *err) {
   if (llm_check_can_write(c, err)) return err->code;
-  int outer = sqlite3_txn_state(c->db, NULL) == SQLITE_TXN_NONE;
+  /* (a BEGIN of the caller's that has not read yet is a transaction too:
+  ** dqlite's client opens one around every statement) */
+  int outer = sqlite3_get_autocommit(c->db) && sqlite3_txn_state(c->db, NULL) == SQLITE_TXN_NONE;
   if (outer && sqlite3_exec(c->db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK)
     return llm_db_fail(c, err, "cannot start a transaction");
   if (sqlite3_exec(c->db, "SAVEPOINT " SAVEPOINT_NAME, 0, 0, 0) != SQLITE_OK) {

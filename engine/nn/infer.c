@@ -4,9 +4,11 @@
 **
 ** Memory grows with use, so that a model declaring a context of 128k
 ** tokens costs what the texts it runs need:
-**   the cache k, v [L, cap, KW] (KW = n_kv_head * head_dim), of floats or
-**     of halves (llm_infer_set_kv_type), cap doubling up to the context as
-**     positions are used;
+**   the cache k, v [L, n_kv_head, cap, head_dim], of floats or of halves
+**     (llm_infer_set_kv_type), cap doubling up to the context as positions
+**     are used; head-major, so that a head's attention reads its keys and
+**     values in one sequential sweep (position-major, a head's rows were
+**     KW apart: a cache miss each, which decode at long contexts waited on);
 **   the activations of up to R rows (x, ln, qkv, atty, tmp, fch, act,
 **     mean, rstd, the rotary cos/sin of the rows), R growing to the
 **     largest pass; a forward of more than UB tokens of a decoder runs in
@@ -145,7 +147,9 @@ static int ensure_kv(llm_infer *s, size_t need, llm_err *err) {
   size_t P = (size_t)s->cfg->block_size, cap = s->kv_cap ? s->kv_cap : KV_FIRST;
   while (cap < need) cap *= 2;
   if (cap > P) cap = P;
-  size_t L = (size_t)s->cfg->n_layer, row = (size_t)s->kw * kv_es(s), used = (size_t)s->pos * row;
+  /* one run of positions per (layer, kv head) */
+  size_t L = (size_t)s->cfg->n_layer * (size_t)s->cfg->n_kv_head, row = (size_t)s->hd * kv_es(s);
+  size_t used = (size_t)s->pos * row;
   char *k = llm_malloc(L * cap * row), *v = llm_malloc(L * cap * row);
   if (!k || !v) {
     llm_free(k);
@@ -290,27 +294,25 @@ typedef struct att_ctx {
 static void att_part_head(const att_ctx *a, const part *pt, size_t h, int tid) {
   llm_infer *ws = a->pc->ws, *s = pt->s;
   const llm_config *c = ws->cfg;
-  int HD = ws->hd, KW = ws->kw, QKVW = ws->qkvw, group = c->n_head / c->n_kv_head, p0 = s->pos;
+  int HD = ws->hd, QKVW = ws->qkvw, group = c->n_head / c->n_kv_head, p0 = s->pos;
   int half = s->kv_type == LLM_KV_F16;
   /* the cache's element of position 0 of this head's keys and values */
-  size_t at = (size_t)a->l * s->kv_cap * (size_t)KW + (h / (size_t)group) * (size_t)HD;
+  size_t at = ((size_t)a->l * (size_t)c->n_kv_head + h / (size_t)group) * s->kv_cap * (size_t)HD;
   float *sc = ws->att + (size_t)tid * ws->att_stride;
   /* what the products read: floats from position base on, rows ld apart
   ** (a cache of halves: the positions the rows see, widened once) */
   const float *kf = half ? NULL : (const float *)s->k + at, *vf = half ? NULL : (const float *)s->v + at;
-  size_t ld = (size_t)KW;
+  size_t ld = (size_t)HD;
   int base = 0;
   if (half && pt->n > 1) {
     int lo, hi, last_lo, last_hi;
     key_range(s, p0, pt->n, 0, a->window, &lo, &hi);
     key_range(s, p0, pt->n, pt->n - 1, a->window, &last_lo, &last_hi);
     float *wk = sc + (size_t)QB * ws->att_kv, *wv = wk + ws->att_kv * (size_t)HD;
-    for (int t = lo; t < last_hi; t++) {
-      size_t src = at + (size_t)t * (size_t)KW, dst = (size_t)(t - lo) * (size_t)HD;
-      llm_vfrom_f16(ws->simd, wk + dst, (const uint16_t *)s->k + src, (size_t)HD);
-      llm_vfrom_f16(ws->simd, wv + dst, (const uint16_t *)s->v + src, (size_t)HD);
-    }
-    kf = wk, vf = wv, ld = (size_t)HD, base = lo;
+    size_t src = at + (size_t)lo * (size_t)HD, n = (size_t)(last_hi - lo) * (size_t)HD;
+    llm_vfrom_f16(ws->simd, wk, (const uint16_t *)s->k + src, n);
+    llm_vfrom_f16(ws->simd, wv, (const uint16_t *)s->v + src, n);
+    kf = wk, vf = wv, base = lo;
   }
   for (int r0 = 0; r0 < pt->n; r0 += QB) {
     int r1 = r0 + QB < pt->n ? r0 + QB : pt->n, M = r1 - r0, klo, khi, last_lo, last_hi;
@@ -321,9 +323,9 @@ static void att_part_head(const att_ctx *a, const part *pt, size_t h, int tid) {
     float *y = ws->atty + (size_t)(pt->r0 + r0) * ws->qw + h * (size_t)HD;
     /* decode: one pass over the cache beats two calls into BLAS */
     if (M == 1 && half) {
-      size_t first = at + (size_t)klo * (size_t)KW;
+      size_t first = at + (size_t)klo * (size_t)HD;
       llm_vattend_f16(ws->simd, y, sc, q, (const uint16_t *)s->k + first, (const uint16_t *)s->v + first,
-                      (size_t)KW, (size_t)K, (size_t)HD, c->attn_scale);
+                      (size_t)HD, (size_t)K, (size_t)HD, c->attn_scale);
       continue;
     }
     const float *k = kf + (size_t)(klo - base) * ld, *v = vf + (size_t)(klo - base) * ld;
@@ -478,15 +480,18 @@ static void mlp_activation(const llm_infer *s, const llm_exec *xr, int n) {
 static void kv_store(const pass_ctx *pc, const part *pt, int l) {
   const llm_infer *ws = pc->ws;
   llm_infer *s = pt->s;
-  size_t KW = (size_t)ws->kw, at = ((size_t)l * s->kv_cap + (size_t)s->pos) * KW;
-  for (int j = 0; j < pt->n; j++, at += KW) {
+  size_t KW = (size_t)ws->kw, HD = (size_t)ws->hd, NKV = (size_t)ws->cfg->n_kv_head;
+  for (int j = 0; j < pt->n; j++) {
     const float *k = ws->qkv + (size_t)(pt->r0 + j) * (size_t)ws->qkvw + ws->qw, *v = k + KW;
-    if (s->kv_type == LLM_KV_F16) {
-      uint16_t *kh = (uint16_t *)s->k + at, *vh = (uint16_t *)s->v + at;
-      for (size_t e = 0; e < KW; e++) kh[e] = llm_f32_to_f16(k[e]), vh[e] = llm_f32_to_f16(v[e]);
-    } else {
-      memcpy((float *)s->k + at, k, KW * sizeof *k);
-      memcpy((float *)s->v + at, v, KW * sizeof *v);
+    for (size_t g = 0; g < NKV; g++, k += HD, v += HD) {
+      size_t at = (((size_t)l * NKV + g) * s->kv_cap + (size_t)s->pos + (size_t)j) * HD;
+      if (s->kv_type == LLM_KV_F16) {
+        uint16_t *kh = (uint16_t *)s->k + at, *vh = (uint16_t *)s->v + at;
+        for (size_t e = 0; e < HD; e++) kh[e] = llm_f32_to_f16(k[e]), vh[e] = llm_f32_to_f16(v[e]);
+      } else {
+        memcpy((float *)s->k + at, k, HD * sizeof *k);
+        memcpy((float *)s->v + at, v, HD * sizeof *v);
+      }
     }
   }
 }

@@ -234,6 +234,7 @@ struct llm_gen {
   int finish;
   llm_jcon_state *json; /* the constraint's state (kept for its cached masks) */
   llm_jcon_vocab *json_vocab; /* a reference to o.json_vocab */
+  int json_complete;    /* llm_jcon_complete of the state, kept from the last feed */
   uint8_t *allowed;     /* [V]: the tokens the constraint allows next */
   /* the forward the sequence needs next: ctx[run_at..) after a reset
   ** (fresh: a prompt, or the window sliding), or the newest token */
@@ -277,7 +278,6 @@ static int json_begin(llm_gen *g, const llm_gen_opts *o, llm_err *err) {
   if (o->n_stops)
     return llm_fail(err, LLM_EINVAL, "option \"stop\" cannot be combined with a JSON schema: "
                     "generation ends when the value is complete");
-  if (o->max_tokens == 0) return llm_fail(err, LLM_ERANGE, "max_tokens 0 leaves no room for a JSON value");
   int32_t V = llm_infer_config(g->s)->vocab_size;
   if (llm_jcon_vocab_size(o->json_vocab) > V)
     return llm_fail(err, LLM_EINVAL, "the tokenizer has %d tokens, more than the model's %d",
@@ -291,6 +291,7 @@ static int json_begin(llm_gen *g, const llm_gen_opts *o, llm_err *err) {
   }
   if (!g->json && llm_jcon_state_new(o->json, &g->json, err)) return err->code;
   llm_jcon_restart(g->json, o->json);
+  g->json_complete = 0;
   /* one byte per token is what the budget can count on (json_budget.c) */
   int64_t shortest = llm_jcon_rest(g->json);
   if (shortest > o->max_tokens)
@@ -308,7 +309,7 @@ static int json_mask(llm_gen *g, const llm_tokenizer *tok, llm_err *err) {
   if (rc) return llm_fail(err, rc, "out of memory for the JSON constraint");
   memset(g->allowed + n, 0, (size_t)(V - n));
   /* a complete value that could go on (a number) may also end here */
-  if (llm_jcon_complete(g->json) == LLM_JCON_MAY_STOP)
+  if (g->json_complete == LLM_JCON_MAY_STOP)
     for (int32_t t = 0; t < n; t++)
       if (t == g->o.eos_id || t == g->o.bos_id || llm_tokenizer_is_eog(tok, t)) g->allowed[t] = 1;
   int32_t any = 0;
@@ -453,9 +454,9 @@ int llm_gen_sample(llm_gen *g, const llm_tokenizer *tok, int32_t *token, float *
     /* the bytes the token added, which the mask let through */
     if (!llm_jcon_feed(g->json, g->text.data + before_len, g->text.len - before_len))
       return llm_fail(err, LLM_EINVAL, "token %d does not continue the JSON value (a bug: please report it)", t);
-    int complete = llm_jcon_complete(g->json);
-    if (complete == LLM_JCON_MUST_STOP) g->finish = LLM_FINISH_JSON;
-    else if (!complete && g->count >= g->o.max_tokens)
+    g->json_complete = llm_jcon_complete(g->json);
+    if (g->json_complete == LLM_JCON_MUST_STOP) g->finish = LLM_FINISH_JSON;
+    else if (!g->json_complete && g->count >= g->o.max_tokens)
       return llm_fail(err, LLM_ERANGE, "the JSON value is not complete after max_tokens (%lld) tokens: "
                       "raise max_tokens", (long long)g->o.max_tokens);
   }

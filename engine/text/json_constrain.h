@@ -114,7 +114,7 @@ int32_t llm_jcon_vocab_size(const llm_jcon_vocab *v);
 ** a state must not outlive the vocabularies it was used with. */
 int llm_jcon_mask(llm_jcon_state *s, llm_jcon_vocab *v, uint8_t *allowed);
 
-/* The fewest bytes that complete the value from s. */
+/* The fewest bytes that complete the value from s (0 when it is complete). */
 int64_t llm_jcon_rest(const llm_jcon_state *s);
 
 /* llm_jcon_mask for a generation that may write at most budget more

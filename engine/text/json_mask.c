@@ -231,8 +231,7 @@ int llm_jcon_mask_budget(llm_jcon_state *s, llm_jcon_vocab *v, int64_t budget, u
   int n = 0;
   for (int32_t ch = v->nodes[0].child; ch >= 0; ch = v->nodes[ch].sibling) {
     if (v->nodes[ch].tokens < 0 || !jc_feed_byte(s, v->nodes[ch].byte, next)) continue;
-    /* a value that is complete needs nothing more */
-    need[n] = llm_jcon_complete(next) ? 0 : llm_jcon_rest(next);
+    need[n] = llm_jcon_rest(next);   /* 0 once the value is complete */
     node_of[n++] = ch;
     if (need[n - 1] < least) least = need[n - 1];
   }

@@ -18,7 +18,10 @@ tokens each (greedy; a random model rarely ends early).
   tokens / time;
 - llama.cpp: llama-batched-bench -npp 40 -ntg 64 -npl B -t 2 (40 = the
   prompts' mean length): its generation tokens/s S_TG (decode only) and
-  its total S (prompt and generation);
+  its total S (prompt and generation); beside it ours on the same work: B
+  rows of 40-token prompts through llm_generate_rows (batch B), timed with
+  max_tokens 64 (T64) and 1 (T1, the prompts and a first token), medians
+  of 3 alternated: TG = B * 63 / (T64 - T1), S = B * (40 + 64) / T64;
 - embeddings: N texts of 64 tokens through llm_embed_rows (batch B) against
   SELECT llm_embed(...) FROM t (N / 4 rows), rows/s.
 Run from the repository root after `make`, with Debian's /usr/bin/python3.
@@ -90,6 +93,25 @@ def batched_bench(exe, path, batch):
     return (rec[-1]["speed_tg"], rec[-1]["speed"]) if rec else None
 
 
+def same_work(db, rng, batch):
+    """llama-batched-bench's work for ours: batch rows of 40-token prompts, 64
+    new tokens each: (generation tokens/s, all tokens/s), as described above."""
+    db.execute("CREATE TEMP TABLE q(id INTEGER PRIMARY KEY, prompt TEXT)")
+    db.executemany("INSERT INTO q(prompt) VALUES (?)", [(words(rng, db, 40, 40),) for _ in range(batch)])
+    n_prompt = db.execute("SELECT sum(llm_token_count('m', prompt)) FROM q").fetchone()[0]
+    sql = "SELECT sum(n_tokens) FROM llm_generate_rows('m', 'SELECT id, prompt FROM q', ?)"
+    times = {1: [], 64: []}
+    for _ in range(3):
+        for n in (1, 64):
+            got, t = timed(db, sql, ('{"max_tokens": %d, "temperature": 0, "batch": %d}' % (n, batch),))
+            if got[0][0] != n * batch:
+                sys.exit("the same-work rows ended early: %s tokens of %d" % (got[0][0], n * batch))
+            times[n].append(t)
+    db.execute("DROP TABLE q")
+    t1, t64 = sorted(times[1])[1], sorted(times[64])[1]
+    return batch * 63 / (t64 - t1), (n_prompt + 64 * batch) / t64
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--llama", help="path of llama.cpp's llama-batched-bench")
@@ -98,8 +120,8 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
     gen = '{"max_tokens": 64, "temperature": 0}'
-    print("%-16s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s" % (
-        "model", "rows tok/s", "1-by-1", "ratio", "llama S_TG", "llama S", "ours/TG",
+    print("%-16s | %9s %9s %6s | %8s %8s %5s | %8s %8s %5s | %9s %9s %6s" % (
+        "model", "rows tok/s", "1-by-1", "ratio", "TG", "llama", "ratio", "S", "llama", "ratio",
         "emb rows/s", "1-by-1", "ratio"))
     for shape, ty in MODELS:
         path = model_file(a.work, shape, ty)
@@ -122,11 +144,13 @@ def main():
                            ('{"batch": %d}' % a.batch,))
         _, t_emb1 = timed(db, "SELECT llm_embed('m', body) FROM t WHERE id <= ?", (a.rows // 4,))
         emb_rps, emb1_rps = len(emb) / t_emb, (a.rows // 4) / t_emb1
+        tg, total = same_work(db, rng, a.batch)
         llama = batched_bench(a.llama, path, a.batch)
-        print("%-16s | %9.1f %9.1f %5.1fx | %9s %9s %6s | %9.1f %9.1f %5.1fx" % (
+        print("%-16s | %9.1f %9.1f %5.1fx | %8.1f %8s %5s | %8.1f %8s %5s | %9.1f %9.1f %5.1fx" % (
             "%s %s" % (shape, ty), rows_tps, one_tps, rows_tps / one_tps,
-            "%.1f" % llama[0] if llama else "-", "%.1f" % llama[1] if llama else "-",
-            "%.2f" % (rows_tps / llama[0]) if llama else "-", emb_rps, emb1_rps, emb_rps / emb1_rps), flush=True)
+            tg, "%.1f" % llama[0] if llama else "-", "%.2f" % (tg / llama[0]) if llama else "-",
+            total, "%.1f" % llama[1] if llama else "-", "%.2f" % (total / llama[1]) if llama else "-",
+            emb_rps, emb1_rps, emb_rps / emb1_rps), flush=True)
         db.close()
 
 

@@ -5,6 +5,7 @@
 ** prepared by its act_prepare once, as linear.c does), through the level's
 ** vec_dot_tile in slices of 64 weight rows, one thread.
 **
+** q4_k also as repacked 16 rows interleaved (kernels/qpack.h, "packed").
 ** na = 1 is a decode step: GB/s of weights read. na = 16 (a batch of
 ** generated rows) and na = 64 (a prompt): GOP/s, 2 per weight and row.
 ** Medians of a few passes. The matrix fits in L2 + L3, so this is the
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "kernels/qkernels.h"
+#include "kernels/qpack.h"
 #include "kernels/vec.h"
 #include "bench_time.h"
 
@@ -101,6 +103,25 @@ int main(int argc, char **argv) {
         double v = nas[i] == 1 ? (double)(row_bytes * ROWS) / s * 1e-9
                                : 2.0 * ROWS * COLS * (double)nas[i] / s * 1e-9;
         printf(" %9.1f", v);
+      }
+      printf("\n");
+    }
+    if (llm_qpack_fits(q->id, (int64_t)ROWS, COLS) && llm_qpack_product(best) != llm_qpack_product(LLM_SIMD_SCALAR)) {
+      /* the same weights repacked 16 rows interleaved (kernels/qpack.h) */
+      llm_qkernel k = llm_qkernel_get(q->id, best);
+      for (int r = 0; r < MAX_ACT; r++) k.act_from_float(x + (size_t)r * COLS, act + r * act_bytes, COLS);
+      if (llm_qpack_rows(w, (int64_t)ROWS, row_bytes)) return 1;
+      printf("%-5s %-6s", q->name, "packed");
+      for (size_t i = 0; i < sizeof nas / sizeof *nas; i++) {
+        double secs[MAX_PASSES];
+        for (int p = 0; p < passes; p++) {
+          double t0 = now();
+          for (size_t j = 0; j < ROWS; j += SLICE)
+            llm_qpack_product(best)(w + j * row_bytes, SLICE / 16, row_bytes, act, act_bytes, nas[i], COLS, out + j, ROWS);
+          secs[p] = now() - t0;
+        }
+        double sec = median(secs, passes, NULL);
+        printf(" %9.1f", nas[i] == 1 ? (double)(row_bytes * ROWS) / sec * 1e-9 : 2.0 * ROWS * COLS * (double)nas[i] / sec * 1e-9);
       }
       printf("\n");
     }

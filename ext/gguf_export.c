@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "formats/gguf_write.h"
+#include "kernels/qpack.h"
 #include "kernels/qtypes.h"
 #include "text/bytelevel.h"
 #include "text/pretok.h"
@@ -34,6 +35,7 @@
 /* A tensor of the file: a contiguous run of the model's bytes. */
 typedef struct out_tensor {
   const void *data;
+  size_t packed_row_bytes; /* 0, or the rows of a packed matrix (kernels/qpack.h) */
 } out_tensor;
 
 typedef struct export_job {
@@ -53,7 +55,9 @@ static int add_tensor(void *ctx, const char *name, const llm_net_tensor *t) {
     if (!g) return llm_fail(j->err, LLM_ENOMEM, "out of memory");
     j->t = g;
   }
-  j->t[j->n++].data = t->data;
+  uint64_t row_bytes = 0;
+  if (t->packed) llm_qtype_row_bytes(t->type, ne[0], &row_bytes);
+  j->t[j->n++] = (out_tensor){t->data, (size_t)row_bytes};
   return llm_gguf_add_tensor(j->w, name, (uint32_t)t->n_dims, ne, t->type, j->err);
 }
 
@@ -236,7 +240,10 @@ static int write_bytes(void *ctx, const void *buf, size_t n, llm_err *err) {
 
 static int fill(void *ctx, int64_t index, uint64_t offset, void *dst, size_t n, llm_err *err) {
   export_job *j = ctx;
-  memcpy(dst, (const uint8_t *)j->t[index].data + offset, n);
+  if (j->t[index].packed_row_bytes)
+    llm_qpack_read(j->t[index].data, j->t[index].packed_row_bytes, offset, dst, n);
+  else
+    memcpy(dst, (const uint8_t *)j->t[index].data + offset, n);
   return LLM_OK;
 }
 

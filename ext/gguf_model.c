@@ -26,6 +26,7 @@
 
 #include "formats/gguf_model.h"
 #include "kernels/qtypes.h"
+#include "kernels/vec.h"
 #include "ext.h"
 
 /* Fails when the piece's values (of a type the engine runs) are not all
@@ -408,6 +409,8 @@ int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *i
   loaded_set s = {t, n};
   if (!rc) rc = read_tensors(c, name, &s, err);
   if (!rc) rc = llm_net_from_tensors(&w->net, &info->config, find_loaded, &s, err);
+  /* the weights are ours: repacked where the CPU's kernels are faster so */
+  if (!rc && llm_net_pack(&w->net, llm_simd_best())) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
   if (rc && err->code != LLM_ENOMEM) {
     char why[sizeof err->msg];
     memcpy(why, err->msg, sizeof why);

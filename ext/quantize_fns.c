@@ -140,6 +140,7 @@ static int quantize_tensor(void *ctx, const char *name, const llm_net_tensor *t)
   }
   llm_wmat src;
   if (llm_wmat_init(&src, name, t->data, t->type, rows, cols, j->err)) return j->err->code;
+  src.packed = t->packed;
   char shape[160];
   llm_shape_json(shape, sizeof shape, t->n_dims, t->ne);
   int part = 0, rc = LLM_OK;

@@ -3,10 +3,12 @@
 */
 #include "nn/linear.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/dotgemm.h"
 #include "kernels/qkernels.h"
+#include "kernels/qpack.h"
 #include "kernels/qtypes.h"
 #include "kernels/vec.h"
 
@@ -16,7 +18,7 @@
 #define ACT_CHUNK 64
 
 llm_wmat llm_wmat_f32(const float *w, int64_t rows, int64_t cols) {
-  llm_wmat m = {w, LLM_QTYPE_F32, rows, cols, (size_t)cols * sizeof(float)};
+  llm_wmat m = {w, LLM_QTYPE_F32, rows, cols, (size_t)cols * sizeof(float), 0};
   return m;
 }
 
@@ -30,12 +32,22 @@ int llm_wmat_init(llm_wmat *w, const char *name, const void *data, uint32_t type
   if (rows < 1 || cols < 1 || llm_qtype_row_bytes(type, (uint64_t)cols, &bytes))
     return llm_fail(err, LLM_EINVAL, "tensor '%s' of type %s: rows of %lld elements are not whole blocks of %u",
                     name, q->name, (long long)cols, q->block);
-  *w = (llm_wmat){data, type, rows, cols, (size_t)bytes};
+  *w = (llm_wmat){data, type, rows, cols, (size_t)bytes, 0};
   return LLM_OK;
 }
 
 void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst) {
   const char *src = (const char *)w->data + (size_t)r0 * w->row_bytes;
+  if (w->packed) { /* a block at a time, as the file holds it */
+    const llm_qtype *q = llm_qtype_get(w->type);
+    uint8_t block[256];
+    for (uint64_t at = (uint64_t)r0 * w->row_bytes; at < (uint64_t)r1 * w->row_bytes; at += q->block_bytes) {
+      llm_qpack_read(w->data, w->row_bytes, at, block, q->block_bytes);
+      q->to_float(block, dst, q->block);
+      dst += q->block;
+    }
+    return;
+  }
   if (w->type == LLM_QTYPE_F32) {
     memcpy(dst, src, (size_t)(r1 - r0) * (size_t)w->cols * sizeof(float));
     return;
@@ -44,8 +56,17 @@ void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst) {
   llm_qtype_get(w->type)->to_float(src, dst, (r1 - r0) * w->cols);
 }
 
+int llm_wmat_pack(llm_wmat *w, int simd) {
+  if (w->packed || !w->data || !llm_qpack_fits(w->type, w->rows, w->cols) ||
+      llm_qpack_product(simd) == llm_qpack_product(LLM_SIMD_SCALAR)) /* (only SIMD repays it) */
+    return 0;
+  if (llm_qpack_rows((void *)(uintptr_t)w->data, w->rows, w->row_bytes)) return -1;
+  w->packed = 1;
+  return 0;
+}
+
 int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b) {
-  return a->data && b->data && a->type == b->type && a->cols == b->cols &&
+  return a->data && b->data && a->type == b->type && a->cols == b->cols && a->packed == b->packed &&
          (const char *)a->data + (size_t)a->rows * a->row_bytes == (const char *)b->data;
 }
 
@@ -72,6 +93,7 @@ typedef struct lin_ctx {
                    ** they have one), act_bytes each */
   size_t act_bytes;
   llm_qkernel k;    /* their dot products, at the CPU's level */
+  llm_qpack_product_fn packed; /* or the product of packed weights */
   const llm_wmat *w;
   size_t n, ldo;
   int acc;
@@ -99,6 +121,15 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
   size_t cols = (size_t)w->cols;
   start_cols(c, lo, hi);
   int dt = dot_type(w->type);
+  if (w->packed) { /* (lo and hi are whole groups: llm_linear) */
+    for (size_t r0 = 0; r0 < c->n; r0 += ACT_CHUNK) {
+      size_t r1 = c->n - r0 < ACT_CHUNK ? c->n : r0 + ACT_CHUNK;
+      c->packed((const char *)w->data + lo * w->row_bytes, (hi - lo) / LLM_QPACK_ROWS, w->row_bytes,
+                (const char *)c->act + r0 * c->act_bytes, c->act_bytes, r1 - r0, (int64_t)cols,
+                c->out + r0 * c->ldo + lo, c->ldo);
+    }
+    return;
+  }
   if (dt >= 0) {
     llm_dotgemm(c->x->simd, c->out + lo, c->ldo, c->inp, cols, c->n, (const char *)w->data + lo * w->row_bytes, dt,
                 w->row_bytes, hi - lo, cols, 1);
@@ -110,6 +141,11 @@ static void lin_cols(void *p, size_t lo, size_t hi, int tid) {
                       (const char *)c->act + r0 * c->act_bytes, c->act_bytes, r1 - r0, (int64_t)cols,
                       c->out + r0 * c->ldo + lo, c->ldo);
   }
+}
+
+/* Groups of packed weight rows [lo, hi). */
+static void lin_groups(void *p, size_t lo, size_t hi, int tid) {
+  lin_cols(p, lo * LLM_QPACK_ROWS, hi * LLM_QPACK_ROWS, tid);
 }
 
 typedef struct act_ctx {
@@ -138,6 +174,7 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
     c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
+    if (w->packed) c.k.act_prepare = NULL, c.packed = llm_qpack_product(x->simd);
     char *rows = buf->act;
     act_ctx q = {c.k.act_from_float, c.k.act_prepare, inp, rows,
                  rows + n * (size_t)bytes, (size_t)w->cols, (size_t)bytes, llm_qkernel_prep_bytes(w->cols)};
@@ -147,5 +184,8 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
   }
   /* threads split the weight rows: each writes its own output columns,
   ** and every element's arithmetic is the same however they split */
-  llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
+  if (w->packed)
+    llm_pool_for(x->pool, (size_t)w->rows / LLM_QPACK_ROWS, lin_groups, &c);
+  else
+    llm_pool_for(x->pool, (size_t)w->rows, lin_cols, &c);
 }

@@ -37,6 +37,7 @@ typedef struct llm_wmat {
   uint32_t type;      /* LLM_QTYPE_* */
   int64_t rows, cols; /* out, in */
   size_t row_bytes;
+  int packed;         /* rows repacked by llm_wmat_pack (kernels/qpack.h) */
 } llm_wmat;
 
 /* A float32 matrix view. */
@@ -48,10 +49,16 @@ llm_wmat llm_wmat_f32(const float *w, int64_t rows, int64_t cols);
 int llm_wmat_init(llm_wmat *w, const char *name, const void *data, uint32_t type, int64_t rows,
                   int64_t cols, llm_err *err);
 
-/* Rows [r0, r1) of w as float32 [r1 - r0, cols]. */
+/* Repacks w's rows in place for faster products (kernels/qpack.h) when
+** its type and shape allow and the CPU's kernels read that layout (simd:
+** the level the products will run at); the data must be writable. 0, or
+** -1 when out of memory (w unchanged). */
+int llm_wmat_pack(llm_wmat *w, int simd);
+
+/* Rows [r0, r1) of w as float32 [r1 - r0, cols] (not of a packed w). */
 void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst);
 
-/* Whether b's rows follow a's in memory (same type and width), so that
+/* Whether b's rows follow a's in memory (same type, width and layout), so that
 ** the two can run as one product of a.rows + b.rows rows. */
 int llm_wmat_adjacent(const llm_wmat *a, const llm_wmat *b);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/qpack.h"
 #include "kernels/qtypes.h"
 
 /* Indexed by LLM_ARCH_*: name, layer_norm, post_norm, gated, gelu, causal,
@@ -342,13 +343,13 @@ typedef struct lister {
 
 static int list_mat(const lister *L, const char *name, const llm_wmat *w) {
   if (!w->data) return 0;
-  llm_net_tensor t = {w->data, w->type, 2, {w->cols, w->rows, 1, 1}};
+  llm_net_tensor t = {w->data, w->type, 2, {w->cols, w->rows, 1, 1}, w->packed};
   return L->visit(L->ctx, name, &t);
 }
 
 static int list_vec(const lister *L, const char *name, const float *v, int64_t n) {
   if (!v) return 0;
-  llm_net_tensor t = {v, LLM_QTYPE_F32, 1, {n, 1, 1, 1}};
+  llm_net_tensor t = {v, LLM_QTYPE_F32, 1, {n, 1, 1, 1}, 0};
   return L->visit(L->ctx, name, &t);
 }
 
@@ -399,6 +400,25 @@ int llm_net_tensors(const llm_net *net, llm_net_visit visit, void *ctx) {
     return rc;
   for (int l = 0; l < net->cfg.n_layer; l++)
     if ((rc = list_layer(&L, net, l))) return rc;
+  return 0;
+}
+
+/* Packs the count matrices at w, all of them or (one not fitting) none. */
+static int pack_all(llm_wmat *const *w, int count, int simd) {
+  for (int i = 0; i < count; i++)
+    if (w[i]->data && !llm_qpack_fits(w[i]->type, w[i]->rows, w[i]->cols)) return 0;
+  for (int i = 0; i < count; i++)
+    if (llm_wmat_pack(w[i], simd)) return -1;
+  return 0;
+}
+
+int llm_net_pack(llm_net *net, int simd) {
+  for (int l = 0; l < net->cfg.n_layer; l++) {
+    llm_net_layer *y = &net->layers[l];
+    llm_wmat *qkv[] = {&y->q, &y->k, &y->v}, *gate_up[] = {&y->gate, &y->up}, *o[] = {&y->o}, *down[] = {&y->down};
+    if (pack_all(qkv, 3, simd) || pack_all(gate_up, 2, simd) || pack_all(o, 1, simd) || pack_all(down, 1, simd))
+      return -1;
+  }
   return 0;
 }
 

@@ -101,6 +101,7 @@ typedef struct llm_net_tensor {
   uint32_t type;
   int n_dims;
   int64_t ne[4];
+  int packed; /* data repacked (llm_net_pack): read it through llm_qpack_read */
 } llm_net_tensor;
 
 /* Looks up a tensor by GGUF name; returns 1 and fills *t when present. */
@@ -125,6 +126,13 @@ int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err);
 ** non-zero return of visit. */
 typedef int (*llm_net_visit)(void *ctx, const char *name, const llm_net_tensor *t);
 int llm_net_tensors(const llm_net *net, llm_net_visit visit, void *ctx);
+
+/* Repacks the layers' matrices in place for faster products where the
+** CPU's kernels have a packed layout (nn/linear.h's llm_wmat_pack); the
+** caller owns the weights' memory. q, k, v (and gate, up) are packed all
+** or none, so that those adjacent still run as one product. 0, or -1 when
+** out of memory (the net stays usable: some matrices may be packed). */
+int llm_net_pack(llm_net *net, int simd);
 
 /* Frees what the builders allocated (not the weights). */
 void llm_net_free(llm_net *net);

@@ -1,0 +1,65 @@
+/*
+** qpack.h: q4_k weights repacked, 16 rows interleaved, for products whose
+** integer work is one vpdpbusd per 4 weights of 16 rows.
+**
+** In the GGUF layout a SIMD lane holds products of one weight row at
+** several columns, so every 32 columns' sums need their sub-block's
+** scale applied in the lanes (a multiply per 64 products) and a reduction
+** across lanes at the end. Interleaving 16 rows puts one weight row in
+** each of a register's 16 int32 lanes: a lane sums a whole sub-block of
+** its row with the activation's 4 bytes broadcast, the scale is applied
+** once per sub-block, and the 16 lanes are 16 outputs (no reduction).
+** (llama.cpp repacks Q4_0 and Q4_K at load for the same reason.)
+**
+** Layout: rows [16g, 16g + 16) of the matrix take the same bytes as
+** before, super-block b of the 16 rows (a "group", 2304 bytes = 16 x 144)
+** at 2304 b:
+**   [0, 32)      d of rows 0..15 (f16);   [32, 64) dmin of rows 0..15;
+**   [64, 256)    byte k (0..11) of row i's 12 scale bytes at 64 + 16 k + i;
+**   [256, 2304)  64 bytes per (j, c), j < 4, c < 8, at 256 + 64 (8 j + c):
+**                row i's qs[32 j + 4 c .. + 3] at 4 i (low nibbles:
+**                elements 64 j + 4 c .., sub-block 2 j; high nibbles: 64 j
+**                + 32 + 4 c .., sub-block 2 j + 1).
+** The same size in place: the loader repacks the weights where they lie.
+**
+** Arithmetic of weight row i with a q8_K activation row, per super-block:
+** isum = sum over sub-blocks s of scale_s * (q . a over s) and msum = sum
+** over s of min_s * (a's two bsums of s), both exact in int32; then
+** acc = fma((float)isum, d * da, acc), acc = fma(-(float)msum, dmin *
+** da, acc), over the super-blocks in order. Every level computes those
+** same operations, so all give the same bits, whatever the rows around.
+*/
+#ifndef LLM_QPACK_H
+#define LLM_QPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LLM_QPACK_ROWS 16
+
+/* Whether a matrix of this type and shape can be repacked. */
+int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols);
+
+/* Repacks the rows (row_bytes each, q4_k) in place; 0, or -1 when out of
+** memory (nothing changed then). */
+int llm_qpack_rows(void *data, int64_t rows, size_t row_bytes);
+
+/* The n bytes at offset of the matrix's GGUF layout, from its packed
+** rows (row_bytes each): for what reads the weights as a file holds them
+** (export, quantizing, dequantizing rows). */
+void llm_qpack_read(const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n);
+
+/* out[r * ldo + 16 g + i] += the dot of row 16 g + i of the packed matrix
+** w (groups [0, ng) of 16 rows, n columns: n / 256 groups each, row_bytes
+** per row) with the q8_K activation row r at act + r * act_stride, r < na. */
+typedef void (*llm_qpack_product_fn)(const void *w, size_t ng, size_t row_bytes, const void *act,
+                                     size_t act_stride, size_t na, int64_t n, float *out, size_t ldo);
+
+/* The product at SIMD level simd (LLM_SIMD_*); the portable one below
+** AVX-512 VNNI. */
+llm_qpack_product_fn llm_qpack_product(int simd);
+
+/* Defined by kernels/qpack_avx512.c (NULL where not built). */
+extern const llm_qpack_product_fn llm_qpack_product_avx512;
+
+#endif

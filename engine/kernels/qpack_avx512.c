@@ -1,0 +1,128 @@
+/*
+** qpack_avx512.c: the product over repacked q4_k weights (qpack.h) with
+** AVX-512 VNNI: llm_qpack_product_avx512.
+**
+** A tile is one group of 16 weight rows by up to 4 activation rows. For
+** each 64 columns (sub-blocks 2j and 2j + 1) the 8 registers of packed
+** nibbles are loaded once and split into low and high nibbles; each
+** activation row's 4 bytes are broadcast into vpdpbusd, whose lane i sums
+** row i's products: a sub-block's sum in 8 instructions for 16 rows. The
+** sums times their scale (vpmulld), the mins times a's bsums (vpdpwssd),
+** then per super-block the two fmas of qpack.h's arithmetic in 16 lanes at
+** once. Measured on Zen 4 (one thread, 2048 x 2048): 1.9-2.2x the GGUF
+** layout's k-quant tile in cache, 1.5x decoding from memory.
+*/
+#include "kernels/qpack.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/quant_impl.h"
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
+#define INLINE AVX512 static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 16")
+#define GROUP_BYTES (LLM_QPACK_ROWS * 144)
+#define TILE_ROWS 4
+#define PREFETCH 2048 /* bytes ahead in the packed rows (see quant_avx512.c) */
+
+INLINE __m512i bcast32(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
+}
+
+/* The 16 rows' scale (min: 0) or min (min: 1) of sub-block s as int32
+** lanes, from the interleaved scale bytes at sc (qpack.h, quant_k.c). */
+INLINE __m512i scales16(const uint8_t *sc, int s, int min) {
+#define B(k) _mm_loadu_si128((const __m128i *)(sc + 16 * (k)))
+  __m128i v;
+  if (s < 4) {
+    v = _mm_and_si128(B(s + 4 * min), _mm_set1_epi8(63));
+  } else {
+    __m128i low = min ? _mm_srli_epi16(B(s + 4), 4) : B(s + 4);
+    __m128i top = _mm_srli_epi16(B(s - 4 + 4 * min), 2); /* bits 6, 7 to 4, 5 */
+    v = _mm_or_si128(_mm_and_si128(low, _mm_set1_epi8(15)), _mm_and_si128(top, _mm_set1_epi8(0x30)));
+  }
+#undef B
+  return _mm512_cvtepu8_epi32(v);
+}
+
+/* out[r * ldo + i] += the dots of the group's 16 rows at w (row_bytes
+** each) with activation rows act + r * as, r < R. */
+INLINE void tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int64_t nb, float *out, size_t ldo) {
+  __m512 acc[TILE_ROWS];
+  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(15);
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *g = w + b * GROUP_BYTES;
+    const uint8_t *a[TILE_ROWS];
+    UNROLL for (int r = 0; r < R; r++) a[r] = act + (size_t)r * as + b * LLM_Q8_K_BYTES;
+    __m512i isum[TILE_ROWS], msum[TILE_ROWS];
+    UNROLL for (int r = 0; r < R; r++) isum[r] = msum[r] = _mm512_setzero_si512();
+    UNROLL for (int j = 0; j < 4; j++) {
+      __m512i lo_sum[TILE_ROWS], hi_sum[TILE_ROWS];
+      UNROLL for (int r = 0; r < R; r++) lo_sum[r] = hi_sum[r] = _mm512_setzero_si512();
+      UNROLL for (int c = 0; c < 8; c++) {
+        const uint8_t *p = g + 256 + 64 * (8 * j + c);
+        _mm_prefetch((const char *)p + PREFETCH, _MM_HINT_T0);
+        __m512i q = _mm512_loadu_si512((const void *)p);
+        __m512i lo = _mm512_and_si512(q, low), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+        UNROLL for (int r = 0; r < R; r++) {
+          lo_sum[r] = _mm512_dpbusd_epi32(lo_sum[r], lo, bcast32(a[r] + 4 + 64 * j + 4 * c));
+          hi_sum[r] = _mm512_dpbusd_epi32(hi_sum[r], hi, bcast32(a[r] + 4 + 64 * j + 32 + 4 * c));
+        }
+      }
+      __m512i sl = scales16(g + 64, 2 * j, 0), sh = scales16(g + 64, 2 * j + 1, 0);
+      UNROLL for (int r = 0; r < R; r++)
+        isum[r] = _mm512_add_epi32(isum[r], _mm512_add_epi32(_mm512_mullo_epi32(lo_sum[r], sl),
+                                                             _mm512_mullo_epi32(hi_sum[r], sh)));
+    }
+    UNROLL for (int s = 0; s < 8; s++) { /* each min twice: once per bsum of 16 */
+      __m512i m = scales16(g + 64, s, 1);
+      m = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+      UNROLL for (int r = 0; r < R; r++) msum[r] = _mm512_dpwssd_epi32(msum[r], m, bcast32(a[r] + 260 + 4 * s));
+    }
+    __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g));
+    __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + 32)));
+    UNROLL for (int r = 0; r < R; r++) {
+      float da;
+      memcpy(&da, a[r], sizeof da);
+      __m512 dav = _mm512_set1_ps(da);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(d, dav), acc[r]);
+      acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[r]), _mm512_mul_ps(dmin, dav), acc[r]);
+    }
+  }
+  UNROLL for (int r = 0; r < R; r++) {
+    float *o = out + (size_t)r * ldo;
+    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r]));
+  }
+}
+
+AVX512 static void tile4(const uint8_t *w, const uint8_t *a, size_t as, int64_t nb, float *out, size_t ldo) {
+  tile(TILE_ROWS, w, a, as, nb, out, ldo);
+}
+
+AVX512 static void tile1(const uint8_t *w, const uint8_t *a, size_t as, int64_t nb, float *out, size_t ldo) {
+  tile(1, w, a, as, nb, out, ldo);
+}
+
+static void product(const void *w, size_t ng, size_t row_bytes, const void *act, size_t act_stride, size_t na,
+                    int64_t n, float *out, size_t ldo) {
+  int64_t nb = n / LLM_QK_K;
+  for (size_t gi = 0; gi < ng; gi++) {
+    const uint8_t *g = (const uint8_t *)w + gi * LLM_QPACK_ROWS * row_bytes;
+    float *o = out + gi * LLM_QPACK_ROWS;
+    size_t r = 0;
+    for (; r + TILE_ROWS <= na; r += TILE_ROWS)
+      tile4(g, (const uint8_t *)act + r * act_stride, act_stride, nb, o + r * ldo, ldo);
+    for (; r < na; r++) tile1(g, (const uint8_t *)act + r * act_stride, act_stride, nb, o + r * ldo, ldo);
+  }
+}
+
+const llm_qpack_product_fn llm_qpack_product_avx512 = product;
+
+#else
+const llm_qpack_product_fn llm_qpack_product_avx512 = 0;
+#endif

@@ -5,7 +5,8 @@
 ** prepared by its act_prepare once, as linear.c does), through the level's
 ** vec_dot_tile in slices of 64 weight rows, one thread.
 **
-** q4_k also as repacked 16 rows interleaved (kernels/qpack.h, "packed").
+** q4_k, q4_0 and q8_0 also repacked 16 rows interleaved (kernels/qpack.h,
+** "packed"), as the loader runs them on AVX-512 VNNI CPUs.
 ** na = 1 is a decode step: GB/s of weights read. na = 16 (a batch of
 ** generated rows) and na = 64 (a prompt): GOP/s, 2 per weight and row.
 ** Medians of a few passes. The matrix fits in L2 + L3, so this is the
@@ -106,18 +107,25 @@ int main(int argc, char **argv) {
       }
       printf("\n");
     }
-    if (llm_qpack_fits(q->id, (int64_t)ROWS, COLS) && llm_qpack_product(best) != llm_qpack_product(LLM_SIMD_SCALAR)) {
+    llm_qpack_product_fn packed = llm_qpack_product(q->id, best);
+    if (llm_qpack_fits(q->id, (int64_t)ROWS, COLS) && packed != llm_qpack_product(q->id, LLM_SIMD_SCALAR)) {
       /* the same weights repacked 16 rows interleaved (kernels/qpack.h) */
       llm_qkernel k = llm_qkernel_get(q->id, best);
-      for (int r = 0; r < MAX_ACT; r++) k.act_from_float(x + (size_t)r * COLS, act + r * act_bytes, COLS);
-      if (llm_qpack_rows(w, (int64_t)ROWS, row_bytes)) return 1;
+      llm_qpack_prepare_fn f = llm_qpack_prepare(q->id);
+      for (int r = 0; r < MAX_ACT; r++) {
+        k.act_from_float(x + (size_t)r * COLS, act + r * act_bytes, COLS);
+        if (f) f(act + r * act_bytes, prep + r * prep_bytes, COLS);
+      }
+      const uint8_t *a = f ? prep : act;
+      size_t as = f ? prep_bytes : act_bytes;
+      if (llm_qpack_rows(q->id, w, (int64_t)ROWS, row_bytes)) return 1;
       printf("%-5s %-6s", q->name, "packed");
       for (size_t i = 0; i < sizeof nas / sizeof *nas; i++) {
         double secs[MAX_PASSES];
         for (int p = 0; p < passes; p++) {
           double t0 = now();
           for (size_t j = 0; j < ROWS; j += SLICE)
-            llm_qpack_product(best)(w + j * row_bytes, SLICE / 16, row_bytes, act, act_bytes, nas[i], COLS, out + j, ROWS);
+            packed(w + j * row_bytes, SLICE / 16, row_bytes, a, as, nas[i], COLS, out + j, ROWS);
           secs[p] = now() - t0;
         }
         double sec = median(secs, passes, NULL);

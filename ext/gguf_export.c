@@ -36,6 +36,7 @@
 typedef struct out_tensor {
   const void *data;
   size_t packed_row_bytes; /* 0, or the rows of a packed matrix (kernels/qpack.h) */
+  uint32_t type;
 } out_tensor;
 
 typedef struct export_job {
@@ -57,7 +58,7 @@ static int add_tensor(void *ctx, const char *name, const llm_net_tensor *t) {
   }
   uint64_t row_bytes = 0;
   if (t->packed) llm_qtype_row_bytes(t->type, ne[0], &row_bytes);
-  j->t[j->n++] = (out_tensor){t->data, (size_t)row_bytes};
+  j->t[j->n++] = (out_tensor){t->data, (size_t)row_bytes, t->type};
   return llm_gguf_add_tensor(j->w, name, (uint32_t)t->n_dims, ne, t->type, j->err);
 }
 
@@ -241,7 +242,7 @@ static int write_bytes(void *ctx, const void *buf, size_t n, llm_err *err) {
 static int fill(void *ctx, int64_t index, uint64_t offset, void *dst, size_t n, llm_err *err) {
   export_job *j = ctx;
   if (j->t[index].packed_row_bytes)
-    llm_qpack_read(j->t[index].data, j->t[index].packed_row_bytes, offset, dst, n);
+    llm_qpack_read(j->t[index].type, j->t[index].data, j->t[index].packed_row_bytes, offset, dst, n);
   else
     memcpy(dst, (const uint8_t *)j->t[index].data + offset, n);
   return LLM_OK;

@@ -1,6 +1,7 @@
 /*
-** qpack.c: repacking q4_k weights 16 rows interleaved (see qpack.h), and
-** the portable product over them, whose bits every level's matches.
+** qpack.c: repacking q4_k, q4_0 and q8_0 weights 16 rows interleaved (see
+** qpack.h), and the portable products over them, whose bits every level's
+** match.
 */
 #include "kernels/qpack.h"
 
@@ -12,52 +13,83 @@
 #include "kernels/quant_impl.h"
 #include "kernels/vec.h"
 
-#define GROUP_BYTES (LLM_QPACK_ROWS * 144)
+#define PREP_BLOCK 40 /* a prepared q8_0 block: d (float), start (int32), qs[32] */
+
+static int block_bytes(uint32_t type) { return type == LLM_QTYPE_Q4_K ? 144 : type == LLM_QTYPE_Q4_0 ? 18 : 34; }
+
+static int block_elems(uint32_t type) { return type == LLM_QTYPE_Q4_K ? LLM_QK_K : 32; }
 
 int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols) {
-  return type == LLM_QTYPE_Q4_K && rows > 0 && rows % LLM_QPACK_ROWS == 0 && cols > 0 && cols % LLM_QK_K == 0;
+  return (type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q4_0 || type == LLM_QTYPE_Q8_0) && rows > 0 &&
+         rows % LLM_QPACK_ROWS == 0 && cols > 0 && cols % block_elems(type) == 0;
 }
 
-int llm_qpack_rows(void *data, int64_t rows, size_t row_bytes) {
-  size_t nb = row_bytes / 144, span = LLM_QPACK_ROWS * row_bytes;
+/* Where byte k of row i's block sits in its group (qpack.h), and in *unit
+** how many bytes from the start of k's field move together. */
+static size_t place(uint32_t type, int i, int k, int *unit) {
+  int qs = type == LLM_QTYPE_Q4_K ? 16 : 2;
+  if (k < qs && type == LLM_QTYPE_Q4_K && k >= 4) return *unit = 1, 64 + 16 * (size_t)(k - 4) + (size_t)i;
+  if (k < qs) return *unit = 2, 32 * (size_t)(k / 2) + 2 * (size_t)i + (size_t)(k % 2); /* d, dmin */
+  int q = k - qs;
+  *unit = 4;
+  return (type == LLM_QTYPE_Q4_K ? 256 : 32) + 64 * (size_t)(q / 4) + 4 * (size_t)i + (size_t)(q % 4);
+}
+
+int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes) {
+  size_t bb = (size_t)block_bytes(type), nb = row_bytes / bb, span = LLM_QPACK_ROWS * row_bytes;
   uint8_t *copy = llm_malloc(span);
   if (!copy) return -1;
   for (int64_t r = 0; r < rows; r += LLM_QPACK_ROWS) {
     uint8_t *dst = (uint8_t *)data + (size_t)r * row_bytes;
     memcpy(copy, dst, span);
-    for (size_t b = 0; b < nb; b++) {
-      uint8_t *g = dst + b * GROUP_BYTES;
+    for (size_t b = 0; b < nb; b++)
       for (int i = 0; i < LLM_QPACK_ROWS; i++) {
-        const uint8_t *blk = copy + (size_t)i * row_bytes + b * 144;
-        memcpy(g + 2 * i, blk, 2);
-        memcpy(g + 32 + 2 * i, blk + 2, 2);
-        for (int k = 0; k < 12; k++) g[64 + 16 * k + i] = blk[4 + k];
-        for (int jc = 0; jc < 32; jc++) memcpy(g + 256 + 64 * jc + 4 * i, blk + 16 + 4 * jc, 4);
+        const uint8_t *blk = copy + (size_t)i * row_bytes + b * bb;
+        for (int k = 0, unit; k < (int)bb; k += unit) {
+          size_t at = place(type, i, k, &unit);
+          memcpy(dst + b * LLM_QPACK_ROWS * bb + at, blk + k, (size_t)unit);
+        }
       }
-    }
   }
   llm_free(copy);
   return 0;
 }
 
-/* Where byte k of super-block b of row r (GGUF layout) sits in the
-** packed rows. */
-static size_t packed_at(size_t row_bytes, uint64_t r, size_t b, size_t k) {
-  size_t i = (size_t)(r % LLM_QPACK_ROWS);
-  size_t at = (size_t)(r - i) * row_bytes + b * GROUP_BYTES;
-  if (k < 4) return at + 32 * (k / 2) + 2 * i + k % 2; /* d, dmin */
-  if (k < 16) return at + 64 + 16 * (k - 4) + i;       /* scale bytes */
-  return at + 256 + 64 * ((k - 16) / 4) + 4 * i + (k - 16) % 4;
-}
-
-void llm_qpack_read(const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n) {
+void llm_qpack_read(uint32_t type, const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n) {
   const uint8_t *src = packed;
   uint8_t *out = dst;
+  size_t bb = (size_t)block_bytes(type);
   for (size_t o = 0; o < n; o++) {
     uint64_t at = offset + o, r = at / row_bytes;
-    size_t within = (size_t)(at % row_bytes);
-    out[o] = src[packed_at(row_bytes, r, within / 144, within % 144)];
+    size_t within = (size_t)(at % row_bytes), b = within / bb, i = (size_t)(r % LLM_QPACK_ROWS);
+    int unit;
+    size_t group = (size_t)(r - i) * row_bytes + b * LLM_QPACK_ROWS * bb;
+    out[o] = src[group + place(type, (int)i, (int)(within % bb), &unit)];
   }
+}
+
+/* q8_0 activation rows prepared for the products of q4_0 (offset 8) and
+** q8_0 (offset 128) weights. */
+static void prepare(int offset, const void *src, void *dst, int64_t n) {
+  const uint8_t *a = src;
+  uint8_t *p = dst;
+  for (int64_t b = 0; b < n / 32; b++, a += LLM_Q8_0_BYTES, p += PREP_BLOCK) {
+    float d = llm_half_at(a);
+    int32_t sum = 0;
+    for (int e = 0; e < 32; e++) sum += (int8_t)a[2 + e];
+    int32_t start = -offset * sum;
+    memcpy(p, &d, 4);
+    memcpy(p + 4, &start, 4);
+    memcpy(p + 8, a + 2, 32);
+  }
+}
+
+static void prepare_q4_0(const void *src, void *dst, int64_t n) { prepare(8, src, dst, n); }
+
+static void prepare_q8_0(const void *src, void *dst, int64_t n) { prepare(128, src, dst, n); }
+
+llm_qpack_prepare_fn llm_qpack_prepare(uint32_t type) {
+  return type == LLM_QTYPE_Q4_0 ? prepare_q4_0 : type == LLM_QTYPE_Q8_0 ? prepare_q8_0 : NULL;
 }
 
 /* Row i's scale and min of sub-block s in group g (q4_k's 6-bit fields,
@@ -74,7 +106,7 @@ static void scale_min(const uint8_t *g, int i, int s, int *scale, int *min) {
 #undef B
 }
 
-static void product_c(const void *w, size_t ng, size_t row_bytes, const void *act, size_t act_stride, size_t na,
+static void product_q4_k(const void *w, size_t ng, size_t row_bytes, const void *act, size_t act_stride, size_t na,
                       int64_t n, float *out, size_t ldo) {
   size_t nb = (size_t)n / LLM_QK_K;
   for (size_t gi = 0; gi < ng; gi++)
@@ -84,7 +116,7 @@ static void product_c(const void *w, size_t ng, size_t row_bytes, const void *ac
         const uint8_t *a = (const uint8_t *)act + r * act_stride;
         float acc = 0.0f;
         for (size_t b = 0; b < nb; b++, a += LLM_Q8_K_BYTES) {
-          const uint8_t *g = rows + b * GROUP_BYTES;
+          const uint8_t *g = rows + b * LLM_QPACK_ROWS * 144;
           const int8_t *aq = (const int8_t *)(a + 4);
           int32_t isum = 0, msum = 0;
           for (int s = 0; s < 8; s++) {
@@ -110,8 +142,45 @@ static void product_c(const void *w, size_t ng, size_t row_bytes, const void *ac
       }
 }
 
-llm_qpack_product_fn llm_qpack_product(int simd) {
-  if (simd >= LLM_SIMD_AVX512 && llm_qkernel_level(simd) >= LLM_SIMD_AVX512 && llm_qpack_product_avx512)
-    return llm_qpack_product_avx512;
-  return product_c;
+/* q4_0 and q8_0 weights (q: the type) with prepared q8_0 activations. */
+static void product_32(uint32_t type, const void *w, size_t ng, size_t row_bytes, const void *act, size_t act_stride,
+                       size_t na, int64_t n, float *out, size_t ldo) {
+  size_t nb = (size_t)n / 32, gb = LLM_QPACK_ROWS * (size_t)block_bytes(type);
+  for (size_t gi = 0; gi < ng; gi++)
+    for (size_t r = 0; r < na; r++)
+      for (int i = 0; i < LLM_QPACK_ROWS; i++) {
+        const uint8_t *rows = (const uint8_t *)w + gi * LLM_QPACK_ROWS * row_bytes;
+        const uint8_t *a = (const uint8_t *)act + r * act_stride;
+        float acc = 0.0f;
+        for (size_t b = 0; b < nb; b++, a += PREP_BLOCK) {
+          const uint8_t *qs = rows + b * gb + 32 + 4 * i;
+          int32_t isum;
+          memcpy(&isum, a + 4, 4);
+          for (int e = 0; e < 32; e++) {
+            int u = type == LLM_QTYPE_Q4_0 ? qs[64 * (e % 16 / 4) + e % 4] >> (e / 16 * 4) & 15
+                                           : qs[64 * (e / 4) + e % 4] ^ 0x80;
+            isum += u * (int8_t)a[8 + e];
+          }
+          float da;
+          memcpy(&da, a, sizeof da);
+          acc = fmaf((float)isum, llm_half_at(rows + b * gb + 2 * i) * da, acc);
+        }
+        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] += acc;
+      }
+}
+
+static void product_q4_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
+                         float *out, size_t ldo) {
+  product_32(LLM_QTYPE_Q4_0, w, ng, rb, act, as, na, n, out, ldo);
+}
+
+static void product_q8_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
+                         float *out, size_t ldo) {
+  product_32(LLM_QTYPE_Q8_0, w, ng, rb, act, as, na, n, out, ldo);
+}
+
+llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd) {
+  if (simd >= LLM_SIMD_AVX512 && llm_qkernel_level(simd) >= LLM_SIMD_AVX512 && llm_qpack_product_avx512(type))
+    return llm_qpack_product_avx512(type);
+  return type == LLM_QTYPE_Q4_K ? product_q4_k : type == LLM_QTYPE_Q4_0 ? product_q4_0 : product_q8_0;
 }

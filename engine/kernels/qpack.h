@@ -1,6 +1,6 @@
 /*
-** qpack.h: q4_k weights repacked, 16 rows interleaved, for products whose
-** integer work is one vpdpbusd per 4 weights of 16 rows.
+** qpack.h: q4_k, q4_0 and q8_0 weights repacked, 16 rows interleaved, for
+** products whose integer work is one vpdpbusd per 4 weights of 16 rows.
 **
 ** In the GGUF layout a SIMD lane holds products of one weight row at
 ** several columns, so every 32 columns' sums need their sub-block's
@@ -12,22 +12,29 @@
 ** (llama.cpp repacks Q4_0 and Q4_K at load for the same reason.)
 **
 ** Layout: rows [16g, 16g + 16) of the matrix take the same bytes as
-** before, super-block b of the 16 rows (a "group", 2304 bytes = 16 x 144)
-** at 2304 b:
+** before, block b of the 16 rows (a "group", 16 blocks' bytes) at b times
+** the group's size. q4_k (super-blocks of 256, 2304 bytes a group):
 **   [0, 32)      d of rows 0..15 (f16);   [32, 64) dmin of rows 0..15;
 **   [64, 256)    byte k (0..11) of row i's 12 scale bytes at 64 + 16 k + i;
 **   [256, 2304)  64 bytes per (j, c), j < 4, c < 8, at 256 + 64 (8 j + c):
 **                row i's qs[32 j + 4 c .. + 3] at 4 i (low nibbles:
 **                elements 64 j + 4 c .., sub-block 2 j; high nibbles: 64 j
 **                + 32 + 4 c .., sub-block 2 j + 1).
+** q4_0 (blocks of 32, 288 bytes) and q8_0 (544 bytes): d of rows 0..15 in
+** [0, 32), then 64 bytes per c at 32 + 64 c: row i's qs[4 c .. + 3] at 4 i
+** (q4_0, c < 4: low nibbles elements 4 c .., high 16 + 4 c ..; q8_0, c < 8:
+** elements 4 c ..).
 ** The same size in place: the loader repacks the weights where they lie.
 **
-** Arithmetic of weight row i with a q8_K activation row, per super-block:
-** isum = sum over sub-blocks s of scale_s * (q . a over s) and msum = sum
-** over s of min_s * (a's two bsums of s), both exact in int32; then
-** acc = fma((float)isum, d * da, acc), acc = fma(-(float)msum, dmin *
-** da, acc), over the super-blocks in order. Every level computes those
-** same operations, so all give the same bits, whatever the rows around.
+** Arithmetic of weight row i with an activation row. q4_k (q8_K
+** activations), per super-block: isum = sum over sub-blocks s of scale_s
+** * (q . a over s) and msum = sum over s of min_s * (a's two bsums of s),
+** both exact in int32; then acc = fma((float)isum, d * da, acc), acc =
+** fma(-(float)msum, dmin * da, acc). q4_0 and q8_0 (q8_0 activations), per
+** block: isum = u . a - offset * sum(a), u the weights made unsigned (q4_0:
+** q + 8, offset 8; q8_0: q + 128, offset 128), exact; acc = fma((float)
+** isum, d * da, acc). Blocks in order; every level computes those same
+** operations, so all give the same bits, whatever the rows around.
 */
 #ifndef LLM_QPACK_H
 #define LLM_QPACK_H
@@ -40,26 +47,34 @@
 /* Whether a matrix of this type and shape can be repacked. */
 int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols);
 
-/* Repacks the rows (row_bytes each, q4_k) in place; 0, or -1 when out of
-** memory (nothing changed then). */
-int llm_qpack_rows(void *data, int64_t rows, size_t row_bytes);
+/* Repacks the rows (row_bytes each, of a type that fits) in place; 0, or
+** -1 when out of memory (nothing changed then). */
+int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes);
 
 /* The n bytes at offset of the matrix's GGUF layout, from its packed
 ** rows (row_bytes each): for what reads the weights as a file holds them
 ** (export, quantizing, dequantizing rows). */
-void llm_qpack_read(const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n);
+void llm_qpack_read(uint32_t type, const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n);
+
+/* The activation rows the product reads: q8_K rows as they are (q4_k), or
+** q8_0 rows (q4_0, q8_0) prepared by this (NULL for q4_k) into blocks of
+** 40 bytes: d as a float, the weights' offset times minus the sum of the
+** 32 values (int32), the 32 values. At most llm_qkernel_prep_bytes(n). */
+typedef void (*llm_qpack_prepare_fn)(const void *src, void *dst, int64_t n);
+llm_qpack_prepare_fn llm_qpack_prepare(uint32_t type);
 
 /* out[r * ldo + 16 g + i] += the dot of row 16 g + i of the packed matrix
-** w (groups [0, ng) of 16 rows, n columns: n / 256 groups each, row_bytes
-** per row) with the q8_K activation row r at act + r * act_stride, r < na. */
+** w (groups [0, ng) of 16 rows, n columns, row_bytes per row) with the
+** activation row r at act + r * act_stride, r < na. */
 typedef void (*llm_qpack_product_fn)(const void *w, size_t ng, size_t row_bytes, const void *act,
                                      size_t act_stride, size_t na, int64_t n, float *out, size_t ldo);
 
-/* The product at SIMD level simd (LLM_SIMD_*); the portable one below
-** AVX-512 VNNI. */
-llm_qpack_product_fn llm_qpack_product(int simd);
+/* The product of a type at SIMD level simd (LLM_SIMD_*): the portable one
+** below AVX-512 VNNI. */
+llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd);
 
-/* Defined by kernels/qpack_avx512.c (NULL where not built). */
-extern const llm_qpack_product_fn llm_qpack_product_avx512;
+/* Defined by kernels/qpack_avx512.c: the type's AVX-512 VNNI product, or
+** NULL (none, or not built). */
+llm_qpack_product_fn llm_qpack_product_avx512(uint32_t type);
 
 #endif

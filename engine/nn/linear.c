@@ -42,7 +42,7 @@ void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst) {
     const llm_qtype *q = llm_qtype_get(w->type);
     uint8_t block[256];
     for (uint64_t at = (uint64_t)r0 * w->row_bytes; at < (uint64_t)r1 * w->row_bytes; at += q->block_bytes) {
-      llm_qpack_read(w->data, w->row_bytes, at, block, q->block_bytes);
+      llm_qpack_read(w->type, w->data, w->row_bytes, at, block, q->block_bytes);
       q->to_float(block, dst, q->block);
       dst += q->block;
     }
@@ -58,9 +58,9 @@ void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst) {
 
 int llm_wmat_pack(llm_wmat *w, int simd) {
   if (w->packed || !w->data || !llm_qpack_fits(w->type, w->rows, w->cols) ||
-      llm_qpack_product(simd) == llm_qpack_product(LLM_SIMD_SCALAR)) /* (only SIMD repays it) */
+      llm_qpack_product(w->type, simd) == llm_qpack_product(w->type, LLM_SIMD_SCALAR)) /* (only SIMD repays it) */
     return 0;
-  if (llm_qpack_rows((void *)(uintptr_t)w->data, w->rows, w->row_bytes)) return -1;
+  if (llm_qpack_rows(w->type, (void *)(uintptr_t)w->data, w->rows, w->row_bytes)) return -1;
   w->packed = 1;
   return 0;
 }
@@ -174,7 +174,7 @@ void llm_linear(const llm_exec *x, float *out, size_t ldo, const float *inp, siz
     uint64_t bytes = 0;
     llm_qtype_row_bytes(a->id, (uint64_t)w->cols, &bytes);
     c.k = llm_qkernel_get(w->type, llm_qkernel_level(x->simd));
-    if (w->packed) c.k.act_prepare = NULL, c.packed = llm_qpack_product(x->simd);
+    if (w->packed) c.k.act_prepare = llm_qpack_prepare(w->type), c.packed = llm_qpack_product(w->type, x->simd);
     char *rows = buf->act;
     act_ctx q = {c.k.act_from_float, c.k.act_prepare, inp, rows,
                  rows + n * (size_t)bytes, (size_t)w->cols, (size_t)bytes, llm_qkernel_prep_bytes(w->cols)};

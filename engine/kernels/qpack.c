@@ -106,77 +106,82 @@ static void scale_min(const uint8_t *g, int i, int s, int *scale, int *min) {
 #undef B
 }
 
-static void product_q4_k(const void *w, size_t ng, size_t row_bytes, const void *act, size_t act_stride, size_t na,
-                      int64_t n, float *out, size_t ldo) {
-  size_t nb = (size_t)n / LLM_QK_K;
+/* The dot of row i of the packed groups at rows (nb blocks) with the
+** activation row a, q4_k with q8_K activations. */
+static float dot_q4_k(const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
+  float acc = 0.0f;
+  for (size_t b = 0; b < nb; b++, a += LLM_Q8_K_BYTES) {
+    const uint8_t *g = rows + b * LLM_QPACK_ROWS * 144;
+    const int8_t *aq = (const int8_t *)(a + 4);
+    int32_t isum = 0, msum = 0;
+    for (int s = 0; s < 8; s++) {
+      int scale, min, dot = 0;
+      scale_min(g, i, s, &scale, &min);
+      int j = s / 2, shift = s % 2 * 4;
+      for (int e = 0; e < 32; e++) {
+        uint8_t byte = g[256 + 64 * (8 * j + e / 4) + 4 * i + e % 4];
+        dot += (byte >> shift & 15) * aq[64 * j + 32 * (s % 2) + e];
+      }
+      int16_t bs[2];
+      memcpy(bs, a + 260 + 4 * s, sizeof bs);
+      isum += scale * dot;
+      msum += min * (bs[0] + bs[1]);
+    }
+    float da;
+    memcpy(&da, a, sizeof da);
+    float d = llm_half_at(g + 2 * i) * da, dmin = llm_half_at(g + 32 + 2 * i) * da;
+    acc = fmaf((float)isum, d, acc);
+    acc = fmaf(-(float)msum, dmin, acc);
+  }
+  return acc;
+}
+
+/* The same for q4_0 and q8_0 weights with prepared q8_0 activations. */
+static float dot_32(uint32_t type, const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
+  size_t gb = LLM_QPACK_ROWS * (size_t)block_bytes(type);
+  float acc = 0.0f;
+  for (size_t b = 0; b < nb; b++, a += PREP_BLOCK) {
+    const uint8_t *qs = rows + b * gb + 32 + 4 * i;
+    int32_t isum;
+    memcpy(&isum, a + 4, 4);
+    for (int e = 0; e < 32; e++) {
+      int u = type == LLM_QTYPE_Q4_0 ? qs[64 * (e % 16 / 4) + e % 4] >> (e / 16 * 4) & 15
+                                     : qs[64 * (e / 4) + e % 4] ^ 0x80;
+      isum += u * (int8_t)a[8 + e];
+    }
+    float da;
+    memcpy(&da, a, sizeof da);
+    acc = fmaf((float)isum, llm_half_at(rows + b * gb + 2 * i) * da, acc);
+  }
+  return acc;
+}
+
+static void product_c(uint32_t type, const void *w, size_t ng, size_t row_bytes, const void *act,
+                      size_t act_stride, size_t na, int64_t n, float *out, size_t ldo) {
+  size_t nb = (size_t)n / (size_t)block_elems(type);
   for (size_t gi = 0; gi < ng; gi++)
     for (size_t r = 0; r < na; r++)
       for (int i = 0; i < LLM_QPACK_ROWS; i++) {
         const uint8_t *rows = (const uint8_t *)w + gi * LLM_QPACK_ROWS * row_bytes;
         const uint8_t *a = (const uint8_t *)act + r * act_stride;
-        float acc = 0.0f;
-        for (size_t b = 0; b < nb; b++, a += LLM_Q8_K_BYTES) {
-          const uint8_t *g = rows + b * LLM_QPACK_ROWS * 144;
-          const int8_t *aq = (const int8_t *)(a + 4);
-          int32_t isum = 0, msum = 0;
-          for (int s = 0; s < 8; s++) {
-            int scale, min, dot = 0;
-            scale_min(g, i, s, &scale, &min);
-            int j = s / 2, shift = s % 2 * 4;
-            for (int e = 0; e < 32; e++) {
-              uint8_t byte = g[256 + 64 * (8 * j + e / 4) + 4 * i + e % 4];
-              dot += (byte >> shift & 15) * aq[64 * j + 32 * (s % 2) + e];
-            }
-            int16_t bs[2];
-            memcpy(bs, a + 260 + 4 * s, sizeof bs);
-            isum += scale * dot;
-            msum += min * (bs[0] + bs[1]);
-          }
-          float da;
-          memcpy(&da, a, sizeof da);
-          float d = llm_half_at(g + 2 * i) * da, dmin = llm_half_at(g + 32 + 2 * i) * da;
-          acc = fmaf((float)isum, d, acc);
-          acc = fmaf(-(float)msum, dmin, acc);
-        }
-        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] += acc;
+        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] +=
+            type == LLM_QTYPE_Q4_K ? dot_q4_k(rows, i, a, nb) : dot_32(type, rows, i, a, nb);
       }
 }
 
-/* q4_0 and q8_0 weights (q: the type) with prepared q8_0 activations. */
-static void product_32(uint32_t type, const void *w, size_t ng, size_t row_bytes, const void *act, size_t act_stride,
-                       size_t na, int64_t n, float *out, size_t ldo) {
-  size_t nb = (size_t)n / 32, gb = LLM_QPACK_ROWS * (size_t)block_bytes(type);
-  for (size_t gi = 0; gi < ng; gi++)
-    for (size_t r = 0; r < na; r++)
-      for (int i = 0; i < LLM_QPACK_ROWS; i++) {
-        const uint8_t *rows = (const uint8_t *)w + gi * LLM_QPACK_ROWS * row_bytes;
-        const uint8_t *a = (const uint8_t *)act + r * act_stride;
-        float acc = 0.0f;
-        for (size_t b = 0; b < nb; b++, a += PREP_BLOCK) {
-          const uint8_t *qs = rows + b * gb + 32 + 4 * i;
-          int32_t isum;
-          memcpy(&isum, a + 4, 4);
-          for (int e = 0; e < 32; e++) {
-            int u = type == LLM_QTYPE_Q4_0 ? qs[64 * (e % 16 / 4) + e % 4] >> (e / 16 * 4) & 15
-                                           : qs[64 * (e / 4) + e % 4] ^ 0x80;
-            isum += u * (int8_t)a[8 + e];
-          }
-          float da;
-          memcpy(&da, a, sizeof da);
-          acc = fmaf((float)isum, llm_half_at(rows + b * gb + 2 * i) * da, acc);
-        }
-        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] += acc;
-      }
+static void product_q4_k(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
+                         float *out, size_t ldo) {
+  product_c(LLM_QTYPE_Q4_K, w, ng, rb, act, as, na, n, out, ldo);
 }
 
 static void product_q4_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
                          float *out, size_t ldo) {
-  product_32(LLM_QTYPE_Q4_0, w, ng, rb, act, as, na, n, out, ldo);
+  product_c(LLM_QTYPE_Q4_0, w, ng, rb, act, as, na, n, out, ldo);
 }
 
 static void product_q8_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
                          float *out, size_t ldo) {
-  product_32(LLM_QTYPE_Q8_0, w, ng, rb, act, as, na, n, out, ldo);
+  product_c(LLM_QTYPE_Q8_0, w, ng, rb, act, as, na, n, out, ldo);
 }
 
 llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd) {

@@ -24,6 +24,7 @@
 #include "kernels/qkernels.h"
 #include "kernels/qpack.h"
 #include "kernels/vec.h"
+#include "rng.h"
 #include "bench_time.h"
 
 #define COLS 2048
@@ -31,15 +32,11 @@
 #define MAX_ACT 64
 #define MAX_PASSES 15
 
-static uint32_t next_u32(uint64_t *s) { /* xorshift64* */
-  *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
-  return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-static float uniform(uint64_t *s) { return (float)next_u32(s) / 2147483648.0f - 1.0f; }
+/* Uniform in [-1, 1) from the engine's seeded generator. */
+static float uniform(llm_rng *s) { return 2.0f * llm_rng_uniform(s) - 1.0f; }
 
 /* Random weights by quantizing random floats (every scale finite). */
-static void fill(const llm_qtype *q, uint8_t *w, uint64_t rows, uint64_t row_bytes, uint64_t *s) {
+static void fill(const llm_qtype *q, uint8_t *w, uint64_t rows, uint64_t row_bytes, llm_rng *s) {
   static float x[COLS];
   for (uint64_t r = 0; r < rows; r++) {
     for (int j = 0; j < COLS; j++) x[j] = uniform(s);
@@ -74,7 +71,8 @@ int main(int argc, char **argv) {
   printf("%zu x %d weights, one thread, median of %d passes; na=1: GB/s of weights, else GOP/s\n", ROWS,
          COLS, passes);
   printf("%-5s %-6s %9s %9s %9s\n", "type", "level", "na=1", "na=16", "na=64");
-  uint64_t seed = 0x243F6A8885A308D3ull;
+  llm_rng seed;
+  llm_rng_seed(&seed, 0x243F6A8885A308D3ull);
   static float x[MAX_ACT * COLS];
   if (argc > 2) ROWS = (size_t)atol(argv[2]) / SLICE * SLICE;
   if (ROWS < SLICE) ROWS = SLICE;

@@ -409,7 +409,8 @@ int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *i
   loaded_set s = {t, n};
   if (!rc) rc = read_tensors(c, name, &s, err);
   if (!rc) rc = llm_net_from_tensors(&w->net, &info->config, find_loaded, &s, err);
-  /* the weights are ours: repacked where the CPU's kernels are faster so */
+  /* the weights are ours to rewrite: repacked where the CPU has faster
+  ** kernels for the packed layout (kernels/qpack.h) */
   if (!rc && llm_net_pack(&w->net, llm_simd_best())) rc = llm_fail(err, LLM_ENOMEM, "out of memory");
   if (rc && err->code != LLM_ENOMEM) {
     char why[sizeof err->msg];

@@ -10,18 +10,15 @@
 
 #include "base.h"
 #include "kernels/qkernels.h"
+#include "kernels/qtypes.h"
 #include "kernels/quant_impl.h"
 #include "kernels/vec.h"
 
-#define PREP_BLOCK 40 /* a prepared q8_0 block: d (float), start (int32), qs[32] */
-
-static int block_bytes(uint32_t type) { return type == LLM_QTYPE_Q4_K ? 144 : type == LLM_QTYPE_Q4_0 ? 18 : 34; }
-
-static int block_elems(uint32_t type) { return type == LLM_QTYPE_Q4_K ? LLM_QK_K : 32; }
+static int block_bytes(uint32_t type) { return (int)llm_qtype_get(type)->block_bytes; }
 
 int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols) {
   return (type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q4_0 || type == LLM_QTYPE_Q8_0) && rows > 0 &&
-         rows % LLM_QPACK_ROWS == 0 && cols > 0 && cols % block_elems(type) == 0;
+         rows % LLM_QPACK_ROWS == 0 && cols > 0 && cols % llm_qtype_get(type)->block == 0;
 }
 
 /* Where byte k of row i's block sits in its group (qpack.h), and in *unit
@@ -73,7 +70,7 @@ void llm_qpack_read(uint32_t type, const void *packed, size_t row_bytes, uint64_
 static void prepare(int offset, const void *src, void *dst, int64_t n) {
   const uint8_t *a = src;
   uint8_t *p = dst;
-  for (int64_t b = 0; b < n / 32; b++, a += LLM_Q8_0_BYTES, p += PREP_BLOCK) {
+  for (int64_t b = 0; b < n / 32; b++, a += LLM_Q8_0_BYTES, p += LLM_QPACK_PREP_BLOCK) {
     float d = llm_half_at(a);
     int32_t sum = 0;
     for (int e = 0; e < 32; e++) sum += (int8_t)a[2 + e];
@@ -140,7 +137,7 @@ static float dot_q4_k(const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
 static float dot_32(uint32_t type, const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
   size_t gb = LLM_QPACK_ROWS * (size_t)block_bytes(type);
   float acc = 0.0f;
-  for (size_t b = 0; b < nb; b++, a += PREP_BLOCK) {
+  for (size_t b = 0; b < nb; b++, a += LLM_QPACK_PREP_BLOCK) {
     const uint8_t *qs = rows + b * gb + 32 + 4 * i;
     int32_t isum;
     memcpy(&isum, a + 4, 4);
@@ -158,7 +155,7 @@ static float dot_32(uint32_t type, const uint8_t *rows, int i, const uint8_t *a,
 
 static void product_c(uint32_t type, const void *w, size_t ng, size_t row_bytes, const void *act,
                       size_t act_stride, size_t na, int64_t n, float *out, size_t ldo) {
-  size_t nb = (size_t)n / (size_t)block_elems(type);
+  size_t nb = (size_t)n / llm_qtype_get(type)->block;
   for (size_t gi = 0; gi < ng; gi++)
     for (size_t r = 0; r < na; r++)
       for (int i = 0; i < LLM_QPACK_ROWS; i++) {

@@ -60,6 +60,7 @@ void llm_qpack_read(uint32_t type, const void *packed, size_t row_bytes, uint64_
 ** q8_0 rows (q4_0, q8_0) prepared by this (NULL for q4_k) into blocks of
 ** 40 bytes: d as a float, the weights' offset times minus the sum of the
 ** 32 values (int32), the 32 values. At most llm_qkernel_prep_bytes(n). */
+#define LLM_QPACK_PREP_BLOCK 40
 typedef void (*llm_qpack_prepare_fn)(const void *src, void *dst, int64_t n);
 llm_qpack_prepare_fn llm_qpack_prepare(uint32_t type);
 

@@ -2,9 +2,8 @@
 ** qpack_avx512.c: the products over repacked weights (qpack.h) with
 ** AVX-512 VNNI: llm_qpack_product_avx512.
 **
-** A tile is one group of 16 weight rows by up to 4 activation rows.
-** q4_k: for
-** each 64 columns (sub-blocks 2j and 2j + 1) the 8 registers of packed
+** A tile is one group of 16 weight rows by up to 4 activation rows. q4_k:
+** for each 64 columns (sub-blocks 2j and 2j + 1) the 8 registers of packed
 ** nibbles are loaded once and split into low and high nibbles; each
 ** activation row's 4 bytes are broadcast into vpdpbusd, whose lane i sums
 ** row i's products: a sub-block's sum in 8 instructions for 16 rows. The
@@ -28,7 +27,6 @@
 #define INLINE AVX512 static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 #define K_GROUP (LLM_QPACK_ROWS * 144)
-#define PREP_BLOCK 40 /* qpack.c's prepared q8_0 block */
 #define TILE_ROWS 4
 #define PREFETCH 2048 /* bytes ahead in the packed rows (see quant_avx512.c) */
 
@@ -118,7 +116,7 @@ INLINE void tile32(int q4, int R, const uint8_t *w, const uint8_t *act, size_t a
     const uint8_t *a[TILE_ROWS];
     __m512i isum[TILE_ROWS];
     UNROLL for (int r = 0; r < R; r++) {
-      a[r] = act + (size_t)r * as + b * PREP_BLOCK;
+      a[r] = act + (size_t)r * as + b * LLM_QPACK_PREP_BLOCK;
       isum[r] = bcast32(a[r] + 4);
     }
     for (size_t k = 0; k < gb; k += 64) _mm_prefetch((const char *)g + PREFETCH + k, _MM_HINT_T0);

@@ -55,7 +55,8 @@ int llm_wmat_init(llm_wmat *w, const char *name, const void *data, uint32_t type
 ** -1 when out of memory (w unchanged). */
 int llm_wmat_pack(llm_wmat *w, int simd);
 
-/* Rows [r0, r1) of w as float32 [r1 - r0, cols] (not of a packed w). */
+/* Rows [r0, r1) of w as float32 [r1 - r0, cols] (a packed w's read back
+** in the GGUF layout first). */
 void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst);
 
 /* Whether b's rows follow a's in memory (same type, width and layout), so that

@@ -26,6 +26,7 @@
 #include "kernels/qtypes.h"
 #include "kernels/quant_impl.h"
 #include "kernels/vec.h"
+#include "rng.h"
 #include "nn/linear.h"
 #include "pool.h"
 #include "check.h"
@@ -37,12 +38,8 @@
 static const uint32_t TYPES[] = {LLM_QTYPE_Q4_K, LLM_QTYPE_Q4_0, LLM_QTYPE_Q8_0};
 #define N_TYPES (sizeof TYPES / sizeof *TYPES)
 
-static uint32_t next_u32(uint64_t *s) { /* xorshift64* */
-  *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
-  return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-static float uniform(uint64_t *s) { return (float)next_u32(s) / 2147483648.0f - 1.0f; }
+/* Uniform in [-1, 1) from the engine's seeded generator. */
+static float uniform(llm_rng *s) { return 2.0f * llm_rng_uniform(s) - 1.0f; }
 
 static const llm_qtype *qt(uint32_t type) { return llm_qtype_get(type); }
 
@@ -56,7 +53,7 @@ static size_t prep_bytes(void) { return llm_qkernel_prep_bytes(COLS); }
 
 /* Random rows; extreme: every byte after the scales set (largest scales,
 ** mins and nibbles; q8_0: -1) with small finite d (and dmin). */
-static void make_weights(uint32_t type, uint8_t *w, int extreme, uint64_t *s) {
+static void make_weights(uint32_t type, uint8_t *w, int extreme, llm_rng *s) {
   float x[COLS];
   for (int r = 0; r < ROWS; r++) {
     for (int j = 0; j < COLS; j++) x[j] = uniform(s) * (float)(r % 5 + 1);
@@ -76,7 +73,7 @@ static void make_weights(uint32_t type, uint8_t *w, int extreme, uint64_t *s) {
 
 /* NA activation rows (the type's activation type); extreme: values that
 ** quantize to -128 and 127. */
-static void make_acts(uint32_t type, uint8_t *a, int extreme, uint64_t *s) {
+static void make_acts(uint32_t type, uint8_t *a, int extreme, llm_rng *s) {
   float x[COLS];
   for (int r = 0; r < NA; r++) {
     for (int j = 0; j < COLS; j++) x[j] = extreme ? (j % 3 ? -1.0f : 127.0f / 128.0f) : uniform(s);
@@ -102,7 +99,8 @@ static uint8_t *packed_copy(uint32_t type, const uint8_t *w) {
 }
 
 static void test_read_back(void) {
-  uint64_t s = 7;
+  llm_rng s;
+  llm_rng_seed(&s, 7);
   for (size_t t = 0; t < N_TYPES; t++) {
     uint32_t type = TYPES[t];
     size_t rb = row_bytes(type), total = ROWS * rb;
@@ -174,7 +172,8 @@ static double dot_double(uint32_t type, const uint8_t *w, const uint8_t *a, doub
 }
 
 static void test_against_double(void) {
-  uint64_t s = 11;
+  llm_rng s;
+  llm_rng_seed(&s, 11);
   for (size_t t = 0; t < N_TYPES; t++)
     for (int extreme = 0; extreme < 2; extreme++) {
       uint32_t type = TYPES[t];
@@ -203,7 +202,8 @@ static void test_against_double(void) {
 }
 
 static void test_levels_and_batches(void) {
-  uint64_t s = 13;
+  llm_rng s;
+  llm_rng_seed(&s, 13);
   for (size_t t = 0; t < N_TYPES; t++) {
     uint32_t type = TYPES[t];
     uint8_t *w = malloc(ROWS * row_bytes(type)), *a = malloc(NA * act_bytes(type)), *prep = malloc(NA * prep_bytes());

@@ -32,16 +32,20 @@ void *llm_calloc(size_t n, size_t size) {
 ** 4 KB pages that is 15,000 TLB misses a token, and the page walks stall
 ** the streaming loads (measured: ~10% of decode speed). The hint is only a
 ** hint: where the kernel has no huge pages to give, nothing changes. */
-void *llm_calloc_streamed(size_t bytes) {
+void *llm_malloc_streamed(size_t bytes) {
   void *p = llm_malloc(bytes ? bytes : 1);
-  if (!p) return NULL;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   const uintptr_t huge = (uintptr_t)2 << 20;
   uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
   uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+  if (p && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 #endif
-  memset(p, 0, bytes);
+  return p;
+}
+
+void *llm_calloc_streamed(size_t bytes) {
+  void *p = llm_malloc_streamed(bytes);
+  if (p) memset(p, 0, bytes);
   return p;
 }
 

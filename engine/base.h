@@ -51,9 +51,10 @@ void llm_free(void *p);
 /* Zero-filled allocation of n*size bytes, with overflow check. */
 void *llm_calloc(size_t n, size_t size);
 
-/* Zero-filled like llm_calloc, for a big array that is streamed again and
-** again (the weights): on Linux the whole 2 MB pages inside it are first
-** asked for as transparent huge pages, before any is touched. */
+/* For a big array that is streamed again and again (the weights): on
+** Linux the whole 2 MB pages inside it are first asked for as transparent
+** huge pages, before any is touched. The calloc is zero-filled. */
+void *llm_malloc_streamed(size_t bytes);
 void *llm_calloc_streamed(size_t bytes);
 
 /* Grows an array *p of *cap elements of elt_size bytes so that it holds at

@@ -401,7 +401,7 @@ int llm_gguf_weights_load(llm_conn *c, const char *name, const llm_model_info *i
       !(w->arenas = llm_calloc((size_t)(arenas ? arenas : 1), sizeof *w->arenas)))
     rc = err->code ? err->code : llm_fail(err, LLM_ENOMEM, "out of memory");
   for (int a = 0; !rc && a < arenas; a++, w->n_arenas++)
-    if (!(w->arenas[a] = llm_malloc((size_t)sizes[a] + 64)))
+    if (!(w->arenas[a] = llm_malloc_streamed((size_t)sizes[a] + 64)))
       rc = llm_fail(err, LLM_ENOMEM, "out of memory for %.1f MB of weights (in blocks of at most %.0f MB)",
                     (double)total / 1e6, (double)ARENA / 1e6);
   for (int i = 0; !rc && i < n; i++)

@@ -130,6 +130,7 @@ def main():
     ap.add_argument("llama_bench")
     ap.add_argument("--work", default="/tmp/llm-bench-models")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", action="append", help="run only the files whose name contains this (repeatable)")
     a = ap.parse_args()
     # (in a process of its own: the peak memory of making the files would
     # otherwise be inherited by every child's ru_maxrss)
@@ -143,6 +144,8 @@ def main():
     print("%-18s %7s | %8s %8s %5s %6s | %8s %8s %5s %6s | %7s %7s" % (
         "file", "MB", "decode", "llama", "ratio", "%bw", "prompt", "llama", "ratio", "%peak", "rss MB", "llama"))
     for name, path in files.items():
+        if a.only and not any(o in name for o in a.only):
+            continue
         db = connect(os.path.join(a.work, "m_%s.db" % name))
         if not db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'llm_models'").fetchone()[0]:
             db.execute("SELECT llm_import('m', 'gguf', ?)", (path,))

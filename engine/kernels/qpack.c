@@ -1,7 +1,7 @@
 /*
-** qpack.c: repacking q4_k, q4_0 and q8_0 weights 16 rows interleaved (see
-** qpack.h), and the portable products over them, whose bits every level's
-** match.
+** qpack.c: repacking q4_k, q6_k, q4_0 and q8_0 weights 16 rows interleaved
+** (see qpack.h), and the portable products over them, whose bits every
+** level's match.
 */
 #include "kernels/qpack.h"
 
@@ -16,20 +16,36 @@
 
 static int block_bytes(uint32_t type) { return (int)llm_qtype_get(type)->block_bytes; }
 
+/* q6_k's quarters of a group (qpack.h) */
+#define Q6_QUARTER 768
+
 int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols) {
-  return (type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q4_0 || type == LLM_QTYPE_Q8_0) && rows > 0 &&
+  return (type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q6_K || type == LLM_QTYPE_Q4_0 || type == LLM_QTYPE_Q8_0) &&
+         rows > 0 &&
          rows % LLM_QPACK_ROWS == 0 && cols > 0 && cols % llm_qtype_get(type)->block == 0;
 }
 
 /* Where byte k of row i's block sits in its group (qpack.h), and in *unit
 ** how many bytes from the start of k's field move together. */
 static size_t place(uint32_t type, int i, int k, int *unit) {
+  size_t row = (size_t)i;
+  if (type == LLM_QTYPE_Q6_K) { /* quarter 2 h + half: ql runs j = 0, 1, then qh (qpack.h) */
+    if (k < 128) /* ql: h = k / 64, j = k % 64 / 32, l = k % 32 */
+      return *unit = 4, 288 + Q6_QUARTER * (size_t)(2 * (k / 64) + k % 32 / 16) + 256 * (size_t)(k % 64 / 32) +
+                            64 * (size_t)(k % 16 / 4) + 4 * row + (size_t)(k % 4);
+    if (k < 192) /* qh: h = (k - 128) / 32, l = k % 32 */
+      return *unit = 4, 288 + Q6_QUARTER * (size_t)(2 * ((k - 128) / 32) + k % 32 / 16) + 512 +
+                            64 * (size_t)(k % 16 / 4) + 4 * row + (size_t)(k % 4);
+    if (k < 208) /* scales, in pairs of sub-blocks */
+      return *unit = 1, 32 + 32 * (size_t)((k - 192) / 2) + 2 * row + (size_t)(k % 2);
+    return *unit = 2, 2 * row + (size_t)(k - 208); /* d */
+  }
   int qs = type == LLM_QTYPE_Q4_K ? 16 : 2;
-  if (k < qs && type == LLM_QTYPE_Q4_K && k >= 4) return *unit = 1, 64 + 16 * (size_t)(k - 4) + (size_t)i;
-  if (k < qs) return *unit = 2, 32 * (size_t)(k / 2) + 2 * (size_t)i + (size_t)(k % 2); /* d, dmin */
+  if (k < qs && type == LLM_QTYPE_Q4_K && k >= 4) return *unit = 1, 64 + 16 * (size_t)(k - 4) + row;
+  if (k < qs) return *unit = 2, 32 * (size_t)(k / 2) + 2 * row + (size_t)(k % 2); /* d, dmin */
   int q = k - qs;
   *unit = 4;
-  return (type == LLM_QTYPE_Q4_K ? 256 : 32) + 64 * (size_t)(q / 4) + 4 * (size_t)i + (size_t)(q % 4);
+  return (type == LLM_QTYPE_Q4_K ? 256 : 32) + 64 * (size_t)(q / 4) + 4 * row + (size_t)(q % 4);
 }
 
 int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes) {
@@ -133,6 +149,33 @@ static float dot_q4_k(const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
   return acc;
 }
 
+/* The same for q6_k with q8_K activations. */
+static float dot_q6_k(const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
+  float acc = 0.0f;
+  for (size_t b = 0; b < nb; b++, a += LLM_Q8_K_BYTES) {
+    const uint8_t *g = rows + b * LLM_QPACK_ROWS * 210;
+    const int8_t *aq = (const int8_t *)(a + 4);
+    int32_t isum = 0, osum = 0;
+    for (int s = 0; s < 16; s++) { /* elements 128 h + 32 j + 16 half + e */
+      int h = s / 8, j = s % 8 / 2, half = s % 2, scale = (int8_t)g[32 + 32 * (s / 2) + 2 * i + s % 2], dot = 0;
+      const uint8_t *quarter = g + 288 + Q6_QUARTER * (2 * h + half);
+      for (int e = 0; e < 16; e++) {
+        int at = 64 * (e / 4) + 4 * i + e % 4;
+        int low = quarter[256 * (j % 2) + at] >> (j / 2 * 4) & 15, high = quarter[512 + at] >> (2 * j) & 3;
+        dot += (low | high << 4) * aq[16 * s + e];
+      }
+      int16_t bsum;
+      memcpy(&bsum, a + 260 + 2 * s, sizeof bsum);
+      isum += scale * dot;
+      osum += scale * bsum;
+    }
+    float da;
+    memcpy(&da, a, sizeof da);
+    acc = fmaf((float)(isum - 32 * osum), llm_half_at(g + 2 * i) * da, acc);
+  }
+  return acc;
+}
+
 /* The same for q4_0 and q8_0 weights with prepared q8_0 activations. */
 static float dot_32(uint32_t type, const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
   size_t gb = LLM_QPACK_ROWS * (size_t)block_bytes(type);
@@ -161,14 +204,20 @@ static void product_c(uint32_t type, const void *w, size_t ng, size_t row_bytes,
       for (int i = 0; i < LLM_QPACK_ROWS; i++) {
         const uint8_t *rows = (const uint8_t *)w + gi * LLM_QPACK_ROWS * row_bytes;
         const uint8_t *a = (const uint8_t *)act + r * act_stride;
-        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] +=
-            type == LLM_QTYPE_Q4_K ? dot_q4_k(rows, i, a, nb) : dot_32(type, rows, i, a, nb);
+        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] += type == LLM_QTYPE_Q4_K   ? dot_q4_k(rows, i, a, nb)
+                                                          : type == LLM_QTYPE_Q6_K ? dot_q6_k(rows, i, a, nb)
+                                                                                   : dot_32(type, rows, i, a, nb);
       }
 }
 
 static void product_q4_k(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
                          float *out, size_t ldo) {
   product_c(LLM_QTYPE_Q4_K, w, ng, rb, act, as, na, n, out, ldo);
+}
+
+static void product_q6_k(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
+                         float *out, size_t ldo) {
+  product_c(LLM_QTYPE_Q6_K, w, ng, rb, act, as, na, n, out, ldo);
 }
 
 static void product_q4_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
@@ -184,5 +233,8 @@ static void product_q8_0(const void *w, size_t ng, size_t rb, const void *act, s
 llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd) {
   if (simd >= LLM_SIMD_AVX512 && llm_qkernel_level(simd) >= LLM_SIMD_AVX512 && llm_qpack_product_avx512(type))
     return llm_qpack_product_avx512(type);
-  return type == LLM_QTYPE_Q4_K ? product_q4_k : type == LLM_QTYPE_Q4_0 ? product_q4_0 : product_q8_0;
+  return type == LLM_QTYPE_Q4_K   ? product_q4_k
+       : type == LLM_QTYPE_Q6_K ? product_q6_k
+       : type == LLM_QTYPE_Q4_0 ? product_q4_0
+                                : product_q8_0;
 }

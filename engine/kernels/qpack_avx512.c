@@ -27,6 +27,7 @@
 #define INLINE AVX512 static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 #define K_GROUP (LLM_QPACK_ROWS * 144)
+#define K6_GROUP (LLM_QPACK_ROWS * 210)
 #define TILE_ROWS 4
 #define PREFETCH 2048 /* bytes ahead in the packed rows (see quant_avx512.c) */
 
@@ -103,6 +104,77 @@ INLINE void k_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int64
   }
 }
 
+/* The 16 rows' int8 scales of sub-blocks 2 p and 2 p + 1 as int32 lanes,
+** from their pairs at sc + 32 p (qpack.h). */
+INLINE __m512i scale_pair(const uint8_t *sc, int p, int odd) {
+  __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(sc + 32 * p)));
+  return _mm512_srai_epi32(odd ? pair : _mm512_slli_epi32(pair, 16), 16);
+}
+
+/* The q6_k tile: per 128 elements (h) and 16 columns (half), for j = jj
+** and jj + 2, the 6-bit weights are the low (high) nibbles of the ql
+** chunks with bits 2 j, 2 j + 1 of the qh chunks above them; their sums
+** over a sub-block times its scale (vpmulld), the scales times a's bsums
+** (vpdpwssd) for the -32 offset, then one fma per super-block. */
+INLINE void k6_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int64_t nb, float *out, size_t ldo) {
+  __m512 acc[TILE_ROWS];
+  UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(15), top = _mm512_set1_epi8(0x30);
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *g = w + b * K6_GROUP;
+    const uint8_t *a[TILE_ROWS];
+    __m512i isum[TILE_ROWS], osum[TILE_ROWS];
+    UNROLL for (int r = 0; r < R; r++) {
+      a[r] = act + (size_t)r * as + b * LLM_Q8_K_BYTES;
+      isum[r] = osum[r] = _mm512_setzero_si512();
+    }
+    UNROLL for (int h = 0; h < 2; h++)
+      UNROLL for (int half = 0; half < 2; half++)
+        UNROLL for (int jj = 0; jj < 2; jj++) {
+          __m512i lo_sum[TILE_ROWS], hi_sum[TILE_ROWS]; /* j = jj, j = jj + 2 */
+          UNROLL for (int r = 0; r < R; r++) lo_sum[r] = hi_sum[r] = _mm512_setzero_si512();
+          const uint8_t *quarter = g + 288 + 768 * (2 * h + half);
+          UNROLL for (int c = 4 * half; c < 4 * half + 4; c++) {
+            _mm_prefetch((const char *)quarter + PREFETCH + 256 * jj + 64 * (c % 4), _MM_HINT_T0);
+            if (!jj) _mm_prefetch((const char *)quarter + PREFETCH + 512 + 64 * (c % 4), _MM_HINT_T0);
+            __m512i ql = _mm512_loadu_si512((const void *)(quarter + 256 * jj + 64 * (c % 4)));
+            __m512i qh = _mm512_loadu_si512((const void *)(quarter + 512 + 64 * (c % 4)));
+            /* bits 2 j, 2 j + 1 of qh to bits 4, 5 (16-bit shifts: the mask
+            ** drops what crosses bytes) */
+            __m512i hl = _mm512_and_si512(jj ? _mm512_slli_epi16(qh, 2) : _mm512_slli_epi16(qh, 4), top);
+            __m512i hh = _mm512_and_si512(jj ? _mm512_srli_epi16(qh, 2) : qh, top);
+            __m512i ulo = _mm512_or_si512(_mm512_and_si512(ql, low), hl);
+            __m512i uhi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low), hh);
+            UNROLL for (int r = 0; r < R; r++) {
+              const uint8_t *x = a[r] + 4 + 128 * h + 32 * jj + 4 * c;
+              lo_sum[r] = _mm512_dpbusd_epi32(lo_sum[r], ulo, bcast32(x));
+              hi_sum[r] = _mm512_dpbusd_epi32(hi_sum[r], uhi, bcast32(x + 64));
+            }
+          }
+          /* sub-blocks 8 h + 2 j + half: pairs 4 h + j, member half */
+          __m512i sl = scale_pair(g + 32, 4 * h + jj, half), sh = scale_pair(g + 32, 4 * h + jj + 2, half);
+          UNROLL for (int r = 0; r < R; r++)
+            isum[r] = _mm512_add_epi32(isum[r], _mm512_add_epi32(_mm512_mullo_epi32(lo_sum[r], sl),
+                                                                 _mm512_mullo_epi32(hi_sum[r], sh)));
+        }
+    UNROLL for (int p = 0; p < 8; p++) {
+      __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(g + 32 + 32 * p)));
+      UNROLL for (int r = 0; r < R; r++) osum[r] = _mm512_dpwssd_epi32(osum[r], pair, bcast32(a[r] + 260 + 4 * p));
+    }
+    __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g));
+    UNROLL for (int r = 0; r < R; r++) {
+      float da;
+      memcpy(&da, a[r], sizeof da);
+      __m512i total = _mm512_sub_epi32(isum[r], _mm512_slli_epi32(osum[r], 5));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[r]);
+    }
+  }
+  UNROLL for (int r = 0; r < R; r++) {
+    float *o = out + (size_t)r * ldo;
+    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r]));
+  }
+}
+
 /* The same for q4_0 (q4: 1) or q8_0 weights, nb blocks of 32, with
 ** prepared activation rows. */
 INLINE void tile32(int q4, int R, const uint8_t *w, const uint8_t *act, size_t as, int64_t nb, float *out,
@@ -154,6 +226,8 @@ typedef void tile_fn(const uint8_t *w, const uint8_t *a, size_t as, int64_t nb, 
   }
 TILE(k_tile4, k_tile(TILE_ROWS, w, a, as, nb, out, ldo))
 TILE(k_tile1, k_tile(1, w, a, as, nb, out, ldo))
+TILE(k6_tile4, k6_tile(TILE_ROWS, w, a, as, nb, out, ldo))
+TILE(k6_tile1, k6_tile(1, w, a, as, nb, out, ldo))
 TILE(q4_0_tile4, tile32(1, TILE_ROWS, w, a, as, nb, out, ldo))
 TILE(q4_0_tile1, tile32(1, 1, w, a, as, nb, out, ldo))
 TILE(q8_0_tile4, tile32(0, TILE_ROWS, w, a, as, nb, out, ldo))
@@ -178,12 +252,16 @@ static void product(tile_fn *four, tile_fn *one, int64_t nb, const void *w, size
     product(four, one, n / (block), w, ng, rb, act, as, na, out, ldo);                                    \
   }
 PRODUCT(q4_k_product, k_tile4, k_tile1, LLM_QK_K)
+PRODUCT(q6_k_product, k6_tile4, k6_tile1, LLM_QK_K)
 PRODUCT(q4_0_product, q4_0_tile4, q4_0_tile1, 32)
 PRODUCT(q8_0_product, q8_0_tile4, q8_0_tile1, 32)
 
 llm_qpack_product_fn llm_qpack_product_avx512(uint32_t type) {
-  return type == LLM_QTYPE_Q4_K ? q4_k_product : type == LLM_QTYPE_Q4_0 ? q4_0_product
-       : type == LLM_QTYPE_Q8_0 ? q8_0_product : NULL;
+  return type == LLM_QTYPE_Q4_K   ? q4_k_product
+       : type == LLM_QTYPE_Q6_K ? q6_k_product
+       : type == LLM_QTYPE_Q4_0 ? q4_0_product
+       : type == LLM_QTYPE_Q8_0 ? q8_0_product
+                                : NULL;
 }
 
 #else

@@ -419,6 +419,11 @@ int llm_net_pack(llm_net *net, int simd) {
     if (pack_all(qkv, 3, simd) || pack_all(gate_up, 2, simd) || pack_all(o, 1, simd) || pack_all(down, 1, simd))
       return -1;
   }
+  /* the head, and the token table with it when they are one matrix
+  ** (llm_wmat_rows reads packed rows) */
+  int tied = net->output.data == net->tok_embd.data;
+  if (llm_wmat_pack(&net->output, simd)) return -1;
+  if (tied) net->tok_embd = net->output;
   return 0;
 }
 

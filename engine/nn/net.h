@@ -127,9 +127,9 @@ int llm_net_from_model(llm_net *net, const llm_model *m, llm_err *err);
 typedef int (*llm_net_visit)(void *ctx, const char *name, const llm_net_tensor *t);
 int llm_net_tensors(const llm_net *net, llm_net_visit visit, void *ctx);
 
-/* Repacks the layers' matrices in place for faster products where the
-** CPU's kernels have a packed layout (nn/linear.h's llm_wmat_pack); the
-** caller owns the weights' memory. q, k, v (and gate, up) are packed all
+/* Repacks the layers' matrices and the head (with the token table when
+** tied) in place for faster products where the CPU's kernels have a packed
+** layout (nn/linear.h's llm_wmat_pack); the caller owns the weights' memory. q, k, v (and gate, up) are packed all
 ** or none, so that those adjacent still run as one product. 0, or -1 when
 ** out of memory (the net stays usable: some matrices may be packed). */
 int llm_net_pack(llm_net *net, int simd);

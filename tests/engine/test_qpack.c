@@ -1,14 +1,14 @@
-/* test_qpack.c: q4_k, q4_0 and q8_0 weights repacked 16 rows interleaved
-** (kernels/qpack.h) and the products over them (llm_linear on a packed
-** llm_wmat), for each of the three types.
+/* test_qpack.c: q4_k, q6_k, q4_0 and q8_0 weights repacked 16 rows
+** interleaved (kernels/qpack.h) and the products over them (llm_linear on
+** a packed llm_wmat), for each of the four types.
 **
 ** test_read_back: llm_qpack_read gives back every byte of the GGUF layout
 ** (whole matrix, odd ranges), and llm_wmat_rows of the packed matrix the
 ** bits of the unpacked one's; only those types with rows a multiple of 16
 ** fit.
 ** test_against_double: the portable packed product of random weights (and
-** extreme ones: every weight bit set, largest scales and nibbles,
-** activations at -128 and 127) within 1e-5 (relative to the sum of
+** extreme ones: every weight bit set, largest scales and nibbles, q6_k's
+** scales at -128 and 127, activations at -128 and 127) within 1e-5 (relative to the sum of
 ** |terms|) of the type's dot computed in double from its dequantized
 ** weights (to_float) and the activation's integers.
 ** test_levels_and_batches: the AVX-512 product (when this CPU has it)
@@ -35,7 +35,7 @@
 #define COLS 512
 #define NA 16
 
-static const uint32_t TYPES[] = {LLM_QTYPE_Q4_K, LLM_QTYPE_Q4_0, LLM_QTYPE_Q8_0};
+static const uint32_t TYPES[] = {LLM_QTYPE_Q4_K, LLM_QTYPE_Q6_K, LLM_QTYPE_Q4_0, LLM_QTYPE_Q8_0};
 #define N_TYPES (sizeof TYPES / sizeof *TYPES)
 
 /* Uniform in [-1, 1) from the engine's seeded generator. */
@@ -52,7 +52,8 @@ static size_t act_bytes(uint32_t type) { return COLS / qt(act_type(type))->block
 static size_t prep_bytes(void) { return llm_qkernel_prep_bytes(COLS); }
 
 /* Random rows; extreme: every byte after the scales set (largest scales,
-** mins and nibbles; q8_0: -1) with small finite d (and dmin). */
+** mins and nibbles; q8_0: -1) with small finite d (and dmin); q6_k: every
+** weight 63 - 32, its int8 scales alternately -128 and 127. */
 static void make_weights(uint32_t type, uint8_t *w, int extreme, llm_rng *s) {
   float x[COLS];
   for (int r = 0; r < ROWS; r++) {
@@ -60,6 +61,16 @@ static void make_weights(uint32_t type, uint8_t *w, int extreme, llm_rng *s) {
     qt(type)->from_float(x, w + (size_t)r * row_bytes(type), COLS);
   }
   if (!extreme) return;
+  if (type == LLM_QTYPE_Q6_K) {
+    for (size_t b = 0; b < ROWS * row_bytes(type) / 210; b++) {
+      uint8_t *blk = w + b * 210;
+      memset(blk, 0xff, 192);
+      for (int k = 0; k < 16; k++) blk[192 + k] = k % 2 ? 127 : 0x80;
+      uint16_t d = llm_f32_to_f16(0.01f + 0.001f * (float)(b % 7));
+      memcpy(blk + 208, &d, 2);
+    }
+    return;
+  }
   int bb = (int)qt(type)->block_bytes, halves = type == LLM_QTYPE_Q4_K ? 2 : 1;
   for (size_t b = 0; b < ROWS * row_bytes(type) / (size_t)bb; b++) {
     uint8_t *blk = w + b * (size_t)bb;
@@ -133,7 +144,7 @@ static void test_read_back(void) {
     CHECK(llm_qpack_fits(type, 32, 256) && !llm_qpack_fits(type, 40, 256));
     free(w), free(back), free(p);
   }
-  CHECK(!llm_qpack_fits(LLM_QTYPE_Q6_K, 32, 256) && !llm_qpack_fits(LLM_QTYPE_Q4_1, 32, 256) &&
+  CHECK(!llm_qpack_fits(LLM_QTYPE_Q5_K, 32, 256) && !llm_qpack_fits(LLM_QTYPE_Q4_1, 32, 256) &&
         !llm_qpack_fits(LLM_QTYPE_Q4_0, 32, 48));
 }
 
@@ -142,7 +153,7 @@ static void test_read_back(void) {
 static double dot_double(uint32_t type, const uint8_t *w, const uint8_t *a, double *mag) {
   double sum = 0;
   *mag = 0;
-  if (type != LLM_QTYPE_Q4_K) { /* q4_0, q8_0: the weights dequantize exactly (d times a small integer) */
+  if (type != LLM_QTYPE_Q4_K && type != LLM_QTYPE_Q6_K) { /* q4_0, q8_0: the weights dequantize exactly (d times a small integer) */
     float x[32];
     for (int b = 0; b < COLS / 32; b++, w += qt(type)->block_bytes, a += LLM_Q8_0_BYTES) {
       qt(type)->to_float(w, x, 32);
@@ -154,15 +165,16 @@ static double dot_double(uint32_t type, const uint8_t *w, const uint8_t *a, doub
     }
     return sum;
   }
-  for (int b = 0; b < COLS / LLM_QK_K; b++, w += 144, a += LLM_Q8_K_BYTES) {
+  for (int b = 0; b < COLS / LLM_QK_K; b++, w += qt(type)->block_bytes, a += LLM_Q8_K_BYTES) {
     llm_k_block k;
-    llm_q4_k_unpack(w, &k);
+    (type == LLM_QTYPE_Q4_K ? llm_q4_k_unpack : llm_q6_k_unpack)(w, &k);
     float da;
     memcpy(&da, a, 4);
     const int8_t *aq = (const int8_t *)(a + 4);
-    for (int sb = 0; sb < 8; sb++) {
+    for (int sb = 0; sb < LLM_QK_K / k.sub; sb++) {
       double dot = 0, asum = 0;
-      for (int e = 0; e < 32; e++) dot += (double)k.q[32 * sb + e] * aq[32 * sb + e], asum += aq[32 * sb + e];
+      for (int e = 0; e < k.sub; e++)
+        dot += (double)k.q[k.sub * sb + e] * aq[k.sub * sb + e], asum += aq[k.sub * sb + e];
       double t1 = (double)k.d * da * k.scale[sb] * dot, t2 = (double)k.dmin * da * k.min[sb] * asum;
       sum += t1 - t2;
       *mag += fabs(t1) + fabs(t2);

@@ -29,7 +29,10 @@
 #define K_GROUP (LLM_QPACK_ROWS * 144)
 #define K6_GROUP (LLM_QPACK_ROWS * 210)
 #define TILE_ROWS 4
-#define PREFETCH 2048 /* bytes ahead in the packed rows (see quant_avx512.c) */
+#define AHEAD 2048 /* (see quant_avx512.c) */
+/* Asks for the line at p, whole groups of gb bytes ahead: AHEAD bytes at
+** least, so each line of every group is asked for once. */
+#define PREFETCH(p, gb) _mm_prefetch((const char *)(p) + ((AHEAD) + (gb)-1) / (gb) * (gb), _MM_HINT_T0)
 
 INLINE __m512i bcast32(const uint8_t *p) {
   int32_t v;
@@ -61,6 +64,7 @@ INLINE void k_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int64
   const __m512i low = _mm512_set1_epi8(15);
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *g = w + b * K_GROUP;
+    for (int k = 0; k < 256; k += 64) PREFETCH(g + k, K_GROUP);
     const uint8_t *a[TILE_ROWS];
     UNROLL for (int r = 0; r < R; r++) a[r] = act + (size_t)r * as + b * LLM_Q8_K_BYTES;
     __m512i isum[TILE_ROWS], msum[TILE_ROWS];
@@ -70,7 +74,7 @@ INLINE void k_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int64
       UNROLL for (int r = 0; r < R; r++) lo_sum[r] = hi_sum[r] = _mm512_setzero_si512();
       UNROLL for (int c = 0; c < 8; c++) {
         const uint8_t *p = g + 256 + 64 * (8 * j + c);
-        _mm_prefetch((const char *)p + PREFETCH, _MM_HINT_T0);
+        PREFETCH(p, K_GROUP);
         __m512i q = _mm512_loadu_si512((const void *)p);
         __m512i lo = _mm512_and_si512(q, low), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
         UNROLL for (int r = 0; r < R; r++) {
@@ -122,6 +126,7 @@ INLINE void k6_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int6
   const __m512i low = _mm512_set1_epi8(15), top = _mm512_set1_epi8(0x30);
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *g = w + b * K6_GROUP;
+    for (int k = 0; k < 288; k += 64) PREFETCH(g + k, K6_GROUP);
     const uint8_t *a[TILE_ROWS];
     __m512i isum[TILE_ROWS], osum[TILE_ROWS];
     UNROLL for (int r = 0; r < R; r++) {
@@ -135,8 +140,8 @@ INLINE void k6_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int6
           UNROLL for (int r = 0; r < R; r++) lo_sum[r] = hi_sum[r] = _mm512_setzero_si512();
           const uint8_t *quarter = g + 288 + 768 * (2 * h + half);
           UNROLL for (int c = 4 * half; c < 4 * half + 4; c++) {
-            _mm_prefetch((const char *)quarter + PREFETCH + 256 * jj + 64 * (c % 4), _MM_HINT_T0);
-            if (!jj) _mm_prefetch((const char *)quarter + PREFETCH + 512 + 64 * (c % 4), _MM_HINT_T0);
+            PREFETCH(quarter + 256 * jj + 64 * (c % 4), K6_GROUP);
+            if (!jj) PREFETCH(quarter + 512 + 64 * (c % 4), K6_GROUP);
             __m512i ql = _mm512_loadu_si512((const void *)(quarter + 256 * jj + 64 * (c % 4)));
             __m512i qh = _mm512_loadu_si512((const void *)(quarter + 512 + 64 * (c % 4)));
             /* bits 2 j, 2 j + 1 of qh to bits 4, 5 (16-bit shifts: the mask
@@ -191,7 +196,7 @@ INLINE void tile32(int q4, int R, const uint8_t *w, const uint8_t *act, size_t a
       a[r] = act + (size_t)r * as + b * LLM_QPACK_PREP_BLOCK;
       isum[r] = bcast32(a[r] + 4);
     }
-    for (size_t k = 0; k < gb; k += 64) _mm_prefetch((const char *)g + PREFETCH + k, _MM_HINT_T0);
+    for (size_t k = 0; k < gb; k += 64) PREFETCH(g + k, gb);
     UNROLL for (int c = 0; c < 8; c++) { /* (a constant bound, for the pragma) */
       if (q4 && c >= 4) break;
       __m512i q = _mm512_loadu_si512((const void *)(g + 32 + 64 * c));

@@ -1,5 +1,5 @@
 /*
-** qpack.h: q4_k, q5_k, q6_k, q4_0 and q8_0 weights repacked, 16 rows interleaved, for
+** qpack.h: q4_k, q6_k, q4_0 and q8_0 weights repacked, 16 rows interleaved, for
 ** products whose integer work is one vpdpbusd per 4 weights of 16 rows.
 **
 ** In the GGUF layout a SIMD lane holds products of one weight row at
@@ -20,9 +20,6 @@
 **                row i's qs[32 j + 4 c .. + 3] at 4 i (low nibbles:
 **                elements 64 j + 4 c .., sub-block 2 j; high nibbles: 64 j
 **                + 32 + 4 c .., sub-block 2 j + 1).
-** q5_k (2816 bytes): as q4_k's up to 256; then 64 bytes per c < 8 at
-**   256 + 64 c: row i's qh[4 c .. + 3] at 4 i (bit s: sub-block s); qs as
-**   q4_k's, from 768 instead of 256.
 ** q6_k (3360 bytes a group):
 **   [0, 32)      d of rows 0..15 (f16);
 **   [32, 288)    the int8 scale of sub-block s of row i at 32 + 32 (s / 2)
@@ -37,11 +34,10 @@
 ** elements 4 c ..).
 ** The same size in place: the loader repacks the weights where they lie.
 **
-** Arithmetic of weight row i with an activation row. q4_k and q5_k (q8_K
-** activations; q the 4- or 5-bit weights), per super-block: isum = sum
-** over sub-blocks s of scale_s * (q . a over s) and msum = sum over s of
-** min_s * (a's two bsums of s), both exact in int32; then acc =
-** fma((float)isum, d * da, acc), acc =
+** Arithmetic of weight row i with an activation row. q4_k (q8_K
+** activations), per super-block: isum = sum over sub-blocks s of scale_s
+** * (q . a over s) and msum = sum over s of min_s * (a's two bsums of s),
+** both exact in int32; then acc = fma((float)isum, d * da, acc), acc =
 ** fma(-(float)msum, dmin * da, acc). q6_k (q8_K activations), per
 ** super-block: isum = sum over its 16 sub-blocks s of scale_s * (u . a
 ** over s), u the 6-bit weights unsigned (q + 32), and osum = sum over s of
@@ -73,9 +69,9 @@ int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes);
 void llm_qpack_read(uint32_t type, const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n);
 
 /* The activation rows the product reads: q8_K rows as they are (q4_k,
-** q5_k, q6_k), or q8_0 rows (q4_0, q8_0) prepared by this (NULL for the
-** k-quants) into blocks of 40 bytes: d as a float, the weights' offset
-** times minus the sum of the 32 values (int32), the 32 values. At most llm_qkernel_prep_bytes(n). */
+** q6_k), or q8_0 rows (q4_0, q8_0) prepared by this (NULL for the k-quants)
+** into blocks of 40 bytes: d as a float, the weights' offset times minus
+** the sum of the 32 values (int32), the 32 values. At most llm_qkernel_prep_bytes(n). */
 #define LLM_QPACK_PREP_BLOCK 40
 typedef void (*llm_qpack_prepare_fn)(const void *src, void *dst, int64_t n);
 llm_qpack_prepare_fn llm_qpack_prepare(uint32_t type);

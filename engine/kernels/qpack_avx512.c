@@ -10,11 +10,7 @@
 ** sums times their scale (vpmulld), the mins times a's bsums (vpdpwssd),
 ** then per super-block the two fmas of qpack.h's arithmetic in 16 lanes at
 ** once. Measured on Zen 4 (one thread, 2048 x 2048): 1.9-2.2x the GGUF
-** layout's k-quant tile in cache, 1.5x decoding from memory. q5_k: the
-** same, each nibble topped by its bit of the qh chunk. q6_k: per 16
-** columns the low (high) nibbles of the ql chunks with 2 bits of the qh
-** chunks, the sums of 16-column sub-blocks times their int8 scales, the
-** -32 offset once per super-block from the scales times a's bsums. q4_0, q8_0:
+** layout's k-quant tile in cache, 1.5x decoding from memory. q4_0, q8_0:
 ** per block of 32 the 4 (8) registers of packed weights, each row's sum
 ** started at its prepared offset term, then one convert and fma.
 */
@@ -31,7 +27,6 @@
 #define INLINE AVX512 static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 #define K_GROUP (LLM_QPACK_ROWS * 144)
-#define K5_GROUP (LLM_QPACK_ROWS * 176)
 #define K6_GROUP (LLM_QPACK_ROWS * 210)
 #define TILE_ROWS 4
 #define AHEAD 2048 /* (see quant_avx512.c) */
@@ -61,25 +56,15 @@ INLINE __m512i scales16(const uint8_t *sc, int s, int min) {
   return _mm512_cvtepu8_epi32(v);
 }
 
-/* Bit n of each byte of q moved to bit 4 (n a constant; 16-bit shifts of
-** at most 4: the mask drops what crosses bytes). */
-INLINE __m512i bit_to_4(__m512i q, int n) {
-  __m512i v = n < 4 ? _mm512_slli_epi16(q, 4 - n) : n > 4 ? _mm512_srli_epi16(q, n - 4) : q;
-  return _mm512_and_si512(v, _mm512_set1_epi8(16));
-}
-
 /* out[r * ldo + i] += the dots of the group's 16 rows at w (row_bytes
-** each) with activation rows act + r * as, r < R; q4_k, or q5_k (q5: its
-** fifth bits from the qh chunks, bit s for sub-block s). */
-INLINE void k_tile(int q5, int R, const uint8_t *w, const uint8_t *act, size_t as, int64_t nb, float *out,
-                   size_t ldo) {
+** each) with activation rows act + r * as, r < R. */
+INLINE void k_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int64_t nb, float *out, size_t ldo) {
   __m512 acc[TILE_ROWS];
   UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
   const __m512i low = _mm512_set1_epi8(15);
-  const int group = q5 ? K5_GROUP : K_GROUP, qs = q5 ? 768 : 256;
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t *g = w + b * group;
-    for (int k = 0; k < qs; k += 64) PREFETCH(g + k, group);
+    const uint8_t *g = w + b * K_GROUP;
+    for (int k = 0; k < 256; k += 64) PREFETCH(g + k, K_GROUP);
     const uint8_t *a[TILE_ROWS];
     UNROLL for (int r = 0; r < R; r++) a[r] = act + (size_t)r * as + b * LLM_Q8_K_BYTES;
     __m512i isum[TILE_ROWS], msum[TILE_ROWS];
@@ -88,14 +73,10 @@ INLINE void k_tile(int q5, int R, const uint8_t *w, const uint8_t *act, size_t a
       __m512i lo_sum[TILE_ROWS], hi_sum[TILE_ROWS];
       UNROLL for (int r = 0; r < R; r++) lo_sum[r] = hi_sum[r] = _mm512_setzero_si512();
       UNROLL for (int c = 0; c < 8; c++) {
-        const uint8_t *p = g + qs + 64 * (8 * j + c);
-        PREFETCH(p, group);
+        const uint8_t *p = g + 256 + 64 * (8 * j + c);
+        PREFETCH(p, K_GROUP);
         __m512i q = _mm512_loadu_si512((const void *)p);
         __m512i lo = _mm512_and_si512(q, low), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
-        if (q5) {
-          __m512i qh = _mm512_loadu_si512((const void *)(g + 256 + 64 * c));
-          lo = _mm512_or_si512(lo, bit_to_4(qh, 2 * j)), hi = _mm512_or_si512(hi, bit_to_4(qh, 2 * j + 1));
-        }
         UNROLL for (int r = 0; r < R; r++) {
           lo_sum[r] = _mm512_dpbusd_epi32(lo_sum[r], lo, bcast32(a[r] + 4 + 64 * j + 4 * c));
           hi_sum[r] = _mm512_dpbusd_epi32(hi_sum[r], hi, bcast32(a[r] + 4 + 64 * j + 32 + 4 * c));
@@ -248,10 +229,8 @@ typedef void tile_fn(const uint8_t *w, const uint8_t *a, size_t as, int64_t nb, 
   AVX512 static void name(const uint8_t *w, const uint8_t *a, size_t as, int64_t nb, float *out, size_t ldo) { \
     call;                                                                                                \
   }
-TILE(k_tile4, k_tile(0, TILE_ROWS, w, a, as, nb, out, ldo))
-TILE(k_tile1, k_tile(0, 1, w, a, as, nb, out, ldo))
-TILE(k5_tile4, k_tile(1, TILE_ROWS, w, a, as, nb, out, ldo))
-TILE(k5_tile1, k_tile(1, 1, w, a, as, nb, out, ldo))
+TILE(k_tile4, k_tile(TILE_ROWS, w, a, as, nb, out, ldo))
+TILE(k_tile1, k_tile(1, w, a, as, nb, out, ldo))
 TILE(k6_tile4, k6_tile(TILE_ROWS, w, a, as, nb, out, ldo))
 TILE(k6_tile1, k6_tile(1, w, a, as, nb, out, ldo))
 TILE(q4_0_tile4, tile32(1, TILE_ROWS, w, a, as, nb, out, ldo))
@@ -278,14 +257,12 @@ static void product(tile_fn *four, tile_fn *one, int64_t nb, const void *w, size
     product(four, one, n / (block), w, ng, rb, act, as, na, out, ldo);                                    \
   }
 PRODUCT(q4_k_product, k_tile4, k_tile1, LLM_QK_K)
-PRODUCT(q5_k_product, k5_tile4, k5_tile1, LLM_QK_K)
 PRODUCT(q6_k_product, k6_tile4, k6_tile1, LLM_QK_K)
 PRODUCT(q4_0_product, q4_0_tile4, q4_0_tile1, 32)
 PRODUCT(q8_0_product, q8_0_tile4, q8_0_tile1, 32)
 
 llm_qpack_product_fn llm_qpack_product_avx512(uint32_t type) {
   return type == LLM_QTYPE_Q4_K   ? q4_k_product
-       : type == LLM_QTYPE_Q5_K ? q5_k_product
        : type == LLM_QTYPE_Q6_K ? q6_k_product
        : type == LLM_QTYPE_Q4_0 ? q4_0_product
        : type == LLM_QTYPE_Q8_0 ? q8_0_product

@@ -40,7 +40,7 @@ void llm_wmat_rows(const llm_wmat *w, int64_t r0, int64_t r1, float *dst) {
   const char *src = (const char *)w->data + (size_t)r0 * w->row_bytes;
   if (w->packed) { /* a block at a time, as the file holds it */
     const llm_qtype *q = llm_qtype_get(w->type);
-    uint8_t block[256]; /* (the packed types' blocks: 210 bytes at most) */
+    uint8_t block[256]; /* (the packed types' blocks: 144 bytes at most) */
     for (uint64_t at = (uint64_t)r0 * w->row_bytes; at < (uint64_t)r1 * w->row_bytes; at += q->block_bytes) {
       llm_qpack_read(w->type, w->data, w->row_bytes, at, block, q->block_bytes);
       q->to_float(block, dst, q->block);

@@ -210,25 +210,15 @@ static void product_c(uint32_t type, const void *w, size_t ng, size_t row_bytes,
       }
 }
 
-static void product_q4_k(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
-                         float *out, size_t ldo) {
-  product_c(LLM_QTYPE_Q4_K, w, ng, rb, act, as, na, n, out, ldo);
-}
-
-static void product_q6_k(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
-                         float *out, size_t ldo) {
-  product_c(LLM_QTYPE_Q6_K, w, ng, rb, act, as, na, n, out, ldo);
-}
-
-static void product_q4_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
-                         float *out, size_t ldo) {
-  product_c(LLM_QTYPE_Q4_0, w, ng, rb, act, as, na, n, out, ldo);
-}
-
-static void product_q8_0(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n,
-                         float *out, size_t ldo) {
-  product_c(LLM_QTYPE_Q8_0, w, ng, rb, act, as, na, n, out, ldo);
-}
+#define PORTABLE(name, type)                                                                                \
+  static void name(const void *w, size_t ng, size_t rb, const void *act, size_t as, size_t na, int64_t n, \
+                   float *out, size_t ldo) {                                                             \
+    product_c(type, w, ng, rb, act, as, na, n, out, ldo);                                                 \
+  }
+PORTABLE(product_q4_k, LLM_QTYPE_Q4_K)
+PORTABLE(product_q6_k, LLM_QTYPE_Q6_K)
+PORTABLE(product_q4_0, LLM_QTYPE_Q4_0)
+PORTABLE(product_q8_0, LLM_QTYPE_Q8_0)
 
 llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd) {
   if (simd >= LLM_SIMD_AVX512 && llm_qkernel_level(simd) >= LLM_SIMD_AVX512 && llm_qpack_product_avx512(type))

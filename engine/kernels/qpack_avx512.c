@@ -140,10 +140,10 @@ INLINE void k6_tile(int R, const uint8_t *w, const uint8_t *act, size_t as, int6
           UNROLL for (int r = 0; r < R; r++) lo_sum[r] = hi_sum[r] = _mm512_setzero_si512();
           const uint8_t *quarter = g + 288 + 768 * (2 * h + half);
           UNROLL for (int c = 4 * half; c < 4 * half + 4; c++) {
-            PREFETCH(quarter + 256 * jj + 64 * (c % 4), K6_GROUP);
-            if (!jj) PREFETCH(quarter + 512 + 64 * (c % 4), K6_GROUP);
-            __m512i ql = _mm512_loadu_si512((const void *)(quarter + 256 * jj + 64 * (c % 4)));
-            __m512i qh = _mm512_loadu_si512((const void *)(quarter + 512 + 64 * (c % 4)));
+            const uint8_t *lp = quarter + 256 * jj + 64 * (c % 4), *hp = quarter + 512 + 64 * (c % 4);
+            PREFETCH(lp, K6_GROUP);
+            if (!jj) PREFETCH(hp, K6_GROUP);
+            __m512i ql = _mm512_loadu_si512((const void *)lp), qh = _mm512_loadu_si512((const void *)hp);
             /* bits 2 j, 2 j + 1 of qh to bits 4, 5 (16-bit shifts: the mask
             ** drops what crosses bytes) */
             __m512i hl = _mm512_and_si512(jj ? _mm512_slli_epi16(qh, 2) : _mm512_slli_epi16(qh, 4), top);

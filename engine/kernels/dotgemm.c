@@ -103,6 +103,7 @@ static void run_tiles(const llm_dotgemm_level *lv, const llm_dotgemm_tile *t, si
     llm_dotgemm_tile u = *t;
     u.x += r * t->ldx;
     u.out += r * t->ldo;
+    if (r) u.next_w = NULL; /* the first tile of rows fetches them */
     if (rn == lv->rn) {
       u.state = tile_state;
       lv->tile(&u, rm, rn);
@@ -157,11 +158,14 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
       for (;;) { /* over the chunks, at least one */
         size_t kc = K - k0 < kstep ? K - k0 : kstep;
         llm_dotgemm_tile t = {xb + k0, xs, wj + k0 * esize, row_bytes, wtype, kc, NULL,
-                              k0 == 0, k0 + kc == K, out + r0 * ldo + j0, ldo, acc};
+                              k0 == 0, k0 + kc == K, out + r0 * ldo + j0, ldo, acc, NULL};
+        /* the next W rows stream from memory while this block's tiles
+        ** compute, instead of stalling the next block's first tile */
+        if (rows > 1 && j0 + 2 * rn <= m) t.next_w = wj + rn * row_bytes + k0 * esize;
         if (ws && !in_place) {
           for (size_t j = 0; j < rn; j++)
             lv->widen(wide + j * wld, wj + j * row_bytes + k0 * esize, wtype, kc);
-          t.w = wide, t.ldw = wld * sizeof(float), t.wtype = LLM_DOTGEMM_F32;
+          t.w = wide, t.ldw = wld * sizeof(float), t.wtype = LLM_DOTGEMM_F32, t.next_w = NULL;
         }
         run_tiles(lv, &t, rows, rn, ws);
         if (t.last) break;

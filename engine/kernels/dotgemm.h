@@ -58,6 +58,9 @@ typedef struct llm_dotgemm_tile {
   float *out; /* at (first x row, first W row) */
   size_t ldo;
   int acc;
+  /* The next W rows' chunk, at the same k0, ldw apart (in place float32
+  ** weights): asked into cache as this tile reads its own, or NULL. */
+  const char *next_w;
 } llm_dotgemm_tile;
 
 typedef struct llm_dotgemm_level {

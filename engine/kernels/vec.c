@@ -453,12 +453,18 @@ AVX2_F16C static inline __attribute__((always_inline)) void attend_avx2(float *y
     __m256 iv = _mm256_set1_ps(inv), acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int j = 0; j < 8; j++) _mm256_storeu_ps(y + e + 8 * j, _mm256_mul_ps(acc[j], iv));
   }
-  for (; e < hs; e += 8) {
-    __m256 acc = _mm256_setzero_ps();
-    for (t = 0; t < n; t++)
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), kv8(v, t * ld + e, half), acc);
-    _mm256_storeu_ps(y + e, _mm256_mul_ps(acc, _mm256_set1_ps(inv)));
+  /* the last (hs % 64) / 8 groups of 8 columns in one pass too (a head of
+  ** 48, as stories15M's, is all tail: a pass per group waited on one fma
+  ** chain each) */
+  size_t groups = (hs - e) / 8;
+  __m256 acc[7];
+  for (int j = 0; j < 7; j++) acc[j] = _mm256_setzero_ps();
+  for (t = 0; t < n; t++) {
+    __m256 s = _mm256_set1_ps(sc[t]);
+    _Pragma("GCC unroll 7") for (size_t j = 0; j < 7; j++) if (j < groups)
+      acc[j] = _mm256_fmadd_ps(s, kv8(v, t * ld + e + 8 * j, half), acc[j]);
   }
+  for (size_t j = 0; j < groups; j++) _mm256_storeu_ps(y + e + 8 * j, _mm256_mul_ps(acc[j], _mm256_set1_ps(inv)));
 }
 
 AVX2_F16C static void attend_f32_avx2(float *y, float *sc, const float *q, const float *k, const float *v,

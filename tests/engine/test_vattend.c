@@ -46,7 +46,7 @@ static double rel_err(const float *y, const double *ref, size_t n) {
 }
 
 static void test_attend_levels_and_halves(void) {
-  static const size_t ns[] = {1, 7, 8, 9, 64, 333}, hss[] = {8, 12, 64, 128};
+  static const size_t ns[] = {1, 7, 8, 9, 64, 333}, hss[] = {8, 12, 48, 64, 120, 128};
   for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
     for (size_t b = 0; b < sizeof hss / sizeof *hss; b++) {
       size_t n = ns[a], hs = hss[b], ld = 3 * hs, len = n * ld; /* rows hold three heads */

@@ -161,7 +161,7 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
                               k0 == 0, k0 + kc == K, out + r0 * ldo + j0, ldo, acc, NULL};
         /* the next W rows stream from memory while this block's tiles
         ** compute, instead of stalling the next block's first tile */
-        if (rows > 1 && j0 + 2 * rn <= m) t.next_w = wj + rn * row_bytes + k0 * esize;
+        if (j0 + 2 * rn <= m) t.next_w = wj + rn * row_bytes + k0 * esize;
         if (ws && !in_place) {
           for (size_t j = 0; j < rn; j++)
             lv->widen(wide + j * wld, wj + j * row_bytes + k0 * esize, wtype, kc);

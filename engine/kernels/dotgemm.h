@@ -58,8 +58,9 @@ typedef struct llm_dotgemm_tile {
   float *out; /* at (first x row, first W row) */
   size_t ldo;
   int acc;
-  /* The next W rows' chunk, at the same k0, ldw apart (in place float32
-  ** weights): asked into cache as this tile reads its own, or NULL. */
+  /* The next W rows' chunk, at the same k0, ldw apart (weights read where
+  ** they lie, not widened copies): asked into cache as a tile of several
+  ** rows reads its own (one row streams, see the tiles), or NULL. */
   const char *next_w;
 } llm_dotgemm_tile;
 

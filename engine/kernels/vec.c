@@ -433,38 +433,21 @@ AVX2_F16C static inline __attribute__((always_inline)) void attend_avx2(float *y
     mx = sc[t] > mx ? sc[t] : mx;
   }
   float sum = exp_sum_avx2(sc, sc, n, mx), inv = 1.0f / sum;
-  size_t e = 0;
-  /* 64 columns at a time in eight independent sums (one sum would wait on
-  ** each fma's latency); each column still sums over t in order */
-  for (; e + 64 <= hs; e += 64) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  /* up to 64 columns (8 groups of 8) at a time in independent sums (one
+  ** sum would wait on each fma's latency; a head of 48, as stories15M's, is
+  ** one pass of 6); each column still sums over t in order */
+  for (size_t e = 0; e < hs;) {
+    size_t groups = (hs - e) / 8 < 8 ? (hs - e) / 8 : 8;
+    __m256 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
     for (t = 0; t < n; t++) {
-      size_t vt = t * ld + e;
       __m256 s = _mm256_set1_ps(sc[t]);
-      a0 = _mm256_fmadd_ps(s, kv8(v, vt, half), a0);
-      a1 = _mm256_fmadd_ps(s, kv8(v, vt + 8, half), a1);
-      a2 = _mm256_fmadd_ps(s, kv8(v, vt + 16, half), a2);
-      a3 = _mm256_fmadd_ps(s, kv8(v, vt + 24, half), a3);
-      a4 = _mm256_fmadd_ps(s, kv8(v, vt + 32, half), a4);
-      a5 = _mm256_fmadd_ps(s, kv8(v, vt + 40, half), a5);
-      a6 = _mm256_fmadd_ps(s, kv8(v, vt + 48, half), a6);
-      a7 = _mm256_fmadd_ps(s, kv8(v, vt + 56, half), a7);
+      _Pragma("GCC unroll 8") for (size_t j = 0; j < 8; j++) if (j < groups)
+        acc[j] = _mm256_fmadd_ps(s, kv8(v, t * ld + e + 8 * j, half), acc[j]);
     }
-    __m256 iv = _mm256_set1_ps(inv), acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-    for (int j = 0; j < 8; j++) _mm256_storeu_ps(y + e + 8 * j, _mm256_mul_ps(acc[j], iv));
+    __m256 iv = _mm256_set1_ps(inv);
+    for (size_t j = 0; j < groups; j++, e += 8) _mm256_storeu_ps(y + e, _mm256_mul_ps(acc[j], iv));
   }
-  /* the last (hs % 64) / 8 groups of 8 columns in one pass too (a head of
-  ** 48, as stories15M's, is all tail: a pass per group waited on one fma
-  ** chain each) */
-  size_t groups = (hs - e) / 8;
-  __m256 acc[7];
-  for (int j = 0; j < 7; j++) acc[j] = _mm256_setzero_ps();
-  for (t = 0; t < n; t++) {
-    __m256 s = _mm256_set1_ps(sc[t]);
-    _Pragma("GCC unroll 7") for (size_t j = 0; j < 7; j++) if (j < groups)
-      acc[j] = _mm256_fmadd_ps(s, kv8(v, t * ld + e + 8 * j, half), acc[j]);
-  }
-  for (size_t j = 0; j < groups; j++) _mm256_storeu_ps(y + e + 8 * j, _mm256_mul_ps(acc[j], _mm256_set1_ps(inv)));
 }
 
 AVX2_F16C static void attend_f32_avx2(float *y, float *sc, const float *q, const float *k, const float *v,

@@ -122,9 +122,10 @@ INLINE void tile_body(const llm_dotgemm_tile *t, const size_t rm, const size_t r
     /* One x row (a decode step): the W rows one after another, so that the
     ** weights stream from memory in address order. Read side by side, as
     ** below, rn rows are rn short streams (a row of 768 floats is 48
-    ** lines): from memory that measured half the speed (the 110M shape's
-    ** head: 9 against 19 GB/s on one core; 2 or 4 rows side by side no
-    ** better than 8). In cache a row's one chain of FMAs costs 10-30%.
+    ** lines): from memory that measured 0.6x the speed (the 110M shape's
+    ** head: 13.6 against 23.1 GB/s on one core). In cache a row's one
+    ** chain of FMAs costs about 45% here (8 lanes an FMA, 33-39 against
+    ** 66-70 GB/s), still more than one core reads from memory.
     ** The same FMAs into each accumulator, in the same order. */
     UNROLL
     for (size_t j = 0; j < RN && j < rn; j++) {

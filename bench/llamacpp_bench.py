@@ -38,7 +38,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = [("110m", "f32"), ("110m", "q8_0"), ("110m", "q4_0"), ("110m", "q4_k_m"),
+FILES = [("110m", "f32"), ("110m", "q8_0"), ("110m", "q4_0"), ("110m", "q4_k_m"), ("110m", "q5_k_m"),
          ("tinyllama", "q4_k_m"), ("tinyllama", "q8_0")]
 
 # One measurement of ours, in its own process: prints JSON.

@@ -5,8 +5,8 @@
 ** prepared by its act_prepare once, as linear.c does), through the level's
 ** vec_dot_tile in slices of 64 weight rows, one thread.
 **
-** q4_k, q4_0 and q8_0 also repacked 16 rows interleaved (kernels/qpack.h,
-** "packed"), as the loader runs them on AVX-512 VNNI CPUs.
+** q4_k, q5_k, q6_k, q4_0 and q8_0 also repacked 16 rows interleaved
+** (kernels/qpack.h, "packed"), as the loader runs them on AVX-512 VNNI CPUs.
 ** na = 1 is a decode step: GB/s of weights read. na = 16 (a batch of
 ** generated rows) and na = 64 (a prompt): GOP/s, 2 per weight and row.
 ** Medians of a few passes. The matrix fits in L2 + L3, so this is the

@@ -1,5 +1,6 @@
 /*
-** qpack.c: repacking q4_k, q6_k, q4_0 and q8_0 weights 16 rows interleaved
+** qpack.c: repacking q4_k, q5_k, q6_k, q4_0 and q8_0 weights 16 rows
+** interleaved
 ** (see qpack.h), and the portable products over them, whose bits every
 ** level's match.
 */
@@ -20,7 +21,8 @@ static int block_bytes(uint32_t type) { return (int)llm_qtype_get(type)->block_b
 #define Q6_QUARTER 768
 
 int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols) {
-  return (type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q6_K || type == LLM_QTYPE_Q4_0 || type == LLM_QTYPE_Q8_0) &&
+  return (type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q5_K || type == LLM_QTYPE_Q6_K || type == LLM_QTYPE_Q4_0 ||
+          type == LLM_QTYPE_Q8_0) &&
          rows > 0 &&
          rows % LLM_QPACK_ROWS == 0 && cols > 0 && cols % llm_qtype_get(type)->block == 0;
 }
@@ -40,12 +42,15 @@ static size_t place(uint32_t type, int i, int k, int *unit) {
       return *unit = 1, 32 + 32 * (size_t)((k - 192) / 2) + 2 * row + (size_t)(k % 2);
     return *unit = 2, 2 * row + (size_t)(k - 208); /* d */
   }
-  int qs = type == LLM_QTYPE_Q4_K ? 16 : 2;
-  if (k < qs && type == LLM_QTYPE_Q4_K && k >= 4) return *unit = 1, 64 + 16 * (size_t)(k - 4) + row;
+  int k45 = type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q5_K, qs = k45 ? 16 : 2, q5 = type == LLM_QTYPE_Q5_K;
+  if (k < qs && k45 && k >= 4) return *unit = 1, 64 + 16 * (size_t)(k - 4) + row;
   if (k < qs) return *unit = 2, 32 * (size_t)(k / 2) + 2 * row + (size_t)(k % 2); /* d, dmin */
   int q = k - qs;
   *unit = 4;
-  return (type == LLM_QTYPE_Q4_K ? 256 : 32) + 64 * (size_t)(q / 4) + 4 * row + (size_t)(q % 4);
+  size_t lane = 4 * row + (size_t)(q % 4);
+  if (q5 && q < 32) return llm_qpack_k5_qh(q / 4) + lane;
+  if (k45) return llm_qpack_k45_qs(q5, (q - 32 * q5) / 32, (q - 32 * q5) % 32 / 4) + lane;
+  return 32 + 64 * (size_t)(q / 4) + lane;
 }
 
 int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes) {
@@ -120,11 +125,11 @@ static void scale_min(const uint8_t *g, int i, int s, int *scale, int *min) {
 }
 
 /* The dot of row i of the packed groups at rows (nb blocks) with the
-** activation row a, q4_k with q8_K activations. */
-static float dot_q4_k(const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
+** activation row a, q4_k (q5: 0) or q5_k with q8_K activations. */
+static float dot_k45(int q5, const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
   float acc = 0.0f;
   for (size_t b = 0; b < nb; b++, a += LLM_Q8_K_BYTES) {
-    const uint8_t *g = rows + b * LLM_QPACK_ROWS * 144;
+    const uint8_t *g = rows + b * LLM_QPACK_ROWS * (q5 ? 176 : 144);
     const int8_t *aq = (const int8_t *)(a + 4);
     int32_t isum = 0, msum = 0;
     for (int s = 0; s < 8; s++) {
@@ -132,8 +137,9 @@ static float dot_q4_k(const uint8_t *rows, int i, const uint8_t *a, size_t nb) {
       scale_min(g, i, s, &scale, &min);
       int j = s / 2, shift = s % 2 * 4;
       for (int e = 0; e < 32; e++) {
-        uint8_t byte = g[256 + 64 * (8 * j + e / 4) + 4 * i + e % 4];
-        dot += (byte >> shift & 15) * aq[64 * j + 32 * (s % 2) + e];
+        int lane = 4 * i + e % 4, u = g[llm_qpack_k45_qs(q5, j, e / 4) + lane] >> shift & 15;
+        if (q5) u |= (g[llm_qpack_k5_qh(e / 4) + lane] >> s & 1) << 4; /* bit s of qh[e]: sub-block s's bit 4 */
+        dot += u * aq[64 * j + 32 * (s % 2) + e];
       }
       int16_t bs[2];
       memcpy(bs, a + 260 + 4 * s, sizeof bs);
@@ -204,7 +210,8 @@ static void product_c(uint32_t type, const void *w, size_t ng, size_t row_bytes,
       for (int i = 0; i < LLM_QPACK_ROWS; i++) {
         const uint8_t *rows = (const uint8_t *)w + gi * LLM_QPACK_ROWS * row_bytes;
         const uint8_t *a = (const uint8_t *)act + r * act_stride;
-        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] += type == LLM_QTYPE_Q4_K   ? dot_q4_k(rows, i, a, nb)
+        out[r * ldo + gi * LLM_QPACK_ROWS + (size_t)i] += type == LLM_QTYPE_Q4_K   ? dot_k45(0, rows, i, a, nb)
+                                                          : type == LLM_QTYPE_Q5_K ? dot_k45(1, rows, i, a, nb)
                                                           : type == LLM_QTYPE_Q6_K ? dot_q6_k(rows, i, a, nb)
                                                                                    : dot_32(type, rows, i, a, nb);
       }
@@ -216,6 +223,7 @@ static void product_c(uint32_t type, const void *w, size_t ng, size_t row_bytes,
     product_c(type, w, ng, rb, act, as, na, n, out, ldo);                                                 \
   }
 PORTABLE(product_q4_k, LLM_QTYPE_Q4_K)
+PORTABLE(product_q5_k, LLM_QTYPE_Q5_K)
 PORTABLE(product_q6_k, LLM_QTYPE_Q6_K)
 PORTABLE(product_q4_0, LLM_QTYPE_Q4_0)
 PORTABLE(product_q8_0, LLM_QTYPE_Q8_0)
@@ -224,6 +232,7 @@ llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd) {
   if (simd >= LLM_SIMD_AVX512 && llm_qkernel_level(simd) >= LLM_SIMD_AVX512 && llm_qpack_product_avx512(type))
     return llm_qpack_product_avx512(type);
   return type == LLM_QTYPE_Q4_K   ? product_q4_k
+       : type == LLM_QTYPE_Q5_K ? product_q5_k
        : type == LLM_QTYPE_Q6_K ? product_q6_k
        : type == LLM_QTYPE_Q4_0 ? product_q4_0
                                 : product_q8_0;

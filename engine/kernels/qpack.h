@@ -1,6 +1,7 @@
 /*
-** qpack.h: q4_k, q6_k, q4_0 and q8_0 weights repacked, 16 rows interleaved, for
-** products whose integer work is one vpdpbusd per 4 weights of 16 rows.
+** qpack.h: q4_k, q5_k, q6_k, q4_0 and q8_0 weights repacked, 16 rows
+** interleaved, for products whose integer work is one vpdpbusd per 4
+** weights of 16 rows.
 **
 ** In the GGUF layout a SIMD lane holds products of one weight row at
 ** several columns, so every 32 columns' sums need their sub-block's
@@ -20,6 +21,12 @@
 **                row i's qs[32 j + 4 c .. + 3] at 4 i (low nibbles:
 **                elements 64 j + 4 c .., sub-block 2 j; high nibbles: 64 j
 **                + 32 + 4 c .., sub-block 2 j + 1).
+** q5_k (2816 bytes a group): as q4_k up to 256, then 320 bytes per c,
+**   c < 8, at 256 + 320 c: row i's qh[4 c .. + 3] at 4 i (bit s: bit 4 of
+**   sub-block s's element 4 c ..), then for j < 4 at 256 + 320 c + 64 (j
+**   + 1) the nibbles of q4_k's (j, c). (Column-major, so that a decode
+**   step, which goes over c and then j, reads the group in address order:
+**   out of order the hardware prefetchers fell behind.)
 ** q6_k (3360 bytes a group):
 **   [0, 32)      d of rows 0..15 (f16);
 **   [32, 288)    the int8 scale of sub-block s of row i at 32 + 32 (s / 2)
@@ -34,7 +41,7 @@
 ** elements 4 c ..).
 ** The same size in place: the loader repacks the weights where they lie.
 **
-** Arithmetic of weight row i with an activation row. q4_k (q8_K
+** Arithmetic of weight row i with an activation row. q4_k and q5_k (q8_K
 ** activations), per super-block: isum = sum over sub-blocks s of scale_s
 ** * (q . a over s) and msum = sum over s of min_s * (a's two bsums of s),
 ** both exact in int32; then acc = fma((float)isum, d * da, acc), acc =
@@ -56,6 +63,13 @@
 
 #define LLM_QPACK_ROWS 16
 
+/* Where in a group of packed q4_k or q5_k (q5) rows the 64 bytes of qs[32
+** j + 4 c .. + 3] of the 16 rows start, and those of q5_k's qh[4 c .. + 3]. */
+static inline size_t llm_qpack_k45_qs(int q5, int j, int c) {
+  return q5 ? 256 + 320 * (size_t)c + 64 * (size_t)(j + 1) : 256 + 64 * (size_t)(8 * j + c);
+}
+static inline size_t llm_qpack_k5_qh(int c) { return 256 + 320 * (size_t)c; }
+
 /* Whether a matrix of this type and shape can be repacked. */
 int llm_qpack_fits(uint32_t type, int64_t rows, int64_t cols);
 
@@ -68,7 +82,7 @@ int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes);
 ** (export, quantizing, dequantizing rows). */
 void llm_qpack_read(uint32_t type, const void *packed, size_t row_bytes, uint64_t offset, void *dst, size_t n);
 
-/* The activation rows the product reads: q8_K rows as they are (q4_k,
+/* The activation rows the product reads: q8_K rows as they are (q4_k, q5_k,
 ** q6_k), or q8_0 rows (q4_0, q8_0) prepared by this (NULL for the k-quants)
 ** into blocks of 40 bytes: d as a float, the weights' offset times minus
 ** the sum of the 32 values (int32), the 32 values. At most llm_qkernel_prep_bytes(n). */

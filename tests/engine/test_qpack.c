@@ -1,6 +1,6 @@
-/* test_qpack.c: q4_k, q6_k, q4_0 and q8_0 weights repacked 16 rows
+/* test_qpack.c: q4_k, q5_k, q6_k, q4_0 and q8_0 weights repacked 16 rows
 ** interleaved (kernels/qpack.h) and the products over them (llm_linear on
-** a packed llm_wmat), for each of the four types.
+** a packed llm_wmat), for each of the five types.
 **
 ** test_read_back: llm_qpack_read gives back every byte of the GGUF layout
 ** (whole matrix, odd ranges), and llm_wmat_rows of the packed matrix the
@@ -35,7 +35,7 @@
 #define COLS 512
 #define NA 16
 
-static const uint32_t TYPES[] = {LLM_QTYPE_Q4_K, LLM_QTYPE_Q6_K, LLM_QTYPE_Q4_0, LLM_QTYPE_Q8_0};
+static const uint32_t TYPES[] = {LLM_QTYPE_Q4_K, LLM_QTYPE_Q5_K, LLM_QTYPE_Q6_K, LLM_QTYPE_Q4_0, LLM_QTYPE_Q8_0};
 #define N_TYPES (sizeof TYPES / sizeof *TYPES)
 
 /* Uniform in [-1, 1) from the engine's seeded generator. */
@@ -71,7 +71,7 @@ static void make_weights(uint32_t type, uint8_t *w, int extreme, llm_rng *s) {
     }
     return;
   }
-  int bb = (int)qt(type)->block_bytes, halves = type == LLM_QTYPE_Q4_K ? 2 : 1;
+  int bb = (int)qt(type)->block_bytes, halves = type == LLM_QTYPE_Q4_K || type == LLM_QTYPE_Q5_K ? 2 : 1;
   for (size_t b = 0; b < ROWS * row_bytes(type) / (size_t)bb; b++) {
     uint8_t *blk = w + b * (size_t)bb;
     memset(blk + 2 * halves, 0xff, (size_t)(bb - 2 * halves));
@@ -144,7 +144,7 @@ static void test_read_back(void) {
     CHECK(llm_qpack_fits(type, 32, 256) && !llm_qpack_fits(type, 40, 256));
     free(w), free(back), free(p);
   }
-  CHECK(!llm_qpack_fits(LLM_QTYPE_Q5_K, 32, 256) && !llm_qpack_fits(LLM_QTYPE_Q4_1, 32, 256) &&
+  CHECK(!llm_qpack_fits(LLM_QTYPE_Q3_K, 32, 256) && !llm_qpack_fits(LLM_QTYPE_Q4_1, 32, 256) &&
         !llm_qpack_fits(LLM_QTYPE_Q4_0, 32, 48));
 }
 
@@ -153,7 +153,7 @@ static void test_read_back(void) {
 static double dot_double(uint32_t type, const uint8_t *w, const uint8_t *a, double *mag) {
   double sum = 0;
   *mag = 0;
-  if (type != LLM_QTYPE_Q4_K && type != LLM_QTYPE_Q6_K) { /* q4_0, q8_0: the weights dequantize exactly (d times a small integer) */
+  if (type == LLM_QTYPE_Q4_0 || type == LLM_QTYPE_Q8_0) { /* q4_0, q8_0: the weights dequantize exactly (d times a small integer) */
     float x[32];
     for (int b = 0; b < COLS / 32; b++, w += qt(type)->block_bytes, a += LLM_Q8_0_BYTES) {
       qt(type)->to_float(w, x, 32);
@@ -167,7 +167,7 @@ static double dot_double(uint32_t type, const uint8_t *w, const uint8_t *a, doub
   }
   for (int b = 0; b < COLS / LLM_QK_K; b++, w += qt(type)->block_bytes, a += LLM_Q8_K_BYTES) {
     llm_k_block k;
-    (type == LLM_QTYPE_Q4_K ? llm_q4_k_unpack : llm_q6_k_unpack)(w, &k);
+    (type == LLM_QTYPE_Q4_K ? llm_q4_k_unpack : type == LLM_QTYPE_Q5_K ? llm_q5_k_unpack : llm_q6_k_unpack)(w, &k);
     float da;
     memcpy(&da, a, 4);
     const int8_t *aq = (const int8_t *)(a + 4);

@@ -1,8 +1,7 @@
 /*
 ** qpack.c: repacking q4_k, q5_k, q6_k, q4_0 and q8_0 weights 16 rows
-** interleaved
-** (see qpack.h), and the portable products over them, whose bits every
-** level's match.
+** interleaved (see qpack.h), and the portable products over them, whose
+** bits every level's match.
 */
 #include "kernels/qpack.h"
 

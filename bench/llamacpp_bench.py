@@ -1,9 +1,9 @@
 """llamacpp_bench.py LLAMA_BENCH [--work DIR] [--rounds N]: this extension and
 llama.cpp side by side on the same GGUF files, for the shapes and types of
 issue 15: a 110M Llama (dim 768, 12 layers, 12 heads, hidden 2048, vocab
-32000) in F32, Q8_0, Q4_0 and Q4_K_M, and TinyLlama-1.1B's shape (dim 2048,
-22 layers, 32 heads, 4 KV heads, hidden 5632) in Q4_K_M and Q8_0, random
-weights.
+32000) in F32, Q8_0, Q4_0, Q4_K_M and Q5_K_M, and TinyLlama-1.1B's shape
+(dim 2048, 22 layers, 32 heads, 4 KV heads, hidden 5632) in Q4_K_M and
+Q8_0, random weights.
 
 Nothing comes from outside but llama-bench itself (its path is the first
 argument; build llama.cpp from source, see bench/README.md): the files are

@@ -48,7 +48,8 @@ static size_t place(uint32_t type, int i, int k, int *unit) {
   *unit = 4;
   size_t lane = 4 * row + (size_t)(q % 4);
   if (q5 && q < 32) return llm_qpack_k5_qh(q / 4) + lane;
-  if (k45) return llm_qpack_k45_qs(q5, (q - 32 * q5) / 32, (q - 32 * q5) % 32 / 4) + lane;
+  int n = q - 32 * q5; /* the nibbles' byte, after q5_k's qh[32] */
+  if (k45) return llm_qpack_k45_qs(q5, n / 32, n % 32 / 4) + lane;
   return 32 + 64 * (size_t)(q / 4) + lane;
 }
 

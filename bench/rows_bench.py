@@ -11,7 +11,9 @@ of 16 to 64 tokens (random words of the synthetic vocabulary), 64 new
 tokens each (greedy; a random model rarely ends early).
 
 - batched: SELECT key, text FROM llm_generate_rows('m', 'SELECT id, prompt
-  FROM p', '{"max_tokens": 64, "temperature": 0, "batch": B}'): generated
+  FROM p', '{"max_tokens": 64, "temperature": 0, "batch": B}') with B as
+  given, else the function's default for the model (64 for float
+  matrices, 16 for quantized ones; printed): generated
   tokens (the sum of n_tokens) / the statement's time, prompts included;
 - one by one: SELECT llm_generate('m', prompt, ...) FROM p over the first
   N / 8 rows (the same texts: llm_generate_rows gives llm_generate's text),
@@ -22,7 +24,8 @@ tokens each (greedy; a random model rarely ends early).
   rows of 40-token prompts through llm_generate_rows (batch B), timed with
   max_tokens 64 (T64) and 1 (T1, the prompts and a first token), medians
   of 3 alternated: TG = B * 63 / (T64 - T1), S = B * (40 + 64) / T64;
-- embeddings: N texts of 64 tokens through llm_embed_rows (batch B) against
+- embeddings: N texts of 64 tokens through llm_embed_rows (batch B if
+  given, else its default) against
   SELECT llm_embed(...) FROM t (N / 4 rows), rows/s.
 Run from the repository root after `make`, with Debian's /usr/bin/python3.
 """
@@ -117,14 +120,15 @@ def main():
     ap.add_argument("--llama", help="path of llama.cpp's llama-batched-bench")
     ap.add_argument("--work", default="/tmp/llm-bench-models")
     ap.add_argument("--rows", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=0, help="sequences in flight (default: the function's)")
     a = ap.parse_args()
     gen = '{"max_tokens": 64, "temperature": 0}'
-    print("%-16s | %9s %9s %6s | %8s %8s %5s | %8s %8s %5s | %9s %9s %6s" % (
-        "model", "rows tok/s", "1-by-1", "ratio", "TG", "llama", "ratio", "S", "llama", "ratio",
+    print("%-16s | %5s | %9s %9s %6s | %8s %8s %5s | %8s %8s %5s | %9s %9s %6s" % (
+        "model", "batch", "rows tok/s", "1-by-1", "ratio", "TG", "llama", "ratio", "S", "llama", "ratio",
         "emb rows/s", "1-by-1", "ratio"))
     for shape, ty in MODELS:
         path = model_file(a.work, shape, ty)
+        batch = a.batch or (64 if ty in ("f32", "f16", "bf16") else 16)  # llm_generate_rows' default
         db = connect(":memory:")
         db.execute("SELECT llm_import('m', 'gguf', ?)", (path,))
         rng = random.Random(7)
@@ -134,20 +138,20 @@ def main():
         db.executemany("INSERT INTO t(body) VALUES (?)", [(words(rng, db, 64, 64),) for _ in range(a.rows)])
         db.execute("SELECT llm_generate('m', 'w1', '{\"max_tokens\": 1}')").fetchone()  # load the weights
         rows, t_rows = timed(db, "SELECT key, n_tokens FROM llm_generate_rows('m', 'SELECT id, prompt FROM p', ?)",
-                             (json.dumps(dict(json.loads(gen), batch=a.batch)),))
+                             (json.dumps(dict(json.loads(gen), batch=batch)),))
         n_tok = {k: n for k, n in rows}
         few = max(1, a.rows // 8)
         _, t_one = timed(db, "SELECT llm_generate('m', prompt, ?) FROM p WHERE id <= ?", (gen, few))
         one_tps = sum(n_tok[k] for k in range(1, few + 1)) / t_one
         rows_tps = sum(n_tok.values()) / t_rows
         emb, t_emb = timed(db, "SELECT key FROM llm_embed_rows('m', 'SELECT id, body FROM t', ?)",
-                           ('{"batch": %d}' % a.batch,))
+                           (json.dumps({"batch": a.batch} if a.batch else {}),))
         _, t_emb1 = timed(db, "SELECT llm_embed('m', body) FROM t WHERE id <= ?", (a.rows // 4,))
         emb_rps, emb1_rps = len(emb) / t_emb, (a.rows // 4) / t_emb1
-        tg, total = same_work(db, rng, a.batch)
-        llama = batched_bench(a.llama, path, a.batch)
-        print("%-16s | %9.1f %9.1f %5.1fx | %8.1f %8s %5s | %8.1f %8s %5s | %9.1f %9.1f %5.1fx" % (
-            "%s %s" % (shape, ty), rows_tps, one_tps, rows_tps / one_tps,
+        tg, total = same_work(db, rng, batch)
+        llama = batched_bench(a.llama, path, batch)
+        print("%-16s | %5d | %9.1f %9.1f %5.1fx | %8.1f %8s %5s | %8.1f %8s %5s | %9.1f %9.1f %5.1fx" % (
+            "%s %s" % (shape, ty), batch, rows_tps, one_tps, rows_tps / one_tps,
             tg, "%.1f" % llama[0] if llama else "-", "%.2f" % (tg / llama[0]) if llama else "-",
             total, "%.1f" % llama[1] if llama else "-", "%.2f" % (total / llama[1]) if llama else "-",
             emb_rps, emb1_rps, emb_rps / emb1_rps), flush=True)

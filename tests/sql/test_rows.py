@@ -45,14 +45,14 @@ def test_generate_rows_is_generate_alone(ctx):
         ctx.db.execute("SELECT llm_import(?, 'gguf', ?)", (kind, shakespeare(ctx, kind)))
         want = alone(ctx, kind)
         assert len(set(want.values())) > 15, want  # the rows differ
-        for batch in (1, 3, 16):
-            for ordered in ("true", "false"):
+        for batch in (1, 3, 16, None):  # None: the default (F32: 64, all the rows at once)
+            for ordered in (True, False):
+                opts = dict({"ordered": ordered}, **({"batch": batch} if batch else {}))
                 rows = ctx.db.execute(
                     "SELECT key, text, finish, n_prompt_tokens, n_tokens FROM llm_generate_rows(?, "
-                    "'SELECT id, prompt, opts FROM p', ?)",
-                    (kind, '{"batch": %d, "ordered": %s}' % (batch, ordered))).fetchall()
+                    "'SELECT id, prompt, opts FROM p', ?)", (kind, json.dumps(opts))).fetchall()
                 assert len(rows) == len(want), (kind, batch, len(rows))
-                if ordered == "true":
+                if ordered:
                     assert [r[0] for r in rows] == sorted(want), (kind, batch)
                 got = {r[0]: r[1] for r in rows}
                 bad = [k for k in want if got.get(k) != want[k]]

@@ -4,7 +4,8 @@
 const char *llm_cpu_simd_level(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return "avx512";
+  if (__builtin_cpu_supports("avx512f"))
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") ? "avx512+bf16" : "avx512";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma";
   return "sse2";
 #elif defined(__aarch64__)

@@ -12,6 +12,10 @@
 ** SIMD level only: not on n, m, where the element sits, nor which slice of
 ** W rows a thread was given. That is what lets a row computed alone
 ** (decoding) match the same row computed inside a batch, bit for bit.
+** At the level LLM_SIMD_AVX512_BF16, bfloat16 weights go another way, as
+** fixed: x rounded to bfloat16, pairs of products added to each lane by
+** vdpbf16ps (dotgemm_avx512.c); twice as fast in a prompt, as precise as
+** the rounded activations (about 3 significant digits each).
 **
 **   llm_dotgemm(llm_simd_best(), out, ldo, x, ldx, n, w, LLM_DOTGEMM_F16,
 **               K * 2, m, K, 0);
@@ -71,9 +75,11 @@ typedef struct llm_dotgemm_level {
   void (*tile)(const llm_dotgemm_tile *t, size_t rm, size_t rn);
   /* dst[0, n) = src[0, n) of wtype converted to float (exactly). */
   void (*widen)(float *dst, const void *src, int wtype, size_t n);
+  /* The tiles read bfloat16 weights as they are (never widened copies). */
+  int bf16_native;
 } llm_dotgemm_level;
 
 /* In dotgemm_avx2.c and dotgemm_avx512.c (x86-64 with GCC or clang). */
-extern const llm_dotgemm_level llm_dotgemm_avx2, llm_dotgemm_avx512;
+extern const llm_dotgemm_level llm_dotgemm_avx2, llm_dotgemm_avx512, llm_dotgemm_avx512_bf16;
 
 #endif

@@ -199,8 +199,82 @@ AVX512 static void widen512(float *dst, const void *src, int wt, size_t n) {
   if (k < n) _mm512_mask_storeu_ps(dst + k, tail_mask(n - k), load_w_tail(wt, src, k, n - k));
 }
 
-const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512};
+const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, 0};
+
+/* ---- bfloat16 weights by vdpbf16ps (LLM_SIMD_AVX512_BF16) ------------------
+
+** The x rows are rounded to bfloat16 as they load (vcvtne2ps2bf16: nearest,
+** ties to even), 32 at a time, and each accumulator lane l takes the pairs
+** k = 2l, 2l + 1 (mod 32) of x and W, by vdpbf16ps: a pair's products are
+** exact in float32, the instruction adds them to the lane. Twice the
+** arithmetic of an FMA per instruction, and the weights are read as they
+** lie, 32 to a vector. The reduction and the tiles are the float ones;
+** the k chunks (KC in dotgemm.c) are multiples of 32. */
+#define BF16 __attribute__((target("avx512f,avx2,fma,f16c,avx512bw,avx512bf16")))
+#define BF16_INLINE BF16 static inline __attribute__((always_inline))
+#define PAIRS 32
+
+/* 32 activations from k on (the first r < 32 of them, zeros after, when r
+** is given), rounded to bfloat16 pairs. */
+BF16_INLINE __m512bh load_x_bf16(const float *x, size_t k, size_t r) {
+  __mmask16 lo = r >= 16 ? 0xFFFF : tail_mask(r), hi = r >= 32 ? 0xFFFF : r > 16 ? tail_mask(r - 16) : 0;
+  return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + k + 16), _mm512_maskz_loadu_ps(lo, x + k));
+}
+
+/* 32 weights of a row from k on (r as above). */
+BF16_INLINE __m512bh load_w_bf16(const char *row, size_t k, size_t r) {
+  __mmask32 m = r >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << r) - 1);
+  return (__m512bh)_mm512_maskz_loadu_epi16(m, row + 2 * k);
+}
+
+BF16_INLINE void tile_body_bf16(const llm_dotgemm_tile *t, const size_t rm, const size_t rn) {
+  const float *x = t->x;
+  const char *w = t->w, *next = t->next_w;
+  size_t ldx = t->ldx, ldw = t->ldw, kc = t->kc;
+  __m512 c[RM][RN];
+  UNROLL
+  for (size_t i = 0; i < RM && i < rm; i++)
+    UNROLL
+    for (size_t j = 0; j < RN && j < rn; j++)
+      c[i][j] = t->first ? _mm512_setzero_ps() : _mm512_loadu_ps(t->state + (i * rn + j) * LANES);
+  if (rm == 1) { /* W rows one after another, as tile_body's */
+    UNROLL
+    for (size_t j = 0; j < RN && j < rn; j++)
+      for (size_t k = 0; k < kc; k += PAIRS)
+        c[0][j] = _mm512_dpbf16_ps(c[0][j], load_x_bf16(x, k, kc - k), load_w_bf16(w + j * ldw, k, kc - k));
+    finish(t, c, rm, rn);
+    return;
+  }
+  for (size_t k = 0; k < kc; k += PAIRS) {
+    __m512bh xv[RM];
+    UNROLL
+    for (size_t i = 0; i < RM && i < rm; i++) xv[i] = load_x_bf16(x + i * ldx, k, kc - k);
+    UNROLL
+    for (size_t j = 0; j < RN && j < rn; j++) {
+      if (next) _mm_prefetch(next + j * ldw + 2 * k, _MM_HINT_T0);
+      __m512bh wv = load_w_bf16(w + j * ldw, k, kc - k);
+      UNROLL
+      for (size_t i = 0; i < RM && i < rm; i++) c[i][j] = _mm512_dpbf16_ps(c[i][j], xv[i], wv);
+    }
+  }
+  finish(t, c, rm, rn);
+}
+
+#define TILE_BF16(rm, rn) \
+  BF16 static void tile_bf16_##rm##_##rn(const llm_dotgemm_tile *t) { tile_body_bf16(t, rm, rn); }
+TILE_BF16(1, 1) TILE_BF16(1, 8) TILE_BF16(2, 1) TILE_BF16(2, 8) TILE_BF16(3, 1) TILE_BF16(3, 8)
+
+static void tile512_bf16(const llm_dotgemm_tile *t, size_t rm, size_t rn) {
+  static tile_fn *const fns[RM][2] = {
+      {tile_bf16_1_1, tile_bf16_1_8}, {tile_bf16_2_1, tile_bf16_2_8}, {tile_bf16_3_1, tile_bf16_3_8}};
+  if (t->wtype == LLM_DOTGEMM_BF16)
+    fns[rm - 1][rn == RN](t);
+  else
+    tile512(t, rm, rn);
+}
+
+const llm_dotgemm_level llm_dotgemm_avx512_bf16 = {LANES, RM, RN, tile512_bf16, widen512, 1};
 
 #else
-const llm_dotgemm_level llm_dotgemm_avx512 = {0};
+const llm_dotgemm_level llm_dotgemm_avx512 = {0}, llm_dotgemm_avx512_bf16 = {0};
 #endif

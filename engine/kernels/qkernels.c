@@ -8,6 +8,7 @@
 
 int llm_qkernel_level(int max_level) {
   int level = llm_simd_best();
+  if (level > LLM_SIMD_AVX512) level = LLM_SIMD_AVX512; /* (the quantized kernels' top) */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if (level >= LLM_SIMD_AVX512 &&
       !(__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

@@ -581,7 +581,9 @@ int llm_simd_best(void) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
     return LLM_SIMD_SCALAR;
-  return __builtin_cpu_supports("avx512f") ? LLM_SIMD_AVX512 : LLM_SIMD_AVX2;
+  if (!__builtin_cpu_supports("avx512f")) return LLM_SIMD_AVX2;
+  return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") ? LLM_SIMD_AVX512_BF16
+                                                                                   : LLM_SIMD_AVX512;
 #else
   return LLM_SIMD_SCALAR;
 #endif

@@ -29,8 +29,10 @@ static inline void llm_prefetch(const float *x, size_t n) {
 #endif
 }
 
-/* Levels, each including the ones below. */
-enum { LLM_SIMD_SCALAR = 0, LLM_SIMD_AVX2 = 1, LLM_SIMD_AVX512 = 2 };
+/* Levels, each including the ones below. AVX512_BF16 differs from AVX512
+** only in the products of bfloat16 weights (kernels/dotgemm.h), which it
+** computes with the activations rounded to bfloat16. */
+enum { LLM_SIMD_SCALAR = 0, LLM_SIMD_AVX2 = 1, LLM_SIMD_AVX512 = 2, LLM_SIMD_AVX512_BF16 = 3 };
 
 /* The best level this build and CPU support. */
 int llm_simd_best(void);

@@ -2,7 +2,8 @@
 ** CPU has and every weight type.
 **
 **   - against a float64 product of the same (widened) weights, within the
-**     rounding bound of a float sum of K / lanes + 4 terms, for n, m and K
+**     rounding bound of a float sum of K / lanes + 4 terms (at the level
+**     AVX512_BF16 with bfloat16 weights: of x rounded to bfloat16), for n, m and K
 **     off the tile sizes and vector widths, acc 0 and 1, strides wider
 **     than the rows; the strides' padding holds NaN (it must not be read)
 **     and out's padding must stay as it was;
@@ -79,7 +80,8 @@ static float *make_rows(size_t n, size_t K, size_t ld, uint64_t *s) {
 
 /* ---- against float64 ------------------------------------------------------- */
 
-static const size_t KS[] = {1, 7, 64, 100, 768, 2048 + 5};
+/* (2047: rows of (K + 1) 16-bit weights 4 KB apart, which are copied) */
+static const size_t KS[] = {1, 7, 64, 100, 768, 2047, 2048 + 5};
 static const size_t NS[] = {1, 2, 3, 5, 17, 64};
 static const size_t MS[] = {1, 3, 33, 256};
 #define N_MAX 64
@@ -114,25 +116,32 @@ static void test_against_float64(void) {
       size_t K = KS[ki], ldx = K + 3, row_bytes = (K + 1) * esize(wt), ldo = M_MAX + 5;
       float *x = make_rows(N_MAX, K, ldx, &s);
       uint8_t *w = make_weights(wt, M_MAX, K, row_bytes, &s);
-      double *exact = malloc(N_MAX * M_MAX * sizeof *exact), *mag = malloc(N_MAX * M_MAX * sizeof *mag);
-      for (size_t r = 0; r < N_MAX; r++)
-        for (size_t j = 0; j < M_MAX; j++) {
-          double e = 0, a = 0;
-          for (size_t k = 0; k < K; k++) {
-            double p = (double)x[r * ldx + k] * get_weight(w + j * row_bytes + k * esize(wt), wt);
-            e += p, a += fabs(p);
+      /* [0]: of x as it is; [1]: of x rounded to bfloat16 (nearest even),
+      ** as LLM_SIMD_AVX512_BF16 takes it with bfloat16 weights */
+      double *exact[2], *mag[2];
+      for (int rounded = 0; rounded < 2; rounded++) {
+        exact[rounded] = malloc(N_MAX * M_MAX * sizeof(double)), mag[rounded] = malloc(N_MAX * M_MAX * sizeof(double));
+        for (size_t r = 0; r < N_MAX; r++)
+          for (size_t j = 0; j < M_MAX; j++) {
+            double e = 0, a = 0;
+            for (size_t k = 0; k < K; k++) {
+              float xk = rounded ? llm_bf16_to_f32(llm_f32_to_bf16(x[r * ldx + k])) : x[r * ldx + k];
+              double p = (double)xk * get_weight(w + j * row_bytes + k * esize(wt), wt);
+              e += p, a += fabs(p);
+            }
+            exact[rounded][r * M_MAX + j] = e, mag[rounded][r * M_MAX + j] = a;
           }
-          exact[r * M_MAX + j] = e, mag[r * M_MAX + j] = a;
-        }
+      }
       float *out0 = make_rows(N_MAX, M_MAX, ldo, &s), *out = malloc(N_MAX * ldo * sizeof *out);
-      for (int simd = 0; simd <= best; simd++)
+      for (int simd = 0; simd <= best; simd++) {
+        int rounded = simd >= LLM_SIMD_AVX512_BF16 && wt == LLM_DOTGEMM_BF16;
         for (size_t ni = 0; ni < ARRAY_LEN(NS); ni++)
           for (size_t mi = 0; mi < ARRAY_LEN(MS); mi++)
             for (int acc = 0; acc < 2; acc++) {
               size_t n = NS[ni], m = MS[mi];
               memcpy(out, out0, N_MAX * ldo * sizeof *out);
               llm_dotgemm(simd, out, ldo, x, ldx, n, w, wt, row_bytes, m, K, acc);
-              int ok = close_enough(out, ldo, out0, exact, mag, n, m, K, acc);
+              int ok = close_enough(out, ldo, out0, exact[rounded], mag[rounded], n, m, K, acc);
               /* nothing written outside [0, n) x [0, m) */
               for (size_t r = 0; r < N_MAX && ok; r++)
                 for (size_t j = 0; j < ldo && ok; j++)
@@ -140,15 +149,17 @@ static void test_against_float64(void) {
               if (!ok) printf("  level %d type %d n %zu m %zu K %zu acc %d\n", simd, wt, n, m, K, acc);
               CHECK(ok);
             }
-      free(x), free(w), free(exact), free(mag), free(out0), free(out);
+      }
+      free(x), free(w), free(exact[0]), free(exact[1]), free(mag[0]), free(mag[1]), free(out0), free(out);
     }
 }
 
 /* ---- bitwise invariance -------------------------------------------------- */
 
 /* K: a tail in a lane, a whole vector, a tail after chunks (see dotgemm.c's
-** KC = 512), n past the driver's block of 256 rows; m off every tile. */
-static const size_t INV_KS[] = {7, 100, 768, 2048 + 5};
+** KC = 1024), rows 4 KB apart (2048 16-bit weights, copied), n past the
+** driver's block of 256 rows; m off every tile. */
+static const size_t INV_KS[] = {7, 100, 768, 2048, 2048 + 5};
 static const size_t INV_NS[] = {2, 3, 16, 64, 130, 261};
 #define INV_M 37
 

@@ -1,7 +1,8 @@
 """llamacpp_bench.py LLAMA_BENCH [--work DIR] [--rounds N]: this extension and
 llama.cpp side by side on the same GGUF files, for the shapes and types of
 issue 15: a 110M Llama (dim 768, 12 layers, 12 heads, hidden 2048, vocab
-32000) in F32, Q8_0, Q4_0, Q4_K_M and Q5_K_M, and TinyLlama-1.1B's shape
+32000) in F32, Q8_0, Q4_0, Q4_K_M, Q5_K_M and BF16 (the last two beyond
+the issue's list), and TinyLlama-1.1B's shape
 (dim 2048, 22 layers, 32 heads, 4 KV heads, hidden 5632) in Q4_K_M and
 Q8_0, random weights.
 
@@ -39,7 +40,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = [("110m", "f32"), ("110m", "q8_0"), ("110m", "q4_0"), ("110m", "q4_k_m"), ("110m", "q5_k_m"),
-         ("tinyllama", "q4_k_m"), ("tinyllama", "q8_0")]
+         ("110m", "bf16"), ("tinyllama", "q4_k_m"), ("tinyllama", "q8_0")]
 
 # One measurement of ours, in its own process: prints JSON.
 OURS = r"""

@@ -78,7 +78,7 @@ static void widen_c(float *dst, const void *src, int wt, size_t n) {
   for (size_t k = 0; k < n; k++) dst[k] = weight_at(src, wt, k);
 }
 
-static const llm_dotgemm_level portable = {C_LANES, 2, 4, tile_c, widen_c, 0};
+static const llm_dotgemm_level portable = {C_LANES, 2, 4, tile_c, widen_c, 0, NULL};
 
 /* ---- Driver ---------------------------------------------------------------- */
 
@@ -158,8 +158,12 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
   for (size_t r0 = 0; r0 < n; r0 += nb) {
     size_t rows = n - r0 < nb ? n - r0 : nb, xs = ldx;
     const float *xb = x + r0 * ldx;
-    if (ws) {
-      for (size_t r = 0; r < rows; r++) memcpy(xcopy + r * xld, xb + r * ldx, K * sizeof(float));
+    if (ws) { /* (rounded once here, not in every tile: 110M's attention 151 -> 180 GFLOP/s, one thread) */
+      for (size_t r = 0; r < rows; r++)
+        if (raw)
+          lv->round_bf16((uint16_t *)(xcopy + r * xld), xb + r * ldx, K);
+        else
+          memcpy(xcopy + r * xld, xb + r * ldx, K * sizeof(float));
       xb = xcopy, xs = xld;
     }
     for (size_t j0 = 0; j0 < m; j0 += lv->rn) {
@@ -167,7 +171,9 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
       const char *wj = (const char *)w + j0 * row_bytes;
       for (;;) { /* over the chunks, at least one */
         size_t kc = K - k0 < kstep ? K - k0 : kstep;
-        llm_dotgemm_tile t = {xb + k0, xs, wj + k0 * esize, row_bytes, wtype, kc, NULL,
+        int x_bf16 = ws && raw;
+        const float *xk = x_bf16 ? (const float *)((const uint16_t *)xb + k0) : xb + k0;
+        llm_dotgemm_tile t = {xk, xs, x_bf16, wj + k0 * esize, row_bytes, wtype, kc, NULL,
                               k0 == 0, k0 + kc == K, out + r0 * ldo + j0, ldo, acc, NULL};
         /* the next W rows stream from memory while this block's tiles
         ** compute, instead of stalling the next block's first tile */

@@ -29,6 +29,7 @@
 #define LLM_DOTGEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Weight types the product reads (converted to float32 as loaded). */
 enum { LLM_DOTGEMM_F32, LLM_DOTGEMM_F16, LLM_DOTGEMM_BF16 };
@@ -53,6 +54,9 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
 typedef struct llm_dotgemm_tile {
   const float *x; /* at (first row, k0) */
   size_t ldx;
+  /* x holds bfloat16, rounded beforehand (level.round_bf16), still ldx
+  ** floats' bytes apart: element k of row i at (uint16_t *)(x + i ldx) + k */
+  int x_bf16;
   const void *w; /* at (first row, k0) */
   size_t ldw;    /* bytes */
   int wtype;
@@ -75,8 +79,11 @@ typedef struct llm_dotgemm_level {
   void (*tile)(const llm_dotgemm_tile *t, size_t rm, size_t rn);
   /* dst[0, n) = src[0, n) of wtype converted to float (exactly). */
   void (*widen)(float *dst, const void *src, int wtype, size_t n);
-  /* The tiles read bfloat16 weights as they are (never widened copies). */
+  /* The tiles read bfloat16 weights as they are (never widened copies),
+  ** with x rounded to bfloat16 by round_bf16 (dst[0, n) = src[0, n)
+  ** rounded to nearest, ties to even) or as they load. */
   int bf16_native;
+  void (*round_bf16)(uint16_t *dst, const float *src, size_t n);
 } llm_dotgemm_level;
 
 /* In dotgemm_avx2.c and dotgemm_avx512.c (x86-64 with GCC or clang). */

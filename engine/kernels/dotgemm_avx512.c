@@ -199,7 +199,7 @@ AVX512 static void widen512(float *dst, const void *src, int wt, size_t n) {
   if (k < n) _mm512_mask_storeu_ps(dst + k, tail_mask(n - k), load_w_tail(wt, src, k, n - k));
 }
 
-const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, 0};
+const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, 0, NULL};
 
 /* ---- bfloat16 weights by vdpbf16ps (LLM_SIMD_AVX512_BF16) ------------------
 
@@ -214,20 +214,28 @@ const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, 
 #define BF16_INLINE BF16 static inline __attribute__((always_inline))
 #define PAIRS 32
 
-/* 32 activations from k on (the first r < 32 of them, zeros after, when r
-** is given), rounded to bfloat16 pairs. */
-BF16_INLINE __m512bh load_x_bf16(const float *x, size_t k, size_t r) {
+/* 32 bfloat16 of a row from k on (the first r < 32 of them, zeros after). */
+BF16_INLINE __m512bh load_bf16(const void *row, size_t k, size_t r) {
+  __mmask32 m = r >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << r) - 1);
+  return (__m512bh)_mm512_maskz_loadu_epi16(m, (const uint16_t *)row + k);
+}
+
+/* 32 activations from k on (r as above), rounded to bfloat16 pairs, or as
+** they were rounded beforehand (rounded). */
+BF16_INLINE __m512bh load_x_bf16(int rounded, const float *x, size_t k, size_t r) {
+  if (rounded) return load_bf16(x, k, r);
   __mmask16 lo = r >= 16 ? 0xFFFF : tail_mask(r), hi = r >= 32 ? 0xFFFF : r > 16 ? tail_mask(r - 16) : 0;
   return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + k + 16), _mm512_maskz_loadu_ps(lo, x + k));
 }
 
-/* 32 weights of a row from k on (r as above). */
-BF16_INLINE __m512bh load_w_bf16(const char *row, size_t k, size_t r) {
-  __mmask32 m = r >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << r) - 1);
-  return (__m512bh)_mm512_maskz_loadu_epi16(m, row + 2 * k);
+BF16 static void round_bf16_512(uint16_t *dst, const float *src, size_t n) {
+  for (size_t k = 0; k < n; k += PAIRS) {
+    __mmask32 m = n - k >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n - k)) - 1);
+    _mm512_mask_storeu_epi16(dst + k, m, (__m512i)load_x_bf16(0, src, k, n - k));
+  }
 }
 
-BF16_INLINE void tile_body_bf16(const llm_dotgemm_tile *t, const size_t rm, const size_t rn) {
+BF16_INLINE void tile_body_bf16(const llm_dotgemm_tile *t, const size_t rm, const size_t rn, const int xr) {
   const float *x = t->x;
   const char *w = t->w, *next = t->next_w;
   size_t ldx = t->ldx, ldw = t->ldw, kc = t->kc;
@@ -241,18 +249,18 @@ BF16_INLINE void tile_body_bf16(const llm_dotgemm_tile *t, const size_t rm, cons
     UNROLL
     for (size_t j = 0; j < RN && j < rn; j++)
       for (size_t k = 0; k < kc; k += PAIRS)
-        c[0][j] = _mm512_dpbf16_ps(c[0][j], load_x_bf16(x, k, kc - k), load_w_bf16(w + j * ldw, k, kc - k));
+        c[0][j] = _mm512_dpbf16_ps(c[0][j], load_x_bf16(xr, x, k, kc - k), load_bf16(w + j * ldw, k, kc - k));
     finish(t, c, rm, rn);
     return;
   }
   for (size_t k = 0; k < kc; k += PAIRS) {
     __m512bh xv[RM];
     UNROLL
-    for (size_t i = 0; i < RM && i < rm; i++) xv[i] = load_x_bf16(x + i * ldx, k, kc - k);
+    for (size_t i = 0; i < RM && i < rm; i++) xv[i] = load_x_bf16(xr, x + i * ldx, k, kc - k);
     UNROLL
     for (size_t j = 0; j < RN && j < rn; j++) {
       if (next) _mm_prefetch(next + j * ldw + 2 * k, _MM_HINT_T0);
-      __m512bh wv = load_w_bf16(w + j * ldw, k, kc - k);
+      __m512bh wv = load_bf16(w + j * ldw, k, kc - k);
       UNROLL
       for (size_t i = 0; i < RM && i < rm; i++) c[i][j] = _mm512_dpbf16_ps(c[i][j], xv[i], wv);
     }
@@ -260,20 +268,24 @@ BF16_INLINE void tile_body_bf16(const llm_dotgemm_tile *t, const size_t rm, cons
   finish(t, c, rm, rn);
 }
 
-#define TILE_BF16(rm, rn) \
-  BF16 static void tile_bf16_##rm##_##rn(const llm_dotgemm_tile *t) { tile_body_bf16(t, rm, rn); }
-TILE_BF16(1, 1) TILE_BF16(1, 8) TILE_BF16(2, 1) TILE_BF16(2, 8) TILE_BF16(3, 1) TILE_BF16(3, 8)
+#define TILE_BF16(rm, rn, xr) \
+  BF16 static void tile_bf16_##rm##_##rn##_##xr(const llm_dotgemm_tile *t) { tile_body_bf16(t, rm, rn, xr); }
+#define TILES_BF16(xr) \
+  TILE_BF16(1, 1, xr) TILE_BF16(1, 8, xr) TILE_BF16(2, 1, xr) TILE_BF16(2, 8, xr) TILE_BF16(3, 1, xr) TILE_BF16(3, 8, xr)
+TILES_BF16(0)
+TILES_BF16(1)
+#define TILE_BF16_ROW(xr) \
+  {{tile_bf16_1_1_##xr, tile_bf16_1_8_##xr}, {tile_bf16_2_1_##xr, tile_bf16_2_8_##xr}, {tile_bf16_3_1_##xr, tile_bf16_3_8_##xr}}
 
 static void tile512_bf16(const llm_dotgemm_tile *t, size_t rm, size_t rn) {
-  static tile_fn *const fns[RM][2] = {
-      {tile_bf16_1_1, tile_bf16_1_8}, {tile_bf16_2_1, tile_bf16_2_8}, {tile_bf16_3_1, tile_bf16_3_8}};
+  static tile_fn *const fns[2][RM][2] = {TILE_BF16_ROW(0), TILE_BF16_ROW(1)};
   if (t->wtype == LLM_DOTGEMM_BF16)
-    fns[rm - 1][rn == RN](t);
+    fns[t->x_bf16 != 0][rm - 1][rn == RN](t);
   else
     tile512(t, rm, rn);
 }
 
-const llm_dotgemm_level llm_dotgemm_avx512_bf16 = {LANES, RM, RN, tile512_bf16, widen512, 1};
+const llm_dotgemm_level llm_dotgemm_avx512_bf16 = {LANES, RM, RN, tile512_bf16, widen512, 1, round_bf16_512};
 
 #else
 const llm_dotgemm_level llm_dotgemm_avx512 = {0}, llm_dotgemm_avx512_bf16 = {0};

@@ -1,6 +1,8 @@
 /*
-** dotgemm_avx512.c: the AVX-512 level of llm_dotgemm (see dotgemm.h):
-** llm_dotgemm_avx512, tiles of up to 3 x rows by 8 W rows.
+** dotgemm_avx512.c: the AVX-512 levels of llm_dotgemm (see dotgemm.h):
+** llm_dotgemm_avx512, tiles of up to 3 x rows by 8 W rows, and
+** llm_dotgemm_avx512_bf16, the same but for bfloat16 weights by vdpbf16ps
+** (at the end).
 **
 ** An element's accumulator is one zmm: 16 lanes, lane l summing the
 ** products at k = l, l + 16, ... by FMA; the last K % 16 come through
@@ -202,11 +204,12 @@ AVX512 static void widen512(float *dst, const void *src, int wt, size_t n) {
 const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, 0, NULL};
 
 /* ---- bfloat16 weights by vdpbf16ps (LLM_SIMD_AVX512_BF16) ------------------
-
-** The x rows are rounded to bfloat16 as they load (vcvtne2ps2bf16: nearest,
-** ties to even), 32 at a time, and each accumulator lane l takes the pairs
-** k = 2l, 2l + 1 (mod 32) of x and W, by vdpbf16ps: a pair's products are
-** exact in float32, the instruction adds them to the lane. Twice the
+**
+** The x rows are rounded to bfloat16 (vcvtne2ps2bf16: nearest, ties to
+** even; once per block by round_bf16 when the driver has its workspace,
+** else as they load: the same bits), and each accumulator lane l takes the
+** pairs k = 2l, 2l + 1 (mod 32) of x and W by vdpbf16ps: a pair's products
+** are exact in float32, the instruction adds them to the lane. Twice the
 ** arithmetic of an FMA per instruction, and the weights are read as they
 ** lie, 32 to a vector. The reduction and the tiles are the float ones;
 ** the k chunks (KC in dotgemm.c) are multiples of 32. */

@@ -93,6 +93,16 @@ INLINE __m512 reduce16(const __m512 a[16]) {
   return halve(w[0], w[1], 1);
 }
 
+/* The tile's accumulators c[i][j]: zeros for the first chunk, else as the
+** last one left them in the state. */
+INLINE void start(const llm_dotgemm_tile *t, __m512 c[RM][RN], size_t rm, size_t rn) {
+  UNROLL
+  for (size_t i = 0; i < RM && i < rm; i++)
+    UNROLL
+    for (size_t j = 0; j < RN && j < rn; j++)
+      c[i][j] = t->first ? _mm512_setzero_ps() : _mm512_loadu_ps(t->state + (i * rn + j) * LANES);
+}
+
 /* Stores the tile's accumulators c[i][j] in the state, or reduces them and
 ** writes them out. */
 INLINE void finish(const llm_dotgemm_tile *t, __m512 c[RM][RN], size_t rm, size_t rn) {
@@ -129,11 +139,7 @@ INLINE void tile_body(const llm_dotgemm_tile *t, const size_t rm, const size_t r
   const char *w = t->w, *next = t->next_w;
   size_t ldx = t->ldx, ldw = t->ldw, kc = t->kc, k = 0;
   __m512 c[RM][RN];
-  UNROLL
-  for (size_t i = 0; i < RM && i < rm; i++)
-    UNROLL
-    for (size_t j = 0; j < RN && j < rn; j++)
-      c[i][j] = t->first ? _mm512_setzero_ps() : _mm512_loadu_ps(t->state + (i * rn + j) * LANES);
+  start(t, c, rm, rn);
   if (rm == 1) {
     /* One x row (a decode step): the W rows one after another, so that the
     ** weights stream from memory in address order. Read side by side, as
@@ -243,11 +249,7 @@ BF16_INLINE void tile_body_bf16(const llm_dotgemm_tile *t, const size_t rm, cons
   const char *w = t->w, *next = t->next_w;
   size_t ldx = t->ldx, ldw = t->ldw, kc = t->kc;
   __m512 c[RM][RN];
-  UNROLL
-  for (size_t i = 0; i < RM && i < rm; i++)
-    UNROLL
-    for (size_t j = 0; j < RN && j < rn; j++)
-      c[i][j] = t->first ? _mm512_setzero_ps() : _mm512_loadu_ps(t->state + (i * rn + j) * LANES);
+  start(t, c, rm, rn);
   if (rm == 1) { /* W rows one after another, as tile_body's */
     UNROLL
     for (size_t j = 0; j < RN && j < rn; j++)

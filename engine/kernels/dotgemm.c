@@ -10,10 +10,13 @@
 ** rows and the current chunk of W rows copied to 64-byte aligned rows
 ** (vector loads that straddle two cache lines cost two), the weights
 ** widened to float32 on the way; float32 weights already so aligned are
-** not copied (that measured 3-5% faster). None of this changes an element's
-** arithmetic (copies and widening are exact, the accumulators are stored
-** as they are), so when the workspace cannot be had, or there is one tile
-** of x rows only, the tiles run over whole rows where they lie.
+** not copied (that measured 3-5% faster). At the level whose tiles take
+** bfloat16 weights as they are (vdpbf16ps), those are not widened, and
+** the x rows are copied rounded to bfloat16, as the tiles would round
+** them. None of this changes an element's arithmetic (copies and widening
+** are exact, the accumulators are stored as they are), so when the
+** workspace cannot be had, or there is one tile of x rows only, the tiles
+** run over whole rows where they lie.
 */
 #include "kernels/dotgemm.h"
 
@@ -27,7 +30,7 @@
 #define NB_MAX 256       /* x rows in a block */
 #define X_BYTES (3 << 19) /* a block's x rows at most (if over NB_MIN rows) */
 #define NB_MIN 32
-#define KC 1024 /* k in a chunk: a multiple of every level's lanes (and of the 32 bfloat16 of a vdpbf16ps) */
+#define KC 1024 /* k in a chunk: a multiple of every level's lanes and of 32 (vdpbf16ps) */
 #define COPY_MIN_ROWS 16 /* x rows from which the workspace is used */
 
 /* A stride of n floats for copied rows: whole lines, and not a multiple of

@@ -303,10 +303,10 @@ static const char *const call_keys[] = {"max_tokens", "temperature", "top_k",   
 ** and 64 rows within 7%), where more rows only hold more memory. Fewer
 ** than that when the memory limit asks for it (each row's KV cache and
 ** buffers: per_row bytes). */
-static int64_t default_batch(const llm_net *net, double per_row) {
+static int64_t default_batch(const llm_net *net, double per_row, int64_t limit_mb) {
   uint32_t t = net->layers[0].q.type;
   int64_t b = t == LLM_QTYPE_F32 || t == LLM_QTYPE_F16 || t == LLM_QTYPE_BF16 ? 64 : 16;
-  double fits = (double)llm_memory_limit_mb() * (1 << 20) / per_row;
+  double fits = (double)limit_mb * (1 << 20) / per_row;
   return fits < 1 ? 1 : fits < (double)b ? (int64_t)fits : b;
 }
 
@@ -337,9 +337,11 @@ static int rv_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
     rc = llm_fail(&err, LLM_EINVAL, "option \"template\" must be an object of the chat template's variables");
   if (!rc) rc = llm_model_resolve(c->conn, argv[0], &name, &err);
   if (!rc) rc = llm_model_get(c->conn, name, &e, &err);
-  if (!rc && !batch) batch = default_batch(&e->weights->net, (double)llm_infer_bytes(&e->info.config));
+  double per_row = rc ? 0 : (double)llm_infer_bytes(&e->info.config);
+  int64_t limit_mb = llm_memory_limit_mb();
+  if (!rc && !batch) batch = default_batch(&e->weights->net, per_row, limit_mb);
   if (!rc) rc = llm_check_memory("running this many sequences at once (a smaller \"batch\" needs less)",
-                                 (double)batch * (double)llm_infer_bytes(&e->info.config), llm_memory_limit_mb(), &err);
+                                 (double)batch * per_row, limit_mb, &err);
   if (!rc && !e->weights->net.tr->decoder)
     rc = llm_fail(&err, LLM_EINVAL, "model '%s' is an encoder: it does not generate text (llm_embed_rows embeds)",
                   e->name);

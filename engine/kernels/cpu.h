@@ -3,7 +3,7 @@
 #define LLM_CPU_H
 
 /* The widest SIMD level both compiled in and supported by this CPU:
-** "avx512", "avx2+fma", "sse2", "neon" or "scalar". */
+** "avx512+bf16", "avx512", "avx2+fma", "sse2", "neon" or "scalar". */
 const char *llm_cpu_simd_level(void);
 
 #endif

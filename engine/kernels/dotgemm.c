@@ -81,7 +81,7 @@ static void widen_c(float *dst, const void *src, int wt, size_t n) {
   for (size_t k = 0; k < n; k++) dst[k] = weight_at(src, wt, k);
 }
 
-static const llm_dotgemm_level portable = {C_LANES, 2, 4, tile_c, widen_c, 0, NULL};
+static const llm_dotgemm_level portable = {C_LANES, 2, 4, tile_c, widen_c, NULL};
 
 /* ---- Driver ---------------------------------------------------------------- */
 
@@ -155,15 +155,15 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
   ** so are bfloat16 rows not 4 KB apart where the level's tiles take them
   ** as they are (else copied as they are: 110M's down projection 112 ->
   ** 130 GFLOP/s) */
-  int raw = wtype == LLM_DOTGEMM_BF16 && lv->bf16_native;
-  int in_place = (wtype == LLM_DOTGEMM_F32 && (uintptr_t)w % 64 == 0 && row_bytes % 64 == 0 &&
-                  row_bytes % 4096 != 0) || (raw && row_bytes % 4096 != 0);
+  int raw = wtype == LLM_DOTGEMM_BF16 && lv->round_bf16, x_bf16 = ws && raw;
+  int in_place = row_bytes % 4096 != 0 &&
+                 (raw || (wtype == LLM_DOTGEMM_F32 && (uintptr_t)w % 64 == 0 && row_bytes % 64 == 0));
   for (size_t r0 = 0; r0 < n; r0 += nb) {
     size_t rows = n - r0 < nb ? n - r0 : nb, xs = ldx;
     const float *xb = x + r0 * ldx;
     if (ws) { /* (rounded once here, not in every tile: 110M's attention 151 -> 180 GFLOP/s, one thread) */
       for (size_t r = 0; r < rows; r++)
-        if (raw)
+        if (x_bf16)
           lv->round_bf16((uint16_t *)(xcopy + r * xld), xb + r * ldx, K);
         else
           memcpy(xcopy + r * xld, xb + r * ldx, K * sizeof(float));
@@ -174,7 +174,6 @@ void llm_dotgemm(int simd, float *out, size_t ldo, const float *x, size_t ldx,
       const char *wj = (const char *)w + j0 * row_bytes;
       for (;;) { /* over the chunks, at least one */
         size_t kc = K - k0 < kstep ? K - k0 : kstep;
-        int x_bf16 = ws && raw;
         const float *xk = x_bf16 ? (const float *)((const uint16_t *)xb + k0) : xb + k0;
         llm_dotgemm_tile t = {xk, xs, x_bf16, wj + k0 * esize, row_bytes, wtype, kc, NULL,
                               k0 == 0, k0 + kc == K, out + r0 * ldo + j0, ldo, acc, NULL};

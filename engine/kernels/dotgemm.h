@@ -79,10 +79,9 @@ typedef struct llm_dotgemm_level {
   void (*tile)(const llm_dotgemm_tile *t, size_t rm, size_t rn);
   /* dst[0, n) = src[0, n) of wtype converted to float (exactly). */
   void (*widen)(float *dst, const void *src, int wtype, size_t n);
-  /* The tiles read bfloat16 weights as they are (never widened copies),
-  ** with x rounded to bfloat16 by round_bf16 (dst[0, n) = src[0, n)
-  ** rounded to nearest, ties to even) or as they load. */
-  int bf16_native;
+  /* Non-NULL at a level whose tiles read bfloat16 weights as they are
+  ** (never widened copies), with x rounded to bfloat16 by this (dst[0, n)
+  ** = src[0, n) rounded to nearest, ties to even) or as they load. */
   void (*round_bf16)(uint16_t *dst, const float *src, size_t n);
 } llm_dotgemm_level;
 

@@ -185,7 +185,7 @@ AVX2 static void widen256(float *dst, const void *src, int wt, size_t n) {
   if (k < n) _mm256_maskstore_ps(dst + k, tail_mask(n - k), load_w_tail(wt, src, k, n - k));
 }
 
-const llm_dotgemm_level llm_dotgemm_avx2 = {LANES, RM, RN, tile256, widen256, 0, NULL};
+const llm_dotgemm_level llm_dotgemm_avx2 = {LANES, RM, RN, tile256, widen256, NULL};
 
 #else
 const llm_dotgemm_level llm_dotgemm_avx2 = {0};

@@ -207,7 +207,7 @@ AVX512 static void widen512(float *dst, const void *src, int wt, size_t n) {
   if (k < n) _mm512_mask_storeu_ps(dst + k, tail_mask(n - k), load_w_tail(wt, src, k, n - k));
 }
 
-const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, 0, NULL};
+const llm_dotgemm_level llm_dotgemm_avx512 = {LANES, RM, RN, tile512, widen512, NULL};
 
 /* ---- bfloat16 weights by vdpbf16ps (LLM_SIMD_AVX512_BF16) ------------------
 **
@@ -290,7 +290,7 @@ static void tile512_bf16(const llm_dotgemm_tile *t, size_t rm, size_t rn) {
     tile512(t, rm, rn);
 }
 
-const llm_dotgemm_level llm_dotgemm_avx512_bf16 = {LANES, RM, RN, tile512_bf16, widen512, 1, round_bf16_512};
+const llm_dotgemm_level llm_dotgemm_avx512_bf16 = {LANES, RM, RN, tile512_bf16, widen512, round_bf16_512};
 
 #else
 const llm_dotgemm_level llm_dotgemm_avx512 = {0}, llm_dotgemm_avx512_bf16 = {0};

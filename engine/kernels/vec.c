@@ -276,6 +276,17 @@ AVX2 static void gelu_avx2(float *out, const float *x, size_t n) {
   }
 }
 
+/* silu(g) u = g / (1 + exp(-g)) u: exp(-g) is clamped (exp8), so a very
+** negative g gives a tiny value of its sign rather than -0. */
+AVX2 static void swiglu_avx2(float *out, const float *g, const float *u, size_t n) {
+  __m256 one = _mm256_set1_ps(1.0f);
+  for (size_t i = 0; i < n; i += 8) {
+    __m256 v = ld(g + i, n - i);
+    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
+    st(out + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), ld(u + i, n - i)), n - i);
+  }
+}
+
 AVX2 static void gelu_backward_avx2(float *dinp, const float *x,
                                     const float *dout, size_t n) {
   __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
@@ -537,6 +548,17 @@ AVX512 static void gelu_avx512(float *out, const float *x, size_t n) {
   }
 }
 
+AVX512 static void swiglu_avx512(float *out, const float *g, const float *u, size_t n) {
+  __m512 one = _mm512_set1_ps(1.0f);
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(k, g + i);
+    __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
+    __m512 s = _mm512_div_ps(v, _mm512_add_ps(one, e));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, u + i)));
+  }
+}
+
 AVX512 static void gelu_backward_avx512(float *dinp, const float *x,
                                         const float *dout, size_t n) {
   __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
@@ -689,6 +711,12 @@ void llm_vgelu(int simd, float *out, const float *x, size_t n) {
   AVX512_RUN(simd, gelu_avx512(out, x, n));
   AVX2_RUN(simd, gelu_avx2(out, x, n));
   for (size_t i = 0; i < n; i++) out[i] = gelu_c(x[i]);
+}
+
+void llm_vswiglu(int simd, float *out, const float *g, const float *u, size_t n) {
+  AVX512_RUN(simd, swiglu_avx512(out, g, u, n));
+  AVX2_RUN(simd, swiglu_avx2(out, g, u, n));
+  for (size_t i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 void llm_vgelu_backward(int simd, float *dinp, const float *x,

@@ -73,6 +73,9 @@ void llm_vln_dparams(int simd, float *dw, float *db, const float *dout,
 /* GELU, tanh approximation: out = x/2 (1 + tanh(k (x + 0.044715 x^3))),
 ** k = sqrt(2/pi). */
 void llm_vgelu(int simd, float *out, const float *x, size_t n);
+/* SwiGLU's product: out = silu(g) u = g / (1 + exp(-g)) u; out may be g
+** or u. */
+void llm_vswiglu(int simd, float *out, const float *g, const float *u, size_t n);
 /* dinp = dout * gelu'(x); dinp may be dout. */
 void llm_vgelu_backward(int simd, float *dinp, const float *x,
                         const float *dout, size_t n);

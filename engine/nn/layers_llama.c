@@ -237,7 +237,7 @@ static void glu_fwd_rows(void *p, size_t lo, size_t hi, int tid) {
       llm_vgelu(c->x->simd, o, g, H);
       for (size_t i = 0; i < H; i++) o[i] *= u[i];
     } else {
-      for (size_t i = 0; i < H; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+      llm_vswiglu(c->x->simd, o, g, u, H);
     }
   }
 }

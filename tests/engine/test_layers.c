@@ -634,7 +634,7 @@ static double glu_obj(void *p) {
 
 /* SwiGLU and GeGLU (gelu: Gemma's). */
 static void glu_one(int gelu) {
-  glu_case c = {.N = 5, .H = 13, .gelu = gelu};
+  glu_case c = {.N = 5, .H = 37, .gelu = gelu};
   size_t n = c.N * 2 * c.H, no = c.N * c.H;
   float *inp = randf(n, 2.5f), *r = randf(no, 1);
   inp[0] = 0, inp[1] = -30, inp[2] = 30;

@@ -20,13 +20,17 @@ one-token prompt; prompt = llm_generate(m, text, '{"max_tokens": 1,
 included): a prefill of 128 tokens and the logits of the last one only, as
 llama-bench's -p 128 computes them (the time includes tokenizing the text
 and picking the one token, both well under 1%); both cores) and
-llama-bench -p 128 -n 128 -t 2 -r 1. Prints medians, ratios, decode's GB/s
-(tokens/s x the file's bytes) against the read bandwidth measured in the
-same run (bench_infer_bench mem), prompt's GFLOP/s (2 x parameters per
-token) against the fp32 FMA peak (bench_train_step_bench peak), and the
-peak resident memory of each engine's process (ours: VmHWM of the process
-that imported nothing, loaded the model and ran; llama-bench's: its
-rusage).
+llama-bench -p 128 -n 128 -t 2 -r 1, after a measure of the read
+bandwidth (bench_infer_bench mem). Prints medians of the rates; the ratios
+as the median, lowest and highest of each round's ratio (a round's two
+runs are seconds apart, and on a shared machine the bandwidth left to us
+drifts by half over minutes: the pairs cancel that drift, the medians of
+each engine's rates alone do not); decode's GB/s (tokens/s x the file's
+bytes) against the read bandwidth of the same round, as a median; prompt's
+GFLOP/s (2 x parameters per token) against the fp32 FMA peak
+(bench_train_step_bench peak); and the peak resident memory of each
+engine's process (ours: VmHWM of the process that imported nothing, loaded
+the model and ran; llama-bench's: its rusage).
 Run from the repository root after `make build/bench_infer_bench
 build/bench_train_step_bench`, with Debian's /usr/bin/python3.
 """
@@ -139,11 +143,13 @@ def main():
                           "print(json.dumps(b.make_files(%r)))" % (os.path.join(ROOT, "bench"), a.work)],
                          check=True, capture_output=True, text=True).stdout
     files = json.loads(out.splitlines()[-1])
-    mem = probe([os.path.join(ROOT, "build", "bench_infer_bench"), "mem"], "mem_gbs")
+    mem_gbs = lambda: probe([os.path.join(ROOT, "build", "bench_infer_bench"), "mem"], "mem_gbs")  # noqa: E731
     peak = probe([os.path.join(ROOT, "build", "bench_train_step_bench"), "peak"], "peak_gflops")
-    print("read bandwidth %.1f GB/s (2 threads), fp32 FMA peak %.0f GFLOP/s" % (mem, peak))
-    print("%-18s %7s | %8s %8s %5s %6s | %8s %8s %5s %6s | %7s %7s" % (
-        "file", "MB", "decode", "llama", "ratio", "%bw", "prompt", "llama", "ratio", "%peak", "rss MB", "llama"))
+    print("fp32 FMA peak %.0f GFLOP/s (2 threads); %%bw: of the read bandwidth of each round (2 threads)" % peak)
+    print("%-18s %5s | %7s %7s %-16s %5s | %7s %7s %-16s %6s | %6s %6s" % (
+        "file", "MB", "decode", "llama", "ratio [lo-hi]", "%bw", "prompt", "llama", "ratio [lo-hi]", "%peak",
+        "rss MB", "llama"))
+    bws = []
     for name, path in files.items():
         if a.only and not any(o in name for o in a.only):
             continue
@@ -153,21 +159,34 @@ def main():
         text, n_tokens = prompt_of(db)
         params = db.execute("SELECT n_params FROM llm_models WHERE name = 'm'").fetchone()[0]
         db.close()
-        ours, theirs = [], []
+        ours, theirs, mems = [], [], []
         for _ in range(a.rounds):
+            mem = mem_gbs()
             out = subprocess.run([sys.executable, "-c", OURS, os.path.join(ROOT, "llm"),
                                   os.path.join(a.work, "m_%s.db" % name), text, str(n_tokens)],
                                  capture_output=True, text=True, check=True).stdout
-            ours.append(json.loads(out))
             r = llama_bench(a.llama_bench, path)
-            if r:
+            if r:  # (a round counts only with both engines' figures)
+                ours.append(json.loads(out))
                 theirs.append(r)
-        med = lambda rows, k: statistics.median(x[k] for x in rows) if rows else float("nan")  # noqa: E731
+                mems.append(mem)
+        if not ours:
+            continue
+        med = lambda rows, k: statistics.median(x[k] for x in rows)  # noqa: E731
         size = os.path.getsize(path)
-        od, op, td, tp = med(ours, "decode"), med(ours, "prompt"), med(theirs, "decode"), med(theirs, "prompt")
-        print("%-18s %7.0f | %8.1f %8.1f %5.2f %5.0f%% | %8.1f %8.1f %5.2f %5.1f%% | %7.0f %7.0f" % (
-            name, size / 1e6, od, td, od / td, 100 * od * size / 1e9 / mem, op, tp, op / tp,
-            100 * op * 2 * params / 1e9 / peak, med(ours, "rss_mb"), med(theirs, "rss_mb")))
+        bws += mems
+
+        def ratio(k):
+            r = [o[k] / t[k] for o, t in zip(ours, theirs)]
+            return "%.2f [%.2f-%.2f]" % (statistics.median(r), min(r), max(r))
+        bw = statistics.median(100 * o["decode"] * size / 1e9 / m for o, m in zip(ours, mems))
+        print("%-18s %5.0f | %7.1f %7.1f %-16s %4.0f%% | %7.1f %7.1f %-16s %5.1f%% | %6.0f %6.0f" % (
+            name, size / 1e6, med(ours, "decode"), med(theirs, "decode"), ratio("decode"), bw, med(ours, "prompt"),
+            med(theirs, "prompt"), ratio("prompt"), 100 * med(ours, "prompt") * 2 * params / 1e9 / peak,
+            med(ours, "rss_mb"), med(theirs, "rss_mb")))
+    if bws:
+        print("read bandwidth over the rounds: median %.1f GB/s, lowest %.1f, highest %.1f" % (
+            statistics.median(bws), min(bws), max(bws)))
 
 
 if __name__ == "__main__":

@@ -287,6 +287,21 @@ AVX2 static void swiglu_avx2(float *out, const float *g, const float *u, size_t 
   }
 }
 
+/* du = d silu(g), dg = d u silu'(g), silu' = s (1 + g (1 - s)), s = sigmoid(g). */
+AVX2 static void swiglu_backward_avx2(float *dg, float *du, const float *g, const float *u, const float *d,
+                                      size_t n) {
+  __m256 one = _mm256_set1_ps(1.0f);
+  for (size_t i = 0; i < n; i += 8) {
+    size_t r = n - i;
+    __m256 v = ld(g + i, r), dv = ld(d + i, r);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+    __m256 ds = _mm256_mul_ps(s, _mm256_fmadd_ps(v, _mm256_sub_ps(one, s), one));
+    __m256 uv = ld(u + i, r);
+    st(du + i, _mm256_mul_ps(dv, _mm256_mul_ps(v, s)), r);
+    st(dg + i, _mm256_mul_ps(_mm256_mul_ps(dv, uv), ds), r);
+  }
+}
+
 AVX2 static void gelu_backward_avx2(float *dinp, const float *x,
                                     const float *dout, size_t n) {
   __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
@@ -559,6 +574,20 @@ AVX512 static void swiglu_avx512(float *out, const float *g, const float *u, siz
   }
 }
 
+AVX512 static void swiglu_backward_avx512(float *dg, float *du, const float *g, const float *u, const float *d,
+                                          size_t n) {
+  __m512 one = _mm512_set1_ps(1.0f);
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 k = mask16(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(k, g + i), dv = _mm512_maskz_loadu_ps(k, d + i);
+    __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    __m512 ds = _mm512_mul_ps(s, _mm512_fmadd_ps(v, _mm512_sub_ps(one, s), one));
+    __m512 uv = _mm512_maskz_loadu_ps(k, u + i);
+    _mm512_mask_storeu_ps(du + i, k, _mm512_mul_ps(dv, _mm512_mul_ps(v, s)));
+    _mm512_mask_storeu_ps(dg + i, k, _mm512_mul_ps(_mm512_mul_ps(dv, uv), ds));
+  }
+}
+
 AVX512 static void gelu_backward_avx512(float *dinp, const float *x,
                                         const float *dout, size_t n) {
   __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
@@ -717,6 +746,17 @@ void llm_vswiglu(int simd, float *out, const float *g, const float *u, size_t n)
   AVX512_RUN(simd, swiglu_avx512(out, g, u, n));
   AVX2_RUN(simd, swiglu_avx2(out, g, u, n));
   for (size_t i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void llm_vswiglu_backward(int simd, float *dg, float *du, const float *g, const float *u, const float *d,
+                          size_t n) {
+  AVX512_RUN(simd, swiglu_backward_avx512(dg, du, g, u, d, n));
+  AVX2_RUN(simd, swiglu_backward_avx2(dg, du, g, u, d, n));
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i], ui = u[i], di = d[i], s = 1.0f / (1.0f + expf(-gi));
+    du[i] = di * gi * s;
+    dg[i] = di * ui * s * (1.0f + gi * (1.0f - s));
+  }
 }
 
 void llm_vgelu_backward(int simd, float *dinp, const float *x,

@@ -76,6 +76,11 @@ void llm_vgelu(int simd, float *out, const float *x, size_t n);
 /* SwiGLU's product: out = silu(g) u = g / (1 + exp(-g)) u; out may be g
 ** or u. */
 void llm_vswiglu(int simd, float *out, const float *g, const float *u, size_t n);
+/* Its gradients from d = dout: du = d silu(g), dg = d u silu'(g). Each
+** output element depends on the same element of the inputs only, so an
+** output may be one of them. */
+void llm_vswiglu_backward(int simd, float *dg, float *du, const float *g, const float *u, const float *d,
+                          size_t n);
 /* dinp = dout * gelu'(x); dinp may be dout. */
 void llm_vgelu_backward(int simd, float *dinp, const float *x,
                         const float *dout, size_t n);

@@ -256,11 +256,7 @@ static void glu_bwd_rows(void *p, size_t lo, size_t hi, int tid) {
       for (size_t i = 0; i < H; i++) du[i] *= d[i];
       continue;
     }
-    for (size_t i = 0; i < H; i++) {
-      float s = 1.0f / (1.0f + expf(-g[i]));
-      du[i] = d[i] * g[i] * s;
-      dg[i] = d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-    }
+    llm_vswiglu_backward(c->x->simd, dg, du, g, u, d, H);
   }
 }
 

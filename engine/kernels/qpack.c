@@ -53,23 +53,50 @@ static size_t place(uint32_t type, int i, int k, int *unit) {
   return 32 + 64 * (size_t)(q / 4) + lane;
 }
 
+/* One field's bytes of one row's block: from its offset in the 16 rows'
+** span (block 0) to its place in the group. */
+typedef struct qpack_move {
+  uint32_t from, to, bytes;
+} qpack_move;
+
+/* Packing calls place() once per field of one group, not of every group:
+** the moves are the same for each (TinyLlama Q4_K_M's weights pack in 0.16 s
+** so, 1.2 s calling place() for every group). */
 int llm_qpack_rows(uint32_t type, void *data, int64_t rows, size_t row_bytes) {
   size_t bb = (size_t)block_bytes(type), nb = row_bytes / bb, span = LLM_QPACK_ROWS * row_bytes;
   uint8_t *copy = llm_malloc(span);
-  if (!copy) return -1;
+  qpack_move *moves = llm_malloc(LLM_QPACK_ROWS * bb * sizeof *moves);
+  if (!copy || !moves) {
+    llm_free(copy);
+    llm_free(moves);
+    return -1;
+  }
+  size_t n_moves = 0;
+  for (int i = 0; i < LLM_QPACK_ROWS; i++)
+    for (int k = 0, unit; k < (int)bb; k += unit) {
+      size_t at = place(type, i, k, &unit);
+      moves[n_moves++] = (qpack_move){(uint32_t)((size_t)i * row_bytes + (size_t)k), (uint32_t)at, (uint32_t)unit};
+    }
   for (int64_t r = 0; r < rows; r += LLM_QPACK_ROWS) {
     uint8_t *dst = (uint8_t *)data + (size_t)r * row_bytes;
     memcpy(copy, dst, span);
-    for (size_t b = 0; b < nb; b++)
-      for (int i = 0; i < LLM_QPACK_ROWS; i++) {
-        const uint8_t *blk = copy + (size_t)i * row_bytes + b * bb;
-        for (int k = 0, unit; k < (int)bb; k += unit) {
-          size_t at = place(type, i, k, &unit);
-          memcpy(dst + b * LLM_QPACK_ROWS * bb + at, blk + k, (size_t)unit);
-        }
+    for (size_t b = 0; b < nb; b++) {
+      uint8_t *group = dst + b * LLM_QPACK_ROWS * bb;
+      const uint8_t *blocks = copy + b * bb;
+      for (size_t m = 0; m < n_moves; m++) {
+        const qpack_move *v = &moves[m];
+        /* (constant sizes: each memcpy is one load and one store) */
+        if (v->bytes == 4)
+          memcpy(group + v->to, blocks + v->from, 4);
+        else if (v->bytes == 2)
+          memcpy(group + v->to, blocks + v->from, 2);
+        else
+          group[v->to] = blocks[v->from];
       }
+    }
   }
   llm_free(copy);
+  llm_free(moves);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 ** The tokenizer functions are described in tokenizer_fns.c and
 ** tokens_vtab.c; the storage schema in sql/schema.sql.
 */
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -97,6 +98,14 @@ int sqlite3_llm_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *p
   set_api(pApi);
   if (sqlite3_libversion_number() < 3037000) {
     *pzErrMsg = sqlite3_mprintf("sqlite-llm needs SQLite 3.37 or later (this is %s)", sqlite3_libversion());
+    return SQLITE_ERROR;
+  }
+  /* a misspelt cap would otherwise be ignored without a word */
+  const char *simd = getenv("LLM_SIMD");
+  if (simd && *simd && llm_simd_by_name(simd) < 0) {
+    *pzErrMsg = sqlite3_mprintf("sqlite-llm: the environment variable LLM_SIMD is '%s'; it must be one of "
+                                "sse2, avx2+fma, avx512, avx512+bf16 (or unset: the CPU's best)",
+                                simd);
     return SQLITE_ERROR;
   }
   int rc = llm_blas_load(pzErrMsg);

@@ -5,9 +5,7 @@
 
 const char *llm_cpu_simd_level(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  /* the name of the level the kernels use (LLM_SIMD_*) */
-  static const char *const names[] = {"sse2", "avx2+fma", "avx512", "avx512+bf16"};
-  return names[llm_simd_best()];
+  return llm_simd_name(llm_simd_best());
 #elif defined(__aarch64__)
   return "neon";
 #else

@@ -3,6 +3,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels/qtypes.h"
 
@@ -627,7 +629,17 @@ AVX512 static void softmax_backward_avx512(float *ds, const float *p,
 /* ---------------------------------------------------------------------- */
 /* Dispatch                                                                */
 
-int llm_simd_best(void) {
+static const char *const SIMD_NAMES[] = {"sse2", "avx2+fma", "avx512", "avx512+bf16"};
+
+const char *llm_simd_name(int level) { return SIMD_NAMES[level]; }
+
+int llm_simd_by_name(const char *name) {
+  for (int i = 0; name && i < (int)(sizeof SIMD_NAMES / sizeof *SIMD_NAMES); i++)
+    if (!strcmp(name, SIMD_NAMES[i])) return i;
+  return -1;
+}
+
+static int cpu_level(void) {
 #ifdef HAVE_AVX2
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
@@ -638,6 +650,13 @@ int llm_simd_best(void) {
 #else
   return LLM_SIMD_SCALAR;
 #endif
+}
+
+/* (read at every call, not kept: a few lookups, where the callers run
+** whole products or passes) */
+int llm_simd_best(void) {
+  int cpu = cpu_level(), cap = llm_simd_by_name(getenv("LLM_SIMD"));
+  return cap >= 0 && cap < cpu ? cap : cpu;
 }
 
 /* Return, or run and return, through a SIMD kernel when the level allows.

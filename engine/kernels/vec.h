@@ -34,8 +34,15 @@ static inline void llm_prefetch(const float *x, size_t n) {
 ** computes with the activations rounded to bfloat16. */
 enum { LLM_SIMD_SCALAR = 0, LLM_SIMD_AVX2 = 1, LLM_SIMD_AVX512 = 2, LLM_SIMD_AVX512_BF16 = 3 };
 
-/* The best level this build and CPU support. */
+/* The best level this build and CPU support, or a lower one the
+** environment variable LLM_SIMD names (llm_simd_by_name; a name above the
+** CPU's level, or none, leaves the CPU's): to run and measure the paths
+** of other machines on this one. */
 int llm_simd_best(void);
+/* A level's name: "sse2", "avx2+fma", "avx512" or "avx512+bf16". */
+const char *llm_simd_name(int level);
+/* The level of that name, or -1. */
+int llm_simd_by_name(const char *name);
 
 float llm_vmax(int simd, const float *x, size_t n);
 float llm_vsum(int simd, const float *x, size_t n);

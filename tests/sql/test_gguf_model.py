@@ -359,3 +359,57 @@ def test_a_file_aligned_to_one_byte(ctx):
     ctx.db.execute("SELECT llm_import('a', 'gguf', ?)", (path,))
     assert len(ctx.one("SELECT llm_generate('a', 'ab', '{\"max_tokens\": 5, \"temperature\": 0}')")) > 0
     assert math.isfinite(ctx.one("SELECT llm_logprob('a', 'abc')"))
+
+
+SIMD_LEVELS = ["sse2", "avx2+fma", "avx512", "avx512+bf16"]
+
+# One process under LLM_SIMD: prints its llm_version() level, kernels and
+# the log-probabilities of the texts in argv[4:] under model 'q'.
+UNDER_LEVEL = r"""
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[2])
+db.enable_load_extension(True)
+db.load_extension(sys.argv[1])
+v = json.loads(db.execute("SELECT llm_version()").fetchone()[0])
+print(json.dumps([v["simd"], v["quant_kernels"]] + [db.execute("SELECT llm_logprob('q', ?)", (t,)).fetchone()[0]
+                                                   for t in sys.argv[3:]]))
+"""
+
+
+def test_every_simd_level_scores_as_llama_cpp(ctx):
+    """LLM_SIMD caps the kernels' level, so that one machine runs the paths
+    of others: under each level this CPU has, a fresh process reports it in
+    llm_version() and scores the Shakespeare Q4_K_M file's first three
+    recorded windows within 0.01 nats per token of llama.cpp (packed
+    AVX-512 products, the GGUF layout's AVX2 ones, the portable ones). A
+    misspelt level fails the load and names the variable; an empty one is
+    no cap."""
+    ctx.db.execute("SELECT llm_import('q', 'gguf', ?)",
+                   (os.path.join(ctx.shared, "gguf", "shakespeare-4L-Q4_K_M.gguf"),))
+    windows = record("shakespeare-Q4_K_M")["scores"][:3]
+    text = open(os.path.join(ctx.shared, "tinyshakespeare.txt"), "rb").read()
+    pieces = [text[w["byte_offset"]:w["byte_offset"] + w["byte_length"]].decode("utf-8") for w in windows]
+    db = os.path.join(ctx.tmp, "test.db")
+
+    def run(level):
+        return subprocess.run([sys.executable, "-c", UNDER_LEVEL, ctx.ext, db] + pieces, capture_output=True,
+                              text=True, env=dict(os.environ, LLM_SIMD=level))
+
+    best = json.loads(ctx.one("SELECT llm_version()"))["simd"]
+    levels = SIMD_LEVELS[:SIMD_LEVELS.index(best) + 1] if best in SIMD_LEVELS else []
+    kernels = {"sse2": ["portable"], "avx2+fma": ["avx2"], "avx512": ["avx512-vnni", "avx2"],
+               "avx512+bf16": ["avx512-vnni"]}
+    seen = set()
+    for level in levels:
+        p = run(level)
+        assert p.returncode == 0, (level, p.stderr)
+        got = json.loads(p.stdout)
+        assert got[0] == level and got[1] in kernels[level], (level, got[:2])
+        seen.add(got[1])
+        for w, mine in zip(windows, got[2:]):
+            assert abs(mine - w["sum_logprob"]) / (w["n_tokens"] - 1) <= 0.01, (level, mine, w["sum_logprob"])
+    assert not levels or len(seen) >= min(len(levels), 2), seen
+    p = run("")
+    assert p.returncode == 0 and json.loads(p.stdout)[0] == best, (p.stdout, p.stderr)
+    p = run("avx3")
+    assert p.returncode != 0 and "LLM_SIMD" in p.stderr and "'avx3'" in p.stderr, p.stderr

@@ -258,6 +258,8 @@ PORTABLE(product_q8_0, LLM_QTYPE_Q8_0)
 llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd) {
   if (simd >= LLM_SIMD_AVX512 && llm_qkernel_level(simd) >= LLM_SIMD_AVX512 && llm_qpack_product_avx512(type))
     return llm_qpack_product_avx512(type);
+  if (simd >= LLM_SIMD_AVX2 && llm_qkernel_level(simd) >= LLM_SIMD_AVX2 && llm_qpack_product_avx2(type))
+    return llm_qpack_product_avx2(type);
   return type == LLM_QTYPE_Q4_K   ? product_q4_k
        : type == LLM_QTYPE_Q5_K ? product_q5_k
        : type == LLM_QTYPE_Q6_K ? product_q6_k

@@ -96,12 +96,13 @@ llm_qpack_prepare_fn llm_qpack_prepare(uint32_t type);
 typedef void (*llm_qpack_product_fn)(const void *w, size_t ng, size_t row_bytes, const void *act,
                                      size_t act_stride, size_t na, int64_t n, float *out, size_t ldo);
 
-/* The product of a type at SIMD level simd (LLM_SIMD_*): the portable one
-** below AVX-512 VNNI. */
+/* The product of a type at SIMD level simd (LLM_SIMD_*): AVX-512 VNNI's,
+** AVX2's (q4_0 and q8_0), else the portable one. */
 llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd);
 
-/* Defined by kernels/qpack_avx512.c: the type's AVX-512 VNNI product, or
-** NULL (none, or not built). */
+/* Defined by kernels/qpack_avx512.c and qpack_avx2.c: the type's product
+** at that level, or NULL (none, or not built). */
 llm_qpack_product_fn llm_qpack_product_avx512(uint32_t type);
+llm_qpack_product_fn llm_qpack_product_avx2(uint32_t type);
 
 #endif

@@ -11,7 +11,7 @@
 ** scales at -128 and 127, activations at -128 and 127) within 1e-5 (relative to the sum of
 ** |terms|) of the type's dot computed in double from its dequantized
 ** weights (to_float) and the activation's integers.
-** test_levels_and_batches: the AVX-512 product (when this CPU has it)
+** test_levels_and_batches: the AVX2 and AVX-512 products (those this CPU has)
 ** gives the portable one's bits, and each activation row's results are the
 ** same bits for 1, 3, 5 and 16 rows at different offsets, through
 ** llm_linear with 1 and 2 threads as well. */

@@ -53,7 +53,9 @@
 ** block: isum = u . a - offset * sum(a), u the weights made unsigned (q4_0:
 ** q + 8, offset 8; q8_0: q + 128, offset 128), exact; acc = fma((float)
 ** isum, d * da, acc). Blocks in order; every level computes those same
-** operations, so all give the same bits, whatever the rows around.
+** operations, so all give the same bits, whatever the rows around (AVX2's
+** q8_0 product needs the activations within +-127, as q8_0's quantizer
+** makes them from finite values: qpack_avx2.c).
 */
 #ifndef LLM_QPACK_H
 #define LLM_QPACK_H

@@ -99,7 +99,7 @@ typedef void (*llm_qpack_product_fn)(const void *w, size_t ng, size_t row_bytes,
                                      size_t act_stride, size_t na, int64_t n, float *out, size_t ldo);
 
 /* The product of a type at SIMD level simd (LLM_SIMD_*): AVX-512 VNNI's,
-** AVX2's (q4_0 and q8_0), else the portable one. */
+** AVX2's (q4_0, q8_0 and q4_k), else the portable one. */
 llm_qpack_product_fn llm_qpack_product(uint32_t type, int simd);
 
 /* Defined by kernels/qpack_avx512.c and qpack_avx2.c: the type's product
